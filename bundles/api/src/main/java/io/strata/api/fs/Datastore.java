@@ -1,0 +1,97 @@
+package io.strata.api.fs;
+
+import io.strata.api.Capability;
+import io.strata.api.StorageException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * A mounted datastore: a flat namespace of files. File names follow
+ * {@link io.strata.api.Names#check} except that the datastore's own metadata
+ * files may start with {@code .strata}. Every method that takes a name
+ * refuses a name with a path separator or {@code ..} with {@code INVALID_NAME}.
+ */
+@ProviderType
+public interface Datastore extends AutoCloseable {
+    /** @return the datastore name */
+    String name();
+
+    /** @return the filesystem layer type */
+    String filesystemType();
+
+    /** @return the capabilities of this mounted datastore */
+    Set<Capability> capabilities();
+
+    /**
+     * @return capacity and free space now
+     * @throws StorageException {@code DEVICE_UNAVAILABLE}, {@code IO_ERROR}
+     */
+    SpaceInfo space();
+
+    /** @return the directory holding the files when they are reachable as local paths */
+    Optional<Path> localPath();
+
+    /** @return the names of the files, sorted; temporary files of atomic writes are not listed */
+    List<String> list();
+
+    /** @return whether the file exists */
+    boolean exists(String name);
+
+    /**
+     * @return size and allocation of a file
+     * @throws StorageException {@code FILE_NOT_FOUND}
+     */
+    FileStat stat(String name);
+
+    /**
+     * Creates a new empty file, failing if it exists.
+     *
+     * @return the file, open for reading and writing
+     * @throws StorageException {@code ALREADY_EXISTS}, {@code DATASTORE_FULL}, {@code IO_ERROR}
+     */
+    DatastoreFile create(String name);
+
+    /**
+     * Opens an existing file.
+     *
+     * @throws StorageException {@code FILE_NOT_FOUND}, {@code IO_ERROR}
+     */
+    DatastoreFile open(String name, boolean writable);
+
+    /**
+     * Deletes a file; durable when the method returns.
+     *
+     * @throws StorageException {@code FILE_NOT_FOUND}, {@code IO_ERROR}
+     */
+    void delete(String name);
+
+    /**
+     * Renames a file atomically, replacing {@code to} if it exists; durable when the method returns.
+     *
+     * @throws StorageException {@code FILE_NOT_FOUND}, {@code IO_ERROR}
+     */
+    void rename(String from, String to);
+
+    /**
+     * Replaces a whole small file atomically: readers and a crash at any moment see
+     * either the old or the new content, never a mix (temporary file, fsync, rename,
+     * fsync of the directory).
+     *
+     * @throws StorageException {@code DATASTORE_FULL}, {@code IO_ERROR}
+     */
+    void writeAtomically(String name, byte[] content);
+
+    /**
+     * Reads a whole small file.
+     *
+     * @throws StorageException {@code FILE_NOT_FOUND}, {@code IO_ERROR}
+     */
+    byte[] readAll(String name);
+
+    /** Unmounts. Never throws; never deletes data. */
+    @Override
+    void close();
+}

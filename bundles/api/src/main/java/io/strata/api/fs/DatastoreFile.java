@@ -1,0 +1,90 @@
+package io.strata.api.fs;
+
+import io.strata.api.StorageException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * An open file in a datastore, with positional I/O. Safe for concurrent use
+ * by several threads at distinct ranges.
+ */
+@ProviderType
+public interface DatastoreFile extends AutoCloseable {
+    /** @return the file name within its datastore */
+    String name();
+
+    /** @return whether writes are allowed */
+    boolean writable();
+
+    /** @return the size in bytes */
+    long size();
+
+    /** @return bytes actually allocated on the device (less than {@link #size()} when sparse) */
+    long allocatedBytes();
+
+    /**
+     * Reads from {@code position} until {@code dst} is full or the end of the file.
+     *
+     * @return the number of bytes read; fewer than requested only at end of file
+     * @throws StorageException {@code IO_ERROR}, {@code DEVICE_UNAVAILABLE}
+     */
+    int read(ByteBuffer dst, long position);
+
+    /**
+     * Writes all of {@code src} at {@code position}, extending the file if needed.
+     *
+     * @throws StorageException {@code READ_ONLY}, {@code DATASTORE_FULL}, {@code IO_ERROR},
+     *         {@code DEVICE_UNAVAILABLE}
+     */
+    void write(ByteBuffer src, long position);
+
+    /**
+     * Truncates or extends the file; extension leaves a sparse hole where the
+     * datastore has {@link io.strata.api.Capability#SPARSE_FILES}.
+     *
+     * @throws StorageException {@code READ_ONLY}, {@code DATASTORE_FULL}, {@code IO_ERROR}
+     */
+    void setSize(long size);
+
+    /**
+     * Reserves space for a range without writing it; the range reads as zeros.
+     *
+     * @throws StorageException {@code UNSUPPORTED} without
+     *         {@link io.strata.api.Capability#PREALLOCATE}, {@code DATASTORE_FULL}
+     */
+    void allocate(long position, long length);
+
+    /**
+     * Deallocates a range; it reads as zeros afterwards and the file size is unchanged.
+     *
+     * @throws StorageException {@code UNSUPPORTED} without
+     *         {@link io.strata.api.Capability#PUNCH_HOLE}
+     */
+    void punchHole(long position, long length);
+
+    /**
+     * Makes every completed write and size change durable (fsync).
+     *
+     * @throws StorageException {@code IO_ERROR}, {@code DEVICE_UNAVAILABLE}
+     */
+    void flush();
+
+    /**
+     * Takes a lock on the whole file, without waiting.
+     *
+     * @param exclusive exclusive (writer) or shared (reader) lock
+     * @return the lock; closing it releases it
+     * @throws StorageException {@code LOCKED} when another holder conflicts,
+     *         {@code UNSUPPORTED} without {@link io.strata.api.Capability#FILE_LOCKS}
+     */
+    AutoCloseable lock(boolean exclusive);
+
+    /** @return the file's path on the host when the datastore has local paths */
+    Optional<Path> localPath();
+
+    /** Closes the file. Never throws. */
+    @Override
+    void close();
+}

@@ -1,0 +1,72 @@
+package io.strata.api.service;
+
+import io.strata.api.StorageException;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import java.nio.file.Path;
+import java.util.List;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * Volumes in datastores. The catalog lives on each datastore, written
+ * crash-safely.
+ */
+@ProviderType
+public interface VolumeService {
+    /**
+     * @param datastore a datastore name, or null for every datastore
+     * @return volumes, sorted by datastore then name
+     * @throws StorageException {@code DATASTORE_NOT_FOUND}
+     */
+    List<VolumeInfo> list(String datastore);
+
+    /**
+     * @throws StorageException {@code DATASTORE_NOT_FOUND}, {@code VOLUME_NOT_FOUND}
+     */
+    VolumeInfo info(VolumeRef ref);
+
+    /**
+     * Creates a volume. A thick volume that does not fit is refused with
+     * {@code DATASTORE_FULL} before anything is written.
+     *
+     * @param format the format type, e.g. {@code vhd}
+     * @throws StorageException {@code ALREADY_EXISTS}, {@code FORMAT_NOT_FOUND},
+     *         {@code DATASTORE_FULL}, {@code DEVICE_UNAVAILABLE}, and what the format throws
+     */
+    VolumeInfo create(VolumeRef ref, long virtualSize, String format, Provisioning provisioning);
+
+    /**
+     * Grows a volume.
+     *
+     * @throws StorageException {@code INVALID_SIZE} for a smaller size, {@code VOLUME_IN_USE},
+     *         {@code DATASTORE_FULL} for a thick volume that would not fit
+     */
+    VolumeInfo resize(VolumeRef ref, long newSize);
+
+    /**
+     * Deletes a volume and its image file.
+     *
+     * @throws StorageException {@code VOLUME_IN_USE} while it is open
+     */
+    void delete(VolumeRef ref);
+
+    /**
+     * Adopts an existing image after validating it. A file already inside the datastore's
+     * directory is adopted in place (renamed to the volume's file name); any other file is
+     * copied in, keeping holes.
+     *
+     * @param format the format type, or null to detect it
+     * @throws StorageException {@code CORRUPT_IMAGE}, {@code FILE_NOT_FOUND}, {@code ALREADY_EXISTS},
+     *         {@code DATASTORE_FULL}
+     */
+    VolumeInfo importImage(VolumeRef ref, Path source, String format);
+
+    /**
+     * Opens a volume for I/O. While open it is {@link VolumeState#IN_USE}; closing the
+     * returned disk releases it. After the datastore goes unavailable, I/O on the handle
+     * fails with {@code DEVICE_UNAVAILABLE}.
+     *
+     * @throws StorageException {@code VOLUME_IN_USE} when opened for writing by someone else
+     */
+    VirtualDisk open(VolumeRef ref, boolean readOnly);
+}
