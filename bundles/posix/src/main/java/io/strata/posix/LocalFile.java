@@ -1,0 +1,273 @@
+package io.strata.posix;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.fs.DatastoreFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+
+/**
+ * A file of a local directory datastore. Data goes through a {@link FileChannel};
+ * fallocate, ftruncate and locks through a native descriptor. The channel is opened
+ * through {@code /proc/self/fd/N} of that descriptor, so both always refer to the
+ * same inode even if the name is renamed or replaced in between.
+ */
+public final class LocalFile implements DatastoreFile {
+    private final String name;
+    private final Path path;
+    private final boolean writable;
+    private final int fd;
+    private final FileChannel channel;
+    private final Consumer<LocalFile> onClose;
+    /** Keeps the descriptor number from being closed (and reused) under a running native call. */
+    private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+
+    private LocalFile(String name, Path path, boolean writable, int fd, FileChannel channel,
+            Consumer<LocalFile> onClose) {
+        this.name = name;
+        this.path = path;
+        this.writable = writable;
+        this.fd = fd;
+        this.channel = channel;
+        this.onClose = onClose;
+    }
+
+    /**
+     * Opens or creates a file.
+     *
+     * @param name the name reported by {@link #name()}
+     * @param path the file
+     * @param writable open for writing
+     * @param createNew create the file; {@code ALREADY_EXISTS} if it exists
+     * @param onClose called once when the file is closed (may be null)
+     * @return the open file
+     */
+    public static LocalFile open(String name, Path path, boolean writable, boolean createNew,
+            Consumer<LocalFile> onClose) {
+        int fd = Posix.open(path, writable || createNew, createNew);
+        try {
+            FileChannel ch = writable || createNew
+                    ? FileChannel.open(Posix.procPath(fd), StandardOpenOption.READ, StandardOpenOption.WRITE)
+                    : FileChannel.open(Posix.procPath(fd), StandardOpenOption.READ);
+            return new LocalFile(name, path, writable || createNew, fd, ch, onClose);
+        } catch (IOException e) {
+            Posix.close(fd);
+            throw Errno.exception(e, "open", path);
+        } catch (RuntimeException e) {
+            Posix.close(fd);
+            throw e;
+        }
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public boolean writable() {
+        return writable;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "file " + path + " is closed");
+        }
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        if (!writable) {
+            throw new StorageException(ErrorCode.READ_ONLY, "file " + path + " is open read-only");
+        }
+    }
+
+    private static void checkRange(long position, long length, Path path) {
+        if (position < 0 || length < 0 || position + length < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT,
+                    "bad range " + position + "+" + length + " for " + path);
+        }
+    }
+
+    @Override
+    public long size() {
+        checkOpen();
+        try {
+            return channel.size();
+        } catch (IOException e) {
+            throw Errno.exception(e, "read the size of", path);
+        }
+    }
+
+    @Override
+    public long allocatedBytes() {
+        checkOpen();
+        guard.readLock().lock();
+        try {
+            checkOpen();
+            long a = Posix.allocatedBytes(fd);
+            return a >= 0 ? a : channel.size();
+        } catch (IOException e) {
+            throw Errno.exception(e, "read the size of", path);
+        } finally {
+            guard.readLock().unlock();
+        }
+    }
+
+    @Override
+    public int read(ByteBuffer dst, long position) {
+        checkOpen();
+        checkRange(position, dst.remaining(), path);
+        int total = 0;
+        try {
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, position + total);
+                if (n < 0) {
+                    break;
+                }
+                total += n;
+            }
+            return total;
+        } catch (IOException e) {
+            throw Errno.exception(e, "read", path);
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long position) {
+        checkWritable();
+        checkRange(position, src.remaining(), path);
+        long p = position;
+        try {
+            while (src.hasRemaining()) {
+                p += channel.write(src, p);
+            }
+        } catch (IOException e) {
+            throw Errno.exception(e, "write", path);
+        }
+    }
+
+    @Override
+    public void setSize(long size) {
+        checkWritable();
+        checkRange(size, 0, path);
+        native_(() -> Posix.truncate(fd, size, path));
+    }
+
+    @Override
+    public void allocate(long position, long length) {
+        checkWritable();
+        checkRange(position, length, path);
+        if (length == 0) {
+            return;
+        }
+        native_(() -> Posix.allocate(fd, position, length, path));
+    }
+
+    @Override
+    public void punchHole(long position, long length) {
+        checkWritable();
+        checkRange(position, length, path);
+        if (length == 0) {
+            return;
+        }
+        native_(() -> Posix.punchHole(fd, position, length, path));
+    }
+
+    private void native_(Runnable call) {
+        guard.readLock().lock();
+        try {
+            checkOpen();
+            call.run();
+        } finally {
+            guard.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void flush() {
+        checkOpen();
+        try {
+            channel.force(true);
+        } catch (IOException e) {
+            throw Errno.exception(e, "sync", path);
+        }
+    }
+
+    @Override
+    public AutoCloseable lock(boolean exclusive) {
+        checkOpen();
+        guard.readLock().lock();
+        try {
+            checkOpen();
+            if (!Posix.lock(fd, exclusive, path)) {
+                throw new StorageException(ErrorCode.LOCKED, "file " + path + " is locked by another user");
+            }
+        } finally {
+            guard.readLock().unlock();
+        }
+        return new AutoCloseable() {
+            private boolean released;
+
+            @Override
+            public synchronized void close() {
+                if (released) {
+                    return;
+                }
+                released = true;
+                guard.readLock().lock();
+                try {
+                    if (!closed) {
+                        Posix.unlock(fd, path);
+                    }
+                } finally {
+                    guard.readLock().unlock();
+                }
+            }
+        };
+    }
+
+    @Override
+    public Optional<Path> localPath() {
+        return Optional.of(path);
+    }
+
+    /** @return whether {@link #close()} was called */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        guard.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // the data was already handed to the kernel; close errors carry nothing to act on
+            }
+            Posix.close(fd); // also releases the descriptor's lock
+        } finally {
+            guard.writeLock().unlock();
+        }
+        if (onClose != null) {
+            onClose.accept(this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LocalFile[" + path + (writable ? ", rw" : ", ro") + "]";
+    }
+}

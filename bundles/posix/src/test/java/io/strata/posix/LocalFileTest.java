@@ -1,0 +1,218 @@
+package io.strata.posix;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.fs.DatastoreFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+class LocalFileTest {
+    private static final int MIB = 1 << 20;
+
+    @TempDir
+    Path dir;
+    LocalDirectoryDatastore ds;
+
+    @BeforeEach
+    void open() {
+        ds = new LocalDirectoryDatastore("ds", "dir", dir, null);
+    }
+
+    static void assertCode(ErrorCode code, Executable e) {
+        StorageException ex = assertThrows(StorageException.class, e);
+        assertEquals(code, ex.code(), ex.getMessage());
+    }
+
+    static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void writeThenReadBackAndShortReadAtEnd() {
+        byte[] data = random(3 * MIB + 17, 1);
+        try (DatastoreFile f = ds.create("f")) {
+            f.write(ByteBuffer.wrap(data), 5);
+            assertEquals(data.length + 5, f.size());
+            ByteBuffer back = ByteBuffer.allocateDirect(data.length);
+            assertEquals(data.length, f.read(back, 5));
+            byte[] got = new byte[data.length];
+            back.flip().get(got);
+            assertArrayEquals(data, got);
+            ByteBuffer tail = ByteBuffer.allocate(100);
+            assertEquals(10, f.read(tail, f.size() - 10));
+            assertEquals(0, f.read(ByteBuffer.allocate(10), f.size()));
+        }
+    }
+
+    @Test
+    void readOnlyFilesRefuseChanges() {
+        ds.create("f").close();
+        try (DatastoreFile f = ds.open("f", false)) {
+            assertEquals(false, f.writable());
+            assertCode(ErrorCode.READ_ONLY, () -> f.write(ByteBuffer.allocate(1), 0));
+            assertCode(ErrorCode.READ_ONLY, () -> f.setSize(10));
+            assertCode(ErrorCode.READ_ONLY, () -> f.allocate(0, 10));
+            assertCode(ErrorCode.READ_ONLY, () -> f.punchHole(0, 10));
+        }
+    }
+
+    @Test
+    void setSizeGrowsSparseAndShrinks() {
+        try (DatastoreFile f = ds.create("f")) {
+            f.setSize(64L * MIB);
+            assertEquals(64L * MIB, f.size());
+            assertTrue(f.allocatedBytes() < MIB, "grown file must stay sparse: " + f.allocatedBytes());
+            f.setSize(4096);
+            assertEquals(4096, f.size());
+        }
+    }
+
+    @Test
+    void allocateReservesSpace() {
+        try (DatastoreFile f = ds.create("f")) {
+            f.setSize(16L * MIB);
+            f.allocate(0, 8L * MIB);
+            assertTrue(f.allocatedBytes() >= 8L * MIB, "allocated " + f.allocatedBytes());
+            assertEquals(16L * MIB, f.size());
+            ByteBuffer b = ByteBuffer.allocate(MIB);
+            f.read(b, 0);
+            assertTrue(isZero(b.array()), "reserved space reads as zeros");
+        }
+    }
+
+    @Test
+    void punchHoleFreesBlocksKeepsSizeAndReadsZeros() {
+        byte[] data = random(4 * MIB, 2);
+        try (DatastoreFile f = ds.create("f")) {
+            f.write(ByteBuffer.wrap(data), 0);
+            f.flush();
+            long before = f.allocatedBytes();
+            assertTrue(before >= 4L * MIB);
+            f.punchHole(MIB, 2L * MIB);
+            assertEquals(4L * MIB, f.size());
+            assertTrue(f.allocatedBytes() <= before - 2L * MIB, before + " -> " + f.allocatedBytes());
+            ByteBuffer b = ByteBuffer.allocate(2 * MIB);
+            f.read(b, MIB);
+            assertTrue(isZero(b.array()));
+            ByteBuffer first = ByteBuffer.allocate(MIB);
+            f.read(first, 0);
+            assertArrayEquals(java.util.Arrays.copyOf(data, MIB), first.array());
+        }
+    }
+
+    @Test
+    void locksConflictBetweenHandlesAndAreReleased() throws Exception {
+        ds.create("f").close();
+        try (DatastoreFile a = ds.open("f", true); DatastoreFile b = ds.open("f", true);
+                DatastoreFile c = ds.open("f", false)) {
+            AutoCloseable la = a.lock(true);
+            assertCode(ErrorCode.LOCKED, () -> b.lock(true));
+            assertCode(ErrorCode.LOCKED, () -> c.lock(false));
+            la.close();
+            la.close();
+            AutoCloseable s1 = b.lock(false);
+            AutoCloseable s2 = c.lock(false);
+            assertCode(ErrorCode.LOCKED, () -> a.lock(true));
+            s1.close();
+            s2.close();
+            a.lock(true).close();
+            // an exclusive lock needs write access, as with fcntl
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> c.lock(true));
+        }
+    }
+
+    @Test
+    void closingAnotherHandleKeepsTheLock() throws Exception {
+        ds.create("f").close();
+        try (DatastoreFile a = ds.open("f", true)) {
+            a.lock(true);
+            ds.open("f", false).close(); // with plain POSIX record locks this close would drop a's lock
+            try (DatastoreFile b = ds.open("f", true)) {
+                assertCode(ErrorCode.LOCKED, () -> b.lock(true));
+            }
+        }
+    }
+
+    @Test
+    void anOpenFileFollowsItsInodeAcrossRename() {
+        try (DatastoreFile f = ds.create("old")) {
+            ds.rename("old", "new");
+            f.write(ByteBuffer.wrap(new byte[] {7}), 0);
+            f.setSize(100);
+        }
+        assertEquals(100, ds.stat("new").size());
+    }
+
+    @Test
+    void negativeRangesAreRefused() {
+        try (DatastoreFile f = ds.create("f")) {
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.read(ByteBuffer.allocate(1), -1));
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.punchHole(0, -5));
+        }
+    }
+
+    @Test
+    void fullFilesystemMapsToDatastoreFull() throws Exception {
+        assumeTrue(Posix.isRoot(), "mounting a small tmpfs needs root");
+        Path mnt = Files.createDirectory(dir.resolve("small"));
+        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), "mount tmpfs: " + out);
+        try {
+            LocalDirectoryDatastore small = new LocalDirectoryDatastore("small", "dir", mnt, null);
+            try (DatastoreFile f = small.create("big")) {
+                assertCode(ErrorCode.DATASTORE_FULL, () -> f.write(ByteBuffer.wrap(new byte[4 * MIB]), 0));
+                f.setSize(0);
+                assertCode(ErrorCode.DATASTORE_FULL, () -> f.allocate(0, 4L * MIB));
+            }
+            small.delete("big");
+            assertCode(ErrorCode.DATASTORE_FULL, () -> small.writeAtomically("meta", new byte[4 * MIB]));
+            assertEquals(List.of(), small.list());
+            try (var s = Files.list(mnt)) {
+                assertEquals(0, s.count(), "a failed atomic write leaves no temporary file");
+            }
+            small.close();
+        } finally {
+            new ProcessBuilder("umount", mnt.toString()).start().waitFor();
+        }
+    }
+
+    static boolean isZero(byte[] b) {
+        for (byte x : b) {
+            if (x != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void errnoMapping() throws IOException {
+        assertEquals(ErrorCode.DATASTORE_FULL, Errno.code(Errno.ENOSPC));
+        assertEquals(ErrorCode.UNSUPPORTED, Errno.code(Errno.EOPNOTSUPP));
+        assertEquals(ErrorCode.PERMISSION_DENIED, Errno.code(Errno.EACCES));
+        assertEquals(ErrorCode.PERMISSION_DENIED, Errno.code(Errno.EPERM));
+        assertEquals(ErrorCode.IO_ERROR, Errno.code(Errno.EIO));
+        StorageException e = Errno.exception(Errno.ENOSPC, "write", Path.of("/x/y"));
+        assertEquals("cannot write /x/y: No space left on device (errno 28)", e.getMessage());
+        assertEquals(ErrorCode.DATASTORE_FULL, Errno.exception(new IOException("No space left on device"),
+                "write", Path.of("/x")).code());
+    }
+}
