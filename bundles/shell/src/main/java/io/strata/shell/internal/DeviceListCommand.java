@@ -1,0 +1,39 @@
+package io.strata.shell.internal;
+
+import io.strata.api.device.DeviceInfo;
+import io.strata.api.service.ResourceService;
+import io.strata.shell.internal.completers.ResourceNameCompleter;
+import org.apache.karaf.shell.api.action.Argument;
+import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.Completion;
+import org.apache.karaf.shell.api.action.lifecycle.Reference;
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+import org.apache.karaf.shell.support.table.ShellTable;
+
+/** Lists the devices the resources offer. */
+@Command(scope = "storage", name = "device-list", description = "Lists the devices of one or all storage resources")
+@Service
+public class DeviceListCommand extends ListCommand {
+
+    @Reference
+    ResourceService resources;
+
+    @Argument(index = 0, name = "resource", description = "Only this resource's devices")
+    @Completion(ResourceNameCompleter.class)
+    String resource;
+
+    @Override
+    String run() {
+        ShellTable table = new ShellTable();
+        table.column("Device");
+        table.column("Kind");
+        table.column("Size").alignRight();
+        table.column("Sector").alignRight();
+        table.column("Description");
+        for (DeviceInfo d : resources.devices(resource)) {
+            table.addRow().addContent(d.ref(), Text.label(d.kind()), Text.size(d.size(), bytes),
+                    d.sectorSize() > 0 ? Integer.toString(d.sectorSize()) : "-", d.description());
+        }
+        return Text.table(table, !noFormat);
+    }
+}

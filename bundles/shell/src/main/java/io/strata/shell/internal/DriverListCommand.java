@@ -1,0 +1,33 @@
+package io.strata.shell.internal;
+
+import io.strata.api.service.PluginInfo;
+import io.strata.api.service.ResourceService;
+import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.lifecycle.Reference;
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+import org.apache.karaf.shell.support.table.ShellTable;
+
+/** Lists the installed drivers, filesystem layers and disk formats. */
+@Command(scope = "storage", name = "driver-list",
+        description = "Lists the installed storage drivers, filesystem layers and disk formats")
+@Service
+public class DriverListCommand extends ListCommand {
+
+    @Reference
+    ResourceService resources;
+
+    @Override
+    String run() {
+        ShellTable table = new ShellTable();
+        table.column("Kind");
+        table.column("Type");
+        table.column("Bundle");
+        table.column("Capabilities");
+        table.column("Description");
+        for (PluginInfo p : resources.plugins()) {
+            table.addRow().addContent(Text.label(p.kind()), p.type(), p.bundle(),
+                    Text.capabilities(p.capabilities()), p.description());
+        }
+        return Text.table(table, !noFormat);
+    }
+}

@@ -1,0 +1,112 @@
+package io.strata.shell.internal;
+
+import io.strata.api.Capability;
+import io.strata.api.ErrorCode;
+import io.strata.api.Names;
+import io.strata.api.Sizes;
+import io.strata.api.StorageException;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.apache.karaf.shell.support.table.ShellTable;
+
+/** How the commands render values, tables and {@code key: value} blocks. */
+final class Text {
+    private Text() {
+    }
+
+    /**
+     * Renders a table. ShellTable picks Unicode or ASCII rules from the
+     * terminal's encoding, which differs between a console, {@code bin/client}
+     * and the server's locale; the commands always ask for ASCII so that
+     * scripts and tests see the same bytes everywhere.
+     *
+     * @param format false for Karaf's {@code --no-format}: no header, tab between columns
+     */
+    static String table(ShellTable table, boolean format) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (PrintStream ps = new PrintStream(bytes, true, StandardCharsets.UTF_8)) {
+            table.forceAscii().print(ps, StandardCharsets.UTF_8, format);
+        }
+        return bytes.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n");
+    }
+
+    /** Builds {@code key: value} lines, one per key, in insertion order. */
+    static final class KeyValues {
+        private final Map<String, String> lines = new LinkedHashMap<>();
+
+        KeyValues put(String key, Object value) {
+            lines.put(key, value == null ? "" : value.toString());
+            return this;
+        }
+
+        @Override
+        public String toString() {
+            StringBuilder b = new StringBuilder();
+            lines.forEach((k, v) -> b.append(k).append(": ").append(v).append('\n'));
+            return b.toString();
+        }
+    }
+
+    /** @return bytes in the short human form ({@code 10.0G}), or plain bytes when asked */
+    static String size(long bytes, boolean plainBytes) {
+        if (bytes < 0) {
+            return "-";
+        }
+        return plainBytes ? Long.toString(bytes) : Sizes.human(bytes);
+    }
+
+    /** @return the ratio with two decimals, or {@code -} when the capacity is unknown */
+    static String ratio(long provisioned, long capacity) {
+        return capacity <= 0 ? "-" : String.format(Locale.ROOT, "%.2f", (double) provisioned / capacity);
+    }
+
+    /** @return an enum constant as users type it: lower case, {@code -} for {@code _} */
+    static String label(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** @return capabilities in declaration order, as labels, comma separated */
+    static String capabilities(Collection<Capability> caps) {
+        return caps.stream().sorted().map(Text::label).collect(Collectors.joining(","));
+    }
+
+    /** @return {@code k=v} pairs sorted by key, comma separated */
+    static String pairs(Map<String, String> map) {
+        return new TreeMap<>(map).entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+                .collect(Collectors.joining(","));
+    }
+
+    /**
+     * Parses {@code key=value} words.
+     *
+     * @param what what the words are, for the message ("parameter", "option")
+     * @throws StorageException {@code INVALID_ARGUMENT} for a word without {@code =}, an empty key
+     *         or a key given twice
+     */
+    static Map<String, String> parsePairs(String what, List<String> words) {
+        Map<String, String> map = new LinkedHashMap<>();
+        if (words == null) {
+            return map;
+        }
+        for (String w : words) {
+            int eq = w.indexOf('=');
+            if (eq <= 0) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT,
+                        what + " '" + Names.printable(w) + "' is not of the form key=value");
+            }
+            String key = w.substring(0, eq);
+            if (map.put(key, w.substring(eq + 1)) != null) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, what + " '" + Names.printable(key) + "' is given twice");
+            }
+        }
+        return map;
+    }
+}
