@@ -1,0 +1,64 @@
+package io.strata.core.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * An immutable snapshot of a datastore's volume catalog. Every change makes a
+ * new snapshot with the next generation; the generation lets a reader (and a
+ * person reading the file) tell two versions apart.
+ *
+ * @param generation incremented on every write
+ * @param volumes the entries, sorted by name
+ */
+record Catalog(long generation, List<CatalogEntry> volumes) {
+    /** The file on each datastore holding its catalog. */
+    static final String FILE = ".strata-catalog.json";
+    /** The version of the file layout this code writes and reads. */
+    static final int VERSION = 1;
+
+    static final Catalog EMPTY = new Catalog(0, List.of());
+
+    Catalog {
+        List<CatalogEntry> sorted = new ArrayList<>(volumes);
+        sorted.sort(Comparator.comparing(CatalogEntry::name));
+        for (int i = 1; i < sorted.size(); i++) {
+            if (sorted.get(i).name().equals(sorted.get(i - 1).name())) {
+                throw new StorageException(ErrorCode.CORRUPT_IMAGE,
+                        "catalog lists volume '" + sorted.get(i).name() + "' twice");
+            }
+        }
+        volumes = List.copyOf(sorted);
+    }
+
+    Optional<CatalogEntry> find(String name) {
+        return volumes.stream().filter(e -> e.name().equals(name)).findFirst();
+    }
+
+    Optional<CatalogEntry> findByFile(String file) {
+        return volumes.stream().filter(e -> file.equals(e.file()) || file.equals(e.tempFile())).findFirst();
+    }
+
+    /** @return a new generation with the entry added or replaced */
+    Catalog put(CatalogEntry entry) {
+        List<CatalogEntry> list = new ArrayList<>(volumes.size() + 1);
+        for (CatalogEntry e : volumes) {
+            if (!e.name().equals(entry.name())) {
+                list.add(e);
+            }
+        }
+        list.add(entry);
+        return new Catalog(generation + 1, list);
+    }
+
+    /** @return a new generation without the named entry */
+    Catalog remove(String name) {
+        List<CatalogEntry> list = new ArrayList<>(volumes);
+        list.removeIf(e -> e.name().equals(name));
+        return new Catalog(generation + 1, list);
+    }
+}

@@ -1,0 +1,129 @@
+package io.strata.core.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.Provisioning;
+import java.io.IOException;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The JSON form of a catalog. Written through Jackson's tree model rather than
+ * data binding so that no reflection on this bundle's private classes is
+ * needed inside the container, and so that unknown fields written by a newer
+ * version are ignored instead of failing the mount.
+ */
+final class CatalogCodec {
+    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private CatalogCodec() {
+    }
+
+    static byte[] encode(Catalog catalog) {
+        ObjectNode root = MAPPER.createObjectNode();
+        root.put("kind", "strata-catalog");
+        root.put("version", Catalog.VERSION);
+        root.put("generation", catalog.generation());
+        ArrayNode volumes = root.putArray("volumes");
+        for (CatalogEntry e : catalog.volumes()) {
+            ObjectNode v = volumes.addObject();
+            v.put("name", e.name());
+            v.put("file", e.file());
+            v.put("format", e.format());
+            v.put("provisioning", e.provisioning().label());
+            v.put("virtualSize", e.virtualSize());
+            v.put("created", e.created().toString());
+            v.put("state", e.state().name());
+            if (e.adoptedFrom() != null) {
+                v.put("adoptedFrom", e.adoptedFrom());
+            }
+            if (e.tempFile() != null) {
+                v.put("tempFile", e.tempFile());
+            }
+            if (e.resizeTo() > 0) {
+                v.put("resizeTo", e.resizeTo());
+            }
+        }
+        try {
+            return MAPPER.writeValueAsBytes(root);
+        } catch (IOException e) {
+            throw new StorageException(ErrorCode.INTERNAL, "cannot encode the volume catalog: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * @throws StorageException {@code CORRUPT_IMAGE} naming what is wrong
+     */
+    static Catalog decode(String datastore, byte[] json) {
+        JsonNode root;
+        try {
+            root = MAPPER.readTree(json);
+        } catch (IOException e) {
+            throw corrupt(datastore, "not valid JSON (" + firstLine(e.getMessage()) + ")");
+        }
+        if (root == null || !root.isObject()) {
+            throw corrupt(datastore, "not a JSON object");
+        }
+        int version = root.path("version").asInt(-1);
+        if (version < 1) {
+            throw corrupt(datastore, "no catalog version");
+        }
+        if (version > Catalog.VERSION) {
+            throw corrupt(datastore, "catalog version " + version + " is newer than this Strata understands ("
+                    + Catalog.VERSION + ")");
+        }
+        long generation = root.path("generation").asLong(0);
+        JsonNode vols = root.path("volumes");
+        if (!vols.isArray()) {
+            throw corrupt(datastore, "no volume list");
+        }
+        List<CatalogEntry> entries = new ArrayList<>();
+        for (JsonNode v : vols) {
+            entries.add(entry(datastore, v));
+        }
+        return new Catalog(generation, entries);
+    }
+
+    private static CatalogEntry entry(String datastore, JsonNode v) {
+        String name = text(datastore, v, "name");
+        try {
+            return new CatalogEntry(name, text(datastore, v, "file"), text(datastore, v, "format"),
+                    Provisioning.parse(text(datastore, v, "provisioning")), v.path("virtualSize").asLong(0),
+                    Instant.parse(text(datastore, v, "created")),
+                    CatalogEntry.State.valueOf(text(datastore, v, "state")),
+                    v.hasNonNull("adoptedFrom") ? v.get("adoptedFrom").asText() : null,
+                    v.hasNonNull("tempFile") ? v.get("tempFile").asText() : null,
+                    v.path("resizeTo").asLong(0));
+        } catch (DateTimeParseException | IllegalArgumentException | StorageException e) {
+            throw corrupt(datastore, "entry '" + name + "' is malformed (" + firstLine(e.getMessage()) + ")");
+        }
+    }
+
+    private static String text(String datastore, JsonNode v, String field) {
+        JsonNode n = v.get(field);
+        if (n == null || !n.isTextual()) {
+            throw corrupt(datastore, "an entry has no '" + field + "'");
+        }
+        return n.asText();
+    }
+
+    private static StorageException corrupt(String datastore, String what) {
+        return new StorageException(ErrorCode.CORRUPT_IMAGE,
+                "volume catalog " + Catalog.FILE + " of datastore '" + datastore + "' is damaged: " + what);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,53 @@
+package io.strata.core.internal;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The core's settings, resolved: placeholders replaced, paths absolute.
+ *
+ * @param defaultEnabled whether the embedded default datastore is made on first start
+ * @param defaultName name of the default resource and datastore
+ * @param defaultPath directory of the default datastore
+ * @param stateDir where the core keeps its own small state (the embedded-default marker)
+ */
+record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir) {
+    private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\\\?\\{([^}]+)}");
+
+    CoreSettings {
+        requireNonNull(defaultName, "defaultName");
+        requireNonNull(defaultPath, "defaultPath");
+        requireNonNull(stateDir, "stateDir");
+    }
+
+    static CoreSettings from(CoreConfig config) {
+        return new CoreSettings(config.default_datastore_enabled(), config.default_datastore_name(),
+                Path.of(resolve(config.default_datastore_path())).toAbsolutePath().normalize(),
+                dataDir().resolve("strata"));
+    }
+
+    /** @return Karaf's data directory, or java.io.tmpdir/strata outside Karaf */
+    static Path dataDir() {
+        String data = System.getProperty("karaf.data");
+        if (data == null || data.isBlank()) {
+            return Path.of(System.getProperty("java.io.tmpdir"), "strata").toAbsolutePath();
+        }
+        return Path.of(data).toAbsolutePath();
+    }
+
+    /** Replaces {@code ${name}} with the system property; {@code karaf.data} falls back as {@link #dataDir}. */
+    static String resolve(String text) {
+        Matcher m = PLACEHOLDER.matcher(text);
+        StringBuilder b = new StringBuilder();
+        while (m.find()) {
+            String key = m.group(1);
+            String value = "karaf.data".equals(key) ? dataDir().toString() : System.getProperty(key, "");
+            m.appendReplacement(b, Matcher.quoteReplacement(value));
+        }
+        m.appendTail(b);
+        return b.toString();
+    }
+}

@@ -1,0 +1,904 @@
+package io.strata.core.internal;
+
+import static java.util.Objects.requireNonNull;
+
+import io.strata.api.Capability;
+import io.strata.api.ErrorCode;
+import io.strata.api.Names;
+import io.strata.api.Sizes;
+import io.strata.api.StorageException;
+import io.strata.api.device.StorageDevice;
+import io.strata.api.device.StorageResource;
+import io.strata.api.format.DiskFormat;
+import io.strata.api.format.DiskSpec;
+import io.strata.api.format.ImageInfo;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.fs.Datastore;
+import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.DatastoreFilesystem;
+import io.strata.api.fs.SpaceInfo;
+import io.strata.api.service.VolumeInfo;
+import io.strata.api.service.VolumeState;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A mounted datastore with its volume catalog and its open volumes. One
+ * instance lives from a mount to the unmount (or to the disappearance of its
+ * driver or filesystem); a re-mount makes a new instance, so an operation still
+ * running on an old one can only fail, never touch the new catalog.
+ *
+ * <p>Catalog write ordering (each step one atomic replace of the catalog file):
+ * create = entry CREATING, file written and flushed, entry READY; delete = entry
+ * DELETING, file deleted, entry removed. At mount, CREATING entries are rolled
+ * back and DELETING ones finished, so a crash at any point never leaves a
+ * half-made volume listed as READY.
+ *
+ * <p>Threading: {@link #lock} guards the catalog, the leases and the busy set,
+ * and is held only for checks, small catalog writes and bookkeeping; the long
+ * work (format create, zeroing, copies, resize) runs without it, protected by
+ * the volume's CREATING state or the busy set. This class never calls back
+ * into the core.
+ */
+final class MountedDatastore {
+    private static final Logger LOG = LoggerFactory.getLogger(MountedDatastore.class);
+    /** Room kept free beyond a thick volume's size for format metadata and the catalog. */
+    static final long METADATA_MARGIN = 1L << 20;
+    private static final String IMPORT_PREFIX = ".strata-import-";
+
+    private final String name;
+    private final Datastore datastore;
+    private final StorageDevice device;
+    private final DatastoreFilesystem filesystem;
+    private final PluginSet<DiskFormat> formats;
+    private final Object lock = new Object();
+    /** Written under {@link #lock}; read without it by listings and by the core after an unmount. */
+    private volatile Catalog catalog = Catalog.EMPTY;
+    private boolean closed;
+    private String closedReason = "";
+    private final Map<String, List<Lease>> leases = new HashMap<>();
+    private final Set<String> busy = new HashSet<>();
+    private final Map<String, Long> reserved = new HashMap<>();
+
+    /** A claim on a volume by an open (or opening) handle. */
+    private static final class Lease {
+        final String volume;
+        final String format;
+        final boolean writer;
+        VolumeHandle handle;
+        boolean invalid;
+
+        Lease(String volume, String format, boolean writer) {
+            this.volume = volume;
+            this.format = format;
+            this.writer = writer;
+        }
+    }
+
+    MountedDatastore(String name, Datastore datastore, StorageDevice device, DatastoreFilesystem filesystem,
+            PluginSet<DiskFormat> formats) {
+        this.name = requireNonNull(name, "name");
+        this.datastore = requireNonNull(datastore, "datastore");
+        this.device = device;
+        this.filesystem = filesystem;
+        this.formats = requireNonNull(formats, "formats");
+    }
+
+    /**
+     * Opens the device, formats it when asked, mounts it, reads the catalog and recovers
+     * interrupted operations. On failure everything opened is closed again.
+     */
+    static MountedDatastore mount(HostConfig.Datastore config, StorageResource resource,
+            DatastoreFilesystem filesystem, PluginSet<DiskFormat> formats, boolean format, boolean force) {
+        StorageDevice device = resource.openDevice(config.device());
+        Datastore ds = null;
+        try {
+            if (format) {
+                filesystem.format(device, config.options(), force);
+            }
+            ds = filesystem.mount(config.name(), device, config.options());
+            MountedDatastore m = new MountedDatastore(config.name(), ds, device, filesystem, formats);
+            m.load();
+            return m;
+        } catch (RuntimeException e) {
+            if (ds != null) {
+                closeQuietly(ds);
+            }
+            closeQuietly(device);
+            throw e;
+        }
+    }
+
+    String name() {
+        return name;
+    }
+
+    Datastore datastore() {
+        return datastore;
+    }
+
+    DatastoreFilesystem filesystem() {
+        return filesystem;
+    }
+
+    /** @return the last catalog read or written; readable after the unmount */
+    Catalog catalog() {
+        return catalog;
+    }
+
+    // ---------------------------------------------------------------- mount and recovery
+
+    /** Reads the catalog (an empty one is written when there is none) and recovers. */
+    void load() {
+        Catalog c;
+        if (datastore.exists(Catalog.FILE)) {
+            c = CatalogCodec.decode(name, datastore.readAll(Catalog.FILE));
+        } else {
+            c = Catalog.EMPTY;
+            datastore.writeAtomically(Catalog.FILE, CatalogCodec.encode(c));
+        }
+        synchronized (lock) {
+            catalog = c;
+            recover();
+        }
+    }
+
+    /**
+     * Finishes what a crash interrupted. The file operations are idempotent and the catalog is
+     * written once at the end, so a crash during recovery is recovered again at the next mount.
+     */
+    private void recover() {
+        Catalog c = catalog;
+        boolean changed = false;
+        for (CatalogEntry e : c.volumes()) {
+            switch (e.state()) {
+                case CREATING -> {
+                    rollBackFiles(e);
+                    c = c.remove(e.name());
+                    changed = true;
+                    LOG.info("datastore {}: rolled back volume {} left half-created", name, e.name());
+                }
+                case DELETING -> {
+                    deleteIfExists(e.file());
+                    c = c.remove(e.name());
+                    changed = true;
+                    LOG.info("datastore {}: finished deleting volume {}", name, e.name());
+                }
+                case READY -> {
+                    if (e.resizeTo() > 0) {
+                        CatalogEntry settled = settleSize(e);
+                        if (settled != e) {
+                            c = c.put(settled);
+                            changed = true;
+                        }
+                    }
+                }
+                default -> throw new IllegalStateException(e.state().name());
+            }
+        }
+        if (changed) {
+            writeCatalog(c);
+        }
+    }
+
+    /** Undoes the file side of a CREATING entry: adopted images go back, everything else goes. */
+    private void rollBackFiles(CatalogEntry e) {
+        if (e.adoptedFrom() != null) {
+            // The user's own image: never delete it, put it back where it was.
+            if (!e.adoptedFrom().equals(e.file()) && datastore.exists(e.file())
+                    && !datastore.exists(e.adoptedFrom())) {
+                datastore.rename(e.file(), e.adoptedFrom());
+            }
+            return;
+        }
+        if (e.tempFile() != null) {
+            deleteIfExists(e.tempFile());
+        }
+        deleteIfExists(e.file());
+    }
+
+    /** A grow that was interrupted: the image knows its size, the catalog takes it from there. */
+    private CatalogEntry settleSize(CatalogEntry e) {
+        DiskFormat f = formats.get(e.format());
+        if (f == null) {
+            return e;
+        }
+        try (DatastoreFile file = datastore.open(e.file(), false)) {
+            return e.withVirtualSize(f.probe(file).virtualSize());
+        } catch (RuntimeException ex) {
+            LOG.warn("datastore {}: cannot settle the size of volume {}: {}", name, e.name(), ex.getMessage());
+            return e;
+        }
+    }
+
+    // ---------------------------------------------------------------- closing
+
+    /**
+     * Makes this mount unusable: every open handle fails with DEVICE_UNAVAILABLE from now
+     * on, and every later operation too. Does not unmount; see {@link #close}.
+     */
+    void invalidate(String reason) {
+        List<VolumeHandle> handles = new ArrayList<>();
+        synchronized (lock) {
+            closed = true;
+            closedReason = reason;
+            for (List<Lease> list : leases.values()) {
+                for (Lease l : list) {
+                    l.invalid = true;
+                    if (l.handle != null) {
+                        handles.add(l.handle);
+                    }
+                }
+            }
+            leases.clear();
+        }
+        for (VolumeHandle h : handles) {
+            h.invalidate(reason);
+        }
+    }
+
+    /** Invalidates the handles of volumes of one format, which went away. */
+    void invalidateFormat(String format, String reason) {
+        List<VolumeHandle> handles = new ArrayList<>();
+        synchronized (lock) {
+            for (List<Lease> list : leases.values()) {
+                for (Lease l : list) {
+                    if (l.format.equals(format)) {
+                        l.invalid = true;
+                        if (l.handle != null) {
+                            handles.add(l.handle);
+                        }
+                    }
+                }
+                list.removeIf(l -> l.invalid);
+            }
+            leases.values().removeIf(List::isEmpty);
+        }
+        for (VolumeHandle h : handles) {
+            h.invalidate(reason);
+        }
+    }
+
+    /** Unmounts and releases the device. Never throws. Call {@link #invalidate} first. */
+    void close() {
+        closeQuietly(datastore);
+        if (device != null) {
+            closeQuietly(device);
+        }
+    }
+
+    /** @return the names of volumes with open handles */
+    List<String> openVolumes() {
+        synchronized (lock) {
+            return leases.keySet().stream().sorted().toList();
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /** Space and accounting, computed without holding the lock during I/O. */
+    record Stats(SpaceInfo space, String spaceError, long provisioned, long allocated, int volumes, String path) {
+    }
+
+    Stats stats() {
+        Catalog c = catalog;
+        SpaceInfo space = null;
+        String error = "";
+        try {
+            space = datastore.space();
+        } catch (RuntimeException e) {
+            error = e.getMessage();
+        }
+        long provisioned = 0;
+        long allocated = 0;
+        int count = 0;
+        for (CatalogEntry e : c.volumes()) {
+            if (e.state() == CatalogEntry.State.DELETING) {
+                continue;
+            }
+            count++;
+            provisioned += e.virtualSize();
+            allocated += allocatedOf(e.file());
+        }
+        return new Stats(space, error, provisioned, allocated, count, localPath().map(Path::toString).orElse(""));
+    }
+
+    List<VolumeInfo> volumes() {
+        Catalog c;
+        Set<String> open;
+        Set<String> inProgress;
+        synchronized (lock) {
+            c = catalog;
+            open = new HashSet<>(leases.keySet());
+            inProgress = new HashSet<>(busy);
+        }
+        Optional<Path> dir = localPath();
+        List<VolumeInfo> list = new ArrayList<>();
+        for (CatalogEntry e : c.volumes()) {
+            VolumeState state = switch (e.state()) {
+                case CREATING -> VolumeState.CREATING;
+                case DELETING -> VolumeState.DELETING;
+                case READY -> open.contains(e.name()) || inProgress.contains(e.name()) ? VolumeState.IN_USE
+                        : formats.get(e.format()) == null ? VolumeState.UNAVAILABLE : VolumeState.READY;
+            };
+            list.add(new VolumeInfo(name, e.name(), e.format(), e.provisioning(), e.virtualSize(),
+                    e.state() == CatalogEntry.State.READY ? allocatedOf(e.file()) : 0, e.file(),
+                    dir.map(d -> d.resolve(e.file()).toString()).orElse(""), state, e.created()));
+        }
+        return list;
+    }
+
+    /** The view of a catalog when its datastore is not mounted. */
+    static List<VolumeInfo> unavailableVolumes(String datastore, Catalog c) {
+        List<VolumeInfo> list = new ArrayList<>();
+        for (CatalogEntry e : c.volumes()) {
+            list.add(new VolumeInfo(datastore, e.name(), e.format(), e.provisioning(), e.virtualSize(), 0, e.file(),
+                    "", VolumeState.UNAVAILABLE, e.created()));
+        }
+        return list;
+    }
+
+    VolumeInfo info(String volume) {
+        return volumes().stream().filter(v -> v.name().equals(volume)).findFirst()
+                .orElseThrow(() -> notFound(volume));
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    VolumeInfo create(String volume, long virtualSize, String formatType, Provisioning provisioning) {
+        Names.check("volume", volume);
+        requireNonNull(provisioning, "provisioning");
+        checkSize(volume, virtualSize);
+        DiskFormat format = format(formatType);
+        if (virtualSize > format.maxVirtualSize()) {
+            throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "volume " + ref(volume) + ": " + formatType
+                    + " can address at most " + Sizes.human(format.maxVirtualSize()) + " ("
+                    + format.maxVirtualSize() + " bytes)");
+        }
+        Capability needed = switch (provisioning) {
+            case THIN -> Capability.THIN;
+            case THICK -> Capability.THICK;
+            case THICK_LAZY -> Capability.THICK_LAZY;
+        };
+        if (!format.capabilities().contains(needed)) {
+            throw new StorageException(ErrorCode.UNSUPPORTED,
+                    "format " + formatType + " does not support " + provisioning.label() + " provisioning");
+        }
+        String file = volume + "." + format.fileExtension();
+        CatalogEntry entry = new CatalogEntry(volume, file, format.type(), provisioning, virtualSize, now(),
+                CatalogEntry.State.CREATING, null, null, 0);
+        long need = provisioning == Provisioning.THIN ? 0 : virtualSize + METADATA_MARGIN;
+        synchronized (lock) {
+            ensureOpen();
+            checkNew(volume, file);
+            reserve(volume, need);
+            try {
+                writeCatalog(catalog.put(entry));
+            } catch (RuntimeException e) {
+                reserved.remove(volume);
+                throw e;
+            }
+        }
+        try {
+            DatastoreFile df = datastore.create(file);
+            try {
+                VirtualDisk disk = format.create(df, new DiskSpec(virtualSize, provisioning));
+                try {
+                    disk.flush();
+                } finally {
+                    disk.close();
+                }
+            } finally {
+                df.close();
+            }
+            synchronized (lock) {
+                ensureOpen();
+                writeCatalog(catalog.put(entry.ready()));
+            }
+            LOG.info("datastore {}: created volume {} ({} {} bytes {})", name, volume, format.type(), virtualSize,
+                    provisioning.label());
+        } catch (RuntimeException e) {
+            undo(entry, e);
+            throw translate(e);
+        } finally {
+            synchronized (lock) {
+                reserved.remove(volume);
+            }
+        }
+        return info(volume);
+    }
+
+    void delete(String volume) {
+        Names.check("volume", volume);
+        CatalogEntry entry;
+        synchronized (lock) {
+            ensureOpen();
+            entry = catalog.find(volume).orElseThrow(() -> notFound(volume));
+            if (entry.state() == CatalogEntry.State.CREATING) {
+                throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume) + " is being created");
+            }
+            checkIdle(volume, "delete");
+            writeCatalog(catalog.put(entry.withState(CatalogEntry.State.DELETING)));
+            busy.add(volume);
+        }
+        try {
+            deleteIfExists(entry.file());
+            synchronized (lock) {
+                ensureOpen();
+                writeCatalog(catalog.remove(volume));
+            }
+            LOG.info("datastore {}: deleted volume {}", name, volume);
+        } catch (RuntimeException e) {
+            // The entry stays DELETING: a retry or the next mount finishes the job.
+            throw translate(e);
+        } finally {
+            synchronized (lock) {
+                busy.remove(volume);
+            }
+        }
+    }
+
+    VolumeInfo resize(String volume, long newSize) {
+        Names.check("volume", volume);
+        CatalogEntry entry;
+        DiskFormat format;
+        synchronized (lock) {
+            ensureOpen();
+            entry = ready(volume);
+            checkIdle(volume, "resize");
+            format = format(entry.format());
+            checkSize(volume, newSize);
+            if (newSize < entry.virtualSize()) {
+                throw new StorageException(ErrorCode.INVALID_SIZE, "volume " + ref(volume) + " can only grow: "
+                        + newSize + " bytes is smaller than its " + entry.virtualSize() + " bytes");
+            }
+            if (newSize == entry.virtualSize()) {
+                return info(volume);
+            }
+            if (newSize > format.maxVirtualSize()) {
+                throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "volume " + ref(volume) + ": "
+                        + entry.format() + " can address at most " + format.maxVirtualSize() + " bytes");
+            }
+            if (!format.capabilities().contains(Capability.RESIZE)) {
+                throw new StorageException(ErrorCode.UNSUPPORTED,
+                        "format " + entry.format() + " cannot resize volumes");
+            }
+            long need = entry.provisioning() == Provisioning.THIN ? 0
+                    : newSize - entry.virtualSize() + METADATA_MARGIN;
+            reserve(volume, need);
+            try {
+                writeCatalog(catalog.put(entry.withResizeTo(newSize)));
+            } catch (RuntimeException e) {
+                reserved.remove(volume);
+                throw e;
+            }
+            busy.add(volume);
+        }
+        try {
+            DatastoreFile df = datastore.open(entry.file(), true);
+            try {
+                VirtualDisk disk = format.open(df, false);
+                try {
+                    disk.resize(newSize);
+                    disk.flush();
+                } finally {
+                    disk.close();
+                }
+            } finally {
+                df.close();
+            }
+            synchronized (lock) {
+                ensureOpen();
+                writeCatalog(catalog.put(ready(volume).withVirtualSize(newSize)));
+            }
+            LOG.info("datastore {}: resized volume {} to {} bytes", name, volume, newSize);
+        } catch (RuntimeException e) {
+            settleAfterFailedResize(volume);
+            throw translate(e);
+        } finally {
+            synchronized (lock) {
+                busy.remove(volume);
+                reserved.remove(volume);
+            }
+        }
+        return info(volume);
+    }
+
+    private void settleAfterFailedResize(String volume) {
+        try {
+            synchronized (lock) {
+                if (closed) {
+                    return;
+                }
+                Optional<CatalogEntry> e = catalog.find(volume);
+                if (e.isPresent() && e.get().resizeTo() > 0) {
+                    writeCatalog(catalog.put(settleSize(e.get())));
+                }
+            }
+        } catch (RuntimeException ex) {
+            LOG.warn("datastore {}: volume {} keeps a pending resize for the next mount: {}", name, volume,
+                    ex.getMessage());
+        }
+    }
+
+    VolumeInfo importImage(String volume, Path source, String formatType) {
+        Names.check("volume", volume);
+        requireNonNull(source, "source");
+        Path src = source.toAbsolutePath().normalize();
+        if (!Files.isRegularFile(src)) {
+            throw new StorageException(ErrorCode.FILE_NOT_FOUND, "image " + src + " does not exist");
+        }
+        String inPlace = inDatastoreDirectory(src) ? src.getFileName().toString() : null;
+        if (inPlace != null && (inPlace.startsWith(".") || inPlace.contains("/"))) {
+            throw new StorageException(ErrorCode.INVALID_NAME, "image " + src + " is a datastore metadata file");
+        }
+        DiskFormat format;
+        ImageInfo image;
+        // Validate before anything is written; the source is opened read-only.
+        try (DatastoreFile probe = inPlace != null ? datastore.open(inPlace, false) : PathFile.open(src)) {
+            Detected d = detect(probe, formatType, src);
+            format = d.format;
+            image = d.info;
+        }
+        String file = volume + "." + format.fileExtension();
+        CatalogEntry entry;
+        synchronized (lock) {
+            ensureOpen();
+            if (catalog.find(volume).isPresent()) {
+                throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
+            }
+            if (inPlace != null) {
+                Optional<CatalogEntry> owner = catalog.findByFile(inPlace);
+                if (owner.isPresent()) {
+                    throw new StorageException(ErrorCode.ALREADY_EXISTS,
+                            "image " + src + " already belongs to volume " + ref(owner.get().name()));
+                }
+                if (!inPlace.equals(file)) {
+                    checkNew(volume, file);
+                }
+                entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
+                        now(), CatalogEntry.State.CREATING, inPlace, null, 0);
+            } else {
+                checkNew(volume, file);
+                long need = image.provisioning() == Provisioning.THIN ? 0 : sizeOf(src) + METADATA_MARGIN;
+                reserve(volume, need);
+                entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
+                        now(), CatalogEntry.State.CREATING, null, IMPORT_PREFIX + file, 0);
+            }
+            try {
+                writeCatalog(catalog.put(entry));
+            } catch (RuntimeException e) {
+                reserved.remove(volume);
+                throw e;
+            }
+        }
+        try {
+            if (inPlace != null) {
+                if (!inPlace.equals(file)) {
+                    datastore.rename(inPlace, file);
+                }
+            } else {
+                try (DatastoreFile tmp = datastore.create(entry.tempFile())) {
+                    SparseCopy.copy(src, tmp);
+                }
+                datastore.rename(entry.tempFile(), file);
+            }
+            synchronized (lock) {
+                ensureOpen();
+                writeCatalog(catalog.put(entry.ready()));
+            }
+            LOG.info("datastore {}: imported volume {} from {} ({}, {} bytes, {})", name, volume, src,
+                    format.type(), image.virtualSize(), inPlace != null ? "adopted in place" : "copied");
+        } catch (RuntimeException e) {
+            undo(entry, e);
+            throw translate(e);
+        } finally {
+            synchronized (lock) {
+                reserved.remove(volume);
+            }
+        }
+        return info(volume);
+    }
+
+    private record Detected(DiskFormat format, ImageInfo info) {
+    }
+
+    private Detected detect(DatastoreFile file, String formatType, Path src) {
+        if (formatType != null && !formatType.isBlank()) {
+            DiskFormat f = format(formatType);
+            return new Detected(f, f.probe(file));
+        }
+        StorageException damaged = null;
+        for (PluginSet.Bound<DiskFormat> b : formats.all()) {
+            boolean recognized;
+            try {
+                recognized = b.service().recognizes(file);
+            } catch (RuntimeException e) {
+                recognized = false;
+            }
+            if (recognized) {
+                try {
+                    return new Detected(b.service(), b.service().probe(file));
+                } catch (StorageException e) {
+                    // Looks like this format but is damaged: never fall back to raw for it.
+                    if (damaged == null) {
+                        damaged = e;
+                    }
+                }
+            }
+        }
+        if (damaged != null) {
+            throw damaged;
+        }
+        DiskFormat raw = formats.get("raw");
+        if (raw == null) {
+            throw new StorageException(ErrorCode.FORMAT_NOT_FOUND,
+                    "no installed format recognizes image " + src + " and the raw format is not installed");
+        }
+        return new Detected(raw, raw.probe(file));
+    }
+
+    VolumeHandle open(String volume, boolean readOnly) {
+        Names.check("volume", volume);
+        CatalogEntry entry;
+        DiskFormat format;
+        Lease lease;
+        synchronized (lock) {
+            ensureOpen();
+            entry = ready(volume);
+            if (busy.contains(volume)) {
+                throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                        "volume " + ref(volume) + " is being resized or deleted");
+            }
+            format = format(entry.format());
+            List<Lease> list = leases.computeIfAbsent(volume, k -> new ArrayList<>());
+            if (!readOnly && list.stream().anyMatch(l -> l.writer)) {
+                if (list.isEmpty()) {
+                    leases.remove(volume);
+                }
+                throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                        "volume " + ref(volume) + " is already open for writing");
+            }
+            lease = new Lease(volume, entry.format(), !readOnly);
+            list.add(lease);
+        }
+        try {
+            DatastoreFile df = datastore.open(entry.file(), !readOnly);
+            VirtualDisk disk;
+            try {
+                disk = format.open(df, readOnly);
+            } catch (RuntimeException e) {
+                df.close();
+                throw e;
+            }
+            VolumeHandle h = new VolumeHandle(ref(volume), disk, df, readOnly, x -> release(lease));
+            String gone = null;
+            synchronized (lock) {
+                if (closed || lease.invalid) {
+                    gone = closed ? closedReason : "format " + entry.format() + " was removed";
+                } else {
+                    lease.handle = h;
+                }
+            }
+            if (gone != null) {
+                h.invalidate(gone);
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                        "volume " + ref(volume) + " is unavailable: " + gone);
+            }
+            return h;
+        } catch (RuntimeException e) {
+            release(lease);
+            throw translate(e);
+        }
+    }
+
+    private void release(Lease lease) {
+        synchronized (lock) {
+            List<Lease> list = leases.get(lease.volume);
+            if (list != null) {
+                list.remove(lease);
+                if (list.isEmpty()) {
+                    leases.remove(lease.volume);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** Best-effort undo of a failed create or import; what it cannot do, the next mount does. */
+    private void undo(CatalogEntry entry, RuntimeException cause) {
+        try {
+            synchronized (lock) {
+                if (closed) {
+                    return;
+                }
+            }
+            rollBackFiles(entry);
+            synchronized (lock) {
+                if (!closed && catalog.find(entry.name()).isPresent()) {
+                    writeCatalog(catalog.remove(entry.name()));
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("datastore {}: could not roll back volume {} after '{}'; the next mount will: {}", name,
+                    entry.name(), cause.getMessage(), e.getMessage());
+        }
+    }
+
+    /** Must hold {@link #lock}. Replaces the catalog file, then the in-memory copy. */
+    private void writeCatalog(Catalog next) {
+        datastore.writeAtomically(Catalog.FILE, CatalogCodec.encode(next));
+        catalog = next;
+    }
+
+    /** Must hold {@link #lock}. Refuses a thick request that does not fit, before anything is written. */
+    private void reserve(String volume, long need) {
+        if (need <= 0) {
+            return;
+        }
+        long inFlight = reserved.values().stream().mapToLong(Long::longValue).sum();
+        long free = datastore.space().free() - inFlight;
+        if (need > free) {
+            throw new StorageException(ErrorCode.DATASTORE_FULL, "datastore '" + name + "' has "
+                    + Sizes.human(Math.max(free, 0)) + " free; volume " + volume + " needs " + Sizes.human(need)
+                    + " (" + need + " bytes)");
+        }
+        reserved.put(volume, need);
+    }
+
+    /** Must hold {@link #lock}. */
+    private void checkNew(String volume, String file) {
+        if (catalog.find(volume).isPresent()) {
+            throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
+        }
+        if (catalog.findByFile(file).isPresent() || datastore.exists(file)) {
+            throw new StorageException(ErrorCode.ALREADY_EXISTS,
+                    "file " + file + " already exists in datastore '" + name + "'");
+        }
+    }
+
+    /** Must hold {@link #lock}. */
+    private void checkIdle(String volume, String what) {
+        if (leases.containsKey(volume)) {
+            throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                    "volume " + ref(volume) + " is open; close it before you " + what + " it");
+        }
+        if (busy.contains(volume)) {
+            throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                    "volume " + ref(volume) + " is being resized or deleted");
+        }
+    }
+
+    /** Must hold {@link #lock}. */
+    private CatalogEntry ready(String volume) {
+        CatalogEntry e = catalog.find(volume).orElseThrow(() -> notFound(volume));
+        return switch (e.state()) {
+            case READY -> e;
+            case CREATING -> throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                    "volume " + ref(volume) + " is being created");
+            case DELETING -> throw new StorageException(ErrorCode.VOLUME_NOT_FOUND,
+                    "volume " + ref(volume) + " is being deleted");
+        };
+    }
+
+    private DiskFormat format(String type) {
+        if (type == null || type.isBlank()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "no disk format given");
+        }
+        DiskFormat f = formats.get(type);
+        if (f == null) {
+            throw new StorageException(ErrorCode.FORMAT_NOT_FOUND, "disk format '" + type + "' is not installed");
+        }
+        return f;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                    "datastore '" + name + "' is unavailable: " + closedReason);
+        }
+    }
+
+    private RuntimeException translate(RuntimeException e) {
+        boolean gone;
+        synchronized (lock) {
+            gone = closed;
+        }
+        if (gone && !(e instanceof StorageException se && se.code() == ErrorCode.DEVICE_UNAVAILABLE)) {
+            return new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                    "datastore '" + name + "' became unavailable: " + closedReason, e);
+        }
+        if (e instanceof StorageException) {
+            return e;
+        }
+        return new StorageException(ErrorCode.INTERNAL,
+                "datastore '" + name + "': unexpected failure: " + e, e);
+    }
+
+    private static void checkSize(String volume, long size) {
+        if (size <= 0 || size % Sizes.SECTOR != 0) {
+            throw new StorageException(ErrorCode.INVALID_SIZE, "volume " + volume + ": size " + size
+                    + " bytes is not a positive multiple of " + Sizes.SECTOR);
+        }
+    }
+
+    private long allocatedOf(String file) {
+        try {
+            return datastore.stat(file).allocated();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private void deleteIfExists(String file) {
+        if (datastore.exists(file)) {
+            datastore.delete(file);
+        }
+    }
+
+    private Optional<Path> localPath() {
+        try {
+            return datastore.localPath();
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private boolean inDatastoreDirectory(Path src) {
+        Optional<Path> dir = localPath();
+        if (dir.isEmpty() || src.getParent() == null) {
+            return false;
+        }
+        Path d = dir.get().toAbsolutePath().normalize();
+        if (d.equals(src.getParent())) {
+            return true;
+        }
+        try {
+            return d.toRealPath().equals(src.getParent().toRealPath());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            throw new StorageException(ErrorCode.IO_ERROR, "cannot read image " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private StorageException notFound(String volume) {
+        return new StorageException(ErrorCode.VOLUME_NOT_FOUND, "volume " + ref(volume) + " does not exist");
+    }
+
+    private String ref(String volume) {
+        return name + "/" + volume;
+    }
+
+    private static Instant now() {
+        return Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    }
+
+    static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.debug("close failed: {}", e.toString());
+        }
+    }
+}

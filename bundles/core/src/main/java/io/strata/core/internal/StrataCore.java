@@ -1,0 +1,1003 @@
+package io.strata.core.internal;
+
+import static java.util.Objects.requireNonNull;
+
+import io.strata.api.Capability;
+import io.strata.api.ErrorCode;
+import io.strata.api.Names;
+import io.strata.api.StorageException;
+import io.strata.api.device.DeviceInfo;
+import io.strata.api.device.StorageDriver;
+import io.strata.api.device.StorageResource;
+import io.strata.api.format.DiskFormat;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.fs.Datastore;
+import io.strata.api.fs.DatastoreFilesystem;
+import io.strata.api.service.Availability;
+import io.strata.api.service.DatastoreInfo;
+import io.strata.api.service.DatastoreService;
+import io.strata.api.service.PluginInfo;
+import io.strata.api.service.PluginKind;
+import io.strata.api.service.ResourceInfo;
+import io.strata.api.service.ResourceService;
+import io.strata.api.service.VolumeInfo;
+import io.strata.api.service.VolumeRef;
+import io.strata.api.service.VolumeService;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The core: tracks drivers, filesystem layers and formats, keeps the host's
+ * resources and datastores (persisted in Configuration Admin), attaches and
+ * mounts them whenever what they need is present, and serves volumes.
+ *
+ * <p>Threading. Binds and unbinds arrive on any thread, as do service calls.
+ * <ul>
+ * <li>{@link #lock} (a monitor) guards the resource and datastore tables. It is
+ * held only to read or update them, never while calling a plugin.</li>
+ * <li>{@link #control} serializes the control plane (attach, mount, format, config
+ * changes). It is held while calling plugins, which is bounded work; unbinds never
+ * take it, so a plugin going away is never blocked behind an attach or a long
+ * volume operation.</li>
+ * <li>Work done under {@link #control} publishes its result under {@link #lock} only
+ * after checking that the plugin it used is still bound, so a plugin that goes away
+ * meanwhile never leaves a dangling mount.</li>
+ * <li>Volume operations take no core lock beyond a table lookup; see
+ * {@link MountedDatastore}. Lock order: {@link #lock} may be taken before a mount's
+ * lock, never after.</li>
+ * </ul>
+ */
+@Component(service = {StrataCore.class, DatastoreService.class, VolumeService.class},
+        configurationPid = StrataCore.PID, immediate = true)
+@Designate(ocd = CoreConfig.class)
+public final class StrataCore implements DatastoreService, VolumeService {
+    /** The PID of the core's own configuration. */
+    public static final String PID = "io.strata.core";
+    /** The file, under the state directory, recording that the embedded default was made once. */
+    static final String DEFAULT_MARKER = "embedded-default.created";
+
+    private static final Logger LOG = LoggerFactory.getLogger(StrataCore.class);
+
+    private final ConfigStore store;
+    private volatile CoreSettings settings;
+    private final PluginSet<StorageDriver> drivers = new PluginSet<>();
+    private final PluginSet<DatastoreFilesystem> filesystems = new PluginSet<>();
+    private final PluginSet<DiskFormat> formats = new PluginSet<>();
+
+    private final Object lock = new Object();
+    private final ReentrantLock control = new ReentrantLock();
+    private final Map<String, ResourceEntry> resources = new TreeMap<>();
+    private final Map<String, DatastoreEntry> datastores = new TreeMap<>();
+    private boolean closed;
+
+    /** A configured resource and, while attached, its handle. Mutable fields guarded by {@link #lock}. */
+    private static final class ResourceEntry {
+        final HostConfig.Resource config;
+        StorageResource attached;
+        StorageDriver driver;
+        String message = "";
+
+        ResourceEntry(HostConfig.Resource config) {
+            this.config = config;
+        }
+    }
+
+    /** A configured datastore and, while mounted, its mount. Mutable fields guarded by {@link #lock}. */
+    private static final class DatastoreEntry {
+        final HostConfig.Datastore config;
+        MountedDatastore mount;
+        String message = "";
+        Catalog lastCatalog = Catalog.EMPTY;
+
+        DatastoreEntry(HostConfig.Datastore config) {
+            this.config = config;
+        }
+    }
+
+    @Activate
+    public StrataCore(CoreConfig config, @Reference ConfigurationAdmin configurationAdmin) {
+        this(new CmConfigStore(configurationAdmin), CoreSettings.from(config));
+    }
+
+    StrataCore(ConfigStore store, CoreSettings settings) {
+        this.store = requireNonNull(store, "store");
+        this.settings = requireNonNull(settings, "settings");
+        for (Map<String, Object> p : store.load(ConfigStore.RESOURCE_FACTORY_PID)) {
+            try {
+                HostConfig.Resource r = HostConfig.Resource.fromProperties(p);
+                Names.check("resource", r.name());
+                resources.put(r.name(), new ResourceEntry(r));
+            } catch (RuntimeException e) {
+                LOG.warn("ignoring malformed resource configuration {}: {}", p, e.getMessage());
+            }
+        }
+        for (Map<String, Object> p : store.load(ConfigStore.DATASTORE_FACTORY_PID)) {
+            try {
+                HostConfig.Datastore d = HostConfig.Datastore.fromProperties(p);
+                Names.check("datastore", d.name());
+                datastores.put(d.name(), new DatastoreEntry(d));
+            } catch (RuntimeException e) {
+                LOG.warn("ignoring malformed datastore configuration {}: {}", p, e.getMessage());
+            }
+        }
+        ensureEmbeddedDefault();
+        LOG.info("core started: {} resource(s), {} datastore(s) configured", resources.size(), datastores.size());
+    }
+
+    @Modified
+    void modified(CoreConfig config) {
+        settings = CoreSettings.from(config);
+        control.lock();
+        try {
+            ensureEmbeddedDefault();
+        } finally {
+            control.unlock();
+        }
+        reconcile();
+    }
+
+    @Deactivate
+    void deactivate() {
+        close();
+    }
+
+    // ================================================================ plugin tracking
+
+    @Reference(service = StorageDriver.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindDriver(ServiceReference<StorageDriver> ref, StorageDriver driver) {
+        addDriver(driver, type(ref, StorageDriver.TYPE_PROPERTY, driver::type), bundle(ref));
+    }
+
+    void unbindDriver(ServiceReference<StorageDriver> ref, StorageDriver driver) {
+        removeDriver(driver);
+    }
+
+    @Reference(service = DatastoreFilesystem.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindFilesystem(ServiceReference<DatastoreFilesystem> ref, DatastoreFilesystem fs) {
+        addFilesystem(fs, type(ref, DatastoreFilesystem.TYPE_PROPERTY, fs::type), bundle(ref));
+    }
+
+    void unbindFilesystem(ServiceReference<DatastoreFilesystem> ref, DatastoreFilesystem fs) {
+        removeFilesystem(fs);
+    }
+
+    @Reference(service = DiskFormat.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindFormat(ServiceReference<DiskFormat> ref, DiskFormat format) {
+        addFormat(format, type(ref, DiskFormat.TYPE_PROPERTY, format::type), bundle(ref));
+    }
+
+    void unbindFormat(ServiceReference<DiskFormat> ref, DiskFormat format) {
+        removeFormat(format);
+    }
+
+    private static String type(ServiceReference<?> ref, String property, java.util.function.Supplier<String> fallback) {
+        Object t = ref == null ? null : ref.getProperty(property);
+        return t instanceof String s && !s.isBlank() ? s : fallback.get();
+    }
+
+    private static String bundle(ServiceReference<?> ref) {
+        Bundle b = ref == null ? null : ref.getBundle();
+        return b == null || b.getSymbolicName() == null ? "" : b.getSymbolicName();
+    }
+
+    void addDriver(StorageDriver driver, String type, String bundle) {
+        drivers.add(driver, new PluginInfo(PluginKind.DRIVER, type, driver.description(), driver.capabilities(),
+                bundle));
+        LOG.info("storage driver '{}' from {} is available", type, bundle);
+        reconcile();
+    }
+
+    void addFilesystem(DatastoreFilesystem fs, String type, String bundle) {
+        filesystems.add(fs, new PluginInfo(PluginKind.FILESYSTEM, type, fs.description(), fs.capabilities(),
+                bundle));
+        LOG.info("filesystem layer '{}' from {} is available", type, bundle);
+        reconcile();
+    }
+
+    void addFormat(DiskFormat format, String type, String bundle) {
+        formats.add(format, new PluginInfo(PluginKind.FORMAT, type, format.description(), format.capabilities(),
+                bundle));
+        LOG.info("disk format '{}' from {} is available", type, bundle);
+    }
+
+    void removeDriver(StorageDriver driver) {
+        List<MountedDatastore> mounts = new ArrayList<>();
+        List<StorageResource> detached = new ArrayList<>();
+        String type;
+        String reason;
+        synchronized (lock) {
+            PluginSet.Bound<StorageDriver> b = drivers.remove(driver);
+            if (b == null) {
+                return;
+            }
+            type = b.type();
+            reason = "driver '" + type + "' is not installed";
+            for (ResourceEntry r : resources.values()) {
+                if (r.driver != driver) {
+                    continue;
+                }
+                for (DatastoreEntry e : datastores.values()) {
+                    if (e.config.resource().equals(r.config.name()) && e.mount != null) {
+                        mounts.add(detach(e, "resource '" + r.config.name() + "' is unavailable: " + reason));
+                    }
+                }
+                detached.add(r.attached);
+                r.attached = null;
+                r.driver = null;
+                r.message = reason;
+            }
+        }
+        release(mounts, detached);
+        LOG.info("storage driver '{}' went away: {} resource(s) and {} datastore(s) now unavailable", type,
+                detached.size(), mounts.size());
+        if (drivers.get(type) != null) {
+            reconcile();
+        }
+    }
+
+    void removeFilesystem(DatastoreFilesystem fs) {
+        List<MountedDatastore> mounts = new ArrayList<>();
+        String type;
+        synchronized (lock) {
+            PluginSet.Bound<DatastoreFilesystem> b = filesystems.remove(fs);
+            if (b == null) {
+                return;
+            }
+            type = b.type();
+            for (DatastoreEntry e : datastores.values()) {
+                if (e.mount != null && e.mount.filesystem() == fs) {
+                    mounts.add(detach(e, "filesystem '" + type + "' is not installed"));
+                }
+            }
+        }
+        release(mounts, List.of());
+        LOG.info("filesystem layer '{}' went away: {} datastore(s) now unavailable", type, mounts.size());
+        if (filesystems.get(type) != null) {
+            reconcile();
+        }
+    }
+
+    void removeFormat(DiskFormat format) {
+        List<MountedDatastore> mounts = new ArrayList<>();
+        String type;
+        synchronized (lock) {
+            PluginSet.Bound<DiskFormat> b = formats.remove(format);
+            if (b == null) {
+                return;
+            }
+            type = b.type();
+            for (DatastoreEntry e : datastores.values()) {
+                if (e.mount != null) {
+                    mounts.add(e.mount);
+                }
+            }
+        }
+        if (formats.get(type) == null) {
+            for (MountedDatastore m : mounts) {
+                m.invalidateFormat(type, "format '" + type + "' is not installed");
+            }
+        }
+        LOG.info("disk format '{}' went away", type);
+    }
+
+    /** Must hold {@link #lock}. Takes the mount away from the entry; the caller releases it. */
+    private MountedDatastore detach(DatastoreEntry e, String reason) {
+        MountedDatastore m = e.mount;
+        e.mount = null;
+        e.lastCatalog = m.catalog();
+        e.message = reason;
+        return m;
+    }
+
+    /** Outside {@link #lock}: invalidates handles, unmounts, releases devices, then detaches resources. */
+    private void release(List<MountedDatastore> mounts, List<StorageResource> detached) {
+        for (MountedDatastore m : mounts) {
+            String why;
+            synchronized (lock) {
+                DatastoreEntry e = datastores.get(m.name());
+                why = e == null ? "datastore removed" : e.message;
+            }
+            m.invalidate("datastore '" + m.name() + "' is unavailable (" + why + ")");
+            m.close();
+        }
+        for (StorageResource r : detached) {
+            MountedDatastore.closeQuietly(r);
+        }
+    }
+
+    /** Stops everything without deleting anything: used at deactivation. */
+    void close() {
+        List<MountedDatastore> mounts = new ArrayList<>();
+        List<StorageResource> detached = new ArrayList<>();
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (DatastoreEntry e : datastores.values()) {
+                if (e.mount != null) {
+                    mounts.add(detach(e, "the core is stopping"));
+                }
+            }
+            for (ResourceEntry r : resources.values()) {
+                if (r.attached != null) {
+                    detached.add(r.attached);
+                    r.attached = null;
+                    r.driver = null;
+                    r.message = "the core is stopping";
+                }
+            }
+        }
+        release(mounts, detached);
+    }
+
+    // ================================================================ reconciliation
+
+    /** Attaches and mounts whatever is configured, not yet up, and has its plugins present. */
+    void reconcile() {
+        control.lock();
+        try {
+            attachResources();
+            mountDatastores();
+        } finally {
+            control.unlock();
+        }
+    }
+
+    private void attachResources() {
+        List<ResourceEntry> todo;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            todo = resources.values().stream().filter(r -> r.attached == null).toList();
+        }
+        for (ResourceEntry r : todo) {
+            String type = r.config.driver();
+            StorageDriver d = drivers.get(type);
+            if (d == null) {
+                setMessage(r, "driver '" + type + "' is not installed");
+                continue;
+            }
+            StorageResource res;
+            try {
+                res = d.attach(r.config.name(), r.config.parameters());
+            } catch (RuntimeException e) {
+                LOG.warn("cannot attach resource {}: {}", r.config.name(), e.getMessage());
+                setMessage(r, message(e));
+                continue;
+            }
+            boolean kept;
+            synchronized (lock) {
+                kept = !closed && resources.get(r.config.name()) == r && r.attached == null
+                        && drivers.isCurrent(d, type);
+                if (kept) {
+                    r.attached = res;
+                    r.driver = d;
+                    r.message = "";
+                }
+            }
+            if (kept) {
+                LOG.info("resource {} attached (driver {})", r.config.name(), type);
+            } else {
+                MountedDatastore.closeQuietly(res);
+            }
+        }
+    }
+
+    private void mountDatastores() {
+        record Todo(DatastoreEntry entry, ResourceEntry resource, StorageResource attached, String resourceMessage) {
+        }
+        List<Todo> todo = new ArrayList<>();
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            for (DatastoreEntry e : datastores.values()) {
+                if (e.mount == null) {
+                    ResourceEntry r = resources.get(e.config.resource());
+                    todo.add(new Todo(e, r, r == null ? null : r.attached, r == null ? "" : r.message));
+                }
+            }
+        }
+        for (Todo t : todo) {
+            DatastoreEntry e = t.entry();
+            if (t.resource() == null) {
+                setMessage(e, "resource '" + e.config.resource() + "' is not configured");
+                continue;
+            }
+            if (t.attached() == null) {
+                setMessage(e, "resource '" + e.config.resource() + "' is unavailable: " + t.resourceMessage());
+                continue;
+            }
+            String type = e.config.filesystem();
+            DatastoreFilesystem fs = filesystems.get(type);
+            if (fs == null) {
+                setMessage(e, "filesystem '" + type + "' is not installed");
+                continue;
+            }
+            MountedDatastore m;
+            try {
+                m = MountedDatastore.mount(e.config, t.attached(), fs, formats, false, false);
+            } catch (RuntimeException ex) {
+                LOG.warn("cannot mount datastore {}: {}", e.config.name(), ex.getMessage());
+                setMessage(e, message(ex));
+                continue;
+            }
+            boolean kept;
+            synchronized (lock) {
+                kept = !closed && datastores.get(e.config.name()) == e && e.mount == null
+                        && t.resource().attached == t.attached() && filesystems.isCurrent(fs, type);
+                if (kept) {
+                    e.mount = m;
+                    e.message = "";
+                }
+            }
+            if (kept) {
+                LOG.info("datastore {} mounted ({} on {})", e.config.name(), type, e.config.deviceRef());
+            } else {
+                m.invalidate("datastore '" + e.config.name() + "' went away while it was being mounted");
+                m.close();
+            }
+        }
+    }
+
+    private void setMessage(ResourceEntry r, String message) {
+        synchronized (lock) {
+            if (r.attached == null) {
+                r.message = message;
+            }
+        }
+    }
+
+    private void setMessage(DatastoreEntry e, String message) {
+        synchronized (lock) {
+            if (e.mount == null) {
+                e.message = message;
+            }
+        }
+    }
+
+    private static String message(RuntimeException e) {
+        return e instanceof StorageException se ? se.toUserString() : String.valueOf(e);
+    }
+
+    // ================================================================ embedded default
+
+    /**
+     * Writes the configuration of the embedded default (a local directory resource and a dir
+     * datastore on it) the first time the core starts with it enabled. A marker file in the
+     * core's state directory records that it was done, so a default the user removed is not
+     * brought back at the next start. Plugins need not be present: the default comes online
+     * when the local driver and the dir filesystem appear.
+     */
+    private void ensureEmbeddedDefault() {
+        CoreSettings s = settings;
+        if (!s.defaultEnabled()) {
+            return;
+        }
+        Path marker = s.stateDir().resolve(DEFAULT_MARKER);
+        if (Files.exists(marker)) {
+            return;
+        }
+        String name = s.defaultName();
+        try {
+            Names.check("datastore", name);
+            synchronized (lock) {
+                boolean hasResource = resources.containsKey(name);
+                boolean hasDatastore = datastores.containsKey(name) || datastores.values().stream()
+                        .anyMatch(d -> d.config.resource().equals(name) && d.config.device().equals("dir"));
+                if (!hasResource) {
+                    HostConfig.Resource r = new HostConfig.Resource(name, "local",
+                            Map.of("kind", "directory", "path", s.defaultPath().toString()));
+                    store.save(ConfigStore.RESOURCE_FACTORY_PID, name, r.toProperties());
+                    resources.put(name, new ResourceEntry(r));
+                }
+                if (!hasDatastore) {
+                    HostConfig.Datastore d = new HostConfig.Datastore(name, "dir", name, "dir", Map.of());
+                    store.save(ConfigStore.DATASTORE_FACTORY_PID, name, d.toProperties());
+                    datastores.put(name, new DatastoreEntry(d));
+                }
+            }
+            try {
+                Files.createDirectories(s.defaultPath());
+            } catch (IOException e) {
+                LOG.warn("cannot create the default datastore directory {}: {}", s.defaultPath(), e.getMessage());
+            }
+            Files.createDirectories(s.stateDir());
+            Files.writeString(marker, "embedded default '" + name + "' configured at " + Instant.now() + " in "
+                    + s.defaultPath() + "\n");
+            LOG.info("embedded default datastore '{}' configured in {}", name, s.defaultPath());
+        } catch (IOException | RuntimeException e) {
+            LOG.error("cannot configure the embedded default datastore '{}': {}", name, e.getMessage());
+        }
+    }
+
+    // ================================================================ resources (ResourceServiceImpl)
+
+    /** {@link ResourceService#plugins}. */
+    List<PluginInfo> plugins() {
+        return Stream.of(drivers.all(), filesystems.all(), formats.all())
+                .flatMap(l -> l.stream().map(PluginSet.Bound::info))
+                .sorted(Comparator.comparing(PluginInfo::kind).thenComparing(PluginInfo::type)
+                        .thenComparing(PluginInfo::bundle))
+                .toList();
+    }
+
+    /** {@link ResourceService#resources}. */
+    List<ResourceInfo> resources() {
+        synchronized (lock) {
+            return resources.values().stream().map(StrataCore::info).toList();
+        }
+    }
+
+    /** {@link ResourceService#resource}. */
+    ResourceInfo resource(String name) {
+        synchronized (lock) {
+            return info(resourceEntry(name));
+        }
+    }
+
+    private static ResourceInfo info(ResourceEntry r) {
+        return new ResourceInfo(r.config.name(), r.config.driver(), r.config.parameters(),
+                r.attached != null ? Availability.ONLINE : Availability.UNAVAILABLE,
+                r.attached != null ? "" : r.message);
+    }
+
+    /** Must hold {@link #lock}. */
+    private ResourceEntry resourceEntry(String name) {
+        Names.check("resource", name);
+        ResourceEntry r = resources.get(name);
+        if (r == null) {
+            throw new StorageException(ErrorCode.RESOURCE_NOT_FOUND, "resource '" + name + "' does not exist");
+        }
+        return r;
+    }
+
+    /** {@link ResourceService#add}. */
+    ResourceInfo addResource(String name, String driver, Map<String, String> parameters) {
+        Names.check("resource", name);
+        if (driver == null || driver.isBlank()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "resource '" + name + "': no driver given");
+        }
+        Map<String, String> params = parameters == null ? Map.of() : Map.copyOf(parameters);
+        for (String key : params.keySet()) {
+            if (key.isBlank() || key.contains("=")) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT,
+                        "resource '" + name + "': bad parameter name '" + Names.printable(key) + "'");
+            }
+        }
+        control.lock();
+        try {
+            synchronized (lock) {
+                ensureRunning();
+                if (resources.containsKey(name)) {
+                    throw new StorageException(ErrorCode.ALREADY_EXISTS, "resource '" + name + "' already exists");
+                }
+            }
+            StorageDriver d = drivers.get(driver);
+            if (d == null) {
+                throw new StorageException(ErrorCode.DRIVER_NOT_FOUND, "storage driver '" + driver
+                        + "' is not installed (installed: " + types(drivers) + ")");
+            }
+            StorageResource res = d.attach(name, params);
+            HostConfig.Resource config = new HostConfig.Resource(name, driver, params);
+            try {
+                store.save(ConfigStore.RESOURCE_FACTORY_PID, name, config.toProperties());
+            } catch (RuntimeException e) {
+                MountedDatastore.closeQuietly(res);
+                throw e;
+            }
+            ResourceEntry entry = new ResourceEntry(config);
+            boolean kept;
+            synchronized (lock) {
+                resources.put(name, entry);
+                kept = !closed && drivers.isCurrent(d, driver);
+                if (kept) {
+                    entry.attached = res;
+                    entry.driver = d;
+                } else {
+                    entry.message = "driver '" + driver + "' is not installed";
+                }
+            }
+            if (!kept) {
+                MountedDatastore.closeQuietly(res);
+            }
+            LOG.info("resource {} added (driver {}, {})", name, driver, params);
+            // Datastores configured on this name (edited by hand, or left over) can mount now.
+            mountDatastores();
+        } finally {
+            control.unlock();
+        }
+        return resource(name);
+    }
+
+    /** {@link ResourceService#remove}. */
+    void removeResource(String name) {
+        control.lock();
+        try {
+            ResourceEntry r;
+            synchronized (lock) {
+                r = resourceEntry(name);
+                List<String> users = datastores.values().stream()
+                        .filter(e -> e.config.resource().equals(name)).map(e -> e.config.name()).toList();
+                if (!users.isEmpty()) {
+                    throw new StorageException(ErrorCode.RESOURCE_IN_USE, "resource '" + name
+                            + "' carries datastore(s) " + String.join(", ", users) + "; remove them first");
+                }
+            }
+            store.delete(ConfigStore.RESOURCE_FACTORY_PID, name);
+            StorageResource res;
+            synchronized (lock) {
+                resources.remove(name);
+                res = r.attached;
+                r.attached = null;
+                r.driver = null;
+            }
+            if (res != null) {
+                MountedDatastore.closeQuietly(res);
+            }
+            LOG.info("resource {} removed", name);
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** {@link ResourceService#devices}. */
+    List<DeviceInfo> devices(String resource) {
+        List<StorageResource> targets = new ArrayList<>();
+        synchronized (lock) {
+            if (resource != null) {
+                ResourceEntry r = resourceEntry(resource);
+                if (r.attached == null) {
+                    throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                            "resource '" + resource + "' is unavailable: " + r.message);
+                }
+                targets.add(r.attached);
+            } else {
+                resources.values().stream().filter(r -> r.attached != null).forEach(r -> targets.add(r.attached));
+            }
+        }
+        List<DeviceInfo> all = new ArrayList<>();
+        for (StorageResource r : targets) {
+            try {
+                all.addAll(r.devices());
+            } catch (StorageException e) {
+                if (resource != null) {
+                    throw e;
+                }
+                LOG.debug("resource {} lists no devices: {}", r.name(), e.getMessage());
+            }
+        }
+        all.sort(Comparator.comparing(DeviceInfo::resource).thenComparing(DeviceInfo::id));
+        return all;
+    }
+
+    // ================================================================ DatastoreService
+
+    @Override
+    public List<DatastoreInfo> list() {
+        List<DatastoreEntry> entries;
+        synchronized (lock) {
+            entries = List.copyOf(datastores.values());
+        }
+        return entries.stream().map(this::info).toList();
+    }
+
+    @Override
+    public DatastoreInfo info(String name) {
+        DatastoreEntry e;
+        synchronized (lock) {
+            e = datastoreEntry(name);
+        }
+        return info(e);
+    }
+
+    private DatastoreInfo info(DatastoreEntry e) {
+        MountedDatastore m;
+        String message;
+        Catalog last;
+        synchronized (lock) {
+            m = e.mount;
+            message = e.message;
+            last = e.lastCatalog;
+        }
+        HostConfig.Datastore c = e.config;
+        if (m == null) {
+            long provisioned = last.volumes().stream().mapToLong(CatalogEntry::virtualSize).sum();
+            return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.UNAVAILABLE, message, 0,
+                    0, provisioned, 0, last.volumes().size(), "", c.options());
+        }
+        MountedDatastore.Stats s = m.stats();
+        return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.ONLINE, s.spaceError(),
+                s.space() == null ? 0 : s.space().capacity(), s.space() == null ? 0 : s.space().free(),
+                s.provisioned(), s.allocated(), s.volumes(), s.path(), c.options());
+    }
+
+    /** Must hold {@link #lock}. */
+    private DatastoreEntry datastoreEntry(String name) {
+        Names.check("datastore", name);
+        DatastoreEntry e = datastores.get(name);
+        if (e == null) {
+            throw new StorageException(ErrorCode.DATASTORE_NOT_FOUND, "datastore '" + name + "' does not exist");
+        }
+        return e;
+    }
+
+    @Override
+    public DatastoreInfo create(String name, String filesystem, String device, Map<String, String> options,
+            boolean force) {
+        Names.check("datastore", name);
+        if (filesystem == null || filesystem.isBlank()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "datastore '" + name + "': no filesystem given");
+        }
+        if (device == null || device.isBlank()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT,
+                    "datastore '" + name + "': no device given (resource or resource/device)");
+        }
+        String[] parts = device.split("/", -1);
+        if (parts.length > 2) {
+            throw new StorageException(ErrorCode.INVALID_NAME,
+                    "device '" + Names.printable(device) + "' is not of the form resource/device");
+        }
+        String resourceName = Names.check("resource", parts[0]);
+        String deviceId = parts.length == 2 ? parts[1] : null;
+        if (deviceId != null && (deviceId.isEmpty() || deviceId.contains("..")
+                || deviceId.chars().anyMatch(Character::isISOControl))) {
+            throw new StorageException(ErrorCode.INVALID_NAME,
+                    "device id '" + Names.printable(deviceId) + "' is not valid");
+        }
+        Map<String, String> opts = options == null ? Map.of() : Map.copyOf(options);
+        control.lock();
+        try {
+            StorageResource res;
+            String resourceMessage;
+            synchronized (lock) {
+                ensureRunning();
+                if (datastores.containsKey(name)) {
+                    throw new StorageException(ErrorCode.ALREADY_EXISTS, "datastore '" + name + "' already exists");
+                }
+                ResourceEntry r = resourceEntry(resourceName);
+                res = r.attached;
+                resourceMessage = r.message;
+            }
+            DatastoreFilesystem fs = filesystems.get(filesystem);
+            if (fs == null) {
+                throw new StorageException(ErrorCode.FILESYSTEM_NOT_FOUND, "filesystem layer '" + filesystem
+                        + "' is not installed (installed: " + types(filesystems) + ")");
+            }
+            if (res == null) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                        "resource '" + resourceName + "' is unavailable: " + resourceMessage);
+            }
+            DeviceInfo dev = resolveDevice(res, resourceName, deviceId);
+            synchronized (lock) {
+                for (DatastoreEntry e : datastores.values()) {
+                    if (e.config.resource().equals(resourceName) && e.config.device().equals(dev.id())) {
+                        throw new StorageException(ErrorCode.RESOURCE_IN_USE,
+                                "device " + dev.ref() + " already carries datastore '" + e.config.name() + "'");
+                    }
+                }
+            }
+            if (dev.kind() != fs.deviceKind()) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "filesystem '" + filesystem + "' needs a "
+                        + kindName(fs.deviceKind()) + "; " + dev.ref() + " is a " + kindName(dev.kind()));
+            }
+            HostConfig.Datastore config = new HostConfig.Datastore(name, filesystem, resourceName, dev.id(), opts);
+            MountedDatastore m = MountedDatastore.mount(config, res, fs, formats,
+                    fs.capabilities().contains(Capability.FORMAT), force);
+            try {
+                store.save(ConfigStore.DATASTORE_FACTORY_PID, name, config.toProperties());
+            } catch (RuntimeException e) {
+                m.invalidate("configuration could not be saved");
+                m.close();
+                throw e;
+            }
+            DatastoreEntry entry = new DatastoreEntry(config);
+            boolean kept;
+            synchronized (lock) {
+                datastores.put(name, entry);
+                ResourceEntry r = resources.get(resourceName);
+                kept = !closed && r != null && r.attached == res && filesystems.isCurrent(fs, filesystem);
+                if (kept) {
+                    entry.mount = m;
+                } else {
+                    entry.message = "a plugin went away while it was being mounted";
+                }
+            }
+            if (!kept) {
+                m.invalidate("datastore '" + name + "' went away while it was being mounted");
+                m.close();
+            }
+            LOG.info("datastore {} created ({} on {})", name, filesystem, dev.ref());
+        } finally {
+            control.unlock();
+        }
+        return info(name);
+    }
+
+    private static DeviceInfo resolveDevice(StorageResource res, String resource, String deviceId) {
+        List<DeviceInfo> devices = res.devices();
+        if (deviceId != null) {
+            return devices.stream().filter(d -> d.id().equals(deviceId)).findFirst()
+                    .orElseThrow(() -> new StorageException(ErrorCode.DEVICE_NOT_FOUND, "resource '" + resource
+                            + "' has no device '" + deviceId + "' (devices: " + ids(devices) + ")"));
+        }
+        if (devices.size() == 1) {
+            return devices.get(0);
+        }
+        if (devices.isEmpty()) {
+            throw new StorageException(ErrorCode.DEVICE_NOT_FOUND, "resource '" + resource + "' offers no device");
+        }
+        throw new StorageException(ErrorCode.INVALID_ARGUMENT, "resource '" + resource + "' offers "
+                + devices.size() + " devices; name one as " + resource + "/<device> (" + ids(devices) + ")");
+    }
+
+    private static String ids(List<DeviceInfo> devices) {
+        return devices.isEmpty() ? "none" : devices.stream().map(DeviceInfo::id).collect(Collectors.joining(", "));
+    }
+
+    private static String kindName(io.strata.api.device.DeviceKind kind) {
+        return kind == io.strata.api.device.DeviceKind.BLOCK ? "block device" : "file share";
+    }
+
+    @Override
+    public void remove(String name) {
+        control.lock();
+        try {
+            DatastoreEntry e;
+            MountedDatastore m;
+            synchronized (lock) {
+                e = datastoreEntry(name);
+                m = e.mount;
+            }
+            if (m != null) {
+                List<String> open = m.openVolumes();
+                if (!open.isEmpty()) {
+                    throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                            "datastore '" + name + "' has open volumes: " + String.join(", ", open));
+                }
+            }
+            store.delete(ConfigStore.DATASTORE_FACTORY_PID, name);
+            synchronized (lock) {
+                datastores.remove(name);
+                m = e.mount;
+                e.mount = null;
+            }
+            if (m != null) {
+                m.invalidate("datastore '" + name + "' was removed");
+                m.close();
+            }
+            LOG.info("datastore {} removed (its files stay on the device)", name);
+        } finally {
+            control.unlock();
+        }
+    }
+
+    @Override
+    public Datastore datastore(String name) {
+        return mounted(name).datastore();
+    }
+
+    private MountedDatastore mounted(String name) {
+        synchronized (lock) {
+            DatastoreEntry e = datastoreEntry(name);
+            if (e.mount == null) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                        "datastore '" + name + "' is unavailable: " + e.message);
+            }
+            return e.mount;
+        }
+    }
+
+    // ================================================================ VolumeService
+
+    @Override
+    public List<VolumeInfo> list(String datastore) {
+        List<DatastoreEntry> entries;
+        synchronized (lock) {
+            entries = datastore == null ? List.copyOf(datastores.values()) : List.of(datastoreEntry(datastore));
+        }
+        List<VolumeInfo> all = new ArrayList<>();
+        for (DatastoreEntry e : entries) {
+            all.addAll(volumes(e));
+        }
+        return all;
+    }
+
+    private List<VolumeInfo> volumes(DatastoreEntry e) {
+        MountedDatastore m;
+        Catalog last;
+        synchronized (lock) {
+            m = e.mount;
+            last = e.lastCatalog;
+        }
+        return m != null ? m.volumes() : MountedDatastore.unavailableVolumes(e.config.name(), last);
+    }
+
+    @Override
+    public VolumeInfo info(VolumeRef ref) {
+        DatastoreEntry e;
+        synchronized (lock) {
+            e = datastoreEntry(ref.datastore());
+        }
+        return volumes(e).stream().filter(v -> v.name().equals(ref.volume())).findFirst().orElseThrow(() -> {
+            synchronized (lock) {
+                if (e.mount == null) {
+                    return new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                            "datastore '" + ref.datastore() + "' is unavailable: " + e.message);
+                }
+            }
+            return new StorageException(ErrorCode.VOLUME_NOT_FOUND, "volume " + ref + " does not exist");
+        });
+    }
+
+    @Override
+    public VolumeInfo create(VolumeRef ref, long virtualSize, String format, Provisioning provisioning) {
+        return mounted(ref.datastore()).create(ref.volume(), virtualSize, format,
+                provisioning == null ? Provisioning.THIN : provisioning);
+    }
+
+    @Override
+    public VolumeInfo resize(VolumeRef ref, long newSize) {
+        return mounted(ref.datastore()).resize(ref.volume(), newSize);
+    }
+
+    @Override
+    public void delete(VolumeRef ref) {
+        mounted(ref.datastore()).delete(ref.volume());
+    }
+
+    @Override
+    public VolumeInfo importImage(VolumeRef ref, Path source, String format) {
+        return mounted(ref.datastore()).importImage(ref.volume(), source, format);
+    }
+
+    @Override
+    public VirtualDisk open(VolumeRef ref, boolean readOnly) {
+        return mounted(ref.datastore()).open(ref.volume(), readOnly);
+    }
+
+    // ================================================================ helpers
+
+    private void ensureRunning() {
+        if (closed) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "the Strata core is stopping");
+        }
+    }
+
+    private static String types(PluginSet<?> set) {
+        Set<String> types = new java.util.TreeSet<>();
+        set.all().forEach(b -> types.add(b.type()));
+        return types.isEmpty() ? "none" : String.join(", ", types);
+    }
+}
