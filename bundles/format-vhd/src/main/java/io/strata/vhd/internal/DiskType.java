@@ -1,0 +1,25 @@
+package io.strata.vhd.internal;
+
+/** The disk type field of the footer. */
+enum DiskType {
+    FIXED(2),
+    DYNAMIC(3),
+    /** Read and written by issue 3 (snapshots); the structures already carry its fields. */
+    DIFFERENCING(4);
+
+    final int code;
+
+    DiskType(int code) {
+        this.code = code;
+    }
+
+    /** @return the type, or null for a code the specification does not define for images */
+    static DiskType ofCode(int code) {
+        for (DiskType t : values()) {
+            if (t.code == code) {
+                return t;
+            }
+        }
+        return null;
+    }
+}

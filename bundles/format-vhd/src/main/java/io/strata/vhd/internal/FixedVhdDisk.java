@@ -1,0 +1,109 @@
+package io.strata.vhd.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.Extent;
+import io.strata.api.format.Provisioning;
+import io.strata.api.fs.DatastoreFile;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * A fixed VHD: the disk's bytes at the same offsets in the file, then the footer.
+ * Reads and writes go straight to the file without any lock.
+ */
+final class FixedVhdDisk extends AbstractVhdDisk {
+    private final Provisioning provisioning;
+    private volatile long virtualSize;
+    private Footer footer; // guarded by metaLock
+
+    FixedVhdDisk(DatastoreFile file, boolean readOnly, Inspection inspection, Provisioning provisioning) {
+        super(file, readOnly);
+        this.footer = inspection.footer();
+        this.virtualSize = inspection.virtualSize();
+        this.provisioning = provisioning;
+    }
+
+    @Override
+    public long virtualSize() {
+        return virtualSize;
+    }
+
+    @Override
+    public Provisioning provisioning() {
+        return provisioning;
+    }
+
+    @Override
+    public void read(ByteBuffer dst, long offset) {
+        checkRange(offset, dst.remaining(), virtualSize);
+        Io.readExactly(file, dst, offset);
+    }
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        checkWritable();
+        checkRange(offset, src.remaining(), virtualSize);
+        file.write(src, offset);
+    }
+
+    @Override
+    public void flush() {
+        file.flush();
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) {
+        checkRange(offset, length, virtualSize);
+        return length == 0 ? List.of() : List.of(new Extent(offset, length, true, false));
+    }
+
+    /**
+     * Grows the data area and moves the footer: the new area is prepared first,
+     * then the new footer is written and made durable, and only then are the old
+     * footer's 512 bytes (now disk data) zeroed. A crash between the last two
+     * steps leaves an image of the new size whose old footer bytes are still
+     * visible at the old end; a crash before leaves the old image intact.
+     */
+    @Override
+    public void resize(long newSize) {
+        checkWritable();
+        metaLock.lock();
+        try {
+            long oldSize = virtualSize;
+            checkNewSize(newSize, oldSize);
+            if (newSize == oldSize) {
+                return;
+            }
+            long oldFooterPos = file.size() - Footer.SIZE; // can lie past oldSize when the size came from CHS
+            if (newSize > oldFooterPos + Footer.SIZE) {
+                if (provisioning == Provisioning.THICK_LAZY) {
+                    VhdFormat.reserve(file, oldFooterPos, newSize + Footer.SIZE - oldFooterPos);
+                } else if (provisioning == Provisioning.THICK) {
+                    Io.writeZeros(file, oldFooterPos + Footer.SIZE, newSize - oldFooterPos - Footer.SIZE);
+                }
+            }
+            Footer grown = footer.withSize(newSize, Geometry.of(newSize / 512),
+                    SizeRule.usesCurrentSize(footer) ? footer.creatorApp() : SizeRule.STRATA_CREATOR);
+            if (SizeRule.virtualSize(grown) != newSize) {
+                grown = grown.withSize(newSize, grown.geometry(), SizeRule.STRATA_CREATOR);
+            }
+            Io.write(file, grown.encode(), newSize);
+            file.flush();
+            if (newSize > oldFooterPos) {
+                Io.writeZeros(file, oldFooterPos, Math.min(Footer.SIZE, newSize - oldFooterPos));
+            } else if (newSize < oldFooterPos) {
+                file.setSize(newSize + Footer.SIZE);
+            }
+            file.flush();
+            footer = grown;
+            virtualSize = newSize;
+        } catch (StorageException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new StorageException(ErrorCode.IO_ERROR, "resizing disk '" + file.name() + "' failed: " + e, e);
+        } finally {
+            metaLock.unlock();
+        }
+    }
+}

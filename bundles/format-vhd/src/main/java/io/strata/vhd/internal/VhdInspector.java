@@ -1,0 +1,231 @@
+package io.strata.vhd.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.fs.DatastoreFile;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * Reads and validates the metadata of a VHD file without writing anything.
+ * Every problem becomes {@code CORRUPT_IMAGE} with a message naming the file and
+ * the damaged structure; nothing a damaged file contains can make it throw
+ * anything else (offsets are range-checked before use, sizes before allocation).
+ */
+final class VhdInspector {
+    /** Largest block size accepted on open; Strata writes 2 MiB, others use 512 KiB..2 MiB. */
+    static final int MAX_BLOCK_SIZE = 256 << 20;
+    /** Bounds the memory a BAT can take (64 MiB); 2040 GiB in 2 MiB blocks needs 1044480. */
+    static final long MAX_ENTRIES = 1L << 24;
+
+    private VhdInspector() {
+    }
+
+    static Inspection inspect(DatastoreFile file) {
+        try {
+            return doInspect(file);
+        } catch (Damage d) {
+            throw corrupt(file, d.getMessage());
+        }
+    }
+
+    static StorageException corrupt(DatastoreFile file, String problem) {
+        return new StorageException(ErrorCode.CORRUPT_IMAGE, "VHD image '" + file.name() + "' is damaged: " + problem);
+    }
+
+    /** Cheap test used to recognize the format: a cookie at offset 0 or in the last sector. */
+    static boolean looksLikeVhd(DatastoreFile file) {
+        long size = file.size();
+        if (size < Footer.SIZE) {
+            return false;
+        }
+        byte[] head = Io.readBytes(file, 0, 8);
+        byte[] tail = Io.readBytes(file, size - Footer.SIZE, 8);
+        return head != null && Arrays.equals(head, Footer.COOKIE) || tail != null && Arrays.equals(tail, Footer.COOKIE);
+    }
+
+    private static Inspection doInspect(DatastoreFile file) {
+        long size = file.size();
+        if (size < Footer.SIZE) {
+            throw new Damage("the file is " + size + " bytes, too small to hold a VHD footer");
+        }
+        byte[] tail = Io.readBytes(file, size - Footer.SIZE, Footer.SIZE);
+        byte[] head = Io.readBytes(file, 0, Footer.SIZE);
+        if (tail == null || head == null) {
+            throw new Damage("the file could not be read to its end (truncated while reading?)");
+        }
+        Footer trailing = null;
+        Damage trailingProblem = null;
+        try {
+            trailing = Footer.decode(tail, "the footer at the end of the file");
+        } catch (Damage d) {
+            trailingProblem = d;
+        }
+        // A valid fixed footer at the end wins even if the guest data happens to start with "conectix".
+        if (trailing != null && trailing.diskType() == DiskType.FIXED) {
+            return inspectFixed(size, trailing);
+        }
+        if (Footer.hasCookie(head)) {
+            Footer copy = Footer.decode(head, "the footer copy at offset 0");
+            return inspectDynamic(file, size, copy, trailing, tail);
+        }
+        if (trailing != null) {
+            DiskType t = trailing.diskType();
+            if (t == DiskType.DYNAMIC || t == DiskType.DIFFERENCING) {
+                throw new Damage("the footer copy at offset 0 has a wrong cookie (expected 'conectix')");
+            }
+            throw new Damage("unsupported disk type " + trailing.diskTypeCode() + " in the footer");
+        }
+        if (Footer.hasCookie(tail)) {
+            throw trailingProblem;
+        }
+        throw new Damage("not a VHD image: no 'conectix' footer cookie at offset 0 or at the end of the file");
+    }
+
+    private static long checkedSize(Footer footer) {
+        long virtualSize = SizeRule.virtualSize(footer);
+        if (footer.currentSize() < 0 || virtualSize > Vhd.MAX_VIRTUAL_SIZE) {
+            throw new Damage("the virtual size " + Long.toUnsignedString(footer.currentSize())
+                    + " exceeds the VHD limit of 2040 GiB");
+        }
+        return virtualSize;
+    }
+
+    private static Inspection inspectFixed(long fileSize, Footer footer) {
+        long virtualSize = checkedSize(footer);
+        if (virtualSize > fileSize - Footer.SIZE) {
+            throw new Damage("the file is truncated: a fixed disk of " + virtualSize + " bytes needs "
+                    + (virtualSize + Footer.SIZE) + " bytes but the file has " + fileSize);
+        }
+        return new Inspection(fileSize, footer, virtualSize, null, null, fileSize - Footer.SIZE, 0, true);
+    }
+
+    private static Inspection inspectDynamic(DatastoreFile file, long fileSize, Footer footer, Footer trailing,
+            byte[] tail) {
+        DiskType type = footer.diskType();
+        if (type == DiskType.DIFFERENCING) {
+            throw new Damage("differencing VHD images are not supported yet");
+        }
+        if (type != DiskType.DYNAMIC) {
+            throw new Damage("unsupported disk type " + footer.diskTypeCode() + " in the footer copy at offset 0");
+        }
+        long virtualSize = checkedSize(footer);
+        if ((fileSize & 511) != 0) {
+            throw new Damage("the file size " + fileSize + " is not a whole number of sectors (truncated?)");
+        }
+        boolean trailingValid = trailing != null;
+        if (!trailingValid && !allZero(tail)) {
+            throw new Damage("the footer at the end of the file is missing or damaged (truncated file?)");
+        }
+
+        long hdrOff = footer.dataOffset();
+        if (hdrOff < Footer.SIZE || hdrOff > fileSize - DynamicHeader.SIZE || (hdrOff & 511) != 0) {
+            throw new Damage("the dynamic header offset " + Long.toUnsignedString(hdrOff)
+                    + " is out of range for a file of " + fileSize + " bytes");
+        }
+        byte[] hb = Io.readBytes(file, hdrOff, DynamicHeader.SIZE);
+        if (hb == null) {
+            throw new Damage("the dynamic header at offset " + hdrOff + " extends past the end of the file");
+        }
+        DynamicHeader header = DynamicHeader.decode(hb, "the dynamic header at offset " + hdrOff);
+        int bs = header.blockSize();
+        if (bs < 512 || bs > MAX_BLOCK_SIZE || Integer.bitCount(bs) != 1) {
+            throw new Damage("unsupported block size " + Integer.toUnsignedString(bs)
+                    + " (a power of two from 512 bytes to 256 MiB is required)");
+        }
+        long entries = header.entries();
+        if (entries * bs < virtualSize) {
+            throw new Damage("the BAT has " + entries + " entries of " + bs + " bytes, too few for the virtual size "
+                    + virtualSize);
+        }
+        if (entries > Vhd.MAX_VIRTUAL_SIZE / bs) {
+            throw new Damage("the BAT has " + entries + " entries, more than a 2040 GiB disk needs");
+        }
+        if (entries > MAX_ENTRIES) {
+            throw new Damage("the BAT has " + entries + " entries; at most " + MAX_ENTRIES + " are supported");
+        }
+        long batOff = header.tableOffset();
+        long batBytes = Bat.bytesOnDisk(entries);
+        if (batOff < 0 || (batOff & 511) != 0 || batOff > fileSize - batBytes) {
+            throw new Damage("the BAT offset " + Long.toUnsignedString(batOff) + " (" + entries
+                    + " entries) is out of range for a file of " + fileSize + " bytes");
+        }
+        if (overlaps(batOff, batBytes, 0, Footer.SIZE)) {
+            throw new Damage("the BAT at offset " + batOff + " overlaps the footer copy at offset 0");
+        }
+        if (overlaps(batOff, batBytes, hdrOff, DynamicHeader.SIZE)) {
+            throw new Damage("the BAT at offset " + batOff + " overlaps the dynamic header at offset " + hdrOff);
+        }
+        ByteBuffer bb = ByteBuffer.allocate((int) (entries * 4));
+        if (Io.readFully(file, bb, batOff) != bb.capacity()) {
+            throw new Damage("the BAT extends past the end of the file");
+        }
+        int[] bat = Bat.decode(bb.flip(), (int) entries);
+
+        long blockBytes = SectorBitmap.sizeFor(bs) + (long) bs;
+        long trailingPos = fileSize - Footer.SIZE;
+        long nextFree = Math.max(trailingPos, Math.max(batOff + batBytes, hdrOff + DynamicHeader.SIZE));
+        long batRoomEnd = trailingPos >= batOff + batBytes ? trailingPos : Long.MAX_VALUE;
+        if (hdrOff >= batOff + batBytes) {
+            batRoomEnd = Math.min(batRoomEnd, hdrOff);
+        }
+        long[] byOffset = new long[bat.length];
+        int allocated = 0;
+        for (int i = 0; i < bat.length; i++) {
+            if (bat[i] == Bat.UNUSED) {
+                continue;
+            }
+            long start = Bat.blockOffset(bat[i]);
+            long end = start + blockBytes;
+            if (end > fileSize) {
+                throw new Damage("BAT entry " + i + " points past the end of the file (block at " + start
+                        + ", file size " + fileSize + ")");
+            }
+            if (overlaps(start, blockBytes, 0, Footer.SIZE)) {
+                throw new Damage("BAT entry " + i + " overlaps the footer copy at offset 0");
+            }
+            if (overlaps(start, blockBytes, hdrOff, DynamicHeader.SIZE)) {
+                throw new Damage("BAT entry " + i + " overlaps the dynamic header at offset " + hdrOff);
+            }
+            if (overlaps(start, blockBytes, batOff, batBytes)) {
+                throw new Damage("BAT entry " + i + " overlaps the BAT at offset " + batOff);
+            }
+            if (trailingValid && overlaps(start, blockBytes, trailingPos, Footer.SIZE)) {
+                throw new Damage("BAT entry " + i + " overlaps the footer at the end of the file");
+            }
+            nextFree = Math.max(nextFree, end);
+            if (start >= batOff + batBytes) {
+                batRoomEnd = Math.min(batRoomEnd, start);
+            }
+            byOffset[allocated++] = (Integer.toUnsignedLong(bat[i]) << 24) | i; // entry < 2^32, i < 2^24
+        }
+        checkCrossLinks(byOffset, allocated, blockBytes);
+        return new Inspection(fileSize, footer, virtualSize, header, bat, nextFree, batRoomEnd, trailingValid);
+    }
+
+    /** Two entries pointing into the same space would let one block's writes show up in another. */
+    private static void checkCrossLinks(long[] byOffset, int n, long blockBytes) {
+        Arrays.sort(byOffset, 0, n);
+        for (int k = 1; k < n; k++) {
+            long prevStart = (byOffset[k - 1] >>> 24) * 512;
+            long start = (byOffset[k] >>> 24) * 512;
+            if (start < prevStart + blockBytes) {
+                throw new Damage("BAT entries " + (byOffset[k - 1] & 0xffffff) + " and " + (byOffset[k] & 0xffffff)
+                        + " point at overlapping blocks");
+            }
+        }
+    }
+
+    private static boolean overlaps(long aStart, long aLen, long bStart, long bLen) {
+        return aStart < bStart + bLen && bStart < aStart + aLen;
+    }
+
+    private static boolean allZero(byte[] b) {
+        for (byte x : b) {
+            if (x != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
