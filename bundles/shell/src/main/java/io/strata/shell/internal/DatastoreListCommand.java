@@ -5,7 +5,6 @@ import io.strata.api.service.DatastoreService;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
-import org.apache.karaf.shell.support.table.ShellTable;
 
 /** Lists the datastores with their space accounting. */
 @Command(scope = "storage", name = "datastore-list", description = "Lists the datastores with their space accounting")
@@ -17,23 +16,23 @@ public class DatastoreListCommand extends ListCommand {
 
     @Override
     String run() {
-        ShellTable table = new ShellTable();
+        Table table = new Table();
         table.column("Name");
         table.column("FS");
         table.column("Device");
         table.column("State");
-        table.column("Capacity").alignRight();
-        table.column("Free").alignRight();
-        table.column("Provisioned").alignRight();
-        table.column("Allocated").alignRight();
-        table.column("Overcommit").alignRight();
-        table.column("Volumes").alignRight();
+        table.number("Capacity");
+        table.number("Free");
+        table.number("Provisioned");
+        table.number("Allocated");
+        table.number("Overcommit");
+        table.number("Volumes");
         for (DatastoreInfo d : datastores.list()) {
-            table.addRow().addContent(d.name(), d.filesystem(), d.device(), d.state(),
+            table.row(d.name(), d.filesystem(), d.device(), d.state(),
                     Text.size(d.capacity(), bytes), Text.size(d.free(), bytes),
                     Text.size(d.provisioned(), bytes), Text.size(d.allocated(), bytes),
                     Text.ratio(d.provisioned(), d.capacity()), d.volumes());
         }
-        return Text.table(table, !noFormat);
+        return table.render(!noFormat);
     }
 }

@@ -8,7 +8,6 @@ import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Completion;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
-import org.apache.karaf.shell.support.table.ShellTable;
 
 /** Lists the devices the resources offer. */
 @Command(scope = "storage", name = "device-list", description = "Lists the devices of one or all storage resources")
@@ -24,16 +23,16 @@ public class DeviceListCommand extends ListCommand {
 
     @Override
     String run() {
-        ShellTable table = new ShellTable();
+        Table table = new Table();
         table.column("Device");
         table.column("Kind");
-        table.column("Size").alignRight();
-        table.column("Sector").alignRight();
+        table.number("Size");
+        table.number("Sector");
         table.column("Description");
         for (DeviceInfo d : resources.devices(resource)) {
-            table.addRow().addContent(d.ref(), Text.label(d.kind()), Text.size(d.size(), bytes),
+            table.row(d.ref(), Text.label(d.kind()), Text.size(d.size(), bytes),
                     d.sectorSize() > 0 ? Integer.toString(d.sectorSize()) : "-", d.description());
         }
-        return Text.table(table, !noFormat);
+        return table.render(!noFormat);
     }
 }

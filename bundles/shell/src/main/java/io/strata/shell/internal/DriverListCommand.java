@@ -5,7 +5,6 @@ import io.strata.api.service.ResourceService;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
-import org.apache.karaf.shell.support.table.ShellTable;
 
 /** Lists the installed drivers, filesystem layers and disk formats. */
 @Command(scope = "storage", name = "driver-list",
@@ -18,16 +17,16 @@ public class DriverListCommand extends ListCommand {
 
     @Override
     String run() {
-        ShellTable table = new ShellTable();
+        Table table = new Table();
         table.column("Kind");
         table.column("Type");
         table.column("Bundle");
         table.column("Capabilities");
         table.column("Description");
         for (PluginInfo p : resources.plugins()) {
-            table.addRow().addContent(Text.label(p.kind()), p.type(), p.bundle(),
+            table.row(Text.label(p.kind()), p.type(), p.bundle(),
                     Text.capabilities(p.capabilities()), p.description());
         }
-        return Text.table(table, !noFormat);
+        return table.render(!noFormat);
     }
 }

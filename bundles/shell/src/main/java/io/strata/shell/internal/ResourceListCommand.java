@@ -5,7 +5,6 @@ import io.strata.api.service.ResourceService;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
-import org.apache.karaf.shell.support.table.ShellTable;
 
 /** Lists the configured storage resources. */
 @Command(scope = "storage", name = "resource-list", description = "Lists the configured storage resources")
@@ -17,14 +16,14 @@ public class ResourceListCommand extends ListCommand {
 
     @Override
     String run() {
-        ShellTable table = new ShellTable();
+        Table table = new Table();
         table.column("Name");
         table.column("Driver");
         table.column("State");
         table.column("Parameters");
         for (ResourceInfo r : resources.resources()) {
-            table.addRow().addContent(r.name(), r.driver(), r.state(), Text.pairs(r.parameters()));
+            table.row(r.name(), r.driver(), r.state(), Text.pairs(r.parameters()));
         }
-        return Text.table(table, !noFormat);
+        return table.render(!noFormat);
     }
 }

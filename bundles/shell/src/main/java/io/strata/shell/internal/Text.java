@@ -5,9 +5,6 @@ import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.Sizes;
 import io.strata.api.StorageException;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,27 +12,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
-import org.apache.karaf.shell.support.table.ShellTable;
 
 /** How the commands render values, tables and {@code key: value} blocks. */
 final class Text {
     private Text() {
-    }
-
-    /**
-     * Renders a table. ShellTable picks Unicode or ASCII rules from the
-     * terminal's encoding, which differs between a console, {@code bin/client}
-     * and the server's locale; the commands always ask for ASCII so that
-     * scripts and tests see the same bytes everywhere.
-     *
-     * @param format false for Karaf's {@code --no-format}: no header, tab between columns
-     */
-    static String table(ShellTable table, boolean format) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (PrintStream ps = new PrintStream(bytes, true, StandardCharsets.UTF_8)) {
-            table.forceAscii().print(ps, StandardCharsets.UTF_8, format);
-        }
-        return bytes.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n");
     }
 
     /** Builds {@code key: value} lines, one per key, in insertion order. */

@@ -8,7 +8,6 @@ import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Completion;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
-import org.apache.karaf.shell.support.table.ShellTable;
 
 /** Lists the volumes of one or all datastores. */
 @Command(scope = "storage", name = "volume-list", description = "Lists the volumes of one or all datastores")
@@ -24,17 +23,17 @@ public class VolumeListCommand extends ListCommand {
 
     @Override
     String run() {
-        ShellTable table = new ShellTable();
+        Table table = new Table();
         table.column("Volume");
         table.column("Format");
         table.column("Provisioning");
-        table.column("Virtual size").alignRight();
-        table.column("Allocated").alignRight();
+        table.number("Virtual size");
+        table.number("Allocated");
         table.column("State");
         for (VolumeInfo v : volumes.list(datastore)) {
-            table.addRow().addContent(v.ref(), v.format(), v.provisioning().label(),
+            table.row(v.ref(), v.format(), v.provisioning().label(),
                     Text.size(v.virtualSize(), bytes), Text.size(v.allocated(), bytes), v.state());
         }
-        return Text.table(table, !noFormat);
+        return table.render(!noFormat);
     }
 }
