@@ -908,7 +908,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
         return mounted(name).datastore();
     }
 
-    private MountedDatastore mounted(String name) {
+    MountedDatastore mounted(String name) {
         synchronized (lock) {
             DatastoreEntry e = datastoreEntry(name);
             if (e.mount == null) {
