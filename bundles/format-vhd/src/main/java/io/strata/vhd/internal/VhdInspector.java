@@ -67,7 +67,7 @@ final class VhdInspector {
         }
         if (Footer.hasCookie(head)) {
             Footer copy = Footer.decode(head, "the footer copy at offset 0");
-            return inspectDynamic(file, size, copy, trailing, tail);
+            return inspectDynamic(file, size, copy, trailing, trailingProblem, tail);
         }
         if (trailing != null) {
             DiskType t = trailing.diskType();
@@ -101,7 +101,7 @@ final class VhdInspector {
     }
 
     private static Inspection inspectDynamic(DatastoreFile file, long fileSize, Footer footer, Footer trailing,
-            byte[] tail) {
+            Damage trailingProblem, byte[] tail) {
         DiskType type = footer.diskType();
         if (type == DiskType.DIFFERENCING) {
             throw new Damage("differencing VHD images are not supported yet");
@@ -114,6 +114,9 @@ final class VhdInspector {
             throw new Damage("the file size " + fileSize + " is not a whole number of sectors (truncated?)");
         }
         boolean trailingValid = trailing != null;
+        if (!trailingValid && Footer.hasCookie(tail)) {
+            throw trailingProblem;
+        }
         if (!trailingValid && !allZero(tail)) {
             throw new Damage("the footer at the end of the file is missing or damaged (truncated file?)");
         }
