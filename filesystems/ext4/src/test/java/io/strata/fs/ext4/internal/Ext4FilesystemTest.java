@@ -59,6 +59,12 @@ class Ext4FilesystemTest {
         if (!Posix.isRoot()) {
             return;
         }
+        try {
+            tools.find("losetup");
+            tools.find("umount");
+        } catch (StorageException e) {
+            return; // the tests that need them were skipped
+        }
         for (MountTable.Mount m : MountTable.read()) {
             if (m.mountPoint().startsWith(tmp.toString())) {
                 tools.run(Duration.ofSeconds(30), "umount", "-l", m.mountPoint());
