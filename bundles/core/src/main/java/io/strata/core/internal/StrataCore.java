@@ -147,6 +147,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
             }
         }
         ensureEmbeddedDefault();
+        // Nothing is bound yet (DS binds after construction): this only fills in the reasons.
+        reconcile();
         LOG.info("core started: {} resource(s), {} datastore(s) configured", resources.size(), datastores.size());
     }
 
