@@ -1,0 +1,144 @@
+package io.strata.raw.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.Extent;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.fs.DatastoreFile;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/** An open raw image: I/O goes straight to the file at the same offsets, without locks. */
+final class RawDisk implements VirtualDisk {
+    private final DatastoreFile file;
+    private final boolean readOnly;
+    private final Provisioning provisioning;
+    private final Object resizeLock = new Object();
+    private volatile long size;
+    private volatile boolean closed;
+
+    RawDisk(DatastoreFile file, boolean readOnly, long size, Provisioning provisioning) {
+        this.file = file;
+        this.readOnly = readOnly;
+        this.size = size;
+        this.provisioning = provisioning;
+    }
+
+    @Override
+    public String format() {
+        return RawFormat.TYPE;
+    }
+
+    @Override
+    public long virtualSize() {
+        return size;
+    }
+
+    @Override
+    public Provisioning provisioning() {
+        return provisioning;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    private void checkRange(long offset, long length) {
+        long s = size;
+        if (offset < 0 || length < 0 || offset > s - length) {
+            throw new StorageException(ErrorCode.OUT_OF_RANGE, "range " + offset + "+" + length
+                    + " lies outside the " + s + "-byte disk '" + file.name() + "'");
+        }
+        if (closed) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "disk '" + file.name() + "' is closed");
+        }
+    }
+
+    private void checkWritable() {
+        if (readOnly) {
+            throw new StorageException(ErrorCode.READ_ONLY, "disk '" + file.name() + "' is open read-only");
+        }
+    }
+
+    @Override
+    public void read(ByteBuffer dst, long offset) {
+        checkRange(offset, dst.remaining());
+        long pos = offset;
+        while (dst.hasRemaining()) {
+            int n = file.read(dst, pos);
+            if (n <= 0) {
+                throw new StorageException(ErrorCode.IO_ERROR, "raw image '" + file.name() + "' ended at " + pos
+                        + " inside the disk (was it truncated while open?)");
+            }
+            pos += n;
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        checkWritable();
+        checkRange(offset, src.remaining());
+        file.write(src, offset);
+    }
+
+    @Override
+    public void flush() {
+        file.flush();
+    }
+
+    @Override
+    public void trim(long offset, long length) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "the raw format does not trim (disk '" + file.name() + "')");
+    }
+
+    /** Raw keeps no allocation map; the whole range is reported allocated. */
+    @Override
+    public List<Extent> blockStatus(long offset, long length) {
+        checkRange(offset, length);
+        return length == 0 ? List.of() : List.of(new Extent(offset, length, true, false));
+    }
+
+    @Override
+    public void resize(long newSize) {
+        checkWritable();
+        RawFormat.checkSize(newSize);
+        synchronized (resizeLock) {
+            long old = size;
+            if (newSize < old) {
+                throw new StorageException(ErrorCode.INVALID_SIZE, "cannot shrink disk '" + file.name() + "' from "
+                        + old + " to " + newSize + " bytes; only growing is supported");
+            }
+            if (newSize == old) {
+                return;
+            }
+            RawFormat.extend(file, old, newSize, provisioning);
+            file.flush();
+            size = newSize;
+        }
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return file.allocatedBytes();
+    }
+
+    /** Flushes, then closes the file, which the disk owns from create/open on. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            if (!readOnly) {
+                file.flush();
+            }
+        } catch (RuntimeException e) {
+            // close never throws
+        } finally {
+            closed = true;
+            file.close();
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package io.strata.raw.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.fs.DatastoreFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A sparse in-memory DatastoreFile for unit tests: 4 KiB pages that exist only
+ * once written. Records every mutation so crash tests can replay prefixes, and
+ * counts them so damaged-image tests can assert that nothing was written.
+ */
+final class MemoryFile implements DatastoreFile {
+    private static final int PAGE = 4096;
+
+    /** One recorded mutation; a replay applies a prefix of them to a copy. */
+    record Op(String kind, long position, byte[] data, long length) {
+    }
+
+    private final String name;
+    private final Map<Long, byte[]> pages = new HashMap<>();
+    private long size;
+    private boolean writable = true;
+    private boolean allocateSupported = true;
+    private final List<Op> log = new ArrayList<>();
+    private int mutations;
+
+    MemoryFile(String name) {
+        this.name = name;
+    }
+
+    synchronized MemoryFile copy() {
+        MemoryFile c = new MemoryFile(name);
+        pages.forEach((k, v) -> c.pages.put(k, v.clone()));
+        c.size = size;
+        return c;
+    }
+
+    synchronized MemoryFile readOnlyCopy() {
+        MemoryFile c = copy();
+        c.writable = false;
+        return c;
+    }
+
+    MemoryFile withoutAllocate() {
+        allocateSupported = false;
+        return this;
+    }
+
+    synchronized List<Op> log() {
+        return List.copyOf(log);
+    }
+
+    synchronized void clearLog() {
+        log.clear();
+    }
+
+    synchronized int mutations() {
+        return mutations;
+    }
+
+    synchronized void apply(Op op) {
+        switch (op.kind()) {
+            case "write" -> write(ByteBuffer.wrap(op.data()), op.position());
+            case "setSize" -> setSize(op.length());
+            case "allocate" -> allocate(op.position(), op.length());
+            case "punch" -> punchHole(op.position(), op.length());
+            default -> { }
+        }
+    }
+
+    synchronized byte[] bytes() {
+        byte[] out = new byte[Math.toIntExact(size)];
+        read(ByteBuffer.wrap(out), 0);
+        return out;
+    }
+
+    synchronized void poke(long position, byte[] data) {
+        write(ByteBuffer.wrap(data), position);
+        mutations = 0;
+        log.clear();
+    }
+
+    synchronized byte[] peek(long position, int length) {
+        byte[] out = new byte[length];
+        read(ByteBuffer.wrap(out), position);
+        return out;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public boolean writable() {
+        return writable;
+    }
+
+    @Override
+    public synchronized long size() {
+        return size;
+    }
+
+    @Override
+    public synchronized long allocatedBytes() {
+        return (long) pages.size() * PAGE;
+    }
+
+    @Override
+    public synchronized int read(ByteBuffer dst, long position) {
+        if (position >= size) {
+            return dst.hasRemaining() ? -1 : 0;
+        }
+        int n = (int) Math.min(dst.remaining(), size - position);
+        for (int i = 0; i < n; ) {
+            long p = position + i;
+            int inPage = (int) (p % PAGE);
+            int chunk = Math.min(n - i, PAGE - inPage);
+            byte[] page = pages.get(p / PAGE);
+            if (page == null) {
+                for (int k = 0; k < chunk; k++) {
+                    dst.put((byte) 0);
+                }
+            } else {
+                dst.put(page, inPage, chunk);
+            }
+            i += chunk;
+        }
+        return n;
+    }
+
+    @Override
+    public synchronized void write(ByteBuffer src, long position) {
+        if (!writable) {
+            throw new StorageException(ErrorCode.READ_ONLY, name + " is read-only");
+        }
+        byte[] data = new byte[src.remaining()];
+        src.get(data);
+        log.add(new Op("write", position, data, data.length));
+        mutations++;
+        for (int i = 0; i < data.length; ) {
+            long p = position + i;
+            int inPage = (int) (p % PAGE);
+            int chunk = Math.min(data.length - i, PAGE - inPage);
+            pages.computeIfAbsent(p / PAGE, k -> new byte[PAGE]);
+            System.arraycopy(data, i, pages.get(p / PAGE), inPage, chunk);
+            i += chunk;
+        }
+        size = Math.max(size, position + data.length);
+    }
+
+    @Override
+    public synchronized void setSize(long newSize) {
+        if (!writable) {
+            throw new StorageException(ErrorCode.READ_ONLY, name + " is read-only");
+        }
+        log.add(new Op("setSize", 0, null, newSize));
+        mutations++;
+        if (newSize < size) {
+            pages.keySet().removeIf(k -> k * PAGE >= newSize);
+            long p = newSize / PAGE;
+            byte[] page = pages.get(p);
+            if (page != null) {
+                java.util.Arrays.fill(page, (int) (newSize % PAGE), PAGE, (byte) 0);
+            }
+        }
+        size = newSize;
+    }
+
+    @Override
+    public synchronized void allocate(long position, long length) {
+        if (!allocateSupported) {
+            throw new StorageException(ErrorCode.UNSUPPORTED, "no fallocate on this datastore");
+        }
+        log.add(new Op("allocate", position, null, length));
+        mutations++;
+        size = Math.max(size, position + length); // sparse: the test cares about content, not space
+    }
+
+    @Override
+    public synchronized void punchHole(long position, long length) {
+        log.add(new Op("punch", position, null, length));
+        mutations++;
+        write(ByteBuffer.wrap(new byte[(int) length]), position);
+    }
+
+    @Override
+    public synchronized void flush() {
+        log.add(new Op("flush", 0, null, 0));
+    }
+
+    @Override
+    public AutoCloseable lock(boolean exclusive) {
+        return () -> { };
+    }
+
+    @Override
+    public Optional<Path> localPath() {
+        return Optional.empty();
+    }
+
+    @Override
+    public void close() {
+    }
+}
