@@ -317,6 +317,11 @@ final class MountedDatastore {
     }
 
     List<VolumeInfo> volumes() {
+        return volumes(null);
+    }
+
+    /** @param only a volume name to describe alone, or null for all */
+    private List<VolumeInfo> volumes(String only) {
         Catalog c;
         Set<String> open;
         Set<String> inProgress;
@@ -328,6 +333,9 @@ final class MountedDatastore {
         Optional<Path> dir = localPath();
         List<VolumeInfo> list = new ArrayList<>();
         for (CatalogEntry e : c.volumes()) {
+            if (only != null && !only.equals(e.name())) {
+                continue;
+            }
             VolumeState state = switch (e.state()) {
                 case CREATING -> VolumeState.CREATING;
                 case DELETING -> VolumeState.DELETING;
@@ -352,8 +360,7 @@ final class MountedDatastore {
     }
 
     VolumeInfo info(String volume) {
-        return volumes().stream().filter(v -> v.name().equals(volume)).findFirst()
-                .orElseThrow(() -> notFound(volume));
+        return volumes(volume).stream().findFirst().orElseThrow(() -> notFound(volume));
     }
 
     // ---------------------------------------------------------------- operations

@@ -81,6 +81,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
     public static final String PID = "io.strata.core";
     /** The file, under the state directory, recording that the embedded default was made once. */
     static final String DEFAULT_MARKER = "embedded-default.created";
+    /** The format of a volume created without one. */
+    static final String DEFAULT_FORMAT = "vhd";
 
     private static final Logger LOG = LoggerFactory.getLogger(StrataCore.class);
 
@@ -121,7 +123,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
     }
 
     @Activate
-    public StrataCore(CoreConfig config, @Reference ConfigurationAdmin configurationAdmin) {
+    public StrataCore(CoreConfig config,
+            @Reference(name = "configurationAdmin") ConfigurationAdmin configurationAdmin) {
         this(new CmConfigStore(configurationAdmin), CoreSettings.from(config));
     }
 
@@ -949,8 +952,13 @@ public final class StrataCore implements DatastoreService, VolumeService {
     @Override
     public VolumeInfo info(VolumeRef ref) {
         DatastoreEntry e;
+        MountedDatastore m;
         synchronized (lock) {
             e = datastoreEntry(ref.datastore());
+            m = e.mount;
+        }
+        if (m != null) {
+            return m.info(ref.volume());
         }
         return volumes(e).stream().filter(v -> v.name().equals(ref.volume())).findFirst().orElseThrow(() -> {
             synchronized (lock) {
@@ -965,7 +973,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
 
     @Override
     public VolumeInfo create(VolumeRef ref, long virtualSize, String format, Provisioning provisioning) {
-        return mounted(ref.datastore()).create(ref.volume(), virtualSize, format,
+        return mounted(ref.datastore()).create(ref.volume(), virtualSize,
+                format == null || format.isBlank() ? DEFAULT_FORMAT : format,
                 provisioning == null ? Provisioning.THIN : provisioning);
     }
 
