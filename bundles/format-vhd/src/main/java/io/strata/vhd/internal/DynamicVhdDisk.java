@@ -176,6 +176,25 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         file.write(b, header.tableOffset() + index * 4L);
     }
 
+    /** Unallocated blocks already read as zeros: only allocated ones are written, so zeroing never allocates. */
+    @Override
+    public void writeZeroes(long offset, long length) {
+        checkWritable();
+        State s = state;
+        checkRange(offset, length, s.virtualSize);
+        long off = offset;
+        long end = offset + length;
+        while (off < end) {
+            int index = (int) (off >>> blockShift);
+            long blockEnd = Math.min(end, ((long) index + 1) << blockShift);
+            int entry = s.bat.get(index);
+            if (entry != Bat.UNUSED) {
+                Io.writeZeros(file, dataOffset(entry, (int) (off & (blockSize - 1))), blockEnd - off);
+            }
+            off = blockEnd;
+        }
+    }
+
     @Override
     public void flush() {
         file.flush();

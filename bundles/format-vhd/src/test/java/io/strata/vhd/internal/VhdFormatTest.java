@@ -192,6 +192,29 @@ class VhdFormatTest {
         }
     }
 
+    @Test
+    void writeZeroesNeverAllocatesOnDynamic() {
+        MemoryFile f = new MemoryFile("z.vhd");
+        try (VirtualDisk d = format.create(f, new DiskSpec(10L << 20, Provisioning.THIN))) {
+            d.write(ByteBuffer.wrap(pattern(1 << 20, 4)), 3L << 20);
+            d.writeZeroes(1000, 9L << 20);
+            assertEquals(1, ((DynamicVhdDisk) d).allocatedBlocks());
+            assertArrayEquals(new byte[10 << 20], read(d, 0, 10 << 20));
+        }
+    }
+
+    /** Guest data of a fixed disk may itself start with a VHD footer; the real footer at the end wins. */
+    @Test
+    void fixedDiskWhoseDataLooksLikeAVhd() {
+        MemoryFile f = new MemoryFile("nested.vhd");
+        try (VirtualDisk d = format.create(f, new DiskSpec(4L << 20, Provisioning.THICK))) {
+            d.write(ByteBuffer.wrap(VhdFormat.newFooter(1L << 30, DiskType.DYNAMIC).encode()), 0);
+        }
+        ImageInfo info = format.probe(f);
+        assertEquals("fixed", info.details().get("subformat"));
+        assertEquals(4L << 20, info.virtualSize());
+    }
+
     /** Test access to the inspector. */
     static final class Inspected {
         static Inspection of(MemoryFile f) {
