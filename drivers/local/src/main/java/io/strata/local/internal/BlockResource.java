@@ -87,6 +87,9 @@ final class BlockResource extends LocalResource {
     private String describe(Path sys, String k) {
         StringBuilder b = new StringBuilder(dev.resolve(k).toString());
         String vendor = readString(sys.resolve("device/vendor"));
+        if (vendor.startsWith("0x")) {
+            vendor = ""; // virtio and NVMe give a PCI vendor id, which tells a user nothing
+        }
         String model = readString(sys.resolve("device/model"));
         String text = (vendor + " " + model).trim();
         if (!text.isEmpty()) {

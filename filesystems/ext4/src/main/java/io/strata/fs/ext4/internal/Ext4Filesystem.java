@@ -190,10 +190,10 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
             case 0: {
                 Map<String, String> tags = tags(r.out());
                 if (tags.containsKey("TYPE")) {
-                    return "a " + tags.get("TYPE") + " filesystem";
+                    return article(tags.get("TYPE")) + " filesystem";
                 }
                 if (tags.containsKey("PTTYPE")) {
-                    return "a " + tags.get("PTTYPE") + " partition table";
+                    return article(tags.get("PTTYPE")) + " partition table";
                 }
                 return "a signature blkid recognises (" + r.out().strip().replace('\n', ' ') + ")";
             }
@@ -218,6 +218,10 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
         }
         throw new StorageException(ErrorCode.EXTERNAL_TOOL_FAILED,
                 "probing " + path + ": blkid exited with " + r.exit() + ": " + r.message());
+    }
+
+    private static String article(String word) {
+        return ("aeiou".indexOf(Character.toLowerCase(word.charAt(0))) >= 0 ? "an " : "a ") + word;
     }
 
     private static Map<String, String> tags(String export) {
@@ -322,7 +326,7 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
                     String type = fsType(Path.of(source));
                     if (!TYPE.equals(type)) {
                         throw new StorageException(ErrorCode.CORRUPT_IMAGE, "datastore " + datastoreName + ": device "
-                                + device.info().ref() + " holds " + (type == null ? "no filesystem" : "a " + type + " filesystem")
+                                + device.info().ref() + " holds " + (type == null ? "no filesystem" : article(type) + " filesystem")
                                 + ", not ext4; format it first");
                     }
                     tools.require(TOOL_TIMEOUT, "mounting datastore " + datastoreName, "mount", "-t", TYPE,

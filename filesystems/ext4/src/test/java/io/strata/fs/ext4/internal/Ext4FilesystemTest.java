@@ -172,7 +172,7 @@ class Ext4FilesystemTest {
         BlockDevice lun = lun(lunFile);
         fs.format(lun, Map.of("label", "strata-t"), false);
         StorageException e = assertCode(ErrorCode.DEVICE_HAS_FILESYSTEM, () -> fs.format(lun, Map.of(), false));
-        assertTrue(e.getMessage().contains("ext4"), e.getMessage());
+        assertTrue(e.getMessage().contains("already holds an ext4 filesystem"), e.getMessage());
 
         Path mp = mountRoot.resolve("ds1").toAbsolutePath();
         byte[] data = "hello ext4 datastore".getBytes(StandardCharsets.UTF_8);
