@@ -8,6 +8,7 @@ import io.strata.api.service.DatastoreService;
 import io.strata.api.service.ResourceService;
 import io.strata.shell.internal.completers.DeviceRefCompleter;
 import io.strata.shell.internal.completers.FilesystemTypeCompleter;
+import io.strata.shell.internal.completers.FreeTextCompleter;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.apache.karaf.shell.api.action.Argument;
@@ -38,6 +39,7 @@ public class DatastoreCreateCommand extends StorageCommand {
     List<String> options;
 
     @Argument(index = 0, name = "name", description = "The datastore name", required = true)
+    @Completion(FreeTextCompleter.class)
     String name;
 
     @Argument(index = 1, name = "filesystem", description = "The filesystem type (see storage:driver-list)",

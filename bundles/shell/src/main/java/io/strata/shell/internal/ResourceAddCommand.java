@@ -4,6 +4,7 @@ import io.strata.api.Names;
 import io.strata.api.service.ResourceInfo;
 import io.strata.api.service.ResourceService;
 import io.strata.shell.internal.completers.DriverTypeCompleter;
+import io.strata.shell.internal.completers.FreeTextCompleter;
 import java.util.List;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -21,6 +22,7 @@ public class ResourceAddCommand extends StorageCommand {
     ResourceService resources;
 
     @Argument(index = 0, name = "name", description = "The resource name", required = true)
+    @Completion(FreeTextCompleter.class)
     String name;
 
     @Argument(index = 1, name = "driver", description = "The driver type (see storage:driver-list)", required = true)
@@ -29,6 +31,7 @@ public class ResourceAddCommand extends StorageCommand {
 
     @Argument(index = 2, name = "parameters", description = "Driver parameters as key=value",
             multiValued = true)
+    @Completion(FreeTextCompleter.class)
     List<String> parameters;
 
     @Override

@@ -6,6 +6,7 @@ import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
 import io.strata.shell.internal.completers.DatastoreNameCompleter;
 import io.strata.shell.internal.completers.FormatTypeCompleter;
+import io.strata.shell.internal.completers.FreeTextCompleter;
 import io.strata.shell.internal.completers.ProvisioningCompleter;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -35,9 +36,11 @@ public class VolumeCreateCommand extends StorageCommand {
     String datastore;
 
     @Argument(index = 1, name = "name", description = "The volume name", required = true)
+    @Completion(FreeTextCompleter.class)
     String name;
 
     @Argument(index = 2, name = "size", description = "The virtual size: 10G, 512M, 1T or bytes", required = true)
+    @Completion(FreeTextCompleter.class)
     String size;
 
     @Override

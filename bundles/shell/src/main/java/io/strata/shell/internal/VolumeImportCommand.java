@@ -7,6 +7,7 @@ import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
 import io.strata.shell.internal.completers.DatastoreNameCompleter;
 import io.strata.shell.internal.completers.FormatTypeCompleter;
+import io.strata.shell.internal.completers.FreeTextCompleter;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import org.apache.karaf.shell.api.action.Argument;
@@ -40,6 +41,7 @@ public class VolumeImportCommand extends StorageCommand {
     String datastore;
 
     @Argument(index = 1, name = "name", description = "The volume name", required = true)
+    @Completion(FreeTextCompleter.class)
     String name;
 
     @Argument(index = 2, name = "path", description = "The image file", required = true)

@@ -3,6 +3,7 @@ package io.strata.shell.internal;
 import io.strata.api.Sizes;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
+import io.strata.shell.internal.completers.FreeTextCompleter;
 import io.strata.shell.internal.completers.VolumeRefCompleter;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -23,6 +24,7 @@ public class VolumeResizeCommand extends StorageCommand {
     String volume;
 
     @Argument(index = 1, name = "size", description = "The new virtual size: 10G, 512M, 1T or bytes", required = true)
+    @Completion(FreeTextCompleter.class)
     String size;
 
     @Override

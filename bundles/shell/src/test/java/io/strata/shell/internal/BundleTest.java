@@ -66,7 +66,23 @@ class BundleTest {
         }
         assertEquals(new TreeSet<>(Set.of("DatastoreNameCompleter", "VolumeRefCompleter", "ResourceNameCompleter",
                 "DeviceRefCompleter", "DriverTypeCompleter", "FilesystemTypeCompleter", "FormatTypeCompleter",
-                "ProvisioningCompleter")), found);
+                "ProvisioningCompleter", "FreeTextCompleter")), found);
+    }
+
+    @Test
+    void everyArgumentHasACompleterSoCompletionReachesTheLaterOnes() throws Exception {
+        // Karaf completes argument n only when arguments 0..n-1 each pass their own completer;
+        // an argument without one stops completion of everything after it.
+        for (Class<?> c : classes("io/strata/shell/internal", "Command")) {
+            for (Class<?> t = c; t != Object.class; t = t.getSuperclass()) {
+                for (java.lang.reflect.Field f : t.getDeclaredFields()) {
+                    if (f.isAnnotationPresent(org.apache.karaf.shell.api.action.Argument.class)) {
+                        assertNotNull(f.getAnnotation(org.apache.karaf.shell.api.action.Completion.class),
+                                c.getSimpleName() + "." + f.getName());
+                    }
+                }
+            }
+        }
     }
 
     /** @return the concrete classes of a package whose simple names end with the suffix */

@@ -92,6 +92,24 @@ class CompletersTest {
         DeviceRefCompleter devices = new DeviceRefCompleter();
         devices.resources = rs;
         assertEquals(List.of("host/data ", "host/lun0 "), complete(devices, "host/"));
+        assertEquals(List.of("host/data ", "host/lun0 "), complete(devices, "h"));
+    }
+
+    @Test
+    void aResourceWithOneDeviceIsOfferedByItsName() {
+        DeviceRefCompleter devices = new DeviceRefCompleter();
+        devices.resources = service(ResourceService.class, Map.of("devices", List.of(
+                new DeviceInfo("host", "data", DeviceKind.FILE_SHARE, 1, 0, ""),
+                new DeviceInfo("luns", "lun0", DeviceKind.BLOCK, 1, 512, ""),
+                new DeviceInfo("luns", "lun1", DeviceKind.BLOCK, 1, 512, ""))));
+        assertEquals(List.of("host ", "host/data ", "luns/lun0 ", "luns/lun1 "), complete(devices, ""));
+    }
+
+    @Test
+    void freeTextAcceptsWhatWasTypedAndOffersNothingForAnEmptyWord() {
+        FreeTextCompleter c = new FreeTextCompleter();
+        assertEquals(List.of("vm7 "), complete(c, "vm7"));
+        assertEquals(List.of(), complete(c, ""));
     }
 
     @Test
