@@ -18,8 +18,8 @@ import java.util.Set;
 final class SizeRule {
     /**
      * The creator application Strata writes. It is Hyper-V's: its meaning
-     * ("the size is current_size") is the one Strata needs, qemu has honoured it
-     * since 2.4, and Hyper-V and Azure read current_size whatever the creator.
+     * ("the size is current_size") is the one Strata needs, and Hyper-V and Azure
+     * read current_size whatever the creator.
      */
     static final String STRATA_CREATOR = "win ";
 

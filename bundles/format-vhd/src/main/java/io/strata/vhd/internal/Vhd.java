@@ -2,7 +2,7 @@ package io.strata.vhd.internal;
 
 /** Limits and layout constants of the VHD images Strata writes. */
 final class Vhd {
-    /** 0xFF000000 sectors: the 2040 GiB limit qemu and Hyper-V enforce. */
+    /** 0xFF000000 sectors: the 2040 GiB limit qemu enforces and Microsoft documents for VHD. */
     static final long MAX_VIRTUAL_SIZE = 0xFF000000L * 512;
     /** The block size of the dynamic disks Strata creates (the specification's default). */
     static final int BLOCK_SIZE = 2 << 20;

@@ -24,7 +24,7 @@ import net.jqwik.api.constraints.Size;
  * model, for fixed and dynamic disks. Offsets are unaligned and cluster around
  * 2 MiB block boundaries so that writes cross blocks.
  */
-class VhdModelProperties {
+class VhdModelPropertyTest {
     private static final long SIZE = (6L << 20) + 5 * 512;
     private static final long BLOCK = 2L << 20;
 
