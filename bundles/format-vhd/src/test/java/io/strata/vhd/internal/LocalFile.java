@@ -42,6 +42,12 @@ final class LocalFile implements DatastoreFile {
         return new StorageException(ErrorCode.IO_ERROR, path + ": " + e, e);
     }
 
+    byte[] readAt(long position, int length) {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        read(b, position);
+        return b.array();
+    }
+
     @Override
     public String name() {
         return path.getFileName().toString();

@@ -264,4 +264,29 @@ class VhdInteropTest {
                 "-c", "read -P 0 5M 4k", "-c", "read -P 0 1500M 4k", img.toString());
         assertTrue(!out.contains("Pattern verification failed"), out);
     }
+
+    /** Other tools use other block sizes (Virtual PC: 512 KiB); Strata reads and writes them, qemu agrees. */
+    @Test
+    void smallerBlockSizesFromOtherTools() throws IOException {
+        Path img = dir.resolve("b.vhd");
+        long size = 8 * MIB;
+        create(img, size, Provisioning.THIN).close();
+        try (LocalFile f = LocalFile.open(img, true)) {
+            DynamicHeader h = DynamicHeader.decode(f.readAt(512, 1024), "h");
+            DynamicHeader small = new DynamicHeader(h.dataOffset(), h.tableOffset(), h.headerVersion(), 16, 512 << 10,
+                    h.parentUniqueId(), h.parentTimestamp(), h.parentName(), h.parentLocators());
+            f.write(ByteBuffer.wrap(small.encode()), 512);
+        }
+        byte[] data = new byte[(int) (3 * MIB)];
+        new Random(3).nextBytes(data);
+        try (VirtualDisk d = format.open(LocalFile.open(img, true), false)) {
+            d.write(ByteBuffer.wrap(data), 300_000);
+        }
+        assertQemuSees(img, size);
+        Path out = dir.resolve("b.raw");
+        run("qemu-img", "convert", "-f", "vpc", "-O", "raw", img.toString(), out.toString());
+        byte[] raw = readAll(out);
+        assertArrayEquals(data, java.util.Arrays.copyOfRange(raw, 300_000, 300_000 + data.length));
+        assertEquals("524288", format.probe(LocalFile.open(img, false)).details().get("block-size"));
+    }
 }
