@@ -15,8 +15,11 @@ import java.util.Arrays;
 final class VhdInspector {
     /** Largest block size accepted on open; Strata writes 2 MiB, others use 512 KiB..2 MiB. */
     static final int MAX_BLOCK_SIZE = 256 << 20;
-    /** Bounds the memory a BAT can take (64 MiB); 2040 GiB in 2 MiB blocks needs 1044480. */
-    static final long MAX_ENTRIES = 1L << 24;
+    /**
+     * Bounds the memory a damaged or hostile BAT can make us allocate (16 MiB). 2040 GiB
+     * needs 1,044,480 entries in 2 MiB blocks and 4,177,920 in Virtual PC's 512 KiB blocks.
+     */
+    static final long MAX_ENTRIES = 1L << 22;
 
     private VhdInspector() {
     }
