@@ -525,6 +525,7 @@ final class MountedDatastore {
     }
 
     private void settleAfterFailedResize(String volume) {
+        boolean interrupted = Thread.interrupted();
         try {
             synchronized (lock) {
                 if (closed) {
@@ -538,6 +539,10 @@ final class MountedDatastore {
         } catch (RuntimeException ex) {
             LOG.warn("datastore {}: volume {} keeps a pending resize for the next mount: {}", name, volume,
                     ex.getMessage());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -728,6 +733,9 @@ final class MountedDatastore {
 
     /** Best-effort undo of a failed create or import; what it cannot do, the next mount does. */
     private void undo(CatalogEntry entry, RuntimeException cause) {
+        // A shell command interrupted by Ctrl-C or a closed session: NIO channels refuse to work
+        // while the flag is set, so clear it for the clean-up and set it again afterwards.
+        boolean interrupted = Thread.interrupted();
         try {
             synchronized (lock) {
                 if (closed) {
@@ -743,6 +751,10 @@ final class MountedDatastore {
         } catch (RuntimeException e) {
             LOG.warn("datastore {}: could not roll back volume {} after '{}'; the next mount will: {}", name,
                     entry.name(), cause.getMessage(), e.getMessage());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

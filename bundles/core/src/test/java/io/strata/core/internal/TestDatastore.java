@@ -170,7 +170,15 @@ final class TestDatastore implements Datastore {
         faults.step("writeAtomically " + file);
         Path tmp = path(TMP + file);
         try {
-            Files.write(tmp, content);
+            // Through a FileChannel like the real layer, so an interrupted thread fails here too.
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer b = ByteBuffer.wrap(content);
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                ch.force(true);
+            }
             Files.move(tmp, path(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -126,6 +126,33 @@ class VolumeLifecycleTest {
     }
 
     @Test
+    void anInterruptedCreateIsRolledBackAndStaysInterrupted() throws Exception {
+        // Ctrl-C in the shell interrupts the command thread while the format writes.
+        io.strata.api.format.DiskFormat interrupting = (io.strata.api.format.DiskFormat) java.lang.reflect.Proxy
+                .newProxyInstance(getClass().getClassLoader(),
+                        new Class<?>[] {io.strata.api.format.DiskFormat.class}, (p, m, a) -> {
+                            if (m.getName().equals("create")) {
+                                Thread.currentThread().interrupt();
+                                throw new io.strata.api.StorageException(ErrorCode.IO_ERROR, "interrupted");
+                            }
+                            return m.invoke(f.tst, a);
+                        });
+        f.core.removeFormat(f.tst);
+        f.core.addFormat(interrupting, "tst", "io.strata.test.intr");
+        byte[] before = Files.readAllBytes(f.dsDir().resolve(Catalog.FILE));
+        try {
+            fails(ErrorCode.IO_ERROR, () -> f.core.create(ref("ds1/v"), 1 << 20, "tst", Provisioning.THIN));
+            assertTrue(Thread.currentThread().isInterrupted(), "the interrupt is kept for the caller");
+        } finally {
+            Thread.interrupted();
+        }
+        assertFalse(Files.exists(f.dsDir().resolve("v.tst")));
+        assertTrue(f.core.list("ds1").isEmpty());
+        Catalog c = CatalogCodec.decode("ds1", Files.readAllBytes(f.dsDir().resolve(Catalog.FILE)));
+        assertTrue(c.volumes().isEmpty(), new String(before));
+    }
+
+    @Test
     void aStrayFileIsNeverOverwrittenOrDeleted() throws Exception {
         Files.writeString(f.dsDir().resolve("mine.tst"), "user data");
         fails(ErrorCode.ALREADY_EXISTS, () -> f.core.create(ref("ds1/mine"), 4096, "tst", Provisioning.THIN));
