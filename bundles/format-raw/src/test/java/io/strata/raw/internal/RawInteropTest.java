@@ -1,5 +1,7 @@
 package io.strata.raw.internal;
 
+import io.strata.testing.LocalFile;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,7 @@
 package io.strata.vhd.internal;
 
+import io.strata.testing.MemoryFile;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,4 +1,4 @@
-package io.strata.raw.internal;
+package io.strata.testing;
 
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
@@ -17,7 +17,7 @@ import java.util.Optional;
  * extends the file sparsely (no fallocate from Java), which is what lets the
  * tests create 127 GiB fixed images without using the space.
  */
-final class LocalFile implements DatastoreFile {
+public final class LocalFile implements DatastoreFile {
     private final Path path;
     private final FileChannel ch;
     private final boolean writable;
@@ -30,7 +30,7 @@ final class LocalFile implements DatastoreFile {
                 : FileChannel.open(path, StandardOpenOption.READ);
     }
 
-    static LocalFile open(Path path, boolean writable) {
+    public static LocalFile open(Path path, boolean writable) {
         try {
             return new LocalFile(path, writable);
         } catch (IOException e) {
@@ -40,6 +40,12 @@ final class LocalFile implements DatastoreFile {
 
     private StorageException io(IOException e) {
         return new StorageException(ErrorCode.IO_ERROR, path + ": " + e, e);
+    }
+
+    public byte[] readAt(long position, int length) {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        read(b, position);
+        return b.array();
     }
 
     @Override

@@ -1,4 +1,4 @@
-package io.strata.raw.internal;
+package io.strata.testing;
 
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
@@ -16,11 +16,11 @@ import java.util.Optional;
  * once written. Records every mutation so crash tests can replay prefixes, and
  * counts them so damaged-image tests can assert that nothing was written.
  */
-final class MemoryFile implements DatastoreFile {
+public final class MemoryFile implements DatastoreFile {
     private static final int PAGE = 4096;
 
     /** One recorded mutation; a replay applies a prefix of them to a copy. */
-    record Op(String kind, long position, byte[] data, long length) {
+    public record Op(String kind, long position, byte[] data, long length) {
     }
 
     private final String name;
@@ -31,41 +31,41 @@ final class MemoryFile implements DatastoreFile {
     private final List<Op> log = new ArrayList<>();
     private int mutations;
 
-    MemoryFile(String name) {
+    public MemoryFile(String name) {
         this.name = name;
     }
 
-    synchronized MemoryFile copy() {
+    public synchronized MemoryFile copy() {
         MemoryFile c = new MemoryFile(name);
         pages.forEach((k, v) -> c.pages.put(k, v.clone()));
         c.size = size;
         return c;
     }
 
-    synchronized MemoryFile readOnlyCopy() {
+    public synchronized MemoryFile readOnlyCopy() {
         MemoryFile c = copy();
         c.writable = false;
         return c;
     }
 
-    MemoryFile withoutAllocate() {
+    public MemoryFile withoutAllocate() {
         allocateSupported = false;
         return this;
     }
 
-    synchronized List<Op> log() {
+    public synchronized List<Op> log() {
         return List.copyOf(log);
     }
 
-    synchronized void clearLog() {
+    public synchronized void clearLog() {
         log.clear();
     }
 
-    synchronized int mutations() {
+    public synchronized int mutations() {
         return mutations;
     }
 
-    synchronized void apply(Op op) {
+    public synchronized void apply(Op op) {
         switch (op.kind()) {
             case "write" -> write(ByteBuffer.wrap(op.data()), op.position());
             case "setSize" -> setSize(op.length());
@@ -75,19 +75,19 @@ final class MemoryFile implements DatastoreFile {
         }
     }
 
-    synchronized byte[] bytes() {
+    public synchronized byte[] bytes() {
         byte[] out = new byte[Math.toIntExact(size)];
         read(ByteBuffer.wrap(out), 0);
         return out;
     }
 
-    synchronized void poke(long position, byte[] data) {
+    public synchronized void poke(long position, byte[] data) {
         write(ByteBuffer.wrap(data), position);
         mutations = 0;
         log.clear();
     }
 
-    synchronized byte[] peek(long position, int length) {
+    public synchronized byte[] peek(long position, int length) {
         byte[] out = new byte[length];
         read(ByteBuffer.wrap(out), position);
         return out;
