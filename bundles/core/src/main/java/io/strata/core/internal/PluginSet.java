@@ -22,6 +22,9 @@ final class PluginSet<T> {
     private volatile List<Bound<T>> bound = List.of();
 
     synchronized void add(T service, PluginInfo info) {
+        if (bound.stream().anyMatch(b -> b.service() == service)) {
+            return; // bound already: DS never does this, but a repeated bind must not count twice
+        }
         List<Bound<T>> list = new ArrayList<>(bound);
         list.add(new Bound<>(service, info));
         bound = List.copyOf(list);
