@@ -131,28 +131,112 @@ public final class StrataCore implements DatastoreService, VolumeService {
     StrataCore(ConfigStore store, CoreSettings settings) {
         this.store = requireNonNull(store, "store");
         this.settings = requireNonNull(settings, "settings");
-        for (Map<String, Object> p : store.load(ConfigStore.RESOURCE_FACTORY_PID)) {
-            try {
-                HostConfig.Resource r = HostConfig.Resource.fromProperties(p);
-                Names.check("resource", r.name());
-                resources.put(r.name(), new ResourceEntry(r));
-            } catch (RuntimeException e) {
-                LOG.warn("ignoring malformed resource configuration {}: {}", p, e.getMessage());
-            }
-        }
-        for (Map<String, Object> p : store.load(ConfigStore.DATASTORE_FACTORY_PID)) {
-            try {
-                HostConfig.Datastore d = HostConfig.Datastore.fromProperties(p);
-                Names.check("datastore", d.name());
-                datastores.put(d.name(), new DatastoreEntry(d));
-            } catch (RuntimeException e) {
-                LOG.warn("ignoring malformed datastore configuration {}: {}", p, e.getMessage());
-            }
-        }
+        loadResources().values().forEach(r -> resources.put(r.name(), new ResourceEntry(r)));
+        loadDatastores().values().forEach(d -> datastores.put(d.name(), new DatastoreEntry(d)));
         ensureEmbeddedDefault();
         // Nothing is bound yet (DS binds after construction): this only fills in the reasons.
         reconcile();
         LOG.info("core started: {} resource(s), {} datastore(s) configured", resources.size(), datastores.size());
+    }
+
+    private Map<String, HostConfig.Resource> loadResources() {
+        Map<String, HostConfig.Resource> map = new TreeMap<>();
+        for (Map<String, Object> p : store.load(ConfigStore.RESOURCE_FACTORY_PID)) {
+            try {
+                HostConfig.Resource r = HostConfig.Resource.fromProperties(p);
+                map.put(Names.check("resource", r.name()), r);
+            } catch (RuntimeException e) {
+                LOG.warn("ignoring malformed resource configuration {}: {}", p, e.getMessage());
+            }
+        }
+        return map;
+    }
+
+    private Map<String, HostConfig.Datastore> loadDatastores() {
+        Map<String, HostConfig.Datastore> map = new TreeMap<>();
+        for (Map<String, Object> p : store.load(ConfigStore.DATASTORE_FACTORY_PID)) {
+            try {
+                HostConfig.Datastore d = HostConfig.Datastore.fromProperties(p);
+                Names.check("resource", d.resource());
+                map.put(Names.check("datastore", d.name()), d);
+            } catch (RuntimeException e) {
+                LOG.warn("ignoring malformed datastore configuration {}: {}", p, e.getMessage());
+            }
+        }
+        return map;
+    }
+
+    /**
+     * Follows configuration changed outside the services ({@code config:edit}, a .cfg file
+     * dropped into etc/, {@code config:delete}): objects that appeared are attached and
+     * mounted, objects that disappeared are released, objects whose properties changed are
+     * released and attached again. Changes the services made themselves are already in the
+     * tables, so their events change nothing. Nothing on a device is ever deleted here.
+     */
+    void resync() {
+        control.lock();
+        try {
+            Map<String, HostConfig.Resource> wantResources = loadResources();
+            Map<String, HostConfig.Datastore> wantDatastores = loadDatastores();
+            List<Detached> mounts = new ArrayList<>();
+            List<StorageResource> detached = new ArrayList<>();
+            boolean changed = false;
+            synchronized (lock) {
+                if (closed) {
+                    return;
+                }
+                for (var it = datastores.values().iterator(); it.hasNext();) {
+                    DatastoreEntry e = it.next();
+                    HostConfig.Datastore want = wantDatastores.get(e.config.name());
+                    if (!e.config.equals(want)) {
+                        if (e.mount != null) {
+                            mounts.add(detach(e, want == null ? "its configuration was deleted"
+                                    : "its configuration changed"));
+                        }
+                        it.remove();
+                        changed = true;
+                    }
+                }
+                for (var it = resources.values().iterator(); it.hasNext();) {
+                    ResourceEntry r = it.next();
+                    if (!r.config.equals(wantResources.get(r.config.name()))) {
+                        for (DatastoreEntry e : datastores.values()) {
+                            if (e.config.resource().equals(r.config.name()) && e.mount != null) {
+                                mounts.add(detach(e, "the configuration of resource '" + r.config.name()
+                                        + "' changed"));
+                            }
+                        }
+                        if (r.attached != null) {
+                            detached.add(r.attached);
+                            r.attached = null;
+                            r.driver = null;
+                        }
+                        it.remove();
+                        changed = true;
+                    }
+                }
+                for (HostConfig.Resource r : wantResources.values()) {
+                    if (!resources.containsKey(r.name())) {
+                        resources.put(r.name(), new ResourceEntry(r));
+                        changed = true;
+                    }
+                }
+                for (HostConfig.Datastore d : wantDatastores.values()) {
+                    if (!datastores.containsKey(d.name())) {
+                        datastores.put(d.name(), new DatastoreEntry(d));
+                        changed = true;
+                    }
+                }
+            }
+            release(mounts, detached);
+            if (changed) {
+                LOG.info("host configuration changed outside the services: now {} resource(s), {} datastore(s)",
+                        wantResources.size(), wantDatastores.size());
+                reconcile();
+            }
+        } finally {
+            control.unlock();
+        }
     }
 
     @Modified
@@ -235,7 +319,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
     }
 
     void removeDriver(StorageDriver driver) {
-        List<MountedDatastore> mounts = new ArrayList<>();
+        List<Detached> mounts = new ArrayList<>();
         List<StorageResource> detached = new ArrayList<>();
         String type;
         String reason;
@@ -270,7 +354,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
     }
 
     void removeFilesystem(DatastoreFilesystem fs) {
-        List<MountedDatastore> mounts = new ArrayList<>();
+        List<Detached> mounts = new ArrayList<>();
         String type;
         synchronized (lock) {
             PluginSet.Bound<DatastoreFilesystem> b = filesystems.remove(fs);
@@ -314,25 +398,24 @@ public final class StrataCore implements DatastoreService, VolumeService {
         LOG.info("disk format '{}' went away", type);
     }
 
+    /** A mount taken away from its entry, with the reason, waiting to be released. */
+    private record Detached(MountedDatastore mount, String reason) {
+    }
+
     /** Must hold {@link #lock}. Takes the mount away from the entry; the caller releases it. */
-    private MountedDatastore detach(DatastoreEntry e, String reason) {
+    private Detached detach(DatastoreEntry e, String reason) {
         MountedDatastore m = e.mount;
         e.mount = null;
         e.lastCatalog = m.catalog();
         e.message = reason;
-        return m;
+        return new Detached(m, reason);
     }
 
     /** Outside {@link #lock}: invalidates handles, unmounts, releases devices, then detaches resources. */
-    private void release(List<MountedDatastore> mounts, List<StorageResource> detached) {
-        for (MountedDatastore m : mounts) {
-            String why;
-            synchronized (lock) {
-                DatastoreEntry e = datastores.get(m.name());
-                why = e == null ? "datastore removed" : e.message;
-            }
-            m.invalidate("datastore '" + m.name() + "' is unavailable (" + why + ")");
-            m.close();
+    private void release(List<Detached> mounts, List<StorageResource> detached) {
+        for (Detached d : mounts) {
+            d.mount().invalidate("datastore '" + d.mount().name() + "' is unavailable (" + d.reason() + ")");
+            d.mount().close();
         }
         for (StorageResource r : detached) {
             MountedDatastore.closeQuietly(r);
@@ -341,7 +424,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
 
     /** Stops everything without deleting anything: used at deactivation. */
     void close() {
-        List<MountedDatastore> mounts = new ArrayList<>();
+        List<Detached> mounts = new ArrayList<>();
         List<StorageResource> detached = new ArrayList<>();
         synchronized (lock) {
             if (closed) {
