@@ -89,7 +89,18 @@ final class HostConfig {
         } else if (value instanceof Collection<?> c) {
             c.forEach(o -> items.add(String.valueOf(o)));
         } else {
-            items.add(value.toString());
+            // Hand-written: config:property-set stores one string, e.g. "kind=directory,path=/srv/x"
+            // or what a String[] prints like, "[kind=directory, path=/srv/x]". Values cannot hold
+            // commas in this form; the services always store a String[].
+            String text = value.toString().trim();
+            if (text.startsWith("[") && text.endsWith("]")) {
+                text = text.substring(1, text.length() - 1);
+            }
+            for (String item : text.split(",")) {
+                if (!item.isBlank()) {
+                    items.add(item.trim());
+                }
+            }
         }
         Map<String, String> map = new TreeMap<>();
         for (String item : items) {
