@@ -1,0 +1,76 @@
+package io.strata.itests;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import javax.inject.Inject;
+
+import org.apache.karaf.features.FeaturesService;
+import org.junit.Test;
+import org.osgi.framework.Bundle;
+
+/** The distribution boots Strata: every feature installed, every bundle active, commands there. */
+public class FeaturesIT extends StrataTestSupport {
+
+    static final List<String> FEATURES = List.of(
+            "strata", "strata-api", "strata-core", "strata-format-raw", "strata-format-vhd",
+            "strata-driver-local", "strata-fs-dir", "strata-fs-ext4", "strata-shell");
+
+    static final Set<String> BUNDLES = Set.of(
+            "io.strata.api", "io.strata.core", "io.strata.format-raw", "io.strata.format-vhd",
+            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell");
+
+    @Inject
+    protected FeaturesService featuresService;
+
+    @Test
+    public void everyStrataFeatureIsInstalled() throws Exception {
+        for (String name : FEATURES) {
+            assertTrue("feature " + name + " not installed",
+                    featuresService.isInstalled(featuresService.getFeature(name)));
+        }
+    }
+
+    @Test
+    public void everyStrataBundleIsActive() {
+        Set<String> present = new TreeSet<>();
+        await(() -> "strata bundles not all ACTIVE: " + states(), () -> {
+            present.clear();
+            boolean allActive = true;
+            for (Bundle bundle : bundleContext.getBundles()) {
+                String name = bundle.getSymbolicName();
+                if (name != null && name.startsWith("io.strata.")) {
+                    present.add(name);
+                    allActive &= bundle.getState() == Bundle.ACTIVE;
+                }
+            }
+            return allActive && present.containsAll(BUNDLES);
+        });
+        // The posix helper library is embedded, never deployed on its own.
+        assertEquals(new TreeSet<>(BUNDLES), present);
+    }
+
+    @Test
+    public void storageCommandsAreRegistered() {
+        String help = awaitOutput("help storage", out -> out.contains("volume-create"));
+        for (String command : List.of("driver-list", "resource-add", "resource-list", "resource-remove",
+                "device-list", "datastore-create", "datastore-list", "datastore-info", "datastore-remove",
+                "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete",
+                "volume-import")) {
+            assertTrue("storage:" + command + " missing from:\n" + help, help.contains(command));
+        }
+    }
+
+    private String states() {
+        return Stream.of(bundleContext.getBundles())
+                .filter(b -> b.getSymbolicName() != null && b.getSymbolicName().startsWith("io.strata."))
+                .map(b -> b.getSymbolicName() + "=" + b.getState())
+                .collect(Collectors.joining(", "));
+    }
+}
