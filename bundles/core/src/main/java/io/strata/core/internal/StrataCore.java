@@ -600,19 +600,27 @@ public final class StrataCore implements DatastoreService, VolumeService {
         String name = s.defaultName();
         try {
             Names.check("datastore", name);
+            // Runs in the constructor or under control, so no service call changes the tables meanwhile;
+            // Configuration Admin is called outside the lock.
+            boolean hasResource;
+            boolean hasDatastore;
             synchronized (lock) {
-                boolean hasResource = resources.containsKey(name);
-                boolean hasDatastore = datastores.containsKey(name) || datastores.values().stream()
+                hasResource = resources.containsKey(name);
+                hasDatastore = datastores.containsKey(name) || datastores.values().stream()
                         .anyMatch(d -> d.config.resource().equals(name) && d.config.device().equals("dir"));
-                if (!hasResource) {
-                    HostConfig.Resource r = new HostConfig.Resource(name, "local",
-                            Map.of("kind", "directory", "path", s.defaultPath().toString()));
-                    store.save(ConfigStore.RESOURCE_FACTORY_PID, name, r.toProperties());
+            }
+            if (!hasResource) {
+                HostConfig.Resource r = new HostConfig.Resource(name, "local",
+                        Map.of("kind", "directory", "path", s.defaultPath().toString()));
+                store.save(ConfigStore.RESOURCE_FACTORY_PID, name, r.toProperties());
+                synchronized (lock) {
                     resources.put(name, new ResourceEntry(r));
                 }
-                if (!hasDatastore) {
-                    HostConfig.Datastore d = new HostConfig.Datastore(name, "dir", name, "dir", Map.of());
-                    store.save(ConfigStore.DATASTORE_FACTORY_PID, name, d.toProperties());
+            }
+            if (!hasDatastore) {
+                HostConfig.Datastore d = new HostConfig.Datastore(name, "dir", name, "dir", Map.of());
+                store.save(ConfigStore.DATASTORE_FACTORY_PID, name, d.toProperties());
+                synchronized (lock) {
                     datastores.put(name, new DatastoreEntry(d));
                 }
             }
