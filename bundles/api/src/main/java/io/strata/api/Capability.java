@@ -50,5 +50,9 @@ public enum Capability {
     /** Trimmed ranges are freed. */
     TRIM,
     /** Images can have a backing (parent) image. */
-    BACKING_CHAIN
+    BACKING_CHAIN,
+    /** The format checks an image's metadata and repairs what is safely repairable. */
+    CHECK,
+    /** The format frees blocks that read as zeros and compacts the image. */
+    RECLAIM
 }

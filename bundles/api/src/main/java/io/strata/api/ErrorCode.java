@@ -61,7 +61,13 @@ public enum ErrorCode {
     /** A lock on a file or device is held by someone else. */
     LOCKED(423),
     /** An unexpected internal failure; always a bug. */
-    INTERNAL(500);
+    INTERNAL(500),
+    /** A differencing image's parent is missing, or is not the image the child was made from (identity mismatch). */
+    CHAIN_BROKEN(409),
+    /** The named snapshot does not exist on the volume. */
+    SNAPSHOT_NOT_FOUND(404),
+    /** A long-running task was cancelled before it finished; what it had done is rolled back or completed safely. */
+    CANCELLED(409);
 
     private final int httpStatus;
 

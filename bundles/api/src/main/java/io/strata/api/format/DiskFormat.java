@@ -3,6 +3,7 @@ package io.strata.api.format;
 import io.strata.api.Capability;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
+import java.util.Optional;
 import java.util.Set;
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -64,4 +65,56 @@ public interface DiskFormat {
      * @throws StorageException {@code CORRUPT_IMAGE} naming the problem
      */
     VirtualDisk open(DatastoreFile file, boolean readOnly);
+
+    /**
+     * Opens an image together with its backing chain. Every backing image is opened
+     * read-only through {@code backing}; the returned disk reads through the chain and
+     * writes only to {@code file}. Formats without chains ignore the resolver.
+     *
+     * @throws StorageException {@code CORRUPT_IMAGE} naming the problem; {@code CHAIN_BROKEN}
+     *         when a parent is missing or is not the image the child was made from;
+     *         {@code CHAIN_TOO_LONG} when the chain is longer than the format supports
+     */
+    default VirtualDisk open(DatastoreFile file, boolean readOnly, BackingResolver backing) {
+        return open(file, readOnly);
+    }
+
+    /**
+     * Writes a new, empty child image into an empty file: a differencing disk (VHD) or an
+     * image with a backing file (qcow2) that reads as its parent until written. Constant
+     * time whatever the parent's size. Records the parent's identity so that a later open
+     * detects a replaced parent.
+     *
+     * @param parentFile the parent's file name in the same datastore
+     * @return the child, open for writing, with its chain
+     * @throws StorageException {@code UNSUPPORTED} without {@link io.strata.api.Capability#BACKING_CHAIN},
+     *         {@code CHAIN_BROKEN}, {@code CORRUPT_IMAGE} for a damaged parent
+     */
+    default VirtualDisk createChild(DatastoreFile file, String parentFile, BackingResolver backing) {
+        throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED,
+                "the " + type() + " format has no backing chains");
+    }
+
+    /**
+     * Reads the name of the image's parent without opening the chain.
+     *
+     * @return the parent's file name as recorded, or empty for an image without a parent
+     * @throws StorageException {@code CORRUPT_IMAGE}
+     */
+    default Optional<String> backingFile(DatastoreFile file) {
+        return Optional.empty();
+    }
+
+    /**
+     * Checks an image's metadata (and its link to its parent) like blktap's vhd-util check
+     * or qemu-img check, and repairs what is safely repairable when asked.
+     *
+     * @param file the image, open writable when {@code repair} is true
+     * @param backing resolves the parent for link checks; may be null to skip them
+     * @throws StorageException {@code UNSUPPORTED} without {@link io.strata.api.Capability#CHECK}
+     */
+    default CheckReport check(DatastoreFile file, BackingResolver backing, boolean repair) {
+        throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED,
+                "the " + type() + " format has no checker");
+    }
 }

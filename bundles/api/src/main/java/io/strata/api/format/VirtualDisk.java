@@ -2,7 +2,9 @@ package io.strata.api.format;
 
 import io.strata.api.StorageException;
 import java.nio.ByteBuffer;
+import io.strata.api.ErrorCode;
 import java.util.List;
+import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
 
 /**
@@ -74,6 +76,61 @@ public interface VirtualDisk extends AutoCloseable {
 
     /** @return bytes the image occupies on the datastore */
     long allocatedBytes();
+
+    /** @return the parent's file name as this image records it, or empty for an image without a parent */
+    default Optional<String> backingFile() {
+        return Optional.empty();
+    }
+
+    /** @return the number of images in the chain, this one included (1 without a parent) */
+    default int chainLength() {
+        return 1;
+    }
+
+    /**
+     * Like {@link #blockStatus} but for this image alone: a range is allocated when this
+     * image holds its data, whatever the backing chain holds. Used to copy or merge layers.
+     */
+    default List<Extent> layerStatus(long offset, long length) {
+        return blockStatus(offset, length);
+    }
+
+    /**
+     * Copies data from the backing chain into this image for every part of the range this
+     * image does not hold yet, so that the range no longer depends on the chain (QEMU calls
+     * this streaming). What the disk reads does not change. Safe against concurrent guest
+     * writes to the same range: a sector the guest wrote is never overwritten with older data.
+     *
+     * @throws StorageException {@code UNSUPPORTED} for a format without chains
+     */
+    default void populate(long offset, long length) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "the " + format() + " format has no backing chains");
+    }
+
+    /**
+     * Points this image at another parent (or none) without copying data. The caller
+     * guarantees the new chain reads the same as the old one for every range this image
+     * does not hold (after {@link #populate} or a merge); the format rewrites only its
+     * parent link and identity, durably, in one atomic metadata update.
+     *
+     * @param parentFile the new parent's file name, or null to make the image standalone
+     * @param backing resolves the new parent
+     * @throws StorageException {@code UNSUPPORTED}, {@code CHAIN_BROKEN}
+     */
+    default void rebase(String parentFile, BackingResolver backing) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "the " + format() + " format has no backing chains");
+    }
+
+    /**
+     * Frees every block of this image that reads as zeros (and, in a child, whose parent
+     * also reads as zeros there) and compacts the file. The caller holds the disk alone.
+     *
+     * @return bytes returned to the datastore
+     * @throws StorageException {@code UNSUPPORTED} without {@link io.strata.api.Capability#RECLAIM}
+     */
+    default long reclaim() {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "the " + format() + " format cannot reclaim space");
+    }
 
     /** Closes the disk. Never throws; does flush. */
     @Override
