@@ -1,0 +1,824 @@
+package io.strata.qcow2.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.BackingResolver;
+import io.strata.api.format.Extent;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.fs.DatastoreFile;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An open qcow2 image, with its backing chain (each parent another read-only
+ * Qcow2Disk).
+ *
+ * <p>Concurrency: the L1 table is an {@link AtomicLongArray} and L2 tables are cached as
+ * AtomicLongArrays, so reads, and writes to clusters this image already holds, look two
+ * entries up and go straight to the file without a lock. Every metadata change (cluster
+ * allocation, zeroing, trim, populate, resize, rebase) runs under {@link #lock}. An entry
+ * only changes under the lock, file first, then the cached table. L2 tables are evicted
+ * only under the lock, and a table loaded without the lock is kept only when no L2 update
+ * happened while it was read ({@link #l2Epoch}), so a stale copy never enters the cache.
+ *
+ * <p>Crash safety of an allocation (see README): refcounts set to one, data of whole
+ * clusters written (with the backing's data or zeros around a partial write), one
+ * flush, then the L2 entries (and for a new L2 table: table written, flushed, then the
+ * L1 entry). A kill at any moment leaves either no pointer (a leak) or a pointer to
+ * durable data with a durable refcount, never a pointer to garbage or a refcount that is
+ * too low.
+ */
+final class Qcow2Disk implements VirtualDisk {
+    /** Writes that allocate are split into runs of at most this many bytes. */
+    private static final int MAX_RUN = 8 << 20;
+    /** L2 tables kept in memory, in bytes. */
+    private static final long L2_CACHE_BYTES = 32L << 20;
+
+    /** What readers need, replaced whole by resize. */
+    private static final class State {
+        final long size;
+        final long l1Offset;
+        final AtomicLongArray l1;
+
+        State(long size, long l1Offset, AtomicLongArray l1) {
+            this.size = size;
+            this.l1Offset = l1Offset;
+            this.l1 = l1;
+        }
+    }
+
+    private final DatastoreFile file;
+    private final boolean readOnly;
+    private final Provisioning provisioning;
+    private final Qcow2Format format;
+    private final int cb;
+    private final int cs;
+    private final int l2Bits;
+    private final long l2Mask;
+    private final int l2CacheLimit;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final ConcurrentHashMap<Long, AtomicLongArray> l2Cache = new ConcurrentHashMap<>();
+    private final AtomicLong l2Epoch = new AtomicLong();
+    private volatile State state;
+    private volatile Header header;
+    private volatile Qcow2Disk backing;
+    private volatile boolean closed;
+    /** Null when read-only. Guarded by lock. */
+    private final Refcounts refcounts;
+
+    Qcow2Disk(Qcow2Format format, DatastoreFile file, boolean readOnly, Inspector.Image in, Qcow2Disk backing,
+            Provisioning provisioning) {
+        this.format = format;
+        this.file = file;
+        this.readOnly = readOnly;
+        this.provisioning = provisioning;
+        this.backing = backing;
+        this.header = in.header();
+        this.cb = header.clusterBits();
+        this.cs = header.clusterSize();
+        this.l2Bits = cb - 3;
+        this.l2Mask = (1L << l2Bits) - 1;
+        this.l2CacheLimit = (int) Math.max(16, L2_CACHE_BYTES / cs);
+        this.state = new State(header.size(), header.l1TableOffset(), new AtomicLongArray(in.l1()));
+        in.l2Tables().forEach((k, v) -> l2Cache.put(k, new AtomicLongArray(v)));
+        this.refcounts = readOnly ? null
+                : new Refcounts(file, cb, header.refcountTableOffset(), in.refcountTable(), in.fileSize(),
+                        (off, clusters) -> writeHeader(header.withRefcountTable(off, clusters)));
+    }
+
+    @Override
+    public String format() {
+        return Qcow2Format.TYPE;
+    }
+
+    @Override
+    public long virtualSize() {
+        return state.size;
+    }
+
+    @Override
+    public Provisioning provisioning() {
+        return provisioning;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return file.allocatedBytes();
+    }
+
+    @Override
+    public Optional<String> backingFile() {
+        return Optional.ofNullable(header.backingFile());
+    }
+
+    @Override
+    public int chainLength() {
+        Qcow2Disk b = backing;
+        return 1 + (b == null ? 0 : b.chainLength());
+    }
+
+    int clusterSize() {
+        return cs;
+    }
+
+    // ---------------------------------------------------------------- lookups
+
+    private void checkRange(long offset, long length, long size) {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new StorageException(ErrorCode.OUT_OF_RANGE, "range " + offset + "+" + length
+                    + " lies outside the " + size + "-byte disk '" + file.name() + "'");
+        }
+        if (closed) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "disk '" + file.name() + "' is closed");
+        }
+    }
+
+    private void checkWritable() {
+        if (readOnly) {
+            throw new StorageException(ErrorCode.READ_ONLY, "disk '" + file.name() + "' is open read-only");
+        }
+    }
+
+    /** @return the L2 entry of guest cluster {@code vc}, 0 when its L2 table does not exist */
+    private long entry(State s, long vc) {
+        int l1i = (int) (vc >>> l2Bits);
+        long t = Entries.offset(s.l1.get(l1i));
+        if (t == 0) {
+            return 0;
+        }
+        return table(t, l1i).get((int) (vc & l2Mask));
+    }
+
+    private AtomicLongArray table(long offset, long l1Index) {
+        AtomicLongArray t = l2Cache.get(offset);
+        if (t != null) {
+            return t;
+        }
+        while (true) {
+            long epoch = l2Epoch.get();
+            byte[] raw = new byte[cs];
+            Io.readPadded(file, ByteBuffer.wrap(raw), offset);
+            long[] entries = Entries.decode(raw);
+            try {
+                Inspector.checkL2(entries, l1Index << l2Bits, header, file.size());
+            } catch (Damage d) {
+                throw Inspector.corrupt(file, d);
+            }
+            AtomicLongArray fresh = new AtomicLongArray(entries);
+            AtomicLongArray prev = l2Cache.putIfAbsent(offset, fresh);
+            if (prev != null) {
+                return prev;
+            }
+            if (l2Epoch.get() == epoch) {
+                if (l2Cache.size() > l2CacheLimit && !lock.isHeldByCurrentThread() && lock.tryLock()) {
+                    try {
+                        evict(offset);
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+                return fresh;
+            }
+            l2Cache.remove(offset, fresh); // an update raced the read: the copy may be stale
+        }
+    }
+
+    /** Under the lock, before any table of the operation is taken. */
+    private void evict(long keep) {
+        if (l2Cache.size() <= l2CacheLimit) {
+            return;
+        }
+        Iterator<Long> it = l2Cache.keySet().iterator();
+        while (it.hasNext() && l2Cache.size() > l2CacheLimit / 2) {
+            if (it.next() != keep) {
+                it.remove();
+            }
+        }
+    }
+
+    private static boolean inPlace(long e) {
+        return Entries.state(e) == Entries.State.NORMAL && (e & Entries.COPIED) != 0;
+    }
+
+    private StorageException compressed(long vc) {
+        return Inspector.corrupt(file, new Damage("guest offset " + (vc << cb)
+                + " is stored compressed, which Strata does not support", true));
+    }
+
+    // ---------------------------------------------------------------- read
+
+    @Override
+    public void read(ByteBuffer dst, long offset) {
+        State s = state;
+        checkRange(offset, dst.remaining(), s.size);
+        int end = dst.limit();
+        long off = offset;
+        try {
+            while (dst.position() < end) {
+                long vc = off >>> cb;
+                int in = (int) (off & (cs - 1));
+                int n = (int) Math.min(end - dst.position(), cs - in);
+                long e = entry(s, vc);
+                Entries.State st = Entries.state(e);
+                int total = n;
+                long k = 1;
+                switch (st) {
+                    case NORMAL -> {
+                        while (dst.position() + total < end) {
+                            long next = entry(s, vc + k);
+                            if (Entries.state(next) != Entries.State.NORMAL
+                                    || Entries.offset(next) != Entries.offset(e) + (k << cb)) {
+                                break;
+                            }
+                            total += (int) Math.min(end - dst.position() - total, cs);
+                            k++;
+                        }
+                        dst.limit(dst.position() + total);
+                        Io.readPadded(file, dst, Entries.offset(e) + in);
+                        dst.limit(end);
+                    }
+                    case ZERO_PLAIN, ZERO_ALLOC -> Io.fillZeros(dst, n);
+                    case UNALLOCATED -> {
+                        while (dst.position() + total < end
+                                && Entries.state(entry(s, vc + k)) == Entries.State.UNALLOCATED) {
+                            total += (int) Math.min(end - dst.position() - total, cs);
+                            k++;
+                        }
+                        readBacking(dst, total, off);
+                    }
+                    default -> throw compressed(vc);
+                }
+                off += total;
+            }
+        } finally {
+            dst.limit(end);
+        }
+    }
+
+    /** Reads {@code n} bytes at {@code off} from the backing chain; past its end (or without one), zeros. */
+    private void readBacking(ByteBuffer dst, int n, long off) {
+        Qcow2Disk b = backing;
+        int fromParent = b == null ? 0 : (int) Math.max(0, Math.min(n, b.virtualSize() - off));
+        if (fromParent > 0) {
+            int end = dst.limit();
+            dst.limit(dst.position() + fromParent);
+            try {
+                b.read(dst, off);
+            } finally {
+                dst.limit(end);
+            }
+        }
+        Io.fillZeros(dst, n - fromParent);
+    }
+
+    // ---------------------------------------------------------------- write
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        checkWritable();
+        State s = state;
+        checkRange(offset, src.remaining(), s.size);
+        int end = src.limit();
+        long off = offset;
+        try {
+            while (src.position() < end) {
+                long vc = off >>> cb;
+                int in = (int) (off & (cs - 1));
+                int n = (int) Math.min(end - src.position(), cs - in);
+                long e = entry(s, vc);
+                int total = n;
+                long k = 1;
+                if (inPlace(e)) {
+                    while (src.position() + total < end) {
+                        long next = entry(s, vc + k);
+                        if (!inPlace(next) || Entries.offset(next) != Entries.offset(e) + (k << cb)) {
+                            break;
+                        }
+                        total += (int) Math.min(end - src.position() - total, cs);
+                        k++;
+                    }
+                    src.limit(src.position() + total);
+                    file.write(src, Entries.offset(e) + in);
+                } else {
+                    while (src.position() + total < end && total < MAX_RUN
+                            && ((vc + k) >>> l2Bits) == (vc >>> l2Bits) && !inPlace(entry(s, vc + k))) {
+                        total += (int) Math.min(end - src.position() - total, cs);
+                        k++;
+                    }
+                    src.limit(src.position() + total);
+                    allocateAndWrite(vc, in, src);
+                }
+                src.limit(end);
+                off += total;
+            }
+        } finally {
+            src.limit(end);
+        }
+    }
+
+    /**
+     * Writes {@code src} from cluster {@code vc0} (offset {@code in0} in it) for clusters of
+     * one L2 table that were not writable in place when looked at without the lock.
+     * Re-reads every entry under the lock: another writer may have allocated meanwhile.
+     */
+    private void allocateAndWrite(long vc0, int in0, ByteBuffer src) {
+        lock.lock();
+        try {
+            evict(-1);
+            State s = state;
+            long vc = vc0;
+            int in = in0;
+            int clusters = (int) ((in0 + (long) src.remaining() + cs - 1) >>> cb);
+            byte[] batch = new byte[clusters * cs];
+            long batchFirst = -1;
+            int batchCount = 0;
+            while (src.hasRemaining()) {
+                int n = Math.min(src.remaining(), cs - in);
+                long e = entry(s, vc);
+                Entries.State st = Entries.state(e);
+                if (st == Entries.State.UNALLOCATED || st == Entries.State.ZERO_PLAIN) {
+                    if (batchCount == 0) {
+                        batchFirst = vc;
+                    }
+                    int base = batchCount * cs;
+                    if (st == Entries.State.UNALLOCATED && (in != 0 || n != cs)) {
+                        readBacking(ByteBuffer.wrap(batch, base, cs), cs, vc << cb); // copy-on-write
+                    }
+                    src.get(batch, base + in, n);
+                    batchCount++;
+                } else {
+                    commit(s, batchFirst, batch, batchCount);
+                    batchCount = 0;
+                    java.util.Arrays.fill(batch, (byte) 0);
+                    if (inPlace(e)) {
+                        int lim = src.limit();
+                        src.limit(src.position() + n);
+                        file.write(src, Entries.offset(e) + in);
+                        src.limit(lim);
+                    } else if (st == Entries.State.ZERO_ALLOC && (e & Entries.COPIED) != 0) {
+                        byte[] c = new byte[cs];
+                        src.get(c, in, n);
+                        file.write(ByteBuffer.wrap(c), Entries.offset(e));
+                        file.flush();
+                        install(s, vc, new long[] {Entries.normal(Entries.offset(e))});
+                    } else if (st == Entries.State.COMPRESSED) {
+                        throw compressed(vc);
+                    } else {
+                        throw new StorageException(ErrorCode.UNSUPPORTED, "qcow2 image '" + file.name()
+                                + "' shares the cluster of guest offset " + (vc << cb)
+                                + " (refcount above one, internal snapshots?); Strata cannot write it");
+                    }
+                }
+                vc++;
+                in = 0;
+            }
+            commit(s, batchFirst, batch, batchCount);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Allocates {@code count} clusters, writes their data, flushes, then points the L2 entries at them. */
+    private void commit(State s, long firstVc, byte[] batch, int count) {
+        if (count == 0) {
+            return;
+        }
+        long host = refcounts.allocate(count);
+        file.write(ByteBuffer.wrap(batch, 0, count * cs), host);
+        file.flush();
+        long[] entries = new long[count];
+        for (int i = 0; i < count; i++) {
+            entries[i] = Entries.normal(host + ((long) i << cb));
+        }
+        install(s, firstVc, entries);
+    }
+
+    /**
+     * Writes L2 entries for consecutive clusters of one L2 table. When the table does not
+     * exist yet: allocate it, write it with the entries, flush, then the L1 entry. The
+     * caller has made everything the entries point at durable.
+     */
+    private void install(State s, long firstVc, long[] entries) {
+        int l1i = (int) (firstVc >>> l2Bits);
+        int idx = (int) (firstVc & l2Mask);
+        long tOff = Entries.offset(s.l1.get(l1i));
+        if (tOff == 0) {
+            long[] t = new long[1 << l2Bits];
+            System.arraycopy(entries, 0, t, idx, entries.length);
+            long pos = refcounts.allocate(1);
+            file.write(ByteBuffer.wrap(Entries.encode(t, 0, t.length)), pos);
+            file.flush();
+            l2Cache.put(pos, new AtomicLongArray(t));
+            long l1e = Entries.normal(pos);
+            file.write(ByteBuffer.wrap(Entries.encode(l1e)), s.l1Offset + 8L * l1i);
+            s.l1.set(l1i, l1e);
+            return;
+        }
+        AtomicLongArray t = table(tOff, l1i);
+        file.write(ByteBuffer.wrap(Entries.encode(entries, 0, entries.length)), tOff + 8L * idx);
+        for (int i = 0; i < entries.length; i++) {
+            t.set(idx + i, entries[i]);
+        }
+        l2Epoch.incrementAndGet();
+    }
+
+    @Override
+    public void flush() {
+        if (!readOnly) {
+            file.flush();
+        }
+    }
+
+    // ---------------------------------------------------------------- zeroes, trim
+
+    @Override
+    public void writeZeroes(long offset, long length) {
+        zeroRange(offset, length, false);
+    }
+
+    /** Whole clusters are unmapped (L2 entry cleared, or the zero flag in a child) and freed. */
+    @Override
+    public void trim(long offset, long length) {
+        zeroRange(offset, length, true);
+    }
+
+    private void zeroRange(long offset, long length, boolean trim) {
+        checkWritable();
+        State s = state;
+        checkRange(offset, length, s.size);
+        long end = offset + length;
+        long off = offset;
+        while (off < end) {
+            long vc = off >>> cb;
+            long cStart = vc << cb;
+            long cEnd = cStart + cs;
+            if (off > cStart || (end < cEnd && end < s.size)) {
+                int n = (int) (Math.min(end, cEnd) - off);
+                Entries.State st = Entries.state(entry(s, vc));
+                if (st == Entries.State.NORMAL || st == Entries.State.COMPRESSED
+                        || (st == Entries.State.UNALLOCATED && backing != null)) {
+                    write(ByteBuffer.allocate(n), off);
+                }
+                off += n;
+                continue;
+            }
+            long fullEnd = end >= s.size ? (s.size + cs - 1) >>> cb : end >>> cb;
+            long vcEnd = Math.min(fullEnd, ((vc >>> l2Bits) + 1) << l2Bits);
+            zeroClusters(vc, vcEnd, trim);
+            off = Math.min(end, vcEnd << cb);
+        }
+    }
+
+    private void zeroClusters(long from, long to, boolean trim) {
+        lock.lock();
+        try {
+            evict(-1);
+            State s = state;
+            boolean chain = backing != null;
+            int l1i = (int) (from >>> l2Bits);
+            long tOff = Entries.offset(s.l1.get(l1i));
+            int count = (int) (to - from);
+            long[] entries = new long[count];
+            if (tOff == 0) {
+                if (chain) {
+                    java.util.Arrays.fill(entries, Entries.ZERO);
+                    install(s, from, entries);
+                }
+                return;
+            }
+            AtomicLongArray t = table(tOff, l1i);
+            int idx = (int) (from & l2Mask);
+            List<Long> freed = new ArrayList<>();
+            boolean changed = false;
+            for (int i = 0; i < count; i++) {
+                long e = t.get(idx + i);
+                Entries.State st = Entries.state(e);
+                long ne;
+                if (trim || st == Entries.State.COMPRESSED) {
+                    ne = chain ? Entries.ZERO : 0;
+                    if (st == Entries.State.NORMAL || st == Entries.State.ZERO_ALLOC) {
+                        freed.add(Entries.offset(e));
+                    }
+                } else if (st == Entries.State.NORMAL) {
+                    ne = e | Entries.ZERO; // keeps the cluster (and its COPIED flag): zeroing does not deallocate
+                } else if (st == Entries.State.UNALLOCATED) {
+                    ne = chain ? Entries.ZERO : 0;
+                } else {
+                    ne = e;
+                }
+                entries[i] = ne;
+                changed |= ne != e;
+            }
+            if (!changed) {
+                return;
+            }
+            install(s, from, entries);
+            if (!freed.isEmpty()) {
+                file.flush(); // no L2 entry names the clusters any more before their refcounts drop
+                for (long c : freed) {
+                    refcounts.set(c >>> cb, 1, 0);
+                    try {
+                        file.punchHole(c, cs);
+                    } catch (StorageException e) {
+                        // the datastore cannot punch holes: the cluster stays allocated in the file, unused
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- block status
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) {
+        return status(offset, length, true);
+    }
+
+    @Override
+    public List<Extent> layerStatus(long offset, long length) {
+        return status(offset, length, false);
+    }
+
+    private List<Extent> status(long offset, long length, boolean chain) {
+        State s = state;
+        checkRange(offset, length, s.size);
+        List<Extent> out = new ArrayList<>();
+        long end = offset + length;
+        long off = offset;
+        Qcow2Disk b = backing;
+        long runStart = offset;
+        int runKind = -1; // 0 unallocated, 1 data, 2 zero
+        while (off < end) {
+            long vc = off >>> cb;
+            int l1i = (int) (vc >>> l2Bits);
+            long segEnd;
+            int kind;
+            if (Entries.offset(s.l1.get(l1i)) == 0) {
+                segEnd = Math.min(end, ((long) (l1i + 1) << l2Bits) << cb);
+                kind = 0;
+            } else {
+                segEnd = Math.min(end, (vc + 1) << cb);
+                Entries.State st = Entries.state(entry(s, vc));
+                kind = switch (st) {
+                    case UNALLOCATED -> 0;
+                    case ZERO_PLAIN, ZERO_ALLOC -> 2;
+                    default -> 1;
+                };
+            }
+            if (kind != runKind) {
+                if (runKind >= 0) {
+                    emit(out, runStart, off, runKind, chain ? b : null, b == null);
+                }
+                runStart = off;
+                runKind = kind;
+            }
+            off = segEnd;
+        }
+        emit(out, runStart, end, runKind, chain ? b : null, b == null);
+        return out;
+    }
+
+    private static void emit(List<Extent> out, long from, long to, int kind, Qcow2Disk parent, boolean noBacking) {
+        if (to <= from) {
+            return;
+        }
+        if (kind == 0 && parent != null) {
+            long inParent = Math.max(from, Math.min(to, parent.virtualSize()));
+            if (inParent > from) {
+                for (Extent e : parent.blockStatus(from, inParent - from)) {
+                    add(out, e.offset(), e.length(), e.allocated(), e.zero());
+                }
+            }
+            add(out, inParent, to - inParent, false, true);
+            return;
+        }
+        add(out, from, to - from, kind != 0, kind == 2 || (kind == 0 && noBacking));
+    }
+
+    private static void add(List<Extent> out, long off, long len, boolean allocated, boolean zero) {
+        if (len <= 0) {
+            return;
+        }
+        int last = out.size() - 1;
+        if (last >= 0) {
+            Extent p = out.get(last);
+            if (p.allocated() == allocated && p.zero() == zero && p.offset() + p.length() == off) {
+                out.set(last, new Extent(p.offset(), p.length() + len, allocated, zero));
+                return;
+            }
+        }
+        out.add(new Extent(off, len, allocated, zero));
+    }
+
+    // ---------------------------------------------------------------- chains
+
+    /**
+     * Copies up, cluster by cluster, what the chain holds where this image holds nothing.
+     * The backing is read and the cluster allocated under the lock after re-checking the
+     * entry, so a cluster the guest wrote meanwhile is left alone. Clusters that read as
+     * zeros get the zero flag instead of a data cluster.
+     */
+    @Override
+    public void populate(long offset, long length) {
+        checkWritable();
+        checkRange(offset, length, state.size);
+        if (length == 0 || backing == null) {
+            return;
+        }
+        long first = offset >>> cb;
+        long last = (offset + length - 1) >>> cb;
+        long vc = first;
+        int runClusters = Math.max(1, MAX_RUN / cs);
+        while (vc <= last) {
+            long runEnd = Math.min(last + 1, Math.min(vc + runClusters, ((vc >>> l2Bits) + 1) << l2Bits));
+            populateRun(vc, runEnd);
+            vc = runEnd;
+        }
+    }
+
+    private void populateRun(long from, long to) {
+        State s0 = state;
+        boolean any = false;
+        for (long vc = from; vc < to && !any; vc++) {
+            any = Entries.state(entry(s0, vc)) == Entries.State.UNALLOCATED;
+        }
+        if (!any) {
+            return;
+        }
+        lock.lock();
+        try {
+            evict(-1);
+            State s = state;
+            byte[] batch = new byte[(int) (to - from) * cs];
+            long batchFirst = -1;
+            int batchCount = 0;
+            byte[] c = new byte[cs];
+            for (long vc = from; vc < to; vc++) {
+                boolean take = Entries.state(entry(s, vc)) == Entries.State.UNALLOCATED;
+                boolean zero = false;
+                if (take) {
+                    java.util.Arrays.fill(c, (byte) 0);
+                    readBacking(ByteBuffer.wrap(c), (int) Math.min(cs, s.size - (vc << cb)), vc << cb);
+                    zero = allZero(c);
+                }
+                if (take && !zero) {
+                    if (batchCount == 0) {
+                        batchFirst = vc;
+                    }
+                    System.arraycopy(c, 0, batch, batchCount * cs, cs);
+                    batchCount++;
+                    continue;
+                }
+                commit(s, batchFirst, batch, batchCount);
+                batchCount = 0;
+                if (take) {
+                    install(s, vc, new long[] {Entries.ZERO});
+                }
+            }
+            commit(s, batchFirst, batch, batchCount);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static boolean allZero(byte[] b) {
+        for (byte x : b) {
+            if (x != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Rewrites the header (backing name and format extension) in one write, flushed; then swaps the chain. */
+    @Override
+    public void rebase(String parentFile, BackingResolver resolver) {
+        checkWritable();
+        Qcow2Disk parent = parentFile == null ? null : format.openBacking(parentFile, resolver, 2, file.name());
+        Qcow2Disk old;
+        lock.lock();
+        try {
+            writeHeader(header.withBacking(parentFile));
+            old = backing;
+            backing = parent;
+        } catch (RuntimeException e) {
+            if (parent != null) {
+                parent.close();
+            }
+            throw e;
+        } finally {
+            lock.unlock();
+        }
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /** Under the lock: one sector-aligned write of the header area, then flush. */
+    private void writeHeader(Header h) {
+        byte[] bytes;
+        try {
+            bytes = h.encode();
+        } catch (Damage d) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "qcow2 image '" + file.name() + "': "
+                    + d.getMessage());
+        }
+        file.write(ByteBuffer.wrap(bytes), 0);
+        file.flush();
+        header = h;
+    }
+
+    // ---------------------------------------------------------------- resize
+
+    /**
+     * Grows the disk. When the L1 table needs more clusters, a larger copy is written at the
+     * end of the file and flushed before the header switches to it (one write, flushed);
+     * the old table's clusters are freed afterwards (a crash in between leaks them).
+     */
+    @Override
+    public void resize(long newSize) {
+        checkWritable();
+        Qcow2Format.checkSize(newSize);
+        lock.lock();
+        try {
+            State s = state;
+            if (newSize < s.size) {
+                throw new StorageException(ErrorCode.INVALID_SIZE, "cannot shrink disk '" + file.name() + "' from "
+                        + s.size + " to " + newSize + " bytes; only growing is supported");
+            }
+            if (newSize == s.size) {
+                return;
+            }
+            Header h = header;
+            int oldL1 = s.l1.length();
+            int newL1 = Math.max(oldL1, Qcow2Format.l1Entries(newSize, cb));
+            long l1Offset = s.l1Offset;
+            long oldClusters = oldL1 == 0 ? 0 : Qcow2.roundUp(oldL1 * 8L, cs) >>> cb;
+            boolean moved = false;
+            if (newL1 > oldL1) {
+                long[] entries = new long[newL1];
+                for (int i = 0; i < oldL1; i++) {
+                    entries[i] = s.l1.get(i);
+                }
+                if (newL1 * 8L <= oldClusters << cb) {
+                    file.write(ByteBuffer.wrap(Entries.encode(entries, oldL1, newL1)), l1Offset + 8L * oldL1);
+                } else {
+                    long clusters = Qcow2.roundUp(newL1 * 8L, cs) >>> cb;
+                    l1Offset = refcounts.allocate(clusters);
+                    byte[] table = new byte[(int) (clusters << cb)];
+                    System.arraycopy(Entries.encode(entries, 0, newL1), 0, table, 0, newL1 * 8);
+                    file.write(ByteBuffer.wrap(table), l1Offset);
+                    moved = true;
+                }
+                file.flush();
+                writeHeader(h.withSize(newSize, newL1, l1Offset));
+                state = new State(newSize, l1Offset, new AtomicLongArray(entries));
+            } else {
+                writeHeader(h.withSize(newSize, oldL1, l1Offset));
+                state = new State(newSize, l1Offset, s.l1);
+            }
+            if (moved && oldClusters > 0) {
+                refcounts.set(s.l1Offset >>> cb, oldClusters, 0);
+                file.flush();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- close
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            flush();
+        } catch (RuntimeException e) {
+            // close never throws; the flush failure was the caller's last chance and is lost
+        } finally {
+            closed = true;
+            file.close();
+            Qcow2Disk b = backing;
+            if (b != null) {
+                b.close();
+            }
+        }
+    }
+}
