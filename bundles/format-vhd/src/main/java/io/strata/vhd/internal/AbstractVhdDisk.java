@@ -59,11 +59,11 @@ abstract class AbstractVhdDisk implements VirtualDisk {
         return file.allocatedBytes();
     }
 
-    @Override
-    public void trim(long offset, long length) {
-        throw new StorageException(ErrorCode.UNSUPPORTED, "the vhd format does not free trimmed ranges yet (disk '"
-                + file.name() + "')");
-    }
+    /** @return the image's unique id (footer), which children record as their parent's identity */
+    abstract java.util.UUID uniqueId();
+
+    /** @return the footer's time stamp (creation, seconds since 2000-01-01 UTC) */
+    abstract int timestamp();
 
     @Override
     public void close() {

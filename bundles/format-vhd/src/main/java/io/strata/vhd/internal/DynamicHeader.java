@@ -57,6 +57,26 @@ record DynamicHeader(
                 parentUniqueId, parentTimestamp, parentName, parentLocators);
     }
 
+    DynamicHeader withParent(UUID id, int timestamp, String name, List<ParentLocator> locators) {
+        return new DynamicHeader(dataOffset, tableOffset, headerVersion, maxTableEntries, blockSize, id, timestamp,
+                name, locators);
+    }
+
+    /** @return the same header with every parent field cleared, as a dynamic disk has it */
+    DynamicHeader withoutParent() {
+        return withParent(NO_PARENT, 0, "", Collections.nCopies(LOCATORS, ParentLocator.NONE));
+    }
+
+    /** @return the first used locator with the platform code, or null */
+    ParentLocator locator(int platformCode) {
+        for (ParentLocator l : parentLocators) {
+            if (l.platformCode() == platformCode) {
+                return l;
+            }
+        }
+        return null;
+    }
+
     byte[] encode() {
         byte[] out = new byte[SIZE];
         ByteBuffer b = ByteBuffer.wrap(out);

@@ -2,22 +2,39 @@ package io.strata.vhd.internal;
 
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.format.BackingResolver;
 import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.DatastoreFile;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A dynamic VHD: footer copy, dynamic header, BAT, then blocks (sector bitmap +
- * data) allocated on first write, and the footer at the end.
+ * A dynamic or differencing VHD: footer copy, dynamic header, BAT, then blocks
+ * (sector bitmap + data) allocated on first write, and the footer at the end.
+ * A differencing disk also has a parent, parent locators, and sector bitmaps
+ * that say which sectors this file holds; the others read from the parent.
  *
  * <p>Concurrency: the BAT lives in an {@link AtomicIntegerArray}, so reads and
- * writes of allocated blocks look an entry up without any lock and go straight
- * to the file. An entry only ever changes from unused to allocated, and only
- * under {@link #metaLock}, which also serializes resize.
+ * writes of allocated blocks of a dynamic disk look an entry up without any lock
+ * and go straight to the file. Allocation and resize take {@link #metaLock}. A
+ * differencing disk adds striped per-block locks taken by writes, populate and
+ * trim (never by reads): a write's read-modify-write of a sector from the parent
+ * and populate's copy cannot interleave with another write to the same block.
+ * Bitmaps are cached copy-on-write ({@link #FULL} for a block whose every sector
+ * is here), so readers see either the old or the new bitmap, never half of one.
  *
  * <p>Crash safety of an allocation (the order matters; see README):
  * <ol>
@@ -28,25 +45,46 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * <li>write the BAT entry; {@link #flush()} makes it durable.</li>
  * </ol>
  * A kill at any point leaves either no pointer (a leaked block, harmless) or a
- * pointer to durable data: never a pointer to garbage.
+ * pointer to durable data: never a pointer to garbage. Bitmap bits a write sets
+ * in an allocated block of a differencing disk reach the file only in
+ * {@link #flush()}, after an fsync made the data durable, and before the fsync
+ * that acknowledges the flush.
  */
 final class DynamicVhdDisk extends AbstractVhdDisk {
+    /** Cache marker: every sector of the block is in this file. */
+    private static final byte[] FULL = new byte[0];
+    private static final int STRIPES = 64;
+
     /** The part of the state that readers need, swapped whole by resize. */
     private static final class State {
         final long virtualSize;
         final AtomicIntegerArray bat;
+        /** Differencing only: cached bitmaps per block (null = not loaded yet, {@link #FULL}, or a copy). */
+        final AtomicReferenceArray<byte[]> bitmaps;
 
-        State(long virtualSize, AtomicIntegerArray bat) {
+        State(long virtualSize, AtomicIntegerArray bat, AtomicReferenceArray<byte[]> bitmaps) {
             this.virtualSize = virtualSize;
             this.bat = bat;
+            this.bitmaps = bitmaps;
         }
+    }
+
+    /** The parent chain of a differencing disk. */
+    record Parent(VirtualDisk disk, String name, UUID uniqueId) {
     }
 
     private final int blockSize;
     private final int blockShift;
     private final int bitmapSize;
+    private final int sectorsPerBlock;
     private final byte[] fullBitmap;
     private volatile State state;
+    /** Null for a dynamic disk (and a differencing one opened without its chain, for repair only). */
+    private volatile Parent parent;
+    /** Non-null for a disk that was differencing when opened; stays after a rebase to none. */
+    private final ReentrantLock[] stripes;
+    private final Set<Integer> dirtyBitmaps = ConcurrentHashMap.newKeySet();
+    private final ReentrantLock flushLock = new ReentrantLock();
 
     // guarded by metaLock
     private Footer footer;
@@ -56,17 +94,33 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     private long batRoomEnd;
 
     DynamicVhdDisk(DatastoreFile file, boolean readOnly, Inspection in) {
+        this(file, readOnly, in, null);
+    }
+
+    DynamicVhdDisk(DatastoreFile file, boolean readOnly, Inspection in, Parent parent) {
         super(file, readOnly);
         this.header = in.header();
         this.footer = in.footer();
         this.blockSize = header.blockSize();
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
         this.bitmapSize = SectorBitmap.sizeFor(blockSize);
+        this.sectorsPerBlock = blockSize / 512;
         this.fullBitmap = SectorBitmap.allSet(blockSize);
         this.nextFree = in.nextFree();
         this.footerPos = in.fileSize() - Footer.SIZE;
         this.batRoomEnd = in.batRoomEnd();
-        this.state = new State(in.virtualSize(), new AtomicIntegerArray(in.bat()));
+        boolean differencing = in.type() == DiskType.DIFFERENCING;
+        this.parent = parent;
+        if (differencing) {
+            stripes = new ReentrantLock[STRIPES];
+            for (int i = 0; i < STRIPES; i++) {
+                stripes[i] = new ReentrantLock();
+            }
+        } else {
+            stripes = null;
+        }
+        this.state = new State(in.virtualSize(), new AtomicIntegerArray(in.bat()),
+                differencing ? new AtomicReferenceArray<>(in.bat().length) : null);
     }
 
     @Override
@@ -79,14 +133,57 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         return Provisioning.THIN;
     }
 
+    @Override
+    UUID uniqueId() {
+        metaLock.lock();
+        try {
+            return footer.uniqueId();
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    @Override
+    int timestamp() {
+        metaLock.lock();
+        try {
+            return footer.timestamp();
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    boolean differencing() {
+        return parent != null;
+    }
+
+    @Override
+    public Optional<String> backingFile() {
+        Parent p = parent;
+        return p == null ? Optional.empty() : Optional.of(p.name());
+    }
+
+    @Override
+    public int chainLength() {
+        Parent p = parent;
+        return p == null ? 1 : 1 + p.disk().chainLength();
+    }
+
     private long dataOffset(int entry, int inBlock) {
         return Bat.blockOffset(entry) + bitmapSize + inBlock;
     }
+
+    private ReentrantLock stripe(int index) {
+        return stripes[index & (STRIPES - 1)];
+    }
+
+    // ---------------------------------------------------------------- reads
 
     @Override
     public void read(ByteBuffer dst, long offset) {
         State s = state;
         checkRange(offset, dst.remaining(), s.virtualSize);
+        Parent p = parent;
         int end = dst.limit();
         long off = offset;
         try {
@@ -95,7 +192,9 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 int inBlock = (int) (off & (blockSize - 1));
                 int n = Math.min(end - dst.position(), blockSize - inBlock);
                 int entry = s.bat.get(index);
-                if (entry == Bat.UNUSED) {
+                if (p != null) {
+                    readPiece(s, p, index, entry, dst, inBlock, n);
+                } else if (entry == Bat.UNUSED) {
                     Io.fillZeros(dst, n);
                 } else {
                     dst.limit(dst.position() + n);
@@ -109,11 +208,99 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         }
     }
 
+    /** Reads {@code n} bytes of one block of a differencing disk: this file's sectors and the parent's. */
+    private void readPiece(State s, Parent p, int index, int entry, ByteBuffer dst, int inBlock, int n) {
+        long blockStart = (long) index << blockShift;
+        if (entry == Bat.UNUSED) {
+            readParent(p, dst, blockStart + inBlock, n);
+            return;
+        }
+        byte[] bm = bitmap(s, index, entry);
+        if (bm == FULL) {
+            readFile(dst, dataOffset(entry, inBlock), n);
+            return;
+        }
+        int pos = inBlock;
+        int stop = inBlock + n;
+        while (pos < stop) {
+            boolean here = SectorBitmap.isSet(bm, pos >>> 9);
+            int q = ((pos >>> 9) + 1) << 9;
+            while (q < stop && SectorBitmap.isSet(bm, q >>> 9) == here) {
+                q += 512;
+            }
+            q = Math.min(q, stop);
+            if (here) {
+                readFile(dst, dataOffset(entry, pos), q - pos);
+            } else {
+                readParent(p, dst, blockStart + pos, q - pos);
+            }
+            pos = q;
+        }
+    }
+
+    private void readFile(ByteBuffer dst, long position, int n) {
+        int end = dst.limit();
+        dst.limit(dst.position() + n);
+        try {
+            Io.readExactly(file, dst, position);
+        } finally {
+            dst.limit(end);
+        }
+    }
+
+    /** The parent may be smaller than the child (the child grew): past its end the chain reads zeros. */
+    private static void readParent(Parent p, ByteBuffer dst, long off, int n) {
+        long fromParent = Math.max(0, Math.min(n, p.disk().virtualSize() - off));
+        int end = dst.limit();
+        if (fromParent > 0) {
+            dst.limit(dst.position() + (int) fromParent);
+            try {
+                p.disk().read(dst, off);
+            } finally {
+                dst.limit(end);
+            }
+        }
+        if (n > fromParent) {
+            Io.fillZeros(dst, (int) (n - fromParent));
+        }
+    }
+
+    /** @return the cached bitmap of an allocated block, loading it from the file the first time */
+    private byte[] bitmap(State s, int index, int entry) {
+        byte[] bm = s.bitmaps.get(index);
+        if (bm != null) {
+            return bm;
+        }
+        byte[] loaded = Io.readBytes(file, Bat.blockOffset(entry), bitmapSize);
+        if (loaded == null) {
+            throw new StorageException(ErrorCode.IO_ERROR, "the bitmap of block " + index + " of '" + file.name()
+                    + "' lies past the end of the file (was it truncated while open?)");
+        }
+        byte[] normal = normalize(loaded);
+        return s.bitmaps.compareAndSet(index, null, normal) ? normal : s.bitmaps.get(index);
+    }
+
+    private byte[] normalize(byte[] bm) {
+        for (int i = 0; i < sectorsPerBlock; i++) {
+            if (!SectorBitmap.isSet(bm, i)) {
+                return bm;
+            }
+        }
+        return FULL;
+    }
+
+    private byte[] onDisk(byte[] bm) {
+        return bm == FULL ? fullBitmap : bm;
+    }
+
+    // ---------------------------------------------------------------- writes
+
     @Override
     public void write(ByteBuffer src, long offset) {
         checkWritable();
         State s = state;
         checkRange(offset, src.remaining(), s.virtualSize);
+        boolean diff = parent != null;
         int end = src.limit();
         long off = offset;
         try {
@@ -122,11 +309,21 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 int inBlock = (int) (off & (blockSize - 1));
                 int n = Math.min(end - src.position(), blockSize - inBlock);
                 src.limit(src.position() + n);
-                int entry = s.bat.get(index);
-                if (entry == Bat.UNUSED) {
-                    allocateAndWrite(index, src, inBlock);
+                if (diff) {
+                    ReentrantLock lock = stripe(index);
+                    lock.lock();
+                    try {
+                        writePiece(index, src, inBlock, n);
+                    } finally {
+                        lock.unlock();
+                    }
                 } else {
-                    file.write(src, dataOffset(entry, inBlock));
+                    int entry = s.bat.get(index);
+                    if (entry == Bat.UNUSED) {
+                        allocate(index, fullBitmap, src, inBlock);
+                    } else {
+                        file.write(src, dataOffset(entry, inBlock));
+                    }
                 }
                 src.limit(end);
                 off += n;
@@ -136,16 +333,80 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         }
     }
 
-    private void allocateAndWrite(int index, ByteBuffer src, int inBlock) {
+    /**
+     * Writes one block's part of a write to a differencing disk; the caller holds
+     * the block's stripe lock. A sector written partly whose data is still in the
+     * parent is first read from the parent (read-modify-write), so that setting its
+     * bit never exposes stale bytes around the write.
+     */
+    private void writePiece(int index, ByteBuffer src, int inBlock, int n) {
+        State s = state;
+        Parent p = parent;
+        int entry = s.bat.get(index);
+        byte[] bm = entry == Bat.UNUSED ? null : bitmap(s, index, entry);
+        int first = inBlock >>> 9;
+        int last = (inBlock + n - 1) >>> 9;
+        boolean headRmw = (inBlock & 511) != 0 && !isSet(bm, first);
+        boolean tailRmw = ((inBlock + n) & 511) != 0 && !isSet(bm, last);
+        ByteBuffer data = src;
+        int at = inBlock;
+        if ((headRmw || tailRmw) && p != null) {
+            int from = first << 9;
+            ByteBuffer buf = ByteBuffer.allocate(((last + 1) << 9) - from);
+            boolean headPartial = (inBlock & 511) != 0;
+            if (headPartial) {
+                readPiece(s, p, index, entry, buf.duplicate().limit(512), from, 512);
+            }
+            if (((inBlock + n) & 511) != 0 && (last != first || !headPartial)) {
+                readPiece(s, p, index, entry, buf.duplicate().position(buf.capacity() - 512), last << 9, 512);
+            }
+            buf.position(inBlock - from);
+            buf.put(src);
+            buf.clear();
+            data = buf;
+            at = from;
+        }
+        byte[] bits = bm == null ? new byte[bitmapSize] : bm == FULL ? null : bm.clone();
+        if (bits != null) {
+            for (int i = first; i <= last; i++) {
+                SectorBitmap.set(bits, i);
+            }
+        }
+        byte[] updated = bits == null ? FULL : normalize(bits);
+        if (entry == Bat.UNUSED) {
+            allocate(index, onDisk(updated), data, at);
+            state.bitmaps.set(index, updated);
+            return;
+        }
+        file.write(data, dataOffset(entry, at));
+        if (bm != updated && !Arrays.equals(onDisk(bm), onDisk(updated))) {
+            s.bitmaps.set(index, updated);
+            dirtyBitmaps.add(index);
+        }
+    }
+
+    private static boolean isSet(byte[] bm, int sector) {
+        return bm != null && (bm == FULL || SectorBitmap.isSet(bm, sector));
+    }
+
+    /**
+     * Allocates block {@code index} past the end of the file with the given bitmap
+     * and, when {@code src} is not null, the data of the write that caused it.
+     *
+     * @return the new BAT entry (or the existing one when another writer got there first)
+     */
+    private int allocate(int index, byte[] bitmap, ByteBuffer src, int inBlock) {
         metaLock.lock();
         try {
             State s = state;
             int entry = s.bat.get(index);
-            if (entry != Bat.UNUSED) { // another writer allocated it while we waited
-                file.write(src, dataOffset(entry, inBlock));
-                return;
+            if (entry != Bat.UNUSED) { // another writer allocated it while we waited (dynamic disks only)
+                if (src != null) {
+                    file.write(src, dataOffset(entry, inBlock));
+                }
+                return entry;
             }
-            long block = alignBlock(nextFree);
+            long block = Layout.alignBlock(nextFree, bitmapSize);
             long newFooterPos = block + bitmapSize + blockSize;
             if ((block >>> 9) >= 0xFFFFFFFFL) {
                 throw new StorageException(ErrorCode.DATASTORE_FULL, "disk '" + file.name()
@@ -154,21 +415,19 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             Io.write(file, footer.encode(), newFooterPos);
             footerPos = newFooterPos;
             nextFree = newFooterPos; // even if a later step fails, never reuse space a write may have touched
-            Io.write(file, fullBitmap, block);
-            file.write(src, block + bitmapSize + inBlock);
+            Io.write(file, bitmap, block);
+            // The data area lies past the old end of the file, so what is not written reads as zeros.
+            if (src != null) {
+                file.write(src, block + bitmapSize + inBlock);
+            }
             file.flush();
             entry = Bat.entryFor(block);
             writeBatEntry(index, entry);
             s.bat.set(index, entry);
+            return entry;
         } finally {
             metaLock.unlock();
         }
-    }
-
-    /** First offset at or past {@code from} that puts the block's data on a 4 KiB boundary. */
-    private long alignBlock(long from) {
-        long data = (from + bitmapSize + Vhd.DATA_ALIGNMENT - 1) & -(long) Vhd.DATA_ALIGNMENT;
-        return data - bitmapSize;
     }
 
     private void writeBatEntry(int index, int entry) {
@@ -179,6 +438,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     /** Unallocated blocks already read as zeros: only allocated ones are written, so zeroing never allocates. */
     @Override
     public void writeZeroes(long offset, long length) {
+        if (parent != null) {
+            super.writeZeroes(offset, length); // the parent may hold data there: zeros must be written
+            return;
+        }
         checkWritable();
         State s = state;
         checkRange(offset, length, s.virtualSize);
@@ -195,33 +458,594 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         }
     }
 
+    /**
+     * A dynamic disk needs one fsync. A differencing disk with bitmap bits set since
+     * the last flush: snapshot those bitmaps, fsync (the data they describe is now
+     * durable), write them, fsync again. Flushes are serialized so that a flush never
+     * returns while another one still holds bitmaps it has not written.
+     */
     @Override
     public void flush() {
-        file.flush();
+        if (stripes == null) {
+            file.flush();
+            return;
+        }
+        flushLock.lock();
+        try {
+            if (dirtyBitmaps.isEmpty()) {
+                file.flush();
+                return;
+            }
+            List<Object[]> pending = new ArrayList<>();
+            for (Integer index : dirtyBitmaps) {
+                dirtyBitmaps.remove(index);
+                ReentrantLock lock = stripe(index);
+                lock.lock();
+                try {
+                    State s = state;
+                    int entry = s.bat.get(index);
+                    byte[] bm = s.bitmaps.get(index);
+                    if (entry != Bat.UNUSED && bm != null) {
+                        pending.add(new Object[] {index, entry, bm});
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+            file.flush();
+            for (Object[] p : pending) {
+                int index = (Integer) p[0];
+                ReentrantLock lock = stripe(index);
+                lock.lock();
+                try {
+                    if (state.bat.get(index) == (Integer) p[1]) {
+                        Io.write(file, onDisk((byte[]) p[2]), Bat.blockOffset((Integer) p[1]));
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+            file.flush();
+        } finally {
+            flushLock.unlock();
+        }
     }
+
+    // ---------------------------------------------------------------- status
 
     @Override
     public List<Extent> blockStatus(long offset, long length) {
         State s = state;
         checkRange(offset, length, s.virtualSize);
+        Parent p = parent;
+        List<Extent> layer = layerExtents(s, p, offset, length);
+        if (p == null) {
+            return layer;
+        }
+        List<Extent> out = new ArrayList<>();
+        for (Extent e : layer) {
+            if (e.allocated()) {
+                add(out, e.offset(), e.length(), true, false);
+                continue;
+            }
+            long psize = p.disk().virtualSize();
+            long inParent = Math.max(0, Math.min(e.length(), psize - e.offset()));
+            if (inParent > 0) {
+                for (Extent pe : p.disk().blockStatus(e.offset(), inParent)) {
+                    add(out, pe.offset(), pe.length(), pe.allocated(), pe.zero());
+                }
+            }
+            if (e.length() > inParent) {
+                add(out, e.offset() + inParent, e.length() - inParent, false, true);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * This layer alone, at sector granularity for differencing disks (the bitmap),
+     * at block granularity for dynamic ones. A range a differencing disk does not
+     * hold is reported not allocated and not known to be zero (the chain decides).
+     */
+    @Override
+    public List<Extent> layerStatus(long offset, long length) {
+        State s = state;
+        checkRange(offset, length, s.virtualSize);
+        return layerExtents(s, parent, offset, length);
+    }
+
+    private List<Extent> layerExtents(State s, Parent p, long offset, long length) {
         List<Extent> out = new ArrayList<>();
         long off = offset;
         long end = offset + length;
         while (off < end) {
             int index = (int) (off >>> blockShift);
-            long blockEnd = Math.min(end, ((long) index + 1) << blockShift);
-            boolean allocated = s.bat.get(index) != Bat.UNUSED;
-            int last = out.size() - 1;
-            if (last >= 0 && out.get(last).allocated() == allocated) {
-                Extent prev = out.get(last);
-                out.set(last, new Extent(prev.offset(), blockEnd - prev.offset(), allocated, !allocated));
+            long blockStart = (long) index << blockShift;
+            long blockEnd = Math.min(end, blockStart + blockSize);
+            int entry = s.bat.get(index);
+            if (entry == Bat.UNUSED) {
+                add(out, off, blockEnd - off, false, p == null);
+            } else if (p == null || s.bitmaps == null) {
+                add(out, off, blockEnd - off, true, false);
             } else {
-                out.add(new Extent(off, blockEnd - off, allocated, !allocated));
+                byte[] bm = bitmap(s, index, entry);
+                long pos = off;
+                while (pos < blockEnd) {
+                    boolean here = isSet(bm, (int) ((pos - blockStart) >>> 9));
+                    long q = Math.min(blockEnd, ((pos >>> 9) + 1) << 9);
+                    add(out, pos, q - pos, here, false);
+                    pos = q;
+                }
             }
             off = blockEnd;
         }
         return out;
     }
+
+    private static void add(List<Extent> out, long off, long len, boolean allocated, boolean zero) {
+        if (len <= 0) {
+            return;
+        }
+        int last = out.size() - 1;
+        if (last >= 0) {
+            Extent prev = out.get(last);
+            if (prev.allocated() == allocated && prev.zero() == zero && prev.offset() + prev.length() == off) {
+                out.set(last, new Extent(prev.offset(), prev.length() + len, allocated, zero));
+                return;
+            }
+        }
+        out.add(new Extent(off, len, allocated, zero));
+    }
+
+    /** @return whether the chain below this layer reads zeros over the range (known without reading) */
+    private static boolean parentReadsZeros(Parent p, long off, long len) {
+        long inParent = Math.max(0, Math.min(len, p.disk().virtualSize() - off));
+        if (inParent == 0) {
+            return true;
+        }
+        for (Extent e : p.disk().blockStatus(off, inParent)) {
+            if (!e.zero()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- chains
+
+    /**
+     * Copies what the chain holds into this layer wherever this layer's bit is unset,
+     * block by block under the block's stripe lock, so a guest write to the same
+     * block waits and is never overwritten by older parent data. Blocks this layer
+     * does not hold and the chain does not allocate (they read zeros) are left
+     * unallocated.
+     */
+    @Override
+    public void populate(long offset, long length) {
+        checkWritable();
+        State s0 = state;
+        checkRange(offset, length, s0.virtualSize);
+        Parent p0 = parent;
+        if (p0 == null) {
+            return; // nothing here depends on a parent
+        }
+        long off = offset & ~511L;
+        long end = Math.min(s0.virtualSize, (offset + length + 511) & ~511L);
+        while (off < end) {
+            int index = (int) (off >>> blockShift);
+            long blockStart = (long) index << blockShift;
+            long blockEnd = Math.min(end, blockStart + blockSize);
+            ReentrantLock lock = stripe(index);
+            lock.lock();
+            try {
+                State s = state;
+                Parent p = parent;
+                int entry = s.bat.get(index);
+                if (entry == Bat.UNUSED) {
+                    if (!parentReadsZeros(p, off, blockEnd - off)) {
+                        copyFromParent(p, index, (int) (off - blockStart), (int) (blockEnd - off));
+                    }
+                } else {
+                    byte[] bm = bitmap(s, index, entry);
+                    int pos = (int) (off - blockStart);
+                    int stop = (int) (blockEnd - blockStart);
+                    while (pos < stop) {
+                        if (isSet(bm, pos >>> 9)) {
+                            pos += 512;
+                            continue;
+                        }
+                        int q = pos + 512;
+                        while (q < stop && !isSet(bm, q >>> 9)) {
+                            q += 512;
+                        }
+                        copyFromParent(p, index, pos, q - pos);
+                        pos = q;
+                    }
+                }
+            } finally {
+                lock.unlock();
+            }
+            off = blockEnd;
+        }
+        flush();
+    }
+
+    private void copyFromParent(Parent p, int index, int inBlock, int n) {
+        ByteBuffer buf = ByteBuffer.allocate(n);
+        readParent(p, buf, ((long) index << blockShift) + inBlock, n);
+        buf.flip();
+        writePiece(index, buf, inBlock, n);
+    }
+
+    /**
+     * Relinks this child. To another parent: the new locator data goes into space no
+     * live locator uses (Strata's second locator set, else past the end of the file),
+     * is made durable, and then one header write switches parent id, timestamp, name
+     * and locators, followed by a flush. To none: only after every block this layer
+     * holds is complete (full bitmaps) and nothing else is left in the chain; the
+     * footer's disk type changes (end, then the copy at 0, which is what readers
+     * believe), then the header drops the parent fields.
+     */
+    @Override
+    public void rebase(String parentFile, BackingResolver backing) {
+        checkWritable();
+        if (parent == null) {
+            throw new StorageException(ErrorCode.UNSUPPORTED, "disk '" + file.name()
+                    + "' is a dynamic VHD without parent; only differencing VHDs can be rebased");
+        }
+        flush();
+        Parent old = parent;
+        if (parentFile == null) {
+            makeStandalone(old);
+        } else {
+            Parent np = VhdFormat.openParent(file.name(), parentFile, backing, null, 1);
+            try {
+                relink(np);
+            } catch (RuntimeException e) {
+                np.disk().close();
+                throw e;
+            }
+        }
+        if (old != null) {
+            old.disk().close();
+        }
+    }
+
+    private void relink(Parent np) {
+        if (np.disk().virtualSize() > virtualSize()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "cannot rebase '" + file.name() + "' onto '"
+                    + np.name() + "': the parent is larger than the child");
+        }
+        metaLock.lock();
+        try {
+            long at = Layout.otherLocatorSet(header);
+            if (at < 0) {
+                at = (nextFree + 511) & ~511L;
+                long newFooterPos = at + Layout.LOCATOR_SET;
+                Io.write(file, footer.encode(), newFooterPos);
+                footerPos = newFooterPos;
+                nextFree = newFooterPos;
+            }
+            String absolute = VhdFormat.absolutePath(np);
+            List<ParentLocator> locators = Layout.writeLocators(file, at, Layout.relativePath(np.name()), absolute);
+            file.flush();
+            DynamicHeader h = header.withParent(np.uniqueId(), VhdFormat.parentTimestamp(np), np.name(), locators);
+            Io.write(file, h.encode(), footer.dataOffset());
+            file.flush();
+            header = h;
+            parent = np;
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    private void makeStandalone(Parent old) {
+        State s = state;
+        if (old != null) {
+            for (int i = 0; i < s.bat.length(); i++) {
+                long start = (long) i << blockShift;
+                if (start >= s.virtualSize) {
+                    break;
+                }
+                long len = Math.min(blockSize, s.virtualSize - start);
+                int entry = s.bat.get(i);
+                boolean complete = entry == Bat.UNUSED ? parentReadsZeros(old, start, len)
+                        : bitmapCovers(bitmap(s, i, entry), len);
+                if (!complete) {
+                    throw new StorageException(ErrorCode.INVALID_ARGUMENT, "disk '" + file.name()
+                            + "' still reads block " + i + " from its parent '" + old.name()
+                            + "'; populate it before making it standalone");
+                }
+            }
+        }
+        metaLock.lock();
+        try {
+            // Blocks keep their bitmaps: full ones are what a dynamic disk has.
+            Footer f = footer.withType(DiskType.DYNAMIC, footer.dataOffset());
+            byte[] encoded = f.encode();
+            Io.write(file, encoded, footerPos);
+            file.flush();
+            Io.write(file, encoded, 0);
+            file.flush();
+            DynamicHeader h = header.withoutParent();
+            Io.write(file, h.encode(), f.dataOffset());
+            file.flush();
+            footer = f;
+            header = h;
+            parent = null;
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    private boolean bitmapCovers(byte[] bm, long len) {
+        if (bm == FULL) {
+            return true;
+        }
+        // bits of sectors past the end of the disk (last block) do not matter
+        for (int i = 0; i < (len + 511) / 512; i++) {
+            if (!SectorBitmap.isSet(bm, i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- trim and reclaim
+
+    /**
+     * Whole blocks in the range are freed at once (BAT entry unused; the data area is
+     * punched when the datastore can): in a dynamic disk always, in a differencing one
+     * when the chain below reads zeros there; otherwise the block's data is zeroed and
+     * every bit set, so it reads zeros and hides the parent. Partial blocks are written
+     * with zeros (a dynamic disk skips unallocated ones). Freed space stays a hole in
+     * the file until {@link #reclaim()} compacts it.
+     */
+    @Override
+    public void trim(long offset, long length) {
+        checkWritable();
+        State s0 = state;
+        checkRange(offset, length, s0.virtualSize);
+        long off = offset;
+        long end = offset + length;
+        while (off < end) {
+            int index = (int) (off >>> blockShift);
+            long blockStart = (long) index << blockShift;
+            long blockEnd = Math.min(end, blockStart + blockSize);
+            boolean whole = off == blockStart && (blockEnd == blockStart + blockSize || blockEnd == s0.virtualSize);
+            ReentrantLock lock = stripes == null ? null : stripe(index);
+            if (lock != null) {
+                lock.lock();
+            }
+            try {
+                trimPiece(index, blockStart, off, blockEnd, whole);
+            } finally {
+                if (lock != null) {
+                    lock.unlock();
+                }
+            }
+            off = blockEnd;
+        }
+    }
+
+    private void trimPiece(int index, long blockStart, long off, long end, boolean whole) {
+        State s = state;
+        Parent p = parent;
+        int entry = s.bat.get(index);
+        int inBlock = (int) (off - blockStart);
+        int n = (int) (end - off);
+        boolean parentZero = p == null || parentReadsZeros(p, off, n);
+        if (whole && parentZero) {
+            if (entry != Bat.UNUSED) {
+                freeBlock(index, entry);
+            }
+        } else if (whole) {
+            if (entry == Bat.UNUSED) {
+                allocate(index, fullBitmap, null, 0); // data area past the end of the file: zeros
+                s.bitmaps.set(index, FULL);
+            } else {
+                zeroData(entry, 0, blockSize);
+                if (s.bitmaps.get(index) != FULL) {
+                    s.bitmaps.set(index, FULL);
+                    dirtyBitmaps.add(index); // written at flush, after the zeros are durable
+                }
+            }
+        } else if (p == null) {
+            if (entry != Bat.UNUSED) {
+                Io.writeZeros(file, dataOffset(entry, inBlock), n);
+            }
+        } else if (entry != Bat.UNUSED || !parentZero) {
+            writePiece(index, ByteBuffer.allocate(n), inBlock, n);
+        }
+    }
+
+    private void zeroData(int entry, int inBlock, int n) {
+        try {
+            file.punchHole(dataOffset(entry, inBlock), n);
+        } catch (StorageException e) {
+            if (e.code() != ErrorCode.UNSUPPORTED) {
+                throw e;
+            }
+            Io.writeZeros(file, dataOffset(entry, inBlock), n);
+        }
+    }
+
+    /**
+     * Drops a block: BAT entry unused (made durable by the next flush), then the
+     * data area is punched so the space goes back at once where the datastore can.
+     * The bitmap stays, so a crash before the BAT update reaches the disk leaves a
+     * block that reads zeros (trimmed) with a valid full bitmap.
+     */
+    private void freeBlock(int index, int entry) {
+        metaLock.lock();
+        try {
+            writeBatEntry(index, Bat.UNUSED);
+            state.bat.set(index, Bat.UNUSED);
+            if (state.bitmaps != null) {
+                state.bitmaps.set(index, null);
+                dirtyBitmaps.remove(index);
+            }
+        } finally {
+            metaLock.unlock();
+        }
+        try {
+            file.punchHole(dataOffset(entry, 0), blockSize);
+        } catch (StorageException e) {
+            if (e.code() != ErrorCode.UNSUPPORTED) {
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Frees every block that reads as zeros (in a differencing disk: whose chain
+     * below reads zeros too, so dropping it changes nothing), then compacts the file.
+     * The caller holds the disk alone.
+     */
+    @Override
+    public long reclaim() {
+        checkWritable();
+        flush();
+        long before = file.allocatedBytes();
+        State s = state;
+        Parent p = parent;
+        ByteBuffer buf = ByteBuffer.allocate(blockSize);
+        for (int i = 0; i < s.bat.length(); i++) {
+            int entry = s.bat.get(i);
+            long start = (long) i << blockShift;
+            if (entry == Bat.UNUSED || start >= s.virtualSize) {
+                continue;
+            }
+            int len = (int) Math.min(blockSize, s.virtualSize - start);
+            if (p != null && !parentReadsZeros(p, start, len)) {
+                continue;
+            }
+            buf.clear().limit(len);
+            read(buf, start);
+            if (allZero(buf.array(), len)) {
+                metaLock.lock();
+                try {
+                    writeBatEntry(i, Bat.UNUSED);
+                    s.bat.set(i, Bat.UNUSED);
+                    if (s.bitmaps != null) {
+                        s.bitmaps.set(i, null);
+                    }
+                } finally {
+                    metaLock.unlock();
+                }
+            }
+        }
+        file.flush();
+        compact();
+        return Math.max(0, before - file.allocatedBytes());
+    }
+
+    private static boolean allZero(byte[] b, int len) {
+        for (int i = 0; i < len; i++) {
+            if (b[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Moves the last blocks of the file into holes nearer the front, one at a time:
+     * copy bitmap and data into the hole, fsync, switch the BAT entry, fsync. Then
+     * the footer is written right after the last structure, made durable, and the
+     * file is cut after it. A crash at any point leaves the old or the new location
+     * referenced, both complete; the other is a leak the next compaction frees.
+     *
+     * @return bytes the file shrank by
+     */
+    long compact() {
+        checkWritable();
+        flush(); // before metaLock: flush takes stripe locks, which writers hold while they take metaLock
+        metaLock.lock();
+        try {
+            Inspection in = VhdInspector.inspect(file);
+            State s = state;
+            long blockBytes = bitmapSize + (long) blockSize;
+            long metaEnd = Layout.metaEnd(in);
+            TreeMap<Long, Long> used = new TreeMap<>(); // start -> end of everything past metaEnd that stays
+            TreeMap<Long, Integer> blocks = new TreeMap<>(); // start -> BAT index
+            for (int i = 0; i < s.bat.length(); i++) {
+                int e = s.bat.get(i);
+                if (e != Bat.UNUSED) {
+                    long start = Bat.blockOffset(e);
+                    blocks.put(start, i);
+                    used.put(start, start + blockBytes);
+                }
+            }
+            for (ParentLocator l : header.parentLocators()) {
+                if (l.isUsed() && l.dataOffset() + l.dataLength() > metaEnd) {
+                    long len = Math.max(l.dataLength(), Math.max(0, l.spaceBytes()));
+                    used.merge(l.dataOffset(), l.dataOffset() + len, Math::max);
+                }
+            }
+            long slot = Layout.alignBlock(metaEnd, bitmapSize);
+            ByteBuffer buf = ByteBuffer.allocate((int) blockBytes);
+            while (!blocks.isEmpty()) {
+                Map.Entry<Long, Integer> lastBlock = blocks.lastEntry();
+                slot = freeSlot(used, slot, blockBytes);
+                if (slot + blockBytes > lastBlock.getKey()) {
+                    break;
+                }
+                buf.clear();
+                Io.readExactly(file, buf, lastBlock.getKey());
+                buf.flip();
+                file.write(buf, slot);
+                file.flush();
+                int index = lastBlock.getValue();
+                int entry = Bat.entryFor(slot);
+                writeBatEntry(index, entry);
+                file.flush();
+                s.bat.set(index, entry);
+                blocks.remove(lastBlock.getKey());
+                used.remove(lastBlock.getKey());
+                blocks.put(slot, index);
+                used.put(slot, slot + blockBytes);
+            }
+            long end = metaEnd;
+            for (Map.Entry<Long, Long> u : used.entrySet()) {
+                end = Math.max(end, u.getValue());
+            }
+            end = (end + 511) & ~511L;
+            long oldSize = file.size();
+            if (end + Footer.SIZE < oldSize) {
+                Io.write(file, footer.encode(), end);
+                file.flush();
+                file.setSize(end + Footer.SIZE);
+                file.flush();
+                footerPos = end;
+                nextFree = end;
+            }
+            batRoomEnd = Math.min(batRoomEnd, metaEnd); // nothing is ever placed between the BAT and metaEnd
+            return oldSize - file.size();
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    /** @return the first block-aligned offset at or past {@code from} where a block fits between the used ranges */
+    private long freeSlot(TreeMap<Long, Long> used, long from, long blockBytes) {
+        long slot = from;
+        while (true) {
+            Map.Entry<Long, Long> before = used.floorEntry(slot);
+            if (before != null && before.getValue() > slot) {
+                slot = Layout.alignBlock(before.getValue(), bitmapSize);
+                continue;
+            }
+            Map.Entry<Long, Long> after = used.higherEntry(slot);
+            if (after != null && after.getKey() < slot + blockBytes) {
+                slot = Layout.alignBlock(after.getValue(), bitmapSize);
+                continue;
+            }
+            return slot;
+        }
+    }
+
+    // ---------------------------------------------------------------- resize
 
     /**
      * Grows the disk. New BAT entries go into the room after the BAT (Strata
@@ -229,7 +1053,8 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      * another tool's image has no room, the BAT is copied to the end of the file
      * with that reserve. Data blocks never move. Order: BAT entries, flush,
      * header, flush, footer at the end, footer copy at 0, flush: until the copy
-     * at 0 changes, every reader sees the old size with a valid BAT.
+     * at 0 changes, every reader sees the old size with a valid BAT. A grown
+     * differencing disk reads zeros past its parent's end.
      */
     @Override
     public void resize(long newSize) {
@@ -244,6 +1069,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             int oldEntries = header.maxTableEntries();
             int newEntries = (int) ((newSize + blockSize - 1) >>> blockShift);
             AtomicIntegerArray bat = s.bat;
+            AtomicReferenceArray<byte[]> bitmaps = s.bitmaps;
             if (newEntries > oldEntries) {
                 int[] entries = new int[newEntries];
                 for (int i = 0; i < newEntries; i++) {
@@ -268,6 +1094,13 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 Io.write(file, header.encode(), footer.dataOffset());
                 file.flush();
                 bat = new AtomicIntegerArray(entries);
+                if (bitmaps != null) {
+                    AtomicReferenceArray<byte[]> grown = new AtomicReferenceArray<>(newEntries);
+                    for (int i = 0; i < oldEntries; i++) {
+                        grown.set(i, bitmaps.get(i));
+                    }
+                    bitmaps = grown;
+                }
             }
             Footer grown = footer.withSize(newSize, Geometry.of(newSize / 512),
                     SizeRule.usesCurrentSize(footer) ? footer.creatorApp() : SizeRule.STRATA_CREATOR);
@@ -279,9 +1112,18 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             Io.write(file, encoded, 0);
             file.flush();
             footer = grown;
-            state = new State(newSize, bat);
+            state = new State(newSize, bat, bitmaps);
         } finally {
             metaLock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        Parent p = parent;
+        if (p != null) {
+            p.disk().close();
         }
     }
 

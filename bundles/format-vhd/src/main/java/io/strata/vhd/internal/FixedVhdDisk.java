@@ -48,6 +48,51 @@ final class FixedVhdDisk extends AbstractVhdDisk {
     }
 
     @Override
+    java.util.UUID uniqueId() {
+        metaLock.lock();
+        try {
+            return footer.uniqueId();
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    @Override
+    int timestamp() {
+        metaLock.lock();
+        try {
+            return footer.timestamp();
+        } finally {
+            metaLock.unlock();
+        }
+    }
+
+    /** Punches the range out of the file where the datastore can (it reads zeros), else writes zeros. */
+    @Override
+    public void trim(long offset, long length) {
+        checkWritable();
+        checkRange(offset, length, virtualSize);
+        if (length == 0) {
+            return;
+        }
+        try {
+            file.punchHole(offset, length);
+        } catch (StorageException e) {
+            if (e.code() != ErrorCode.UNSUPPORTED) {
+                throw e;
+            }
+            Io.writeZeros(file, offset, length);
+        }
+    }
+
+    /** A fixed disk keeps its size in the file by definition: there is nothing to give back. */
+    @Override
+    public long reclaim() {
+        checkWritable();
+        return 0;
+    }
+
+    @Override
     public void flush() {
         file.flush();
     }

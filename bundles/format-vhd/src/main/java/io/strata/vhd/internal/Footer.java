@@ -58,6 +58,11 @@ record Footer(
                 creatorHostOs, originalSize, newCurrentSize, newGeometry, diskTypeCode, uniqueId, savedState);
     }
 
+    Footer withType(DiskType type, long newDataOffset) {
+        return new Footer(features, formatVersion, newDataOffset, timestamp, creatorApp, creatorVersion,
+                creatorHostOs, originalSize, currentSize, geometry, type.code, uniqueId, savedState);
+    }
+
     byte[] encode() {
         byte[] out = new byte[SIZE];
         ByteBuffer b = ByteBuffer.wrap(out); // big-endian by default

@@ -3,6 +3,8 @@ package io.strata.vhd.internal;
 import io.strata.api.Capability;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.format.BackingResolver;
+import io.strata.api.format.CheckReport;
 import io.strata.api.format.DiskFormat;
 import io.strata.api.format.DiskSpec;
 import io.strata.api.format.ImageInfo;
@@ -12,7 +14,9 @@ import io.strata.api.fs.DatastoreFile;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.osgi.service.component.annotations.Component;
@@ -27,7 +31,10 @@ public final class VhdFormat implements DiskFormat {
     static final String TYPE = "vhd";
 
     private static final Set<Capability> CAPABILITIES = Collections.unmodifiableSet(EnumSet.of(
-            Capability.THIN, Capability.THICK, Capability.THICK_LAZY, Capability.RESIZE, Capability.BLOCK_STATUS));
+            Capability.THIN, Capability.THICK, Capability.THICK_LAZY, Capability.RESIZE, Capability.BLOCK_STATUS,
+            Capability.TRIM, Capability.BACKING_CHAIN, Capability.CHECK, Capability.RECLAIM));
+    /** The longest chain (this image and its parents) Strata opens or creates. */
+    static final int MAX_CHAIN = 32;
 
     @Override
     public String type() {
@@ -68,7 +75,8 @@ public final class VhdFormat implements DiskFormat {
         Inspection in = VhdInspector.inspect(file);
         Map<String, String> details = new LinkedHashMap<>();
         Footer f = in.footer();
-        details.put("subformat", in.type() == DiskType.FIXED ? "fixed" : "dynamic");
+        details.put("subformat", in.type() == DiskType.FIXED ? "fixed"
+                : in.type() == DiskType.DIFFERENCING ? "differencing" : "dynamic");
         details.put("creator-app", printable(f.creatorApp()));
         details.put("creator-version", (f.creatorVersion() >>> 16) + "." + (f.creatorVersion() & 0xffff));
         details.put("size-source", SizeRule.usesCurrentSize(f) ? "current_size" : "chs");
@@ -77,6 +85,11 @@ public final class VhdFormat implements DiskFormat {
         if (in.header() != null) {
             details.put("block-size", Integer.toString(in.header().blockSize()));
             details.put("allocated-blocks", Long.toString(in.allocatedBlocks()));
+        }
+        if (in.type() == DiskType.DIFFERENCING) {
+            String parent = Layout.parentFileName(file, in.header());
+            details.put("parent", parent == null ? "" : parent);
+            details.put("parent-unique-id", in.header().parentUniqueId().toString());
         }
         return new ImageInfo(TYPE, in.virtualSize(), provisioningOf(in), details);
     }
@@ -109,7 +122,165 @@ public final class VhdFormat implements DiskFormat {
         if (in.type() == DiskType.FIXED) {
             return new FixedVhdDisk(file, readOnly, in, Provisioning.THICK);
         }
+        if (in.type() == DiskType.DIFFERENCING) {
+            throw new StorageException(ErrorCode.CHAIN_BROKEN, "VHD image '" + file.name()
+                    + "' is a differencing disk; it can only be opened with its parent chain");
+        }
         return new DynamicVhdDisk(file, readOnly, in);
+    }
+
+    @Override
+    public VirtualDisk open(DatastoreFile file, boolean readOnly, BackingResolver backing) {
+        if (!readOnly && !file.writable()) {
+            throw new StorageException(ErrorCode.READ_ONLY, "file '" + file.name()
+                    + "' is not writable; open the disk read-only");
+        }
+        return openChain(file, readOnly, backing, 0);
+    }
+
+    /**
+     * Opens an image and, for a differencing disk, its parents (read-only).
+     *
+     * @param above how many images of the chain lie above this one
+     */
+    static VirtualDisk openChain(DatastoreFile file, boolean readOnly, BackingResolver backing, int above) {
+        if (above + 1 > MAX_CHAIN) {
+            throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "the chain above '" + file.name()
+                    + "' is longer than " + MAX_CHAIN + " images");
+        }
+        Inspection in = VhdInspector.inspect(file);
+        if (in.type() == DiskType.FIXED) {
+            return new FixedVhdDisk(file, readOnly, in, Provisioning.THICK);
+        }
+        if (in.type() == DiskType.DYNAMIC) {
+            return new DynamicVhdDisk(file, readOnly, in);
+        }
+        if (backing == null) {
+            throw new StorageException(ErrorCode.CHAIN_BROKEN, "VHD image '" + file.name()
+                    + "' is a differencing disk and no backing resolver was given to find its parent");
+        }
+        String name = Layout.parentFileName(file, in.header());
+        if (name == null) {
+            throw VhdInspector.corrupt(file, "the differencing disk records no readable parent name or locator");
+        }
+        DynamicVhdDisk.Parent parent = openParent(file.name(), name, backing, in.header().parentUniqueId(), above + 1);
+        return new DynamicVhdDisk(file, readOnly, in, parent);
+    }
+
+    /**
+     * Opens a parent chain read-only through the resolver.
+     *
+     * @param expected the unique id the child recorded, or null when any parent will do (rebase)
+     * @param above images above the parent (the child and its own children)
+     */
+    static DynamicVhdDisk.Parent openParent(String child, String name, BackingResolver backing, UUID expected,
+            int above) {
+        DatastoreFile pf;
+        try {
+            pf = backing.openBacking(name);
+        } catch (StorageException e) {
+            if (e.code() == ErrorCode.CHAIN_BROKEN || e.code() == ErrorCode.FILE_NOT_FOUND) {
+                throw new StorageException(ErrorCode.CHAIN_BROKEN, "differencing disk '" + child
+                        + "' needs its parent '" + name + "', which is missing", e);
+            }
+            throw e;
+        }
+        VirtualDisk pd;
+        try {
+            pd = openChain(pf, true, backing, above);
+        } catch (RuntimeException e) {
+            pf.close();
+            throw e;
+        }
+        UUID id = ((AbstractVhdDisk) pd).uniqueId();
+        if (expected != null && !expected.equals(id)) {
+            pd.close();
+            throw new StorageException(ErrorCode.CHAIN_BROKEN, "parent '" + name + "' of differencing disk '" + child
+                    + "' is not the image the child was made from (unique id " + id + ", the child expects "
+                    + expected + ")");
+        }
+        return new DynamicVhdDisk.Parent(pd, name, id);
+    }
+
+    /**
+     * A differencing disk over {@code parentFile}: footer (type 4, the parent's size),
+     * header with the parent's unique id, timestamp and name, an empty BAT with room
+     * for 2040 GiB, two sets of locator room (W2ku and W2ru, 8 KiB each) of which the
+     * first is used, footer. Constant time: nothing of the parent is copied.
+     */
+    @Override
+    public VirtualDisk createChild(DatastoreFile file, String parentFile, BackingResolver backing) {
+        if (!file.writable()) {
+            throw new StorageException(ErrorCode.READ_ONLY, "file '" + file.name() + "' is not writable");
+        }
+        if (file.size() != 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "file '" + file.name()
+                    + "' is not empty; a new VHD image needs an empty file");
+        }
+        DynamicVhdDisk.Parent parent = openParent(file.name(), parentFile, backing, null, 1);
+        try {
+            long size = parent.disk().virtualSize();
+            Footer footer = newFooter(size, DiskType.DIFFERENCING);
+            int entries = (int) ((size + Vhd.BLOCK_SIZE - 1) / Vhd.BLOCK_SIZE);
+            byte[] encoded = footer.encode();
+            Io.write(file, encoded, Layout.LOCATOR_AREA_END);
+            List<ParentLocator> locators = Layout.writeLocators(file, Layout.LOCATOR_AREA,
+                    Layout.relativePath(parentFile), absolutePath(parent));
+            int[] bat = new int[entries];
+            java.util.Arrays.fill(bat, Bat.UNUSED);
+            file.write(Bat.encode(bat, 0, entries, true), Vhd.BAT_OFFSET);
+            DynamicHeader header = DynamicHeader.forDynamic(Vhd.BAT_OFFSET, entries, Vhd.BLOCK_SIZE)
+                    .withParent(parent.uniqueId(), parentTimestamp(parent), parentFile, locators);
+            Io.write(file, header.encode(), Vhd.HEADER_OFFSET);
+            Io.write(file, encoded, 0);
+            return new DynamicVhdDisk(file, false, VhdInspector.inspect(file), parent);
+        } catch (RuntimeException e) {
+            parent.disk().close();
+            throw e;
+        }
+    }
+
+    /** The W2ku path: the parent's path on the host when the datastore has one, else its name. */
+    static String absolutePath(DynamicVhdDisk.Parent parent) {
+        return ((AbstractVhdDisk) parent.disk()).file.localPath().map(p -> p.toAbsolutePath().toString())
+                .orElse(parent.name());
+    }
+
+    /**
+     * The parent time stamp: the specification asks for the parent's modification time
+     * (seconds since 2000-01-01 UTC). That is the file's mtime where the datastore has
+     * local paths, else the parent footer's time stamp. Informational: the unique id
+     * is what identifies the parent.
+     */
+    static int parentTimestamp(DynamicVhdDisk.Parent parent) {
+        AbstractVhdDisk d = (AbstractVhdDisk) parent.disk();
+        java.util.Optional<java.nio.file.Path> p = d.file.localPath();
+        if (p.isPresent()) {
+            try {
+                return (int) (java.nio.file.Files.getLastModifiedTime(p.get()).toMillis() / 1000 - Footer.VHD_EPOCH);
+            } catch (java.io.IOException | RuntimeException e) {
+                // fall through to the footer's time stamp
+            }
+        }
+        return d.timestamp();
+    }
+
+    @Override
+    public Optional<String> backingFile(DatastoreFile file) {
+        Inspection in = VhdInspector.inspect(file);
+        if (in.type() != DiskType.DIFFERENCING) {
+            return Optional.empty();
+        }
+        String name = Layout.parentFileName(file, in.header());
+        if (name == null) {
+            throw VhdInspector.corrupt(file, "the differencing disk records no readable parent name or locator");
+        }
+        return Optional.of(name);
+    }
+
+    @Override
+    public CheckReport check(DatastoreFile file, BackingResolver backing, boolean repair) {
+        return new VhdChecker(file, backing).check(repair);
     }
 
     /** The size rules of creation and resize: positive, whole sectors, at most 2040 GiB. */

@@ -4,7 +4,9 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Reads and validates the metadata of a VHD file without writing anything.
@@ -106,10 +108,7 @@ final class VhdInspector {
     private static Inspection inspectDynamic(DatastoreFile file, long fileSize, Footer footer, Footer trailing,
             Damage trailingProblem, byte[] tail) {
         DiskType type = footer.diskType();
-        if (type == DiskType.DIFFERENCING) {
-            throw new Damage("differencing VHD images are not supported yet");
-        }
-        if (type != DiskType.DYNAMIC) {
+        if (type != DiskType.DYNAMIC && type != DiskType.DIFFERENCING) {
             throw new Damage("unsupported disk type " + footer.diskTypeCode() + " in the footer copy at offset 0");
         }
         long virtualSize = checkedSize(footer);
@@ -175,6 +174,27 @@ final class VhdInspector {
         if (hdrOff >= batOff + batBytes) {
             batRoomEnd = Math.min(batRoomEnd, hdrOff);
         }
+        List<long[]> locatorAreas = new ArrayList<>();
+        if (type == DiskType.DIFFERENCING) {
+            checkParentFields(header);
+            for (int k = 0; k < header.parentLocators().size(); k++) {
+                ParentLocator l = header.parentLocators().get(k);
+                if (!l.isUsed()) {
+                    continue;
+                }
+                long[] area = locatorArea(l, k, fileSize);
+                String what = "parent locator " + k + " (" + l.codeName() + ")";
+                if (overlaps(area[0], area[1], 0, Footer.SIZE) || overlaps(area[0], area[1], hdrOff, DynamicHeader.SIZE)
+                        || overlaps(area[0], area[1], batOff, batBytes)) {
+                    throw new Damage(what + " at offset " + area[0] + " overlaps the footer copy, header or BAT");
+                }
+                nextFree = Math.max(nextFree, area[0] + area[1]);
+                if (area[0] >= batOff + batBytes) {
+                    batRoomEnd = Math.min(batRoomEnd, area[0]);
+                }
+                locatorAreas.add(new long[] {area[0], area[1], k});
+            }
+        }
         long[] byOffset = new long[bat.length];
         int allocated = 0;
         for (int i = 0; i < bat.length; i++) {
@@ -199,6 +219,11 @@ final class VhdInspector {
             if (trailingValid && overlaps(start, blockBytes, trailingPos, Footer.SIZE)) {
                 throw new Damage("BAT entry " + i + " overlaps the footer at the end of the file");
             }
+            for (long[] a : locatorAreas) {
+                if (overlaps(start, blockBytes, a[0], a[1])) {
+                    throw new Damage("BAT entry " + i + " overlaps the data of parent locator " + a[2]);
+                }
+            }
             nextFree = Math.max(nextFree, end);
             if (start >= batOff + batBytes) {
                 batRoomEnd = Math.min(batRoomEnd, start);
@@ -207,6 +232,37 @@ final class VhdInspector {
         }
         checkCrossLinks(byOffset, allocated, blockBytes);
         return new Inspection(fileSize, footer, virtualSize, header, bat, nextFree, batRoomEnd, trailingValid);
+    }
+
+    /** A differencing disk must say which parent it needs: an identity and at least one way to find it. */
+    private static void checkParentFields(DynamicHeader h) {
+        if (h.parentUniqueId().equals(DynamicHeader.NO_PARENT)) {
+            throw new Damage("the differencing disk has no parent unique id");
+        }
+        boolean locator = h.parentLocators().stream().anyMatch(ParentLocator::isUsed);
+        if (!locator && h.parentName().isEmpty()) {
+            throw new Damage("the differencing disk names no parent (no parent name, no parent locator)");
+        }
+    }
+
+    /** @return {offset, reserved bytes} of a used locator's data, validated against the file */
+    static long[] locatorArea(ParentLocator l, int k, long fileSize) {
+        String what = "parent locator " + k + " (" + l.codeName() + ")";
+        long space = l.spaceBytes();
+        long len = Integer.toUnsignedLong(l.dataLength());
+        long off = l.dataOffset();
+        if (space < 0) {
+            throw new Damage(what + " has a data space of " + Integer.toUnsignedString(l.dataSpace())
+                    + ", neither sectors nor a whole number of sector bytes");
+        }
+        if (len > space || len > 65536) {
+            throw new Damage(what + " holds " + len + " bytes of data in " + space + " bytes of space");
+        }
+        if (off < 0 || (off & 511) != 0 || off > fileSize - Footer.SIZE - len) {
+            throw new Damage(what + " data offset " + Long.toUnsignedString(off) + " is out of range for a file of "
+                    + fileSize + " bytes");
+        }
+        return new long[] {off, Math.max(len, Math.min(space, fileSize - Footer.SIZE - off))};
     }
 
     /** Two entries pointing into the same space would let one block's writes show up in another. */

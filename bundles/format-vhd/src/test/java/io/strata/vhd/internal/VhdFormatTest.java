@@ -45,7 +45,8 @@ class VhdFormatTest {
         assertEquals("vhd", format.fileExtension());
         assertEquals(2040L << 30, format.maxVirtualSize());
         assertEquals(java.util.EnumSet.of(Capability.THIN, Capability.THICK, Capability.THICK_LAZY,
-                Capability.RESIZE, Capability.BLOCK_STATUS), format.capabilities());
+                Capability.RESIZE, Capability.BLOCK_STATUS, Capability.TRIM, Capability.BACKING_CHAIN,
+                Capability.CHECK, Capability.RECLAIM), format.capabilities());
     }
 
     @Test
