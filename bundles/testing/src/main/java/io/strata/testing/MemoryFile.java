@@ -28,6 +28,7 @@ public final class MemoryFile implements DatastoreFile {
     private long size;
     private boolean writable = true;
     private boolean allocateSupported = true;
+    private boolean punchSupported = true;
     private final List<Op> log = new ArrayList<>();
     private int mutations;
 
@@ -184,11 +185,31 @@ public final class MemoryFile implements DatastoreFile {
         size = Math.max(size, position + length); // sparse: the test cares about content, not space
     }
 
+    /** Makes {@link #punchHole} answer UNSUPPORTED, as a datastore without PUNCH_HOLE does. */
+    public MemoryFile withoutPunchHole() {
+        punchSupported = false;
+        return this;
+    }
+
+    /** Zeros the range and drops the pages it covers whole, so allocatedBytes() goes down as on a real filesystem. */
     @Override
     public synchronized void punchHole(long position, long length) {
+        if (!punchSupported) {
+            throw new StorageException(ErrorCode.UNSUPPORTED, "no punch hole on this datastore");
+        }
         log.add(new Op("punch", position, null, length));
         mutations++;
-        write(ByteBuffer.wrap(new byte[(int) length]), position);
+        long end = Math.min(size, position + length);
+        for (long p = position; p < end; ) {
+            long page = p / PAGE;
+            long pageEnd = Math.min(end, (page + 1) * PAGE);
+            if (p == page * PAGE && pageEnd == (page + 1) * PAGE) {
+                pages.remove(page);
+            } else if (pages.containsKey(page)) {
+                java.util.Arrays.fill(pages.get(page), (int) (p % PAGE), (int) (p % PAGE + (pageEnd - p)), (byte) 0);
+            }
+            p = pageEnd;
+        }
     }
 
     @Override

@@ -923,16 +923,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             buf.clear().limit(len);
             read(buf, start);
             if (allZero(buf.array(), len)) {
-                metaLock.lock();
-                try {
-                    writeBatEntry(i, Bat.UNUSED);
-                    s.bat.set(i, Bat.UNUSED);
-                    if (s.bitmaps != null) {
-                        s.bitmaps.set(i, null);
-                    }
-                } finally {
-                    metaLock.unlock();
-                }
+                freeBlock(i, entry);
             }
         }
         file.flush();
@@ -941,7 +932,11 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     }
 
     private static boolean allZero(byte[] b, int len) {
-        for (int i = 0; i < len; i++) {
+        return allZero(b, 0, len);
+    }
+
+    private static boolean allZero(byte[] b, int from, int to) {
+        for (int i = from; i < to; i++) {
             if (b[i] != 0) {
                 return false;
             }
@@ -994,7 +989,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 buf.clear();
                 Io.readExactly(file, buf, lastBlock.getKey());
                 buf.flip();
-                file.write(buf, slot);
+                copyBlock(buf, slot, blockBytes);
                 file.flush();
                 int index = lastBlock.getValue();
                 int entry = Bat.entryFor(slot);
@@ -1024,6 +1019,39 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             return oldSize - file.size();
         } finally {
             metaLock.unlock();
+        }
+    }
+
+    /**
+     * Writes a block into a free slot. Where the slot can be punched (it then reads
+     * zeros) only the non-zero 4 KiB pages are written, so moving a sparse block
+     * does not make it dense.
+     */
+    private void copyBlock(ByteBuffer block, long slot, long blockBytes) {
+        boolean punched;
+        try {
+            file.punchHole(slot, blockBytes);
+            punched = true;
+        } catch (StorageException e) {
+            if (e.code() != ErrorCode.UNSUPPORTED) {
+                throw e;
+            }
+            punched = false;
+        }
+        if (!punched) {
+            file.write(block, slot);
+            return;
+        }
+        byte[] a = block.array();
+        int page = 4096;
+        int pos = 0;
+        while (pos < a.length) {
+            // pages aligned to the file, not to the block: the bitmap sits 512 bytes before a 4 KiB boundary
+            int next = (int) Math.min(a.length, ((slot + pos) / page + 1) * page - slot);
+            if (!allZero(a, pos, next)) {
+                file.write(ByteBuffer.wrap(a, pos, next - pos), slot + pos);
+            }
+            pos = next;
         }
     }
 
