@@ -1,0 +1,37 @@
+package io.strata.itests;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/** Host tools (tar, qemu-img, losetup) run from the tests, in the test JVM or in the container. */
+final class HostTools {
+    private HostTools() {
+    }
+
+    /** Runs a tool and returns its output (stdout and stderr); fails on a non-zero exit. */
+    static String run(List<String> command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("timed out: " + command);
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException(command + " exited with " + p.exitValue() + ": " + out.trim());
+        }
+        return out;
+    }
+
+    /** Whether a tool is on the PATH or in an sbin directory. */
+    static boolean has(String name) {
+        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
+        return Stream.of((path + ":/usr/sbin:/sbin").split(File.pathSeparator))
+                .anyMatch(dir -> Files.isExecutable(Paths.get(dir, name)));
+    }
+}

@@ -1,0 +1,361 @@
+package io.strata.itests;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import org.apache.sshd.client.SshClient;
+import org.apache.sshd.client.channel.ChannelExec;
+import org.apache.sshd.client.channel.ClientChannelEvent;
+import org.apache.sshd.client.keyverifier.AcceptAllServerKeyVerifier;
+import org.apache.sshd.client.session.ClientSession;
+import org.apache.sshd.common.keyprovider.KeyIdentityProvider;
+
+/**
+ * A copy of the assembled Strata distribution run as a real process, for the tests
+ * that Pax Exam cannot do inside one container: stop and start again, kill -9.
+ *
+ * <p>The distribution's tar.gz (from the local Maven repository, where the reactor
+ * installed it) is unpacked into {@code target/karaf-process/<name>}; SSH and the two
+ * RMI ports get free port numbers in {@code etc/}, so a run never clashes with a
+ * developer's instance or another test. {@code bin/karaf server} is started with its
+ * console output in {@code console.log} in that directory. Commands run over SSH from
+ * this JVM (Apache MINA SSHD client, user karaf), which is faster than starting
+ * {@code bin/client} for every command and gives the command's exit status: 0 on
+ * success, 1 when the command threw (its one-line error is on the error stream).
+ */
+final class KarafProcess implements AutoCloseable {
+
+    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(180);
+    static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(180);
+
+    private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]");
+
+    /** What one command did. {@code exit} is null when the connection was lost before its end. */
+    static final class Result {
+        final String command;
+        final Integer exit;
+        final String out;
+        final String err;
+
+        Result(String command, Integer exit, String out, String err) {
+            this.command = command;
+            this.exit = exit;
+            this.out = out;
+            this.err = err;
+        }
+
+        boolean ok() {
+            return exit != null && exit == 0;
+        }
+
+        /** The error line Karaf printed, without its "Error executing command: " prefix. */
+        String error() {
+            String text = (err + "\n" + out).trim();
+            for (String line : text.split("\\R")) {
+                int i = line.indexOf("Error executing command: ");
+                if (i >= 0) {
+                    return line.substring(i + "Error executing command: ".length()).trim();
+                }
+            }
+            return text;
+        }
+
+        @Override
+        public String toString() {
+            return "$ " + command + "  [exit " + exit + "]\n" + out + (err.isBlank() ? "" : "[stderr] " + err);
+        }
+    }
+
+    static {
+        // The SSH client warns about every unverified host key (they are all fresh here).
+        System.setProperty("org.slf4j.simpleLogger.log.org.apache.sshd", "error");
+    }
+
+    private final Path home;
+    private final int sshPort;
+    private Process process;
+    private SshClient ssh;
+
+    /** Unpacks a fresh copy of the distribution into {@code target/karaf-process/<name>}. */
+    KarafProcess(String name) throws IOException, InterruptedException {
+        home = Paths.get("target", "karaf-process", name).toAbsolutePath();
+        deleteTree(home);
+        Files.createDirectories(home);
+        Path archive = distribution();
+        HostTools.run(List.of("tar", "xzf", archive.toString(), "-C", home.toString(), "--strip-components=1"));
+        sshPort = freePort();
+        setProperty("etc/org.apache.karaf.shell.cfg", "sshPort", Integer.toString(sshPort));
+        setProperty("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", Integer.toString(freePort()));
+        setProperty("etc/org.apache.karaf.management.cfg", "rmiServerPort", Integer.toString(freePort()));
+    }
+
+    /** The distribution tar.gz installed in the local Maven repository. */
+    static Path distribution() {
+        String version = System.getProperty("strata.version", "0.1.0-SNAPSHOT");
+        String repo = System.getProperty("strata.localRepository",
+                System.getProperty("user.home") + "/.m2/repository");
+        Path archive = Paths.get(repo, "io", "strata", "strata-distribution", version,
+                "strata-distribution-" + version + ".tar.gz");
+        if (!Files.isRegularFile(archive)) {
+            throw new IllegalStateException("distribution not built: " + archive
+                    + " (mvn install -pl karaf-features/features,karaf-features/distribution)");
+        }
+        return archive;
+    }
+
+    Path home() {
+        return home;
+    }
+
+    /** {@code data/} of the instance ({@code karaf.data}). */
+    Path data() {
+        return home.resolve("data");
+    }
+
+    boolean isRunning() {
+        return process != null && process.isAlive();
+    }
+
+    /**
+     * Starts {@code bin/karaf server} and waits until {@code storage:datastore-list}
+     * answers and shows the {@code local} datastore ONLINE.
+     */
+    void start() throws IOException {
+        if (isRunning()) {
+            throw new IllegalStateException("already running");
+        }
+        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/karaf").toString(), "server")
+                .directory(home.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("console.log").toFile()));
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        // The ext4 layer runs mkfs/losetup/mount; make the sbin directories findable.
+        pb.environment().merge("PATH", "/usr/local/sbin:/usr/sbin:/sbin", (a, b) -> a + ":" + b);
+        process = pb.start();
+        if (ssh == null) {
+            ssh = SshClient.setUpDefaultClient();
+            ssh.setServerKeyVerifier(AcceptAllServerKeyVerifier.INSTANCE);
+            ssh.setKeyIdentityProvider(KeyIdentityProvider.EMPTY_KEYS_PROVIDER);
+            ssh.start();
+        }
+        awaitOutput("storage:datastore-list --no-format", BOOT_TIMEOUT,
+                out -> out.lines().anyMatch(l -> l.startsWith("local\t") && l.contains("\tONLINE\t")));
+    }
+
+    /**
+     * Runs a command line over SSH. Never throws for a failed command or a lost
+     * connection: the result says what happened.
+     */
+    Result exec(String command) {
+        return exec(command, COMMAND_TIMEOUT);
+    }
+
+    Result exec(String command, Duration timeout) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        Integer exit = null;
+        try (ClientSession session = ssh.connect("karaf", "127.0.0.1", sshPort)
+                .verify(10, TimeUnit.SECONDS).getSession()) {
+            session.addPasswordIdentity("karaf");
+            session.auth().verify(10, TimeUnit.SECONDS);
+            try (ChannelExec channel = session.createExecChannel(command)) {
+                channel.setOut(out);
+                channel.setErr(err);
+                channel.open().verify(10, TimeUnit.SECONDS);
+                channel.waitFor(EnumSet.of(ClientChannelEvent.CLOSED), timeout.toMillis());
+                exit = channel.getExitStatus();
+            }
+        } catch (IOException | RuntimeException e) {
+            err.writeBytes(("[ssh] " + e).getBytes(StandardCharsets.UTF_8));
+        }
+        return new Result(command, exit, strip(out.toString(StandardCharsets.UTF_8)),
+                strip(err.toString(StandardCharsets.UTF_8)));
+    }
+
+    /** Runs a command that must succeed; returns its output. */
+    String ok(String command) {
+        Result r = exec(command);
+        if (!r.ok()) {
+            throw new AssertionError("command failed: " + r);
+        }
+        return r.out;
+    }
+
+    /** Runs a command that must fail; returns its error line. */
+    String error(String command) {
+        Result r = exec(command);
+        if (r.exit == null || r.exit == 0) {
+            throw new AssertionError("command should have failed: " + r);
+        }
+        return r.error();
+    }
+
+    /** Repeats a command until it succeeds with output the check accepts; returns that output. */
+    String awaitOutput(String command, Duration timeout, Predicate<String> check) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Result last = null;
+        while (System.nanoTime() < deadline) {
+            if (process != null && !process.isAlive()) {
+                throw new AssertionError("Karaf exited with " + process.exitValue() + " while waiting for `"
+                        + command + "`; see " + home.resolve("console.log"));
+            }
+            last = exec(command, Duration.ofSeconds(30));
+            if (last.ok() && check.test(last.out)) {
+                return last.out;
+            }
+            sleep(500);
+        }
+        throw new AssertionError("timed out after " + timeout.toSeconds() + "s waiting for `" + command
+                + "`; last: " + last);
+    }
+
+    /** Stops Karaf cleanly ({@code system:shutdown -f}) and waits for the process to end. */
+    void stop() {
+        if (!isRunning()) {
+            return;
+        }
+        exec("system:shutdown -f", Duration.ofSeconds(20));
+        try {
+            if (!process.waitFor(90, TimeUnit.SECONDS)) {
+                kill9();
+                throw new AssertionError("Karaf did not stop within 90 s; killed");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while stopping Karaf", e);
+        }
+    }
+
+    /**
+     * SIGKILLs the launched script and every process below it (the Karaf JVM), and
+     * waits until they are gone.
+     *
+     * @return how many processes were killed
+     */
+    int kill9() {
+        if (process == null) {
+            return 0;
+        }
+        List<ProcessHandle> all = new ArrayList<>();
+        process.toHandle().descendants().forEach(all::add);
+        all.add(process.toHandle());
+        // Children first, so the script sees no exit to react to before it dies itself.
+        all.forEach(ProcessHandle::destroyForcibly);
+        for (ProcessHandle h : all) {
+            try {
+                h.onExit().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new AssertionError("process " + h.pid() + " survived SIGKILL", e);
+            }
+        }
+        return all.size();
+    }
+
+    /** Kills what is still running and closes the SSH client. The directory stays for inspection. */
+    @Override
+    public void close() {
+        if (isRunning()) {
+            kill9();
+        }
+        if (ssh != null) {
+            try {
+                ssh.stop();
+            } catch (RuntimeException e) {
+                // nothing to keep
+            }
+            ssh = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- parsing
+
+    static String strip(String text) {
+        return ANSI.matcher(text).replaceAll("").replace("\r", "");
+    }
+
+    /** The {@code key: value} lines of an info command. */
+    static Map<String, String> keyValues(String text) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (String line : text.split("\\R")) {
+            int colon = line.indexOf(':');
+            if (colon > 0) {
+                map.put(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+            }
+        }
+        return map;
+    }
+
+    /** Rows of a table printed with {@code --no-format}. */
+    static List<String[]> rows(String text) {
+        List<String[]> rows = new ArrayList<>();
+        for (String line : text.split("\\R")) {
+            if (!line.isBlank()) {
+                rows.add(line.split("\t", -1));
+            }
+        }
+        return rows;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void setProperty(String file, String key, String value) throws IOException {
+        Path path = home.resolve(file);
+        List<String> lines = new ArrayList<>(Files.readAllLines(path, StandardCharsets.ISO_8859_1));
+        boolean found = false;
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).matches("\\s*" + Pattern.quote(key) + "\\s*[=:].*")) {
+                lines.set(i, key + " = " + value);
+                found = true;
+            }
+        }
+        if (!found) {
+            lines.add(key + " = " + value);
+        }
+        Files.write(path, lines, StandardCharsets.ISO_8859_1);
+    }
+
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package io.strata.itests;
+
+import static io.strata.itests.KarafProcess.keyValues;
+import static io.strata.itests.KarafProcess.rows;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import org.junit.After;
+import org.junit.Test;
+
+/**
+ * A clean stop and start of the real distribution keeps the host configuration
+ * (resources, datastores, in Configuration Admin) and every volume (the catalogs on
+ * the datastores), all ONLINE/READY with the same sizes.
+ */
+public class RestartIT {
+
+    private KarafProcess karaf;
+
+    @After
+    public void tearDown() {
+        if (karaf != null) {
+            karaf.close();
+        }
+    }
+
+    @Test
+    public void restartKeepsResourcesDatastoresAndVolumes() throws Exception {
+        karaf = new KarafProcess("restart");
+        karaf.start();
+
+        Path store = karaf.home().resolve("store1");
+        karaf.ok("storage:resource-add r1 local kind=directory path=" + store);
+        Map<String, String> ds = keyValues(karaf.ok("storage:datastore-create ds1 dir r1"));
+        assertEquals("ONLINE", ds.get("state"));
+        assertEquals("r1/dir", ds.get("device"));
+
+        karaf.ok("storage:volume-create ds1 thin1 1G");
+        karaf.ok("storage:volume-create --provisioning thick ds1 thick1 8M");
+        karaf.ok("storage:volume-create --provisioning thick-lazy ds1 lazy1 16M");
+        karaf.ok("storage:volume-create --format raw ds1 raw1 3M");
+        karaf.ok("storage:volume-create --format raw --provisioning thick local raw2 2M");
+        karaf.ok("storage:volume-create local thin2 100M");
+        // A grown volume keeps its new size too.
+        karaf.ok("storage:volume-resize ds1/thin1 2G");
+
+        Map<String, String> volumesBefore = volumeRows();
+        assertEquals(volumesBefore.toString(), 6, volumesBefore.size());
+        Map<String, Map<String, String>> infoBefore = infos(volumesBefore);
+        String resourcesBefore = karaf.ok("storage:resource-list --no-format");
+        assertTrue(resourcesBefore, resourcesBefore.contains("r1\tlocal\tONLINE\t"));
+
+        karaf.stop();
+        assertTrue("Karaf still running after stop", !karaf.isRunning());
+        karaf.start();
+
+        // Both datastores come back ONLINE on the same devices.
+        karaf.awaitOutput("storage:datastore-list --no-format -b", KarafProcess.BOOT_TIMEOUT,
+                out -> out.contains("ds1\tdir\tr1/dir\tONLINE\t") && out.contains("local\tdir\tlocal/dir\tONLINE\t"));
+        assertEquals(resourcesBefore, karaf.ok("storage:resource-list --no-format"));
+
+        // Same volumes, same formats, provisioning, sizes and states.
+        assertEquals(volumesBefore, volumeRows());
+        Map<String, Map<String, String>> infoAfter = infos(volumesBefore);
+        for (String ref : volumesBefore.keySet()) {
+            Map<String, String> before = infoBefore.get(ref);
+            Map<String, String> after = infoAfter.get(ref);
+            for (String key : List.of("format", "provisioning", "virtual-size", "path", "file", "state", "created")) {
+                assertEquals(ref + " " + key, before.get(key), after.get(key));
+            }
+            assertEquals("READY", after.get("state"));
+            Path image = Paths.get(after.get("path"));
+            assertTrue("image of " + ref + " missing: " + image, Files.isRegularFile(image));
+            if (HostTools.has("qemu-img")) {
+                assertEquals("qemu-img virtual size of " + ref, after.get("virtual-size"),
+                        Long.toString(QemuImg.virtualSize(image, after.get("format"))));
+            }
+        }
+        assertEquals(2147483648L, Long.parseLong(infoAfter.get("ds1/thin1").get("virtual-size")));
+
+        // And the datastores still work: a new volume, then everything deleted.
+        karaf.ok("storage:volume-create ds1 after 1M");
+        for (String ref : volumeRows().keySet()) {
+            karaf.ok("storage:volume-delete " + ref);
+        }
+        assertEquals("", karaf.ok("storage:volume-list --no-format").trim());
+        karaf.ok("storage:datastore-remove ds1");
+        karaf.ok("storage:resource-remove r1");
+        karaf.stop();
+    }
+
+    /** volume-list rows by reference, every column (sizes in bytes). */
+    private Map<String, String> volumeRows() {
+        Map<String, String> map = new TreeMap<>();
+        for (String[] row : rows(karaf.ok("storage:volume-list --no-format -b"))) {
+            map.put(row[0], String.join("\t", row));
+        }
+        return map;
+    }
+
+    private Map<String, Map<String, String>> infos(Map<String, String> volumes) {
+        Map<String, Map<String, String>> infos = new TreeMap<>();
+        for (String ref : volumes.keySet()) {
+            infos.put(ref, keyValues(karaf.ok("storage:volume-info " + ref)));
+        }
+        return infos;
+    }
+}
