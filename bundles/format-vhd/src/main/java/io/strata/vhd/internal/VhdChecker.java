@@ -101,30 +101,31 @@ final class VhdChecker {
             errors.add("unsupported disk type " + footer.diskTypeCode() + " in the footer");
             return false;
         }
-        boolean fixed = false;
         if (copy == null) {
             errors.add(copyProblem);
-            if (repair) {
-                Io.write(file, trailing.encode(), 0);
-                file.flush();
-                repaired.add("rewrote the footer copy at offset 0 from the footer at the end of the file");
-                fixed = true;
-            }
         }
         if ((size & 511) != 0) {
             errors.add("the file size " + size + " is not a whole number of sectors (truncated?)");
         }
+        boolean differ = copy != null && trailing != null && !Arrays.equals(copy.encode(), trailing.encode());
         if (trailing == null) {
             errors.add(trailingProblem);
-        } else if (copy != null && !Arrays.equals(copy.encode(), trailing.encode())) {
+        } else if (differ) {
             errors.add("the footer copy at offset 0 and the footer at the end of the file differ"
                     + describeDifference(copy, trailing));
         }
-        Inspection in = null;
-        if (!fixed) {
-            in = structure(footer, size, trailing != null);
+        int before = errors.size();
+        Inspection in = structure(footer, size, trailing != null, copy != null && trailing != null && !differ);
+        if (!repair || errors.size() > before) {
+            return false; // footers are only rewritten into an otherwise sound image
         }
-        if (repair && !fixed && copy != null && (trailing == null || !Arrays.equals(copy.encode(), trailing.encode()))) {
+        if (copy == null) {
+            Io.write(file, trailing.encode(), 0);
+            file.flush();
+            repaired.add("rewrote the footer copy at offset 0 from the footer at the end of the file");
+            return true;
+        }
+        if (trailing == null || differ) {
             // Over the last sector when that is a footer (damaged or stale); else append, as the last
             // sector may be block data of a file that lost its footer.
             long pos = Footer.hasCookie(tail) && (in == null || !lastSectorInBlock(in, tailPos)) ? tailPos
@@ -132,9 +133,9 @@ final class VhdChecker {
             Io.write(file, copy.encode(), pos);
             file.flush();
             repaired.add("rewrote the footer at the end of the file (offset " + pos + ") from the copy at offset 0");
-            fixed = true;
+            return true;
         }
-        return fixed;
+        return false;
     }
 
     private static boolean isSparse(Footer f) {
@@ -171,7 +172,7 @@ final class VhdChecker {
      *
      * @return the inspection when the structure is sound enough for the inspector, else null
      */
-    private Inspection structure(Footer footer, long size, boolean trailingValid) {
+    private Inspection structure(Footer footer, long size, boolean trailingValid, boolean footersSound) {
         long virtualSize = SizeRule.virtualSize(footer);
         if (footer.currentSize() < 0 || virtualSize > Vhd.MAX_VIRTUAL_SIZE) {
             errors.add("the virtual size " + Long.toUnsignedString(footer.currentSize())
@@ -283,8 +284,8 @@ final class VhdChecker {
             }
         }
         checkBitmaps(blocks, bitmapSize, bs, virtualSize, differencing);
-        if (errors.size() > errorsBefore || !trailingValid) {
-            return null;
+        if (errors.size() > errorsBefore || !footersSound) {
+            return null; // the rest needs the inspector, which needs sound footers
         }
         Inspection in;
         try {
