@@ -115,4 +115,93 @@ class CrashOrderTest {
             }
         }
     }
+
+    /**
+     * The same for a differencing child: non-overlapping writes (partial sectors, new
+     * and allocated blocks), a trim and a populate. At every prefix the chain opens,
+     * the checker finds no error, every sector shows either what it had or what the
+     * write put there (never zeros for a parent's data, never garbage), and every
+     * write a completed flush covered is there.
+     */
+    @Test
+    void everyPrefixOfAChildsWriteLogOpensAndChecksClean() {
+        VhdFormat format = new VhdFormat();
+        MemoryStore store = new MemoryStore();
+        long size = 8 * MIB;
+        byte[] parent = new byte[(int) size];
+        try (VirtualDisk p = format.create(store.create("p.vhd"), new DiskSpec(size, Provisioning.THIN))) {
+            byte[] data = DifferencingTest.pattern((int) (5 * MIB), 1);
+            p.write(ByteBuffer.wrap(data), 0);
+            System.arraycopy(data, 0, parent, 0, data.length);
+        }
+        MemoryFile live = store.create("c.vhd");
+        format.createChild(live, "p.vhd", store).close();
+        MemoryFile base = live.copy();
+        live.clearLog();
+
+        long[][] plan = {{100, 50}, {2 * MIB + 700, 3000}, {1324, 1000}, {6 * MIB + 1, 9000},
+            {2 * MIB + 8000, 512}, {4 * MIB - 10, 20}};
+        List<Written> writes = new ArrayList<>();
+        int trimFlushed;
+        try (VirtualDisk d = format.open(live, false, store)) {
+            int n = 0;
+            for (long[] w : plan) {
+                byte[] data = DifferencingTest.pattern((int) w[1], ++n);
+                d.write(ByteBuffer.wrap(data), w[0]);
+                int flushedAt = Integer.MAX_VALUE;
+                if (n % 2 == 0) {
+                    d.flush();
+                    flushedAt = live.log().size();
+                }
+                writes.add(new Written(w[0], data, flushedAt));
+            }
+            d.trim(4 * MIB + 4096, 2 * MIB); // parent has data in part of it: zeroed sectors in the child
+            d.populate(0, 2 * MIB);
+            d.flush();
+            trimFlushed = live.log().size();
+        }
+        List<MemoryFile.Op> log = live.log();
+        for (int k = 0; k <= log.size(); k++) {
+            MemoryFile crashed = base.copy();
+            for (int i = 0; i < k; i++) {
+                crashed.apply(log.get(i));
+            }
+            try (VirtualDisk d = format.open(crashed, true, store)) {
+                io.strata.api.format.CheckReport r = format.check(crashed, store, false);
+                assertTrue(r.errors().isEmpty(), "prefix " + k + ": " + r);
+                for (Written w : writes) {
+                    long first = w.offset() & ~511L;
+                    long end = (w.offset() + w.data().length + 511) & ~511L;
+                    for (long sec = first; sec < end; sec += 512) {
+                        byte[] now = new byte[512];
+                        d.read(ByteBuffer.wrap(now), sec);
+                        byte[] old = Arrays.copyOfRange(parent, (int) sec, (int) sec + 512);
+                        byte[] neu = old.clone();
+                        long from = Math.max(sec, w.offset());
+                        long to = Math.min(sec + 512, w.offset() + w.data().length);
+                        System.arraycopy(w.data(), (int) (from - w.offset()), neu, (int) (from - sec), (int) (to - from));
+                        boolean isNew = Arrays.equals(now, neu);
+                        if (sec >= 4 * MIB + 4096 && sec < 6 * MIB + 4096 && Arrays.equals(now, new byte[512])) {
+                            continue; // trimmed
+                        }
+                        assertTrue(isNew || Arrays.equals(now, old), "prefix " + k + ": sector " + sec
+                                + " is neither old nor new");
+                        if (k >= w.logIndexWhenFlushed() || k >= trimFlushed) {
+                            assertTrue(isNew, "prefix " + k + ": flushed write at " + w.offset() + " lost (sector "
+                                    + sec + ")");
+                        }
+                    }
+                }
+                if (k >= trimFlushed) {
+                    byte[] z = new byte[(int) (2 * MIB)];
+                    ByteBuffer b = ByteBuffer.allocate(z.length);
+                    d.read(b, 4 * MIB + 4096);
+                    assertArrayEquals(z, b.array(), "prefix " + k + ": flushed trim lost");
+                }
+            } catch (RuntimeException e) {
+                throw new AssertionError("prefix " + k + " of " + log.size() + " (" + (k > 0 ? log.get(k - 1).kind()
+                        + "@" + log.get(k - 1).position() : "start") + "): " + e.getMessage(), e);
+            }
+        }
+    }
 }
