@@ -35,6 +35,11 @@ public class FeaturesIT extends StrataTestSupport {
             assertTrue("feature " + name + " not installed",
                     featuresService.isInstalled(featuresService.getFeature(name)));
         }
+        // and as a user sees it (feature:* commands are ACL-guarded: run as admin)
+        String listed = ok("feature:list -i");
+        for (String name : FEATURES) {
+            assertTrue(name + " missing from feature:list -i:\n" + listed, listed.contains(name + " "));
+        }
     }
 
     @Test

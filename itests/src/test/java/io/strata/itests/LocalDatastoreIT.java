@@ -19,8 +19,7 @@ public class LocalDatastoreIT extends StrataTestSupport {
 
     @Before
     public void localIsOnline() {
-        awaitOutput("storage:datastore-list --no-format -b",
-                out -> rows(out).stream().anyMatch(r -> r[0].equals("local") && r[3].equals("ONLINE")));
+        awaitDatastore("local", "ONLINE");
     }
 
     @Test

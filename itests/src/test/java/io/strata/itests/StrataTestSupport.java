@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.security.PrivilegedAction;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,7 +30,10 @@ import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 import javax.inject.Inject;
+import javax.security.auth.Subject;
 
+import org.apache.karaf.jaas.boot.principal.RolePrincipal;
+import org.apache.karaf.jaas.boot.principal.UserPrincipal;
 import org.apache.karaf.shell.api.console.Session;
 import org.apache.karaf.shell.api.console.SessionFactory;
 import org.junit.runner.RunWith;
@@ -85,7 +89,7 @@ public abstract class StrataTestSupport {
                         .unpackDirectory(new File("target/exam"))
                         .useDeployFolder(false),
                 configureConsole().ignoreLocalConsole().ignoreRemoteShell(),
-                logLevel(LogLevel.WARN),
+                logLevel(LogLevel.valueOf(System.getProperty("strata.itest.logLevel", "WARN"))),
                 // Free ports, so tests can run next to `./strata run` or another Karaf.
                 editConfigurationFilePut("etc/org.apache.karaf.shell.cfg", "sshPort", freePort()),
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", freePort()),
@@ -95,7 +99,8 @@ public abstract class StrataTestSupport {
                         "org.ops4j.pax.url.mvn.localRepository", localRepo),
                 editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg",
                         "org.ops4j.pax.url.mvn.repositories", ""),
-                systemProperty("strata.itest").value("true")));
+                systemProperty("strata.itest").value("true"),
+                systemProperty("strata.version").value(version)));
         if (Boolean.getBoolean("strata.itest.keep")) {
             options.add(keepRuntimeFolder());
         }
@@ -185,20 +190,28 @@ public abstract class StrataTestSupport {
     protected Result run(String command) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        String error = null;
-        try (Session session = sessionFactory.create(System.in, out, out)) {
-            session.put("SCOPE", "storage:shell:*");
-            session.put("APPLICATION", "strata-itest");
-            Object value = session.execute(command);
-            if (value != null) {
-                out.println(value);
-            }
-        } catch (Exception e) {
-            error = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+        String[] error = {null};
+        // Karaf hides commands guarded by an ACL (feature:*, bundle:*, config:*) from a
+        // session without a subject; run as an admin, like a user logged in over SSH.
+        Subject subject = new Subject();
+        subject.getPrincipals().add(new UserPrincipal("karaf"));
+        for (String role : new String[] {"admin", "manager", "viewer", "systembundles"}) {
+            subject.getPrincipals().add(new RolePrincipal(role));
         }
+        Subject.doAs(subject, (PrivilegedAction<Void>) () -> {
+            try (Session session = sessionFactory.create(System.in, out, out)) {
+                Object value = session.execute(command);
+                if (value != null) {
+                    out.println(value);
+                }
+            } catch (Exception e) {
+                error[0] = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+            }
+            return null;
+        });
         out.flush();
         return new Result(command, strip(bytes.toString(StandardCharsets.UTF_8)),
-                error == null ? null : strip(error));
+                error[0] == null ? null : strip(error[0]));
     }
 
     /** Runs a command that must succeed and returns its output. */
@@ -272,6 +285,12 @@ public abstract class StrataTestSupport {
             return !last[0].failed() && check.test(last[0].output);
         });
         return last[0].output;
+    }
+
+    /** Waits until {@code storage:datastore-list} shows the datastore in that state. */
+    protected void awaitDatastore(String name, String state) {
+        awaitOutput("storage:datastore-list --no-format -b", out -> rows(out).stream()
+                .anyMatch(r -> r.length > 3 && r[0].equals(name) && r[3].equals(state)));
     }
 
     protected static void assertNoError(Result result) {
