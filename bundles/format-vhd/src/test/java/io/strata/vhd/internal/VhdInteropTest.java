@@ -291,4 +291,55 @@ class VhdInteropTest {
         assertArrayEquals(data, java.util.Arrays.copyOfRange(raw, 300_000, 300_000 + data.length));
         assertEquals("524288", format.probe(LocalFile.open(img, false)).details().get("block-size"));
     }
+
+    /**
+     * qemu does not read differencing VHDs, so the chain's interop point is this: a
+     * child fully populated and rebased to no parent is a dynamic VHD that qemu-img
+     * reads with exactly the chain's data, and qemu-img check finds nothing wrong.
+     */
+    @Test
+    void aPopulatedChildRebasedToNoneIsADynamicVhdForQemu() throws IOException {
+        long size = 40 * MIB + 512;
+        Path base = dir.resolve("base.vhd");
+        Path child = dir.resolve("child.vhd");
+        Path model = dir.resolve("model.raw");
+        Random rnd = new Random(8);
+        io.strata.api.format.BackingResolver resolver = name -> LocalFile.open(dir.resolve(name), false);
+        try (RandomAccessFile raw = new RandomAccessFile(model.toFile(), "rw")) {
+            raw.setLength(size);
+            try (VirtualDisk b = create(base, size, Provisioning.THIN)) {
+                for (int i = 0; i < 20; i++) {
+                    int len = 1 + rnd.nextInt(i % 5 == 0 ? 3 << 20 : 20_000);
+                    long off = (long) (rnd.nextDouble() * (size - len));
+                    byte[] d = new byte[len];
+                    rnd.nextBytes(d);
+                    b.write(ByteBuffer.wrap(d), off);
+                    raw.seek(off);
+                    raw.write(d);
+                }
+            }
+            try (VirtualDisk c = format.createChild(LocalFile.open(child, true), "base.vhd", resolver)) {
+                for (int i = 0; i < 30; i++) {
+                    int len = 1 + rnd.nextInt(5000);
+                    long off = (long) (rnd.nextDouble() * (size - len));
+                    byte[] d = new byte[len];
+                    rnd.nextBytes(d);
+                    c.write(ByteBuffer.wrap(d), off);
+                    raw.seek(off);
+                    raw.write(d);
+                }
+                c.trim(20 * MIB, 4 * MIB);
+                raw.seek(20 * MIB);
+                raw.write(new byte[(int) (4 * MIB)]);
+                c.populate(0, size);
+                c.rebase(null, resolver);
+            }
+        }
+        assertQemuSees(child, size);
+        run("qemu-img", "compare", "-f", "vpc", "-F", "raw", child.toString(), model.toString());
+        Path out = dir.resolve("out.raw");
+        run("qemu-img", "convert", "-f", "vpc", "-O", "raw", child.toString(), out.toString());
+        assertArrayEquals(Files.readAllBytes(model), Files.readAllBytes(out));
+        assertTrue(format.check(LocalFile.open(child, false), resolver, false).clean());
+    }
 }
