@@ -19,11 +19,13 @@ import org.osgi.framework.Bundle;
 public class FeaturesIT extends StrataTestSupport {
 
     static final List<String> FEATURES = List.of(
-            "strata", "strata-api", "strata-core", "strata-format-raw", "strata-format-vhd",
+            "strata", "strata-api", "strata-core",
+            "strata-format-raw", "strata-format-vhd", "strata-format-qcow2",
             "strata-driver-local", "strata-fs-dir", "strata-fs-ext4", "strata-shell");
 
     static final Set<String> BUNDLES = Set.of(
-            "io.strata.api", "io.strata.core", "io.strata.format-raw", "io.strata.format-vhd",
+            "io.strata.api", "io.strata.core",
+            "io.strata.format-raw", "io.strata.format-vhd", "io.strata.format-qcow2",
             "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell");
 
     @Inject
