@@ -4,7 +4,7 @@ package io.strata.vhd.internal;
 enum DiskType {
     FIXED(2),
     DYNAMIC(3),
-    /** Read and written by issue 3 (snapshots); the structures already carry its fields. */
+    /** A child over a parent image: snapshots and linked clones. */
     DIFFERENCING(4);
 
     final int code;

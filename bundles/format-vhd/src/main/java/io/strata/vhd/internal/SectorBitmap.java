@@ -6,8 +6,7 @@ import java.util.Arrays;
  * The bitmap in front of each data block: one bit per sector, most significant
  * bit first, padded to a whole sector. A set bit means the sector's data lives
  * in this file. Dynamic disks set every bit when a block is allocated (qemu does
- * the same and neither reads it back); differencing disks (issue 3) will keep
- * exact bits and use {@link #isSet}/{@link #set}.
+ * the same and neither reads it back); differencing disks keep exact bits.
  */
 final class SectorBitmap {
     private SectorBitmap() {
