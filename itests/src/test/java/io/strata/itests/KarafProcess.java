@@ -216,6 +216,11 @@ final class KarafProcess implements AutoCloseable {
                 throw new AssertionError("Karaf exited with " + process.exitValue() + " while waiting for `"
                         + command + "`; see " + home.resolve("console.log"));
             }
+            String bootError = bootError();
+            if (bootError != null) {
+                throw new AssertionError("Karaf could not install its boot features: " + bootError + "; see "
+                        + data().resolve("log/karaf.log"));
+            }
             last = exec(command, Duration.ofSeconds(30));
             if (last.ok() && check.test(last.out)) {
                 return last.out;
@@ -224,6 +229,35 @@ final class KarafProcess implements AutoCloseable {
         }
         throw new AssertionError("timed out after " + timeout.toSeconds() + "s waiting for `" + command
                 + "`; last: " + last);
+    }
+
+    /**
+     * The deepest cause of a failed boot feature installation in karaf.log (for instance a
+     * bundle whose imports do not resolve), or null when there is none. Waiting for the
+     * commands would only time out.
+     */
+    private String bootError() {
+        Path log = data().resolve("log/karaf.log");
+        if (!Files.isRegularFile(log)) {
+            return null;
+        }
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).contains("Error installing boot features")) {
+                    String cause = lines.get(Math.min(i + 1, lines.size() - 1));
+                    for (String line : lines.subList(i + 1, lines.size())) {
+                        if (line.startsWith("Caused by: ")) {
+                            cause = line;
+                        }
+                    }
+                    return cause.trim();
+                }
+            }
+            return null;
+        } catch (IOException | UncheckedIOException e) {
+            return null;
+        }
     }
 
     /** Stops Karaf cleanly ({@code system:shutdown -f}) and waits for the process to end. */
