@@ -39,8 +39,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class Qcow2Disk implements VirtualDisk {
     /** Writes that allocate are split into runs of at most this many bytes. */
     private static final int MAX_RUN = 8 << 20;
-    /** L2 tables kept in memory, in bytes. */
-    private static final long L2_CACHE_BYTES = 32L << 20;
+    /** L2 tables kept in memory, in bytes (at least 16 tables); tests lower it to exercise eviction. */
+    static volatile long l2CacheBytes = 32L << 20;
 
     /** What readers need, replaced whole by resize. */
     private static final class State {
@@ -86,7 +86,7 @@ final class Qcow2Disk implements VirtualDisk {
         this.cs = header.clusterSize();
         this.l2Bits = cb - 3;
         this.l2Mask = (1L << l2Bits) - 1;
-        this.l2CacheLimit = (int) Math.max(16, L2_CACHE_BYTES / cs);
+        this.l2CacheLimit = (int) Math.max(16, l2CacheBytes / cs);
         this.state = new State(header.size(), header.l1TableOffset(), new AtomicLongArray(in.l1()));
         in.l2Tables().forEach((k, v) -> l2Cache.put(k, new AtomicLongArray(v)));
         this.refcounts = readOnly ? null

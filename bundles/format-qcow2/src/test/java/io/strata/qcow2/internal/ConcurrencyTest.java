@@ -1,0 +1,149 @@
+package io.strata.qcow2.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.strata.api.format.CheckReport;
+import io.strata.api.format.DiskSpec;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.testing.MemoryFile;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Many threads on one disk: writers that allocate in the same L2 tables, readers, an L2
+ * cache small enough to evict constantly, and populate racing guest writes (a cluster the
+ * guest wrote must never be overwritten with the parent's older data).
+ */
+class ConcurrencyTest {
+    private static final int CS = 65536;
+    private static final int THREADS = 4;
+
+    @AfterEach
+    void restoreCache() {
+        Qcow2Disk.l2CacheBytes = 32L << 20;
+    }
+
+    /** Each writer owns every THREADS-th cluster; versions are written in order, so the last one must win. */
+    @Test
+    void writersReadersAndEvictionAgreeWithTheModel() throws Exception {
+        Qcow2Disk.l2CacheBytes = 16L * CS; // 16 tables: the 40 tables below evict all the time
+        long size = 20L << 30;
+        int clusters = 40 * 64; // spread over 40 L2 tables (512 MiB each)
+        Qcow2Format format = new Qcow2Format();
+        MemoryFile f = new MemoryFile("c.qcow2");
+        byte[][] last = new byte[clusters][];
+        try (VirtualDisk d = format.create(f, new DiskSpec(size, Provisioning.THIN))) {
+            runAll(THREADS + 2, t -> {
+                Random r = new Random(t);
+                for (int i = 0; i < 600; i++) {
+                    int c = r.nextInt(clusters);
+                    long off = clusterOffset(c);
+                    if (t >= THREADS) {
+                        byte[] b = new byte[512];
+                        d.read(ByteBuffer.wrap(b), off + r.nextInt(CS - 512));
+                        continue;
+                    }
+                    c = c - c % THREADS + t;
+                    byte[] data = new byte[CS];
+                    r.nextBytes(data);
+                    d.write(ByteBuffer.wrap(data, 0, CS / 2), clusterOffset(c));
+                    d.write(ByteBuffer.wrap(data, CS / 2, CS / 2), clusterOffset(c) + CS / 2);
+                    last[c] = data;
+                }
+            });
+            for (int c = 0; c < clusters; c++) {
+                byte[] got = new byte[CS];
+                d.read(ByteBuffer.wrap(got), clusterOffset(c));
+                assertArrayEquals(last[c] == null ? new byte[CS] : last[c], got, "cluster " + c);
+            }
+        }
+        CheckReport r = format.check(f, null, false);
+        assertTrue(r.clean(), r.toString());
+    }
+
+    private static long clusterOffset(int c) {
+        // 64 clusters in each of 40 L2 tables, spaced out
+        return ((long) (c / 64) << 29) + (long) (c % 64) * 3 * CS;
+    }
+
+    @Test
+    void populateNeverOverwritesGuestWrites() throws Exception {
+        Qcow2Format format = new Qcow2Format();
+        Fixtures.MemoryStore store = new Fixtures.MemoryStore();
+        int clusters = 256;
+        byte[] parent = new byte[clusters * CS];
+        Arrays.fill(parent, (byte) 0x7e);
+        try (VirtualDisk p = format.create(store.file("p.qcow2"), new DiskSpec((long) clusters * CS,
+                Provisioning.THIN))) {
+            p.write(ByteBuffer.wrap(parent), 0);
+        }
+        byte[][] last = new byte[clusters][];
+        MemoryFile cf = store.file("c.qcow2");
+        try (VirtualDisk c = format.createChild(cf, "p.qcow2", store)) {
+            runAll(THREADS + 1, t -> {
+                if (t == THREADS) {
+                    for (int pass = 0; pass < 3; pass++) {
+                        for (int k = 0; k < clusters; k += 8) {
+                            c.populate((long) k * CS, 8L * CS);
+                        }
+                    }
+                    return;
+                }
+                Random r = new Random(100 + t);
+                for (int i = 0; i < 150; i++) {
+                    int k = r.nextInt(clusters / THREADS) * THREADS + t;
+                    byte[] data = new byte[100];
+                    r.nextBytes(data);
+                    int at = r.nextInt(CS - 100);
+                    c.write(ByteBuffer.wrap(data), (long) k * CS + at);
+                    byte[] cur = last[k] == null ? Arrays.copyOfRange(parent, k * CS, (k + 1) * CS) : last[k];
+                    System.arraycopy(data, 0, cur, at, 100);
+                    last[k] = cur;
+                }
+            });
+            for (int k = 0; k < clusters; k++) {
+                byte[] got = new byte[CS];
+                c.read(ByteBuffer.wrap(got), (long) k * CS);
+                byte[] want = last[k] == null ? Arrays.copyOfRange(parent, k * CS, (k + 1) * CS) : last[k];
+                assertArrayEquals(want, got, "cluster " + k);
+            }
+            assertTrue(c.layerStatus(0, (long) clusters * CS).stream().allMatch(e -> e.allocated()));
+        }
+        CheckReport r = format.check(cf, store, false);
+        assertTrue(r.clean(), r.toString());
+    }
+
+    interface Body {
+        void run(int thread) throws Exception;
+    }
+
+    private static void runAll(int n, Body body) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < n; t++) {
+                int id = t;
+                fs.add(pool.submit(() -> {
+                    body.run(id);
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
