@@ -253,4 +253,52 @@ class Qcow2InteropTest {
         assertTrue(after.clean(), after.toString());
         assertQemuCheckClean(img);
     }
+
+    /**
+     * Images qemu makes with other options: small clusters (Strata's writes grow the
+     * refcount table past its first cluster), 2 MiB clusters, preallocation, lazy refcounts.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"cluster_size=512", "cluster_size=4096", "cluster_size=2M", "preallocation=metadata",
+        "preallocation=falloc", "lazy_refcounts=on", "refcount_bits=16"})
+    void strataWritesImagesQemuMadeWithOptions(String options) throws IOException {
+        Path img = dir.resolve("opt.qcow2");
+        long size = 20 * MIB;
+        run("qemu-img", "create", "-f", "qcow2", "-o", options, img.toString(), Long.toString(size));
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x61 1M 300k", img.toString());
+        Path before = dir.resolve("before.raw");
+        run("qemu-img", "convert", "-O", "raw", img.toString(), before.toString());
+        byte[] model = Files.readAllBytes(before);
+        try (VirtualDisk d = format.open(LocalFile.open(img, true), false)) {
+            assertArrayEquals(model, Fixtures.readAll(d));
+            randomWrites(d, model, new Random(options.hashCode()), 80, 120_000);
+            d.writeZeroes(MIB, 200_000);
+            java.util.Arrays.fill(model, (int) MIB, (int) MIB + 200_000, (byte) 0);
+            d.trim(10 * MIB + 3, 2 * MIB);
+            java.util.Arrays.fill(model, (int) (10 * MIB + 3), (int) (12 * MIB + 3), (byte) 0);
+            assertArrayEquals(model, Fixtures.readAll(d));
+        }
+        assertQemuCheckClean(img);
+        assertQemuReads(img, model);
+        CheckReport r = format.check(LocalFile.open(img, false), null, false);
+        assertTrue(r.clean(), r.toString());
+    }
+
+    /** Internal snapshots: readable, never writable. */
+    @Test
+    void imagesWithInternalSnapshotsAreReadOnly() throws IOException {
+        Path img = dir.resolve("snap.qcow2");
+        run("qemu-img", "create", "-f", "qcow2", img.toString(), "4M");
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x21 0 1M", img.toString());
+        run("qemu-img", "snapshot", "-c", "s1", img.toString());
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x22 512k 1M", img.toString());
+        Path view = dir.resolve("snap.raw");
+        run("qemu-img", "convert", "-O", "raw", img.toString(), view.toString());
+        try (VirtualDisk d = format.open(LocalFile.open(img, false), true)) {
+            assertArrayEquals(Files.readAllBytes(view), Fixtures.readAll(d));
+        }
+        io.strata.api.StorageException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.strata.api.StorageException.class, () -> format.open(LocalFile.open(img, true), false));
+        assertEquals(io.strata.api.ErrorCode.UNSUPPORTED, e.code());
+    }
 }
