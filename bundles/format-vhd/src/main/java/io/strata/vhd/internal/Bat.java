@@ -34,10 +34,16 @@ final class Bat {
 
     static int[] decode(ByteBuffer data, int entries) {
         int[] out = new int[entries];
-        for (int i = 0; i < entries; i++) {
-            out[i] = data.getInt();
-        }
+        data.asIntBuffer().get(out); // big-endian, as the buffer's order
+        data.position(data.position() + entries * 4);
         return out;
+    }
+
+    /** @return a table of {@code entries} unused entries, padded to a sector, as bytes */
+    static byte[] unused(int entries) {
+        byte[] b = new byte[(int) bytesOnDisk(entries)];
+        java.util.Arrays.fill(b, (byte) 0xff);
+        return b;
     }
 
     /**
@@ -48,9 +54,8 @@ final class Bat {
         long bytes = (long) (to - from) * 4;
         long padded = padToSector ? ((from * 4L + bytes + 511) & ~511L) - from * 4L : bytes;
         ByteBuffer b = ByteBuffer.allocate((int) padded);
-        for (int i = from; i < to; i++) {
-            b.putInt(entries[i]);
-        }
+        b.asIntBuffer().put(entries, from, to - from);
+        b.position((to - from) * 4);
         while (b.hasRemaining()) {
             b.putInt(UNUSED);
         }
