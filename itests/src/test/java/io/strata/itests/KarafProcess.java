@@ -106,8 +106,15 @@ final class KarafProcess implements AutoCloseable {
         setProperty("etc/org.apache.karaf.management.cfg", "rmiServerPort", Integer.toString(freePort()));
     }
 
-    /** The distribution tar.gz installed in the local Maven repository. */
+    /**
+     * The distribution tar.gz installed in the local Maven repository, or the one named by
+     * the system property {@code strata.distribution}.
+     */
     static Path distribution() {
+        String override = System.getProperty("strata.distribution");
+        if (override != null && !override.isBlank()) {
+            return Paths.get(override);
+        }
         String version = System.getProperty("strata.version", "0.1.0-SNAPSHOT");
         String repo = System.getProperty("strata.localRepository",
                 System.getProperty("user.home") + "/.m2/repository");
