@@ -85,6 +85,8 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     private final ReentrantLock[] stripes;
     private final Set<Integer> dirtyBitmaps = ConcurrentHashMap.newKeySet();
     private final ReentrantLock flushLock = new ReentrantLock();
+    private final java.util.concurrent.locks.ReentrantReadWriteLock chainLock =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     // guarded by metaLock
     private Footer footer;
@@ -177,10 +179,96 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         return stripes[index & (STRIPES - 1)];
     }
 
-    // ---------------------------------------------------------------- reads
+
+    // ---------------------------------------------------------------- the chain lock
+
+    /*
+     * A differencing disk's public operations hold the chain lock shared, so that a
+     * rebase can swap the parent and close the old chain only once no operation
+     * still uses it (snapshot deletion rebases a leaf in use). Dynamic disks, and a
+     * child made standalone, never take it.
+     */
 
     @Override
     public void read(ByteBuffer dst, long offset) {
+        if (parent == null) {
+            doRead(dst, offset);
+            return;
+        }
+        chainLock.readLock().lock();
+        try {
+            doRead(dst, offset);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        if (parent == null) {
+            doWrite(src, offset);
+            return;
+        }
+        chainLock.readLock().lock();
+        try {
+            doWrite(src, offset);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) {
+        chainLock.readLock().lock();
+        try {
+            return doBlockStatus(offset, length);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public List<Extent> layerStatus(long offset, long length) {
+        chainLock.readLock().lock();
+        try {
+            return doLayerStatus(offset, length);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void populate(long offset, long length) {
+        chainLock.readLock().lock();
+        try {
+            doPopulate(offset, length);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void trim(long offset, long length) {
+        chainLock.readLock().lock();
+        try {
+            doTrim(offset, length);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    private void swapParent(Parent np) {
+        chainLock.writeLock().lock();
+        try {
+            parent = np;
+        } finally {
+            chainLock.writeLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    private void doRead(ByteBuffer dst, long offset) {
         State s = state;
         checkRange(offset, dst.remaining(), s.virtualSize);
         Parent p = parent;
@@ -295,8 +383,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
 
     // ---------------------------------------------------------------- writes
 
-    @Override
-    public void write(ByteBuffer src, long offset) {
+    private void doWrite(ByteBuffer src, long offset) {
         checkWritable();
         State s = state;
         checkRange(offset, src.remaining(), s.virtualSize);
@@ -439,7 +526,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     @Override
     public void writeZeroes(long offset, long length) {
         if (parent != null) {
-            super.writeZeroes(offset, length); // the parent may hold data there: zeros must be written
+            trim(offset, length); // reads zeros afterwards, hiding the parent, without writing more than needed
             return;
         }
         checkWritable();
@@ -513,8 +600,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
 
     // ---------------------------------------------------------------- status
 
-    @Override
-    public List<Extent> blockStatus(long offset, long length) {
+    private List<Extent> doBlockStatus(long offset, long length) {
         State s = state;
         checkRange(offset, length, s.virtualSize);
         Parent p = parent;
@@ -547,8 +633,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      * at block granularity for dynamic ones. A range a differencing disk does not
      * hold is reported not allocated and not known to be zero (the chain decides).
      */
-    @Override
-    public List<Extent> layerStatus(long offset, long length) {
+    private List<Extent> doLayerStatus(long offset, long length) {
         State s = state;
         checkRange(offset, length, s.virtualSize);
         return layerExtents(s, parent, offset, length);
@@ -620,8 +705,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      * does not hold and the chain does not allocate (they read zeros) are left
      * unallocated.
      */
-    @Override
-    public void populate(long offset, long length) {
+    private void doPopulate(long offset, long length) {
         checkWritable();
         State s0 = state;
         checkRange(offset, length, s0.virtualSize);
@@ -733,10 +817,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             Io.write(file, h.encode(), footer.dataOffset());
             file.flush();
             header = h;
-            parent = np;
         } finally {
             metaLock.unlock();
         }
+        swapParent(np); // outside metaLock: writers take the chain lock before metaLock
     }
 
     private void makeStandalone(Parent old) {
@@ -772,10 +856,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             file.flush();
             footer = f;
             header = h;
-            parent = null;
         } finally {
             metaLock.unlock();
         }
+        swapParent(null);
     }
 
     private boolean bitmapCovers(byte[] bm, long len) {
@@ -801,8 +885,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      * with zeros (a dynamic disk skips unallocated ones). Freed space stays a hole in
      * the file until {@link #reclaim()} compacts it.
      */
-    @Override
-    public void trim(long offset, long length) {
+    private void doTrim(long offset, long length) {
         checkWritable();
         State s0 = state;
         checkRange(offset, length, s0.virtualSize);

@@ -38,7 +38,11 @@ public final class CrashWriter {
         long seed = Long.parseLong(args[1]);
         int flushEvery = Integer.parseInt(args[2]);
         BackingResolver resolver = name -> LocalFile.open(image.resolveSibling(name), false);
-        try (VirtualDisk d = new VhdFormat().open(LocalFile.open(image, true), false, resolver)) {
+        // Also recorded in a side file: a kill never loses what reached the page cache, whatever the pipe does.
+        try (java.io.RandomAccessFile progress = new java.io.RandomAccessFile(args[0] + ".flushed", "rw");
+                VirtualDisk d = new VhdFormat().open(LocalFile.open(image, true), false, resolver)) {
+            progress.seek(0);
+            progress.writeInt(-1);
             long size = d.virtualSize();
             System.out.println("READY");
             System.out.flush();
@@ -51,6 +55,8 @@ public final class CrashWriter {
                 }
                 if ((i + 1) % flushEvery == 0) {
                     d.flush();
+                    progress.seek(0);
+                    progress.writeInt(i);
                     System.out.println("FLUSHED " + i);
                     System.out.flush();
                 }

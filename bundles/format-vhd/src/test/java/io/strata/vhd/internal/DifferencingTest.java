@@ -305,4 +305,62 @@ class DifferencingTest {
             }
         }
     }
+
+    /** Snapshot deletion rebases a leaf in use: readers and writers keep going while the parent changes under them. */
+    @Test
+    void rebaseWhileTheDiskIsInUse() throws Exception {
+        long size = 8 * MIB;
+        byte[] model = parent("p1.vhd", size, Provisioning.THIN);
+        MemoryFile p2 = store.get("p1.vhd").copy();
+        Footer f = Footer.decode(p2.peek(0, 512), "p2");
+        Footer other = new Footer(f.features(), f.formatVersion(), f.dataOffset(), f.timestamp(), f.creatorApp(),
+                f.creatorVersion(), f.creatorHostOs(), f.originalSize(), f.currentSize(), f.geometry(),
+                f.diskTypeCode(), java.util.UUID.randomUUID(), f.savedState());
+        p2.poke(0, other.encode());
+        p2.poke(p2.size() - 512, other.encode());
+        store.put("p2.vhd", p2);
+        byte[] expect = model.clone();
+        try (VirtualDisk c = format.createChild(store.create("c.vhd"), "p1.vhd", store)) {
+            ExecutorService pool = Executors.newFixedThreadPool(3);
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                final int tid = t;
+                fs.add(pool.submit(() -> {
+                    Random rnd = new Random(tid);
+                    while (!stop.get()) {
+                        long off = rnd.nextInt((int) (size - 4096));
+                        byte[] got = read(c, off, 4096);
+                        if (tid == 0) {
+                            // reader: parent-only regions never change, so compare where nobody writes
+                            if (off >= 4 * MIB) {
+                                assertArrayEquals(java.util.Arrays.copyOfRange(model, (int) off, (int) off + 4096), got);
+                            }
+                        } else {
+                            long w = rnd.nextInt((int) (4 * MIB - 700));
+                            byte[] data = pattern(1 + rnd.nextInt(600), rnd.nextLong());
+                            c.write(ByteBuffer.wrap(data), w);
+                            synchronized (expect) {
+                                System.arraycopy(data, 0, expect, (int) w, data.length);
+                            }
+                        }
+                    }
+                }));
+            }
+            for (int i = 0; i < 10; i++) {
+                c.rebase(i % 2 == 0 ? "p2.vhd" : "p1.vhd", store);
+                Thread.sleep(5);
+            }
+            stop.set(true);
+            for (Future<?> fu : fs) {
+                fu.get(60, TimeUnit.SECONDS);
+            }
+            pool.shutdown();
+            assertEquals(Optional.of("p1.vhd"), c.backingFile());
+            assertArrayEquals(expect, read(c, 0, (int) size));
+        }
+        try (VirtualDisk c = format.open(store.get("c.vhd"), true, store)) {
+            assertArrayEquals(expect, read(c, 0, (int) size));
+        }
+    }
 }
