@@ -238,6 +238,8 @@ public final class VhdFormat implements DiskFormat {
             long footerPos = Layout.LOCATOR_AREA_END;
             Inspection in = new Inspection(footerPos + Footer.SIZE, footer, size, header, bat, footerPos,
                     Layout.LOCATOR_AREA, true);
+            // Durable before anyone stacks on it or retires the parent to read-only: one fsync.
+            file.flush();
             return new DynamicVhdDisk(file, false, in, parent);
         } catch (RuntimeException e) {
             parent.disk().close();
