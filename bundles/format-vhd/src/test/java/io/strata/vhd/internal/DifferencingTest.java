@@ -363,4 +363,46 @@ class DifferencingTest {
             assertArrayEquals(expect, read(c, 0, (int) size));
         }
     }
+
+    /** Another tool's child has its locators elsewhere: a rebase appends a new locator set past the end. */
+    @Test
+    void rebaseOfAForeignLayoutAppendsTheLocators() {
+        byte[] model = parent("p1.vhd", 6 * MIB, Provisioning.THIN);
+        store.put("p3.vhd", store.get("p1.vhd").copy()); // same identity and data
+        MemoryFile cf = store.create("c.vhd");
+        try (VirtualDisk c = format.createChild(cf, "p1.vhd", store)) {
+            write(c, model, 5000, pattern(3000, 4));
+        }
+        // move the locators off Strata's slots, as another writer would place them
+        DynamicHeader h = DynamicHeader.decode(cf.peek(512, 1024), "h");
+        List<ParentLocator> moved = new ArrayList<>(h.parentLocators());
+        for (int k = 0; k < 2; k++) {
+            ParentLocator l = moved.get(k);
+            long to = Layout.LOCATOR_AREA + 512 + k * (long) Layout.LOCATOR_SLOT;
+            cf.poke(to, cf.peek(l.dataOffset(), l.dataLength()));
+            moved.set(k, new ParentLocator(l.platformCode(), l.dataSpace(), l.dataLength(), to));
+        }
+        cf.poke(512, h.withParent(h.parentUniqueId(), h.parentTimestamp(), h.parentName(), moved).encode());
+        assertTrue(format.check(cf, store, false).clean(), format.check(cf, store, false).toString());
+        long size = cf.size();
+        try (VirtualDisk c = format.open(cf, false, store)) {
+            c.rebase("p3.vhd", store);
+            write(c, model, 4 * MIB + 1, pattern(100, 5)); // a block allocated after the appended locators
+        }
+        assertEquals(size + Layout.LOCATOR_SET + 2 * MIB + 4096, cf.size(), "locators appended, then one block");
+        assertEquals(Optional.of("p3.vhd"), format.backingFile(cf));
+        try (VirtualDisk c = format.open(cf, false, store)) {
+            assertArrayEquals(model, read(c, 0, model.length));
+            c.rebase("p1.vhd", store);
+        }
+        try (VirtualDisk c = format.open(cf, true, store)) {
+            assertArrayEquals(model, read(c, 0, model.length));
+        }
+        assertTrue(format.check(cf, store, false).clean(), format.check(cf, store, false).toString());
+        try (VirtualDisk c = format.open(cf, false, store)) {
+            c.reclaim(); // compaction keeps the appended locator sets where they are
+            assertArrayEquals(model, read(c, 0, model.length));
+        }
+        assertTrue(format.check(cf, store, false).clean(), format.check(cf, store, false).toString());
+    }
 }
