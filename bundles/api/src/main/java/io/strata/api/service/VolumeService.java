@@ -1,6 +1,8 @@
 package io.strata.api.service;
 
+import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.format.CheckReport;
 import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import java.nio.file.Path;
@@ -69,4 +71,53 @@ public interface VolumeService {
      * @throws StorageException {@code VOLUME_IN_USE} when opened for writing by someone else
      */
     VirtualDisk open(VolumeRef ref, boolean readOnly);
+
+    /**
+     * Clones a volume or one of its snapshots. A linked clone is a child image over the
+     * source made read-only (a template), in the same datastore, created in constant time;
+     * many clones share one base. A full clone copies the data and may change format and
+     * provisioning.
+     *
+     * @param source the volume to clone
+     * @param snapshot a snapshot of the source to clone, or null for its current state
+     *        (a linked clone of the current state first takes a snapshot)
+     * @param target the new volume
+     * @param linked linked or full clone
+     * @param format the full clone's format, or null for the source's
+     * @param provisioning the full clone's provisioning, or null for the source's
+     * @return the new volume
+     * @throws StorageException {@code ALREADY_EXISTS}, {@code SNAPSHOT_NOT_FOUND},
+     *         {@code INVALID_ARGUMENT} for a linked clone into another datastore,
+     *         {@code DATASTORE_FULL}, {@code CHAIN_TOO_LONG}
+     */
+    default VolumeInfo clone(VolumeRef source, String snapshot, VolumeRef target, boolean linked, String format,
+            io.strata.api.format.Provisioning provisioning) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "cloning is not available");
+    }
+
+    /**
+     * Frees blocks of the volume's current image that read as zeros and compacts it.
+     * Refused while the volume is in use.
+     *
+     * @return bytes returned to the datastore
+     * @throws StorageException {@code VOLUME_IN_USE}, {@code UNSUPPORTED} for a format without reclaim
+     */
+    default long reclaim(VolumeRef ref) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "space reclamation is not available");
+    }
+
+    /**
+     * Checks every image of the volume's chain, repairing what is safely repairable when asked
+     * (repair is refused while the volume is in use).
+     *
+     * @return one report per image, current image first
+     */
+    default List<CheckReport> check(VolumeRef ref, boolean repair) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "checking is not available");
+    }
+
+    /** @return what the volume shares with others and what is its own */
+    default VolumeUsage usage(VolumeRef ref) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "space accounting across chains is not available");
+    }
 }
