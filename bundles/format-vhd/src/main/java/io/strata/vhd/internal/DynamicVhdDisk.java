@@ -40,15 +40,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * <ol>
  * <li>write the footer at its new place past the new block (the file now ends
  *     with a valid footer, and everything before it is what it was);</li>
- * <li>write the block's bitmap and the data of the write that caused it;</li>
- * <li>flush, so the footer, bitmap and data are durable;</li>
- * <li>write the BAT entry; {@link #flush()} makes it durable.</li>
+ * <li>write the block's bitmap and the data of the write that caused it; the
+ *     BAT entry changes in memory only;</li>
+ * <li>{@link #flush()}: fsync (footer, bitmap and data durable), write the BAT
+ *     entries allocated since the last flush, fsync.</li>
  * </ol>
  * A kill at any point leaves either no pointer (a leaked block, harmless) or a
- * pointer to durable data: never a pointer to garbage. Bitmap bits a write sets
- * in an allocated block of a differencing disk reach the file only in
- * {@link #flush()}, after an fsync made the data durable, and before the fsync
- * that acknowledges the flush.
+ * pointer to durable data: never a pointer to garbage, and no allocation costs an
+ * fsync of its own. Bitmap bits a write sets in an allocated block of a
+ * differencing disk travel the same way: written in {@link #flush()} after the
+ * first fsync, durable by the second, which acknowledges the flush.
  */
 final class DynamicVhdDisk extends AbstractVhdDisk {
     /** Cache marker: every sector of the block is in this file. */
@@ -84,6 +85,8 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     /** Non-null for a disk that was differencing when opened; stays after a rebase to none. */
     private final ReentrantLock[] stripes;
     private final Set<Integer> dirtyBitmaps = ConcurrentHashMap.newKeySet();
+    /** Blocks allocated since the last flush whose BAT entry is only in memory yet. */
+    private final Set<Integer> pendingBat = ConcurrentHashMap.newKeySet();
     private final ReentrantLock flushLock = new ReentrantLock();
     private final java.util.concurrent.locks.ReentrantReadWriteLock chainLock =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
@@ -507,10 +510,9 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             if (src != null) {
                 file.write(src, block + bitmapSize + inBlock);
             }
-            file.flush();
             entry = Bat.entryFor(block);
-            writeBatEntry(index, entry);
             s.bat.set(index, entry);
+            pendingBat.add(index); // reaches the file in flush(), after an fsync made the block durable
             return entry;
         } finally {
             metaLock.unlock();
@@ -546,22 +548,29 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     }
 
     /**
-     * A dynamic disk needs one fsync. A differencing disk with bitmap bits set since
-     * the last flush: snapshot those bitmaps, fsync (the data they describe is now
-     * durable), write them, fsync again. Flushes are serialized so that a flush never
-     * returns while another one still holds bitmaps it has not written.
+     * Without allocations or bitmap changes since the last flush: one fsync. Else:
+     * snapshot the pending BAT entries and changed bitmaps, fsync (the blocks and
+     * data they describe are now durable), write them, fsync again. Flushes are
+     * serialized so that a flush never returns while another one still holds
+     * entries it has not written.
      */
     @Override
     public void flush() {
-        if (stripes == null) {
-            file.flush();
-            return;
-        }
         flushLock.lock();
         try {
-            if (dirtyBitmaps.isEmpty()) {
+            if (pendingBat.isEmpty() && dirtyBitmaps.isEmpty()) {
                 file.flush();
                 return;
+            }
+            List<int[]> entries = new ArrayList<>();
+            metaLock.lock();
+            try {
+                for (Integer index : pendingBat) {
+                    pendingBat.remove(index);
+                    entries.add(new int[] {index, state.bat.get(index)});
+                }
+            } finally {
+                metaLock.unlock();
             }
             List<Object[]> pending = new ArrayList<>();
             for (Integer index : dirtyBitmaps) {
@@ -580,6 +589,16 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 }
             }
             file.flush();
+            metaLock.lock();
+            try {
+                for (int[] e : entries) {
+                    if (state.bat.get(e[0]) == e[1]) { // else trim or reclaim changed it since, and wrote it
+                        writeBatEntry(e[0], e[1]);
+                    }
+                }
+            } finally {
+                metaLock.unlock();
+            }
             for (Object[] p : pending) {
                 int index = (Integer) p[0];
                 ReentrantLock lock = stripe(index);
@@ -715,6 +734,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         }
         long off = offset & ~511L;
         long end = Math.min(s0.virtualSize, (offset + length + 511) & ~511L);
+        ByteBuffer buf = ByteBuffer.allocateDirect(blockSize);
         while (off < end) {
             int index = (int) (off >>> blockShift);
             long blockStart = (long) index << blockShift;
@@ -727,7 +747,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 int entry = s.bat.get(index);
                 if (entry == Bat.UNUSED) {
                     if (!parentReadsZeros(p, off, blockEnd - off)) {
-                        copyFromParent(p, index, (int) (off - blockStart), (int) (blockEnd - off));
+                        copyFromParent(p, index, (int) (off - blockStart), (int) (blockEnd - off), buf);
                     }
                 } else {
                     byte[] bm = bitmap(s, index, entry);
@@ -742,7 +762,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                         while (q < stop && !isSet(bm, q >>> 9)) {
                             q += 512;
                         }
-                        copyFromParent(p, index, pos, q - pos);
+                        copyFromParent(p, index, pos, q - pos, buf);
                         pos = q;
                     }
                 }
@@ -754,8 +774,9 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         flush();
     }
 
-    private void copyFromParent(Parent p, int index, int inBlock, int n) {
-        ByteBuffer buf = ByteBuffer.allocate(n);
+    /** @param buf a direct buffer of at least {@code n} bytes, reused by the caller (no copy through the JDK's) */
+    private void copyFromParent(Parent p, int index, int inBlock, int n, ByteBuffer buf) {
+        buf.clear().limit(n);
         readParent(p, buf, ((long) index << blockShift) + inBlock, n);
         buf.flip();
         writePiece(index, buf, inBlock, n);
