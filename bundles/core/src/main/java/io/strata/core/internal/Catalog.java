@@ -18,8 +18,12 @@ import java.util.Optional;
 record Catalog(long generation, List<CatalogEntry> volumes) {
     /** The file on each datastore holding its catalog. */
     static final String FILE = ".strata-catalog.json";
-    /** The version of the file layout this code writes and reads. */
-    static final int VERSION = 1;
+    /**
+     * The version of the file layout this code writes; it reads every version up to it.
+     * Version 2 added snapshots, leafParent, base and pending (all optional, so a version 1
+     * file reads as volumes without chains and is rewritten as version 2 at the next change).
+     */
+    static final int VERSION = 2;
 
     static final Catalog EMPTY = new Catalog(0, List.of());
 
@@ -40,7 +44,9 @@ record Catalog(long generation, List<CatalogEntry> volumes) {
     }
 
     Optional<CatalogEntry> findByFile(String file) {
-        return volumes.stream().filter(e -> file.equals(e.file()) || file.equals(e.tempFile())).findFirst();
+        return volumes.stream().filter(e -> file.equals(e.file()) || file.equals(e.tempFile())
+                || e.snapshots().stream().anyMatch(s -> s.file().equals(file))
+                || e.pending() != null && file.equals(e.pending().file())).findFirst();
     }
 
     /** @return a new generation with the entry added or replaced */

@@ -50,6 +50,29 @@ final class CatalogCodec {
             if (e.resizeTo() > 0) {
                 v.put("resizeTo", e.resizeTo());
             }
+            if (!e.snapshots().isEmpty()) {
+                ArrayNode snaps = v.putArray("snapshots");
+                for (CatalogEntry.Snap s : e.snapshots()) {
+                    ObjectNode n = snaps.addObject();
+                    n.put("name", s.name());
+                    n.put("file", s.file());
+                    n.put("parent", s.parent());
+                    n.put("created", s.created().toString());
+                }
+            }
+            if (!e.leafParent().isEmpty()) {
+                v.put("leafParent", e.leafParent());
+            }
+            if (!e.base().isEmpty()) {
+                v.put("base", e.base());
+            }
+            if (e.pending() != null) {
+                ObjectNode p = v.putObject("pending");
+                p.put("op", e.pending().op());
+                p.put("snapshot", e.pending().snapshot());
+                p.put("file", e.pending().file());
+                p.put("phase", e.pending().phase());
+            }
         }
         try {
             return MAPPER.writeValueAsBytes(root);
@@ -100,10 +123,29 @@ final class CatalogCodec {
                     CatalogEntry.State.valueOf(text(datastore, v, "state")),
                     v.hasNonNull("adoptedFrom") ? v.get("adoptedFrom").asText() : null,
                     v.hasNonNull("tempFile") ? v.get("tempFile").asText() : null,
-                    v.path("resizeTo").asLong(0));
+                    v.path("resizeTo").asLong(0), snapshots(datastore, v), v.path("leafParent").asText(""),
+                    v.path("base").asText(""), pending(v));
         } catch (DateTimeParseException | IllegalArgumentException | StorageException e) {
             throw corrupt(datastore, "entry '" + name + "' is malformed (" + firstLine(e.getMessage()) + ")");
         }
+    }
+
+    private static List<CatalogEntry.Snap> snapshots(String datastore, JsonNode v) {
+        List<CatalogEntry.Snap> list = new ArrayList<>();
+        for (JsonNode n : v.path("snapshots")) {
+            list.add(new CatalogEntry.Snap(text(datastore, n, "name"), text(datastore, n, "file"),
+                    n.path("parent").asText(""), Instant.parse(text(datastore, n, "created"))));
+        }
+        return list;
+    }
+
+    private static CatalogEntry.Pending pending(JsonNode v) {
+        JsonNode p = v.get("pending");
+        if (p == null || !p.isObject()) {
+            return null;
+        }
+        return new CatalogEntry.Pending(p.path("op").asText(""), p.path("snapshot").asText(""),
+                p.path("file").asText(""), p.path("phase").asText(""));
     }
 
     private static String text(String datastore, JsonNode v, String field) {

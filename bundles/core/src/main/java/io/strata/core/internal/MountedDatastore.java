@@ -59,26 +59,31 @@ final class MountedDatastore {
     static final long METADATA_MARGIN = 1L << 20;
     private static final String IMPORT_PREFIX = ".strata-import-";
 
-    private final String name;
-    private final Datastore datastore;
+    final String name;
+    final Datastore datastore;
     private final StorageDevice device;
     private final DatastoreFilesystem filesystem;
-    private final PluginSet<DiskFormat> formats;
-    private final Object lock = new Object();
+    final PluginSet<DiskFormat> formats;
+    final Object lock = new Object();
     /** Written under {@link #lock}; read without it by listings and by the core after an unmount. */
-    private volatile Catalog catalog = Catalog.EMPTY;
-    private boolean closed;
+    volatile Catalog catalog = Catalog.EMPTY;
+    boolean closed;
     private String closedReason = "";
-    private final Map<String, List<Lease>> leases = new HashMap<>();
-    private final Set<String> busy = new HashSet<>();
+    final Map<String, List<Lease>> leases = new HashMap<>();
+    final Set<String> busy = new HashSet<>();
     private final Map<String, Long> reserved = new HashMap<>();
+    /** The open chain of each volume with handles; guarded by {@link #lock}. */
+    final Map<String, SharedDisk> shared = new HashMap<>();
+    /** Resolves parents by plain file name in this datastore, read-only. */
+    final io.strata.api.format.BackingResolver resolver = this::openBacking;
 
     /** A claim on a volume by an open (or opening) handle. */
-    private static final class Lease {
+    static final class Lease {
         final String volume;
         final String format;
         final boolean writer;
         VolumeHandle handle;
+        SharedDisk disk;
         boolean invalid;
 
         Lease(String volume, String format, boolean writer) {
@@ -232,6 +237,7 @@ final class MountedDatastore {
      */
     void invalidate(String reason) {
         List<VolumeHandle> handles = new ArrayList<>();
+        List<SharedDisk> disks = new ArrayList<>();
         synchronized (lock) {
             closed = true;
             closedReason = reason;
@@ -244,15 +250,19 @@ final class MountedDatastore {
                 }
             }
             leases.clear();
+            disks.addAll(shared.values());
+            shared.clear();
         }
         for (VolumeHandle h : handles) {
             h.invalidate(reason);
         }
+        disks.forEach(SharedDisk::close);
     }
 
     /** Invalidates the handles of volumes of one format, which went away. */
     void invalidateFormat(String format, String reason) {
         List<VolumeHandle> handles = new ArrayList<>();
+        List<SharedDisk> disks = new ArrayList<>();
         synchronized (lock) {
             for (List<Lease> list : leases.values()) {
                 for (Lease l : list) {
@@ -266,10 +276,18 @@ final class MountedDatastore {
                 list.removeIf(l -> l.invalid);
             }
             leases.values().removeIf(List::isEmpty);
+            shared.values().removeIf(d -> {
+                if (d.format.equals(format)) {
+                    disks.add(d);
+                    return true;
+                }
+                return false;
+            });
         }
         for (VolumeHandle h : handles) {
             h.invalidate(reason);
         }
+        disks.forEach(SharedDisk::close);
     }
 
     /** Unmounts and releases the device. Never throws. Call {@link #invalidate} first. */
@@ -668,6 +686,7 @@ final class MountedDatastore {
         CatalogEntry entry;
         DiskFormat format;
         Lease lease;
+        SharedDisk sd;
         synchronized (lock) {
             ensureOpen();
             entry = ready(volume);
@@ -686,17 +705,15 @@ final class MountedDatastore {
             }
             lease = new Lease(volume, entry.format(), !readOnly);
             list.add(lease);
+            sd = shared.computeIfAbsent(volume, k -> new SharedDisk(volume, entry.format()));
+            sd.refs++;
+            lease.disk = sd;
         }
         try {
-            DatastoreFile df = datastore.open(entry.file(), !readOnly);
-            VirtualDisk disk;
-            try {
-                disk = format.open(df, readOnly);
-            } catch (RuntimeException e) {
-                df.close();
-                throw e;
-            }
-            VolumeHandle h = new VolumeHandle(ref(volume), disk, df, readOnly, x -> release(lease));
+            // The first handle opens the chain (writable: later writers and snapshots share it).
+            String leaf = entry.file();
+            sd.ensureOpen(() -> openChain(format, leaf, false));
+            VolumeHandle h = new VolumeHandle(ref(volume), sd, readOnly, x -> release(lease));
             String gone = null;
             synchronized (lock) {
                 if (closed || lease.invalid) {
@@ -707,6 +724,7 @@ final class MountedDatastore {
             }
             if (gone != null) {
                 h.invalidate(gone);
+                sd.close();
                 throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
                         "volume " + ref(volume) + " is unavailable: " + gone);
             }
@@ -718,6 +736,7 @@ final class MountedDatastore {
     }
 
     private void release(Lease lease) {
+        SharedDisk last = null;
         synchronized (lock) {
             List<Lease> list = leases.get(lease.volume);
             if (list != null) {
@@ -726,7 +745,43 @@ final class MountedDatastore {
                     leases.remove(lease.volume);
                 }
             }
+            SharedDisk sd = lease.disk;
+            lease.disk = null;
+            if (sd != null && --sd.refs == 0) {
+                if (shared.get(lease.volume) == sd) {
+                    shared.remove(lease.volume);
+                }
+                last = sd;
+            }
         }
+        if (last != null) {
+            last.close();
+        }
+    }
+
+    /** Opens an image with its backing chain; the file is closed when opening fails. */
+    SharedDisk.Chain openChain(DiskFormat format, String file, boolean readOnly) {
+        DatastoreFile df = datastore.open(file, !readOnly);
+        try {
+            return new SharedDisk.Chain(format.open(df, readOnly, resolver), df);
+        } catch (RuntimeException e) {
+            df.close();
+            throw e;
+        }
+    }
+
+    /** The backing resolver: plain file names of this datastore only, opened read-only. */
+    private DatastoreFile openBacking(String fileName) {
+        if (fileName == null || fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\")
+                || fileName.startsWith(".")) {
+            throw new StorageException(ErrorCode.INVALID_NAME, "backing file name '" + fileName
+                    + "' is not a plain file name of datastore '" + name + "'");
+        }
+        if (!datastore.exists(fileName)) {
+            throw new StorageException(ErrorCode.CHAIN_BROKEN,
+                    "backing image " + fileName + " is missing from datastore '" + name + "'");
+        }
+        return datastore.open(fileName, false);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -5,16 +5,15 @@ import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
-import io.strata.api.fs.DatastoreFile;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
  * What {@code VolumeService.open} hands out: a thin guard in front of the
- * format's disk. It will sit on the NBD hot path, so each call is one volatile
- * read and a delegate call; the try/catch costs nothing unless something throws.
+ * volume's {@link SharedDisk}. It will sit on the NBD hot path, so each call is one
+ * volatile read, the shared disk's gate in read mode (one CAS) and a delegate call;
+ * the try/catch costs nothing unless something throws.
  *
  * <p>When the datastore, filesystem, driver or format goes away, the core
  * {@linkplain #invalidate invalidates} the handle: from then on every call
@@ -28,23 +27,20 @@ final class VolumeHandle implements VirtualDisk {
     private static final int CLOSED = 2;
 
     private final String ref;
-    private final VirtualDisk disk;
-    private final DatastoreFile file;
+    private final SharedDisk shared;
     private final boolean readOnly;
     private final String format;
     private final Provisioning provisioning;
     private final long virtualSize;
     private final Consumer<VolumeHandle> onClose;
-    private final AtomicBoolean delegateClosed = new AtomicBoolean();
     private volatile int state = OPEN;
     private volatile String reason = "";
 
-    VolumeHandle(String ref, VirtualDisk disk, DatastoreFile file, boolean readOnly,
-            Consumer<VolumeHandle> onClose) {
+    VolumeHandle(String ref, SharedDisk shared, boolean readOnly, Consumer<VolumeHandle> onClose) {
         this.ref = ref;
-        this.disk = disk;
-        this.file = file;
+        this.shared = shared;
         this.readOnly = readOnly;
+        VirtualDisk disk = shared.disk();
         this.format = disk.format();
         this.provisioning = disk.provisioning();
         this.virtualSize = disk.virtualSize();
@@ -57,6 +53,10 @@ final class VolumeHandle implements VirtualDisk {
 
     boolean writer() {
         return !readOnly;
+    }
+
+    SharedDisk shared() {
+        return shared;
     }
 
     @Override
@@ -82,60 +82,78 @@ final class VolumeHandle implements VirtualDisk {
     @Override
     public void read(ByteBuffer dst, long offset) {
         check();
+        long stamp = shared.gate.readLock();
         try {
-            disk.read(dst, offset);
+            shared.chain.disk().read(dst, offset);
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        check();
+        checkWritable();
+        long stamp = shared.gate.readLock();
         try {
-            disk.write(src, offset);
+            shared.chain.disk().write(src, offset);
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
     @Override
     public void flush() {
         check();
+        long stamp = shared.gate.readLock();
         try {
-            disk.flush();
+            shared.chain.disk().flush();
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
     @Override
     public void writeZeroes(long offset, long length) {
-        check();
+        checkWritable();
+        long stamp = shared.gate.readLock();
         try {
-            disk.writeZeroes(offset, length);
+            shared.chain.disk().writeZeroes(offset, length);
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
     @Override
     public void trim(long offset, long length) {
-        check();
+        checkWritable();
+        long stamp = shared.gate.readLock();
         try {
-            disk.trim(offset, length);
+            shared.chain.disk().trim(offset, length);
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
     @Override
     public List<Extent> blockStatus(long offset, long length) {
         check();
+        long stamp = shared.gate.readLock();
         try {
-            return disk.blockStatus(offset, length);
+            return shared.chain.disk().blockStatus(offset, length);
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
@@ -149,47 +167,53 @@ final class VolumeHandle implements VirtualDisk {
     @Override
     public long allocatedBytes() {
         check();
+        long stamp = shared.gate.readLock();
         try {
-            return disk.allocatedBytes();
+            return shared.chain.disk().allocatedBytes();
         } catch (RuntimeException e) {
             throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
         }
     }
 
-    /** Releases the volume. Never throws; flushes through the format's close. */
+    @Override
+    public int chainLength() {
+        check();
+        return shared.chain.disk().chainLength();
+    }
+
+    /** Releases the volume. Never throws; a writer's data is flushed first. */
     @Override
     public void close() {
         if (state == CLOSED) {
             return;
         }
+        boolean wasOpen = state == OPEN;
         state = CLOSED;
-        closeDelegate();
+        if (wasOpen && !readOnly) {
+            long stamp = shared.gate.readLock();
+            try {
+                shared.chain.disk().flush();
+            } catch (RuntimeException e) {
+                // the shared disk's close flushes again; a failure here must not stop the release
+            } finally {
+                shared.gate.unlockRead(stamp);
+            }
+        }
         onClose.accept(this);
     }
 
-    /** Makes every later call fail with DEVICE_UNAVAILABLE and releases the delegate. */
+    /** Makes every later call fail with DEVICE_UNAVAILABLE; the mount closes the shared disk. */
     void invalidate(String why) {
         reason = why;
         if (state == OPEN) {
             state = UNAVAILABLE;
         }
-        closeDelegate();
     }
 
     boolean valid() {
         return state == OPEN;
-    }
-
-    private void closeDelegate() {
-        if (delegateClosed.compareAndSet(false, true)) {
-            try {
-                disk.close();
-            } catch (RuntimeException e) {
-                // close never throws by contract; a plugin that does must not stop the release
-            } finally {
-                file.close();
-            }
-        }
     }
 
     private void check() {
@@ -198,8 +222,15 @@ final class VolumeHandle implements VirtualDisk {
         }
     }
 
+    private void checkWritable() {
+        check();
+        if (readOnly) {
+            throw new StorageException(ErrorCode.READ_ONLY, "volume " + ref + " is open read-only");
+        }
+    }
+
     private RuntimeException failure(RuntimeException e) {
-        if (state != OPEN) {
+        if (state != OPEN || shared.isClosed()) {
             return notOpen(e);
         }
         return e;
