@@ -18,17 +18,31 @@ public final class CommandFailure extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     private final ErrorCode code;
+    private final String output;
 
     CommandFailure(StorageException e) {
+        this(e, "");
+    }
+
+    /**
+     * @param output text the command produced before failing, printed before the error line
+     */
+    CommandFailure(StorageException e, String output) {
         // Karaf logs every failed command with its stack trace at ERROR. A user
         // error (bad name, missing volume) is not worth a trace in karaf.log;
         // a server-side failure (I/O, tool, internal) keeps its cause for diagnosis.
         super(e.toUserString(), e.code().httpStatus() >= 500 ? e : null, false, false);
         this.code = e.code();
+        this.output = output;
     }
 
     /** @return the stable error code */
     public ErrorCode code() {
         return code;
+    }
+
+    /** @return what the command printed before failing, usually empty */
+    String output() {
+        return output;
     }
 }

@@ -22,11 +22,23 @@ public abstract class StorageCommand implements Action {
 
     @Override
     public final Object execute() {
-        String out = runForShell();
-        // Karaf routes System.out to the session's terminal (or the ssh channel).
-        System.out.print(out);
-        System.out.flush();
+        String out;
+        try {
+            out = runForShell();
+        } catch (CommandFailure f) {
+            // A report the user needs even though the command fails (volume-check):
+            // printed first, then Karaf prints the one error line after it.
+            print(f.output());
+            throw f;
+        }
+        print(out);
         return null;
+    }
+
+    private static void print(String text) {
+        // Karaf routes System.out to the session's terminal (or the ssh channel).
+        System.out.print(text);
+        System.out.flush();
     }
 
     /**
@@ -37,6 +49,8 @@ public abstract class StorageCommand implements Action {
     final String runForShell() {
         try {
             return run();
+        } catch (FailureAfterOutput e) {
+            throw new CommandFailure(e.failure, e.output);
         } catch (StorageException e) {
             throw new CommandFailure(e);
         } catch (RuntimeException e) {
@@ -44,6 +58,23 @@ public abstract class StorageCommand implements Action {
             String what = e.getMessage() == null ? e.getClass().getName()
                     : e.getClass().getSimpleName() + ": " + e.getMessage();
             throw new CommandFailure(new StorageException(ErrorCode.INTERNAL, firstLine(what), e));
+        }
+    }
+
+    /**
+     * Thrown by {@link #run()} when the command has output to show and still fails,
+     * so that a script sees both the report and a non-zero exit status.
+     */
+    static final class FailureAfterOutput extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        final String output;
+        final StorageException failure;
+
+        FailureAfterOutput(String output, StorageException failure) {
+            super(failure.getMessage(), failure, false, false);
+            this.output = output;
+            this.failure = failure;
         }
     }
 

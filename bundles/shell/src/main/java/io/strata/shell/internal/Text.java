@@ -5,6 +5,8 @@ import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.Sizes;
 import io.strata.api.StorageException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,6 +48,22 @@ final class Text {
     /** @return the ratio with two decimals, or {@code -} when the capacity is unknown */
     static String ratio(long provisioned, long capacity) {
         return capacity <= 0 ? "-" : String.format(Locale.ROOT, "%.2f", (double) provisioned / capacity);
+    }
+
+    /** @return the instant in ISO-8601 UTC to the second ({@code 2026-11-21T13:39:06Z}), or {@code -} for none */
+    static String time(Instant t) {
+        return t == null ? "-" : t.truncatedTo(ChronoUnit.SECONDS).toString();
+    }
+
+    /** @return a fraction 0.0..1.0 as a whole percentage, rounded down so that 100 means done */
+    static String percent(double fraction) {
+        double p = Math.floor(fraction * 100);
+        return Long.toString((long) Math.max(0, Math.min(100, Double.isNaN(p) ? 0 : p)));
+    }
+
+    /** @return {@code 1 error}, {@code 2 errors}: a count with its noun */
+    static String count(long n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     /** @return an enum constant as users type it: lower case, {@code -} for {@code _} */

@@ -48,6 +48,25 @@ final class Shell {
         return out.toString(StandardCharsets.UTF_8);
     }
 
+    /**
+     * @return what the user sees when the command runs: its printed output, then Karaf's
+     *         error line if it failed (ANSI colours removed)
+     */
+    static String transcript(StorageCommand command) {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String error = "";
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            command.execute();
+        } catch (CommandFailure f) {
+            error = stripAnsi(karafPrints(f, null));
+        } finally {
+            System.setOut(saved);
+        }
+        return out.toString(StandardCharsets.UTF_8) + error;
+    }
+
     static String stripAnsi(String s) {
         return s.replaceAll("\u001B\\[[0-9;]*m", "");
     }

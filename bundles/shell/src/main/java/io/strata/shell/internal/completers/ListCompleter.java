@@ -17,11 +17,20 @@ public abstract class ListCompleter implements Completer {
     /** @return the words to offer */
     abstract Collection<String> values();
 
+    /**
+     * @param commandLine the line being completed
+     * @return the words to offer for this line; by default {@link #values()}, overridden
+     *         where the candidates depend on another argument (a volume's snapshots)
+     */
+    Collection<String> values(CommandLine commandLine) {
+        return values();
+    }
+
     @Override
     public int complete(Session session, CommandLine commandLine, List<String> candidates) {
         Collection<String> values;
         try {
-            values = values();
+            values = values(commandLine);
         } catch (RuntimeException e) {
             return -1;
         }
