@@ -53,8 +53,11 @@ class BundleTest {
         }
         assertEquals(new TreeSet<>(Set.of("driver-list", "resource-add", "resource-list", "resource-remove",
                 "device-list", "datastore-create", "datastore-list", "datastore-info", "datastore-remove",
-                "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete", "volume-import")),
+                "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete", "volume-import",
+                "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
+                "volume-clone", "volume-reclaim", "volume-check", "volume-usage")),
                 names);
+        assertEquals(25, names.size());
     }
 
     @Test
@@ -66,7 +69,8 @@ class BundleTest {
         }
         assertEquals(new TreeSet<>(Set.of("DatastoreNameCompleter", "VolumeRefCompleter", "ResourceNameCompleter",
                 "DeviceRefCompleter", "DriverTypeCompleter", "FilesystemTypeCompleter", "FormatTypeCompleter",
-                "ProvisioningCompleter", "FreeTextCompleter")), found);
+                "ProvisioningCompleter", "FreeTextCompleter", "SnapshotNameCompleter", "VolumeOrSnapshotCompleter",
+                "TaskIdCompleter")), found);
     }
 
     @Test

@@ -15,6 +15,13 @@ import io.strata.api.service.ResourceInfo;
 import io.strata.api.service.ResourceService;
 import io.strata.api.service.VolumeInfo;
 import io.strata.api.service.VolumeService;
+import io.strata.api.service.SnapshotInfo;
+import io.strata.api.service.SnapshotService;
+import io.strata.api.service.TaskInfo;
+import io.strata.api.service.TaskService;
+import io.strata.api.service.TaskState;
+import io.strata.api.service.VolumeRef;
+import java.time.Instant;
 import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +43,26 @@ class CompletersTest {
             @Override public int getBufferPosition() { return 10 + word.length(); }
             @Override public String getBuffer() { return "storage:x " + word; }
         };
+    }
+
+    /** The command line while the user types the last of {@code words} (word 0 is the command). */
+    private static CommandLine typing(String... words) {
+        String last = words[words.length - 1];
+        String buffer = String.join(" ", words);
+        return new CommandLine() {
+            @Override public int getCursorArgumentIndex() { return words.length - 1; }
+            @Override public String getCursorArgument() { return last; }
+            @Override public int getArgumentPosition() { return last.length(); }
+            @Override public String[] getArguments() { return words; }
+            @Override public int getBufferPosition() { return buffer.length(); }
+            @Override public String getBuffer() { return buffer; }
+        };
+    }
+
+    private static List<String> complete(Completer c, CommandLine line) {
+        List<String> out = new ArrayList<>();
+        c.complete(null, line, out);
+        return out;
     }
 
     private static List<String> complete(Completer c, String word) {
@@ -129,6 +156,67 @@ class CompletersTest {
         assertEquals(List.of("local "), complete(drivers, ""));
         assertEquals(List.of("dir ", "ext4 "), complete(filesystems, ""));
         assertEquals(List.of("raw ", "vhd "), complete(formats, ""));
+    }
+
+    @Test
+    void formatsComeFromTheInstalledPluginsSoQcow2IsOfferedOnceInstalled() {
+        FormatTypeCompleter formats = new FormatTypeCompleter();
+        formats.resources = service(ResourceService.class, Map.of("plugins", List.of(
+                new PluginInfo(PluginKind.FORMAT, "qcow2", "", Set.of(), "b"),
+                new PluginInfo(PluginKind.FORMAT, "raw", "", Set.of(), "b"),
+                new PluginInfo(PluginKind.FORMAT, "vhd", "", Set.of(), "b"))));
+        assertEquals(List.of("qcow2 "), complete(formats, "q"));
+        assertEquals(List.of("qcow2 ", "raw ", "vhd "), complete(formats, ""));
+    }
+
+    private static SnapshotInfo snap(String volume, String name) {
+        return new SnapshotInfo(VolumeRef.parse(volume), name, "", name + ".vhd", Instant.EPOCH, 0, true);
+    }
+
+    @Test
+    void snapshotNamesOfTheVolumeGivenBeforeTheCursor() {
+        SnapshotNameCompleter c = new SnapshotNameCompleter();
+        List<VolumeRef> asked = new ArrayList<>();
+        c.snapshots = (SnapshotService) Proxy.newProxyInstance(SnapshotService.class.getClassLoader(),
+                new Class<?>[] {SnapshotService.class}, (p, m, a) -> {
+                    VolumeRef ref = (VolumeRef) a[0];
+                    asked.add(ref);
+                    if (!ref.volume().equals("vm1")) {
+                        throw new StorageException(ErrorCode.VOLUME_NOT_FOUND, "no");
+                    }
+                    return List.of(snap("local/vm1", "base"), snap("local/vm1", "s1"), snap("local/vm1", "s2"));
+                });
+        assertEquals(List.of("s1 ", "s2 "), complete(c, typing("storage:snapshot-delete", "--no-wait", "local/vm1", "s")));
+        assertEquals(List.of("base ", "s1 ", "s2 "), complete(c, typing("storage:snapshot-revert", "local/vm1", "")));
+        assertEquals(List.of(VolumeRef.parse("local/vm1"), VolumeRef.parse("local/vm1")), asked);
+        // No volume before the cursor, or one that does not exist: nothing offered.
+        assertEquals(List.of(), complete(c, typing("storage:snapshot-revert", "")));
+        assertEquals(List.of(), complete(c, typing("storage:snapshot-revert", "local/ghost", "")));
+    }
+
+    @Test
+    void cloneSourcesAreVolumesAndAfterAnAtTheirSnapshots() {
+        VolumeOrSnapshotCompleter c = new VolumeOrSnapshotCompleter();
+        c.volumes = service(VolumeService.class, Map.of("list", List.of(
+                new VolumeInfo("local", "vm1", "vhd", io.strata.api.format.Provisioning.THIN, 1, 1, "f", "",
+                        io.strata.api.service.VolumeState.READY, Instant.EPOCH))));
+        c.snapshots = service(SnapshotService.class, Map.of("list", List.of(snap("local/vm1", "gold"),
+                snap("local/vm1", "s1"))));
+        assertEquals(List.of("local/vm1 "), complete(c, "lo"));
+        assertEquals(List.of("local/vm1@gold ", "local/vm1@s1 "), complete(c, "local/vm1@"));
+        assertEquals(List.of("local/vm1@gold "), complete(c, "local/vm1@g"));
+        assertEquals(List.of(), complete(c, "bad@"));
+    }
+
+    @Test
+    void taskIdsOfTasksThatHaveNotEnded() {
+        TaskIdCompleter c = new TaskIdCompleter();
+        c.tasks = service(TaskService.class, Map.of("list", List.of(
+                new TaskInfo("t3", "snapshot-delete", "local/vm1@s2", TaskState.RUNNING, 0.5, "", Instant.EPOCH, null),
+                new TaskInfo("t2", "snapshot-delete", "local/vm1@s1", TaskState.SUCCEEDED, 1, "", Instant.EPOCH,
+                        Instant.EPOCH),
+                new TaskInfo("t1", "volume-clone", "local/c1", TaskState.QUEUED, 0, "", Instant.EPOCH, null))));
+        assertEquals(List.of("t1 ", "t3 "), complete(c, "t"));
     }
 
     @Test
