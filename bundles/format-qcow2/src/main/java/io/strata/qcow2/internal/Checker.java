@@ -292,6 +292,7 @@ final class Checker {
                     raised++;
                 }
             }
+            rc.writeDirty();
             file.flush();
             if (raised > 0) {
                 done.add("set the refcount of " + raised + " referenced cluster(s) to 1");
@@ -313,6 +314,7 @@ final class Checker {
                 }
             }
         }
+        rc.writeDirty();
         file.flush();
         if (lowered > 0) {
             done.add("freed " + lowered + " leaked cluster(s)");

@@ -29,12 +29,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * only under the lock, and a table loaded without the lock is kept only when no L2 update
  * happened while it was read ({@link #l2Epoch}), so a stale copy never enters the cache.
  *
- * <p>Crash safety of an allocation (see README): refcounts set to one, data of whole
- * clusters written (with the backing's data or zeros around a partial write), one
- * flush, then the L2 entries (and for a new L2 table: table written, flushed, then the
- * L1 entry). A kill at any moment leaves either no pointer (a leak) or a pointer to
- * durable data with a durable refcount, never a pointer to garbage or a refcount that is
- * too low.
+ * <p>Crash safety of an allocation (see README): the data of whole clusters is written
+ * at the end of the file (with the backing's data or zeros around a partial write); the
+ * refcounts and the L2/L1 entries change in memory only (tables marked dirty and pinned
+ * in the cache). {@link #flush()} then writes, in order: refcount blocks and new L2
+ * tables, fsync, the changed entries of existing L2 tables and the L1 entries, fsync.
+ * So a pointer reaches the file only after what it points at (data, table, refcount) is
+ * durable, and allocating writes cost no fsync of their own: a kill at any moment leaves
+ * the image as of the last flush plus, at worst, leaked clusters.
  */
 final class Qcow2Disk implements VirtualDisk {
     /** Writes that allocate are split into runs of at most this many bytes. */
@@ -73,6 +75,12 @@ final class Qcow2Disk implements VirtualDisk {
     private volatile boolean closed;
     /** Null when read-only. Guarded by lock. */
     private final Refcounts refcounts;
+    /** L2 tables changed in memory since the last flush, by offset; never evicted. Guarded by lock. */
+    private final java.util.Map<Long, AtomicLongArray> dirtyTables = new java.util.HashMap<>();
+    /** L2 tables created since the last flush, not yet named by a durable L1 entry. Guarded by lock. */
+    private final java.util.Set<Long> newTables = new java.util.HashSet<>();
+    /** L1 entries changed in memory since the last flush. Guarded by lock. */
+    private final java.util.Set<Integer> dirtyL1 = new java.util.TreeSet<>();
 
     Qcow2Disk(Qcow2Format format, DatastoreFile file, boolean readOnly, Inspector.Image in, Qcow2Disk backing,
             Provisioning provisioning) {
@@ -203,7 +211,8 @@ final class Qcow2Disk implements VirtualDisk {
         }
         Iterator<Long> it = l2Cache.keySet().iterator();
         while (it.hasNext() && l2Cache.size() > l2CacheLimit / 2) {
-            if (it.next() != keep) {
+            long k = it.next();
+            if (k != keep && !dirtyTables.containsKey(k)) {
                 it.remove();
             }
         }
@@ -372,7 +381,6 @@ final class Qcow2Disk implements VirtualDisk {
                         byte[] c = new byte[cs];
                         src.get(c, in, n);
                         file.write(ByteBuffer.wrap(c), Entries.offset(e));
-                        file.flush();
                         install(s, vc, new long[] {Entries.normal(Entries.offset(e))});
                     } else if (st == Entries.State.COMPRESSED) {
                         throw compressed(vc);
@@ -391,14 +399,13 @@ final class Qcow2Disk implements VirtualDisk {
         }
     }
 
-    /** Allocates {@code count} clusters, writes their data, flushes, then points the L2 entries at them. */
+    /** Allocates {@code count} clusters, writes their data, points the L2 entries at them (in memory until flush). */
     private void commit(State s, long firstVc, byte[] batch, int count) {
         if (count == 0) {
             return;
         }
         long host = refcounts.allocate(count);
         file.write(ByteBuffer.wrap(batch, 0, count * cs), host);
-        file.flush();
         long[] entries = new long[count];
         for (int i = 0; i < count; i++) {
             entries[i] = Entries.normal(host + ((long) i << cb));
@@ -407,9 +414,9 @@ final class Qcow2Disk implements VirtualDisk {
     }
 
     /**
-     * Writes L2 entries for consecutive clusters of one L2 table. When the table does not
-     * exist yet: allocate it, write it with the entries, flush, then the L1 entry. The
-     * caller has made everything the entries point at durable.
+     * Sets L2 entries for consecutive clusters of one L2 table, in memory: the table is
+     * marked dirty and {@link #flush()} writes it. A missing table is allocated (its L1
+     * entry, too, waits for the flush).
      */
     private void install(State s, long firstVc, long[] entries) {
         int l1i = (int) (firstVc >>> l2Bits);
@@ -419,27 +426,70 @@ final class Qcow2Disk implements VirtualDisk {
             long[] t = new long[1 << l2Bits];
             System.arraycopy(entries, 0, t, idx, entries.length);
             long pos = refcounts.allocate(1);
-            file.write(ByteBuffer.wrap(Entries.encode(t, 0, t.length)), pos);
-            file.flush();
-            l2Cache.put(pos, new AtomicLongArray(t));
-            long l1e = Entries.normal(pos);
-            file.write(ByteBuffer.wrap(Entries.encode(l1e)), s.l1Offset + 8L * l1i);
-            s.l1.set(l1i, l1e);
+            AtomicLongArray table = new AtomicLongArray(t);
+            l2Cache.put(pos, table);
+            dirtyTables.put(pos, table);
+            newTables.add(pos);
+            s.l1.set(l1i, Entries.normal(pos));
+            dirtyL1.add(l1i);
             return;
         }
         AtomicLongArray t = table(tOff, l1i);
-        file.write(ByteBuffer.wrap(Entries.encode(entries, 0, entries.length)), tOff + 8L * idx);
         for (int i = 0; i < entries.length; i++) {
             t.set(idx + i, entries[i]);
         }
+        dirtyTables.put(tOff, t);
         l2Epoch.incrementAndGet();
     }
 
+    /**
+     * Makes every completed write durable: refcount blocks and new L2 tables written,
+     * fsync (data, refcounts and new tables durable), then the changed entries of existing
+     * L2 tables and the L1 entries written, fsync.
+     */
     @Override
     public void flush() {
-        if (!readOnly) {
-            file.flush();
+        if (readOnly) {
+            return;
         }
+        lock.lock();
+        try {
+            flushLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void flushLocked() {
+        refcounts.writeDirty();
+        for (long t : newTables) {
+            writeTable(t, dirtyTables.get(t));
+        }
+        file.flush();
+        if (dirtyTables.isEmpty() && dirtyL1.isEmpty()) {
+            return;
+        }
+        for (var e : dirtyTables.entrySet()) {
+            if (!newTables.contains(e.getKey())) {
+                writeTable(e.getKey(), e.getValue());
+            }
+        }
+        State s = state;
+        for (int l1i : dirtyL1) {
+            file.write(ByteBuffer.wrap(Entries.encode(s.l1.get(l1i))), s.l1Offset + 8L * l1i);
+        }
+        file.flush();
+        dirtyTables.clear();
+        newTables.clear();
+        dirtyL1.clear();
+    }
+
+    private void writeTable(long offset, AtomicLongArray t) {
+        long[] entries = new long[t.length()];
+        for (int i = 0; i < entries.length; i++) {
+            entries[i] = t.get(i);
+        }
+        file.write(ByteBuffer.wrap(Entries.encode(entries, 0, entries.length)), offset);
     }
 
     // ---------------------------------------------------------------- zeroes, trim
@@ -527,9 +577,12 @@ final class Qcow2Disk implements VirtualDisk {
             }
             install(s, from, entries);
             if (!freed.isEmpty()) {
-                file.flush(); // no L2 entry names the clusters any more before their refcounts drop
+                flushLocked(); // no durable L2 entry names the clusters any more before their refcounts drop
                 for (long c : freed) {
                     refcounts.set(c >>> cb, 1, 0);
+                }
+                refcounts.writeDirty();
+                for (long c : freed) {
                     try {
                         file.punchHole(c, cs);
                     } catch (StorageException e) {
@@ -713,6 +766,7 @@ final class Qcow2Disk implements VirtualDisk {
         Qcow2Disk old;
         lock.lock();
         try {
+            flushLocked();
             writeHeader(header.withBacking(parentFile));
             old = backing;
             backing = parent;
@@ -764,6 +818,7 @@ final class Qcow2Disk implements VirtualDisk {
             if (newSize == s.size) {
                 return;
             }
+            flushLocked(); // the L1 table is copied below: no entry may still wait in memory
             Header h = header;
             int oldL1 = s.l1.length();
             int newL1 = Math.max(oldL1, Qcow2Format.l1Entries(newSize, cb));
@@ -783,6 +838,7 @@ final class Qcow2Disk implements VirtualDisk {
                     byte[] table = new byte[(int) (clusters << cb)];
                     System.arraycopy(Entries.encode(entries, 0, newL1), 0, table, 0, newL1 * 8);
                     file.write(ByteBuffer.wrap(table), l1Offset);
+                    refcounts.writeDirty();
                     moved = true;
                 }
                 file.flush();
@@ -794,6 +850,7 @@ final class Qcow2Disk implements VirtualDisk {
             }
             if (moved && oldClusters > 0) {
                 refcounts.set(s.l1Offset >>> cb, oldClusters, 0);
+                refcounts.writeDirty();
                 file.flush();
             }
         } finally {

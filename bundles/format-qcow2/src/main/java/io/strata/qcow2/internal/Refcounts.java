@@ -18,9 +18,12 @@ import java.util.Map;
  * clusters are never reused, so a lock-free writer racing a trim can only touch a dead
  * cluster, and space a crashed allocation touched is never handed out twice.
  *
- * <p>Durability contract: {@link #set} writes refcounts but does not flush, except that
- * a refcount block it has to create is flushed before the refcount table points at it.
- * The caller flushes before it writes any pointer (L1/L2 entry, header) to the clusters.
+ * <p>Durability contract: {@link #set} changes refcounts in memory (the blocks stay
+ * cached, marked dirty) and {@link #writeDirty} writes them; an evicted dirty block is
+ * written first. Nothing here flushes, except that a refcount block that has to be
+ * created is written and flushed before the refcount table points at it. Callers write
+ * the blocks and flush before they write any pointer (L1/L2 entry, header) to counted
+ * clusters, and write a decrease only once no durable pointer to the cluster remains.
  */
 final class Refcounts {
     /** Called when the refcount table moved, to rewrite the header durably. */
@@ -41,12 +44,21 @@ final class Refcounts {
     /** False while a grown table is being prepared: its entries exist only in memory. */
     private boolean tableLive = true;
     private long nextFree;
+    /** Offsets of cached blocks changed in memory and not written yet. */
+    private final java.util.Set<Long> dirty = new java.util.HashSet<>();
     private final Map<Long, byte[]> blocks = new LinkedHashMap<>(16, 0.75f, true) {
         private static final long serialVersionUID = 1L;
 
         @Override
         protected boolean removeEldestEntry(Map.Entry<Long, byte[]> eldest) {
-            return size() > BLOCK_CACHE;
+            if (size() <= BLOCK_CACHE) {
+                return false;
+            }
+            if (dirty.remove(eldest.getKey())) {
+                // only increases wait in memory, and writing an increase early is always safe
+                file.write(ByteBuffer.wrap(eldest.getValue()), eldest.getKey());
+            }
+            return true;
         }
     };
 
@@ -120,7 +132,7 @@ final class Refcounts {
                 for (int i = from; i < to; i++) {
                     RefcountBlock.set(block, i, value);
                 }
-                file.write(ByteBuffer.wrap(block, 2 * from, 2 * (to - from)), table[(int) rt] + 2L * from);
+                dirty.add(table[(int) rt]);
             }
             c = blockEnd;
         }
@@ -169,12 +181,13 @@ final class Refcounts {
             } else {
                 byte[] block = block(table[(int) rt]);
                 RefcountBlock.set(block, index, 1);
-                file.write(ByteBuffer.wrap(block, 2 * index, 2), table[(int) rt] + 2L * index);
+                dirty.add(table[(int) rt]);
             }
         }
         for (Map.Entry<Long, byte[]> e : created.entrySet()) {
             file.write(ByteBuffer.wrap(e.getValue()), placed.get(e.getKey()));
         }
+        writeDirty();
         file.flush();
         for (Map.Entry<Long, Long> e : placed.entrySet()) {
             int rt = (int) (long) e.getKey();
@@ -215,10 +228,23 @@ final class Refcounts {
         } finally {
             tableLive = true;
         }
+        writeDirty();
         file.write(ByteBuffer.wrap(Entries.encode(table, 0, table.length)), pos);
         file.flush();
         mover.moved(pos, clusters);
         set(oldOffset >>> clusterBits, oldClusters, 0);
+        writeDirty();
+    }
+
+    /** Writes every block changed in memory (not flushed). */
+    void writeDirty() {
+        for (Long off : dirty) {
+            byte[] b = blocks.get(off);
+            if (b != null) {
+                file.write(ByteBuffer.wrap(b), off);
+            }
+        }
+        dirty.clear();
     }
 
     private byte[] block(long offset) {

@@ -102,8 +102,16 @@ class CrashKillTest {
             }
             for (int i = 0; i < model.length; i++) {
                 if (!unknown[i] && expected[i] != actual[i]) {
+                    StringBuilder ops = new StringBuilder();
+                    for (int j = 0; j <= lastAck + 20; j++) {
+                        CrashWriter.Op op = CrashWriter.op(seed, j, SIZE);
+                        long cl = i & ~0xffffL;
+                        if (op.offset() < cl + 0x10000 && cl < op.offset() + op.length()) {
+                            ops.append("\n  op ").append(j).append(' ').append(op);
+                        }
+                    }
                     fail("iteration " + iter + " (seed " + seed + ", last ack " + lastAck + "): byte " + i
-                            + " is " + actual[i] + ", a flushed write made it " + expected[i]);
+                            + " is " + actual[i] + ", a flushed write made it " + expected[i] + "; ops there:" + ops);
                 }
             }
             Fixtures.Result q = Fixtures.exec("qemu-img", "check", "-f", "qcow2", path.toString());
@@ -157,7 +165,9 @@ class CrashKillTest {
             fail("writer did not start: " + String.join("\n", lines));
         }
         Thread.sleep(delayMs);
-        p.destroyForcibly(); // SIGKILL
+        // SIGKILL through the process handle: Process.destroyForcibly() would also close our end of the
+        // pipe and drop acknowledgements the writer printed but we have not read yet
+        p.toHandle().destroyForcibly();
         assertTrue(p.waitFor(10, TimeUnit.SECONDS));
         reader.join(10_000);
         synchronized (lines) {

@@ -241,6 +241,7 @@ class Qcow2InteropTest {
             Refcounts rc = new Refcounts(f, in.header().clusterBits(), in.header().refcountTableOffset(),
                     in.refcountTable(), f.size(), (o, c) -> { });
             rc.allocate(3);
+            rc.writeDirty();
             f.setSize(rc.nextFree());
             f.flush();
         }
