@@ -209,4 +209,43 @@ class DamagedImageTest {
         assertTrue(Footer.hasCookie(f.peek(f.size() - 512, 512)));
         format.probe(f);
     }
+
+    @Test
+    void damagedDifferencingDisks() {
+        MemoryStore store = new MemoryStore();
+        format.create(store.create("p.vhd"), new DiskSpec(8L << 20, Provisioning.THIN)).close();
+        java.util.function.Supplier<MemoryFile> child = () -> {
+            MemoryFile c = store.create("c.vhd");
+            try (VirtualDisk d = format.createChild(c, "p.vhd", store)) {
+                d.write(ByteBuffer.wrap(new byte[] {1}), 0);
+            }
+            return c;
+        };
+        java.util.function.BiConsumer<java.util.function.UnaryOperator<DynamicHeader>, String> headerCase =
+                (change, expected) -> {
+                    MemoryFile c = child.get();
+                    format.open(c, true, store).close();
+                    rewriteHeader(c, change);
+                    assertDamaged(c, expected);
+                    StorageException e = assertThrows(StorageException.class, () -> format.open(c, false, store));
+                    assertEquals(ErrorCode.CORRUPT_IMAGE, e.code(), e.getMessage());
+                };
+        headerCase.accept(h -> locator(h, 1, new ParentLocator(ParentLocator.W2RU, 16, 20, 1L << 40)),
+                "parent locator 1 (W2ru) data offset 1099511627776 is out of range");
+        headerCase.accept(h -> locator(h, 0, new ParentLocator(ParentLocator.W2KU, 1, 900, h.tableOffset() + 4096)),
+                "holds 900 bytes of data in 512 bytes of space");
+        headerCase.accept(h -> locator(h, 0, new ParentLocator(ParentLocator.W2KU, 16, 20, 1024)),
+                "overlaps the footer copy, header or BAT");
+        headerCase.accept(h -> h.withParent(DynamicHeader.NO_PARENT, 0, h.parentName(), h.parentLocators()),
+                "the differencing disk has no parent unique id");
+        MemoryFile c = child.get();
+        c.poke(BAT, be32((int) (Layout.LOCATOR_AREA / 512)));
+        assertDamaged(c, "BAT entry 0 overlaps the data of parent locator 0");
+    }
+
+    private static DynamicHeader locator(DynamicHeader h, int k, ParentLocator l) {
+        java.util.List<ParentLocator> ls = new java.util.ArrayList<>(h.parentLocators());
+        ls.set(k, l);
+        return h.withParent(h.parentUniqueId(), h.parentTimestamp(), h.parentName(), ls);
+    }
 }
