@@ -259,6 +259,13 @@ final class Fakes {
             if (v.state() == VolumeState.IN_USE) {
                 throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref + " is open (1 writer)");
             }
+            List<String> clones = snapshots.clonesOf.entrySet().stream()
+                    .filter(e -> e.getKey().startsWith(ref + "@")).flatMap(e -> e.getValue().stream()).sorted()
+                    .collect(Collectors.toList());
+            if (!clones.isEmpty()) {
+                throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref + " is the base of linked clones "
+                        + String.join(", ", clones));
+            }
             map.remove(ref.toString());
         }
 

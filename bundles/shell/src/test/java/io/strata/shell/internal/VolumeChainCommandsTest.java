@@ -114,6 +114,26 @@ class VolumeChainCommandsTest {
     }
 
     @Test
+    void aBaseWithLinkedClonesCannotBeDeleted() {
+        fakes.volumes.put(new io.strata.api.service.VolumeInfo("local", "gold", "vhd", Provisioning.THIN, 1073741824L,
+                4096, "gold.vhd", "/var/lib/strata/local/gold.vhd", io.strata.api.service.VolumeState.READY,
+                Fakes.CREATED));
+        fakes.snapshots.create(ref("local/gold"), "v1");
+        for (String name : List.of("web2", "web1")) {
+            VolumeCloneCommand c = clone("local/gold@v1", "local", name);
+            c.linked = true;
+            c.run();
+        }
+        VolumeDeleteCommand d = new VolumeDeleteCommand();
+        d.volumes = fakes.volumes;
+        d.volume = "local/gold";
+        assertEquals("Error executing command: VOLUME_IN_USE: volume local/gold is the base of linked clones "
+                + "local/web1, local/web2\n", Shell.errorOutput(d));
+        d.volume = "local/web1";
+        assertEquals("Volume local/web1 deleted\n", d.run());
+    }
+
+    @Test
     void cloneErrors() {
         fakes.datastores.map.put("fast", new DatastoreInfo("fast", "ext4", "host/lun0", Availability.ONLINE, "",
                 1073741824L, 1073741824L, 0, 0, 0, "/mnt/fast", Map.of()));
