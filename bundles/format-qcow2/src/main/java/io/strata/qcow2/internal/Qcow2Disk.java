@@ -218,6 +218,17 @@ final class Qcow2Disk implements VirtualDisk {
         }
     }
 
+    /**
+     * Under the lock, at the start of a metadata change: trims the L2 cache, and flushes
+     * when too many tables wait in memory (a guest that never flushes must not pin them all).
+     */
+    private void beginChange() {
+        if (dirtyTables.size() > l2CacheLimit / 2) {
+            flushLocked();
+        }
+        evict(-1);
+    }
+
     private static boolean inPlace(long e) {
         return Entries.state(e) == Entries.State.NORMAL && (e & Entries.COPIED) != 0;
     }
@@ -346,7 +357,7 @@ final class Qcow2Disk implements VirtualDisk {
     private void allocateAndWrite(long vc0, int in0, ByteBuffer src) {
         lock.lock();
         try {
-            evict(-1);
+            beginChange();
             State s = state;
             long vc = vc0;
             int in = in0;
@@ -535,7 +546,7 @@ final class Qcow2Disk implements VirtualDisk {
     private void zeroClusters(long from, long to, boolean trim) {
         lock.lock();
         try {
-            evict(-1);
+            beginChange();
             State s = state;
             boolean chain = backing != null;
             int l1i = (int) (from >>> l2Bits);
@@ -715,7 +726,7 @@ final class Qcow2Disk implements VirtualDisk {
         }
         lock.lock();
         try {
-            evict(-1);
+            beginChange();
             State s = state;
             byte[] batch = new byte[(int) (to - from) * cs];
             long batchFirst = -1;
