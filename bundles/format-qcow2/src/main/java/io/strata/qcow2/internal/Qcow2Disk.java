@@ -79,6 +79,8 @@ final class Qcow2Disk implements VirtualDisk {
     private final java.util.Map<Long, AtomicLongArray> dirtyTables = new java.util.HashMap<>();
     /** L2 tables created since the last flush, not yet named by a durable L1 entry. Guarded by lock. */
     private final java.util.Set<Long> newTables = new java.util.HashSet<>();
+    /** Chains replaced by rebase: reads that started before may still use them, so they close with this disk. */
+    private final List<Qcow2Disk> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** L1 entries changed in memory since the last flush. Guarded by lock. */
     private final java.util.Set<Integer> dirtyL1 = new java.util.TreeSet<>();
 
@@ -769,7 +771,11 @@ final class Qcow2Disk implements VirtualDisk {
         return true;
     }
 
-    /** Rewrites the header (backing name and format extension) in one write, flushed; then swaps the chain. */
+    /**
+     * Rewrites the header (backing name and format extension) in one write, flushed; then
+     * swaps the chain. The old chain stays open until this disk closes: a read that looked
+     * it up just before the swap may still be using it.
+     */
     @Override
     public void rebase(String parentFile, BackingResolver resolver) {
         checkWritable();
@@ -790,7 +796,7 @@ final class Qcow2Disk implements VirtualDisk {
             lock.unlock();
         }
         if (old != null) {
-            old.close();
+            retired.add(old);
         }
     }
 
@@ -887,6 +893,7 @@ final class Qcow2Disk implements VirtualDisk {
             if (b != null) {
                 b.close();
             }
+            retired.forEach(Qcow2Disk::close);
         }
     }
 }
