@@ -19,4 +19,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             description = "Directory of the default datastore; ${karaf.data} and other ${system.property} "
                     + "references are resolved")
     String default_datastore_path() default "${karaf.data}/datastores/local";
+
+    @AttributeDefinition(name = "Chain limit",
+            description = "Most images in a volume's chain (snapshots, linked-clone bases and the current image); "
+                    + "values above 32 are taken as 32")
+    int chain_max() default 32;
 }

@@ -13,20 +13,35 @@ import java.util.regex.Pattern;
  * @param defaultName name of the default resource and datastore
  * @param defaultPath directory of the default datastore
  * @param stateDir where the core keeps its own small state (the embedded-default marker)
+ * @param chainMax the most images in a volume's chain, 1 to {@value #CHAIN_LIMIT}
  */
-record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir) {
+record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir, int chainMax) {
+    /** The hard chain limit: what VHD and qcow2 chains are tested to. */
+    static final int CHAIN_LIMIT = 32;
     private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\\\?\\{([^}]+)}");
 
     CoreSettings {
         requireNonNull(defaultName, "defaultName");
         requireNonNull(defaultPath, "defaultPath");
         requireNonNull(stateDir, "stateDir");
+        if (chainMax > CHAIN_LIMIT) {
+            org.slf4j.LoggerFactory.getLogger(CoreSettings.class).warn(
+                    "chain.max {} is above the limit; using {}", chainMax, CHAIN_LIMIT);
+            chainMax = CHAIN_LIMIT;
+        }
+        if (chainMax < 1) {
+            chainMax = 1;
+        }
+    }
+
+    CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir) {
+        this(defaultEnabled, defaultName, defaultPath, stateDir, CHAIN_LIMIT);
     }
 
     static CoreSettings from(CoreConfig config) {
         return new CoreSettings(config.default_datastore_enabled(), config.default_datastore_name(),
                 Path.of(resolve(config.default_datastore_path())).toAbsolutePath().normalize(),
-                dataDir().resolve("strata"));
+                dataDir().resolve("strata"), config.chain_max());
     }
 
     /** @return Karaf's data directory, or java.io.tmpdir/strata outside Karaf */

@@ -177,12 +177,20 @@ final class MountedDatastore {
                     LOG.info("datastore {}: rolled back volume {} left half-created", name, e.name());
                 }
                 case DELETING -> {
-                    deleteIfExists(e.file());
+                    deleteFiles(e);
                     c = c.remove(e.name());
                     changed = true;
                     LOG.info("datastore {}: finished deleting volume {}", name, e.name());
                 }
                 case READY -> {
+                    if (e.pending() != null) {
+                        CatalogEntry settled = Chains.recoverPending(this, e);
+                        if (settled != e) {
+                            c = c.put(settled);
+                            changed = true;
+                            e = settled;
+                        }
+                    }
                     if (e.resizeTo() > 0) {
                         CatalogEntry settled = settleSize(e);
                         if (settled != e) {
@@ -199,8 +207,19 @@ final class MountedDatastore {
         }
     }
 
+    /** Deletes every image of a volume: its current image, its snapshots, a pending new image. */
+    void deleteFiles(CatalogEntry e) {
+        deleteIfExists(e.file());
+        for (CatalogEntry.Snap s : e.snapshots()) {
+            deleteIfExists(s.file());
+        }
+        if (e.pending() != null && !e.pending().file().isEmpty()) {
+            deleteIfExists(e.pending().file());
+        }
+    }
+
     /** Undoes the file side of a CREATING entry: adopted images go back, everything else goes. */
-    private void rollBackFiles(CatalogEntry e) {
+    void rollBackFiles(CatalogEntry e) {
         if (e.adoptedFrom() != null) {
             // The user's own image: never delete it, put it back where it was.
             if (!e.adoptedFrom().equals(e.file()) && datastore.exists(e.file())
@@ -384,6 +403,15 @@ final class MountedDatastore {
     // ---------------------------------------------------------------- operations
 
     VolumeInfo create(String volume, long virtualSize, String formatType, Provisioning provisioning) {
+        return create(volume, virtualSize, formatType, provisioning, null);
+    }
+
+    /**
+     * Creates a volume; {@code fill}, when given, writes its data (a full clone) while the
+     * entry is still CREATING, so a crash during the copy is rolled back at the next mount.
+     */
+    VolumeInfo create(String volume, long virtualSize, String formatType, Provisioning provisioning,
+            java.util.function.Consumer<VirtualDisk> fill) {
         Names.check("volume", volume);
         requireNonNull(provisioning, "provisioning");
         checkSize(volume, virtualSize);
@@ -422,6 +450,9 @@ final class MountedDatastore {
             try {
                 VirtualDisk disk = format.create(df, new DiskSpec(virtualSize, provisioning));
                 try {
+                    if (fill != null) {
+                        fill.accept(disk);
+                    }
                     disk.flush();
                 } finally {
                     disk.close();
@@ -456,11 +487,17 @@ final class MountedDatastore {
                 throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume) + " is being created");
             }
             checkIdle(volume, "delete");
+            Chains.checkNoPending(this, entry);
+            List<String> clones = Chains.dependents(catalog, volume, null);
+            if (!clones.isEmpty()) {
+                throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume)
+                        + " is the base of linked clone(s) " + String.join(", ", clones) + "; delete them first");
+            }
             writeCatalog(catalog.put(entry.withState(CatalogEntry.State.DELETING)));
             busy.add(volume);
         }
         try {
-            deleteIfExists(entry.file());
+            deleteFiles(entry);
             synchronized (lock) {
                 ensureOpen();
                 writeCatalog(catalog.remove(volume));
@@ -484,6 +521,7 @@ final class MountedDatastore {
             ensureOpen();
             entry = ready(volume);
             checkIdle(volume, "resize");
+            Chains.checkNoPending(this, entry);
             format = format(entry.format());
             checkSize(volume, newSize);
             if (newSize < entry.virtualSize()) {
@@ -513,17 +551,12 @@ final class MountedDatastore {
             busy.add(volume);
         }
         try {
-            DatastoreFile df = datastore.open(entry.file(), true);
+            SharedDisk.Chain chain = openChain(format, entry.file(), false);
             try {
-                VirtualDisk disk = format.open(df, false);
-                try {
-                    disk.resize(newSize);
-                    disk.flush();
-                } finally {
-                    disk.close();
-                }
+                chain.disk().resize(newSize);
+                chain.disk().flush();
             } finally {
-                df.close();
+                chain.close();
             }
             synchronized (lock) {
                 ensureOpen();
@@ -759,6 +792,37 @@ final class MountedDatastore {
         }
     }
 
+    /** A snapshot opened read-only with its chain, for a full clone; closing it closes the chain. */
+    VirtualDisk openSnapshot(String volume, String snapshot) {
+        CatalogEntry e;
+        DiskFormat f;
+        CatalogEntry.Snap s;
+        synchronized (lock) {
+            ensureOpen();
+            e = ready(volume);
+            f = format(e.format());
+            s = e.snapshot(snapshot).orElseThrow(() -> new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
+                    "volume " + ref(volume) + " has no snapshot '" + snapshot + "'"));
+        }
+        SharedDisk.Chain ch = openChain(f, s.file(), true);
+        return closingChain(ch);
+    }
+
+    private static VirtualDisk closingChain(SharedDisk.Chain ch) {
+        return (VirtualDisk) java.lang.reflect.Proxy.newProxyInstance(VirtualDisk.class.getClassLoader(),
+                new Class<?>[] {VirtualDisk.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("close") && method.getParameterCount() == 0) {
+                        ch.close();
+                        return null;
+                    }
+                    try {
+                        return method.invoke(ch.disk(), args);
+                    } catch (java.lang.reflect.InvocationTargetException ex) {
+                        throw ex.getCause();
+                    }
+                });
+    }
+
     /** Opens an image with its backing chain; the file is closed when opening fails. */
     SharedDisk.Chain openChain(DiskFormat format, String file, boolean readOnly) {
         DatastoreFile df = datastore.open(file, !readOnly);
@@ -787,7 +851,7 @@ final class MountedDatastore {
     // ---------------------------------------------------------------- helpers
 
     /** Best-effort undo of a failed create or import; what it cannot do, the next mount does. */
-    private void undo(CatalogEntry entry, RuntimeException cause) {
+    void undo(CatalogEntry entry, RuntimeException cause) {
         // A shell command interrupted by Ctrl-C or a closed session: NIO channels refuse to work
         // while the flag is set, so clear it for the clean-up and set it again afterwards.
         boolean interrupted = Thread.interrupted();
@@ -814,7 +878,7 @@ final class MountedDatastore {
     }
 
     /** Must hold {@link #lock}. Replaces the catalog file, then the in-memory copy. */
-    private void writeCatalog(Catalog next) {
+    void writeCatalog(Catalog next) {
         datastore.writeAtomically(Catalog.FILE, CatalogCodec.encode(next));
         catalog = next;
     }
@@ -835,7 +899,7 @@ final class MountedDatastore {
     }
 
     /** Must hold {@link #lock}. */
-    private void checkNew(String volume, String file) {
+    void checkNew(String volume, String file) {
         if (catalog.find(volume).isPresent()) {
             throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
         }
@@ -846,7 +910,7 @@ final class MountedDatastore {
     }
 
     /** Must hold {@link #lock}. */
-    private void checkIdle(String volume, String what) {
+    void checkIdle(String volume, String what) {
         if (leases.containsKey(volume)) {
             throw new StorageException(ErrorCode.VOLUME_IN_USE,
                     "volume " + ref(volume) + " is open; close it before you " + what + " it");
@@ -858,7 +922,7 @@ final class MountedDatastore {
     }
 
     /** Must hold {@link #lock}. */
-    private CatalogEntry ready(String volume) {
+    CatalogEntry ready(String volume) {
         CatalogEntry e = catalog.find(volume).orElseThrow(() -> notFound(volume));
         return switch (e.state()) {
             case READY -> e;
@@ -869,7 +933,7 @@ final class MountedDatastore {
         };
     }
 
-    private DiskFormat format(String type) {
+    DiskFormat format(String type) {
         if (type == null || type.isBlank()) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "no disk format given");
         }
@@ -880,14 +944,14 @@ final class MountedDatastore {
         return f;
     }
 
-    private void ensureOpen() {
+    void ensureOpen() {
         if (closed) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
                     "datastore '" + name + "' is unavailable: " + closedReason);
         }
     }
 
-    private RuntimeException translate(RuntimeException e) {
+    RuntimeException translate(RuntimeException e) {
         boolean gone;
         synchronized (lock) {
             gone = closed;
@@ -910,7 +974,7 @@ final class MountedDatastore {
         }
     }
 
-    private long allocatedOf(String file) {
+    long allocatedOf(String file) {
         try {
             return datastore.stat(file).allocated();
         } catch (RuntimeException e) {
@@ -918,7 +982,7 @@ final class MountedDatastore {
         }
     }
 
-    private void deleteIfExists(String file) {
+    void deleteIfExists(String file) {
         if (datastore.exists(file)) {
             datastore.delete(file);
         }
@@ -956,15 +1020,15 @@ final class MountedDatastore {
         }
     }
 
-    private StorageException notFound(String volume) {
+    StorageException notFound(String volume) {
         return new StorageException(ErrorCode.VOLUME_NOT_FOUND, "volume " + ref(volume) + " does not exist");
     }
 
-    private String ref(String volume) {
+    String ref(String volume) {
         return name + "/" + volume;
     }
 
-    private static Instant now() {
+    static Instant now() {
         return Instant.now().truncatedTo(ChronoUnit.SECONDS);
     }
 

@@ -58,4 +58,36 @@ final class SparseCopy {
             throw new StorageException(ErrorCode.IO_ERROR, "cannot read image " + source + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * Copies a disk through its chain into a new disk: only the ranges the source reports as
+     * allocated and not known zero are read, and 64 KiB chunks of zeros are not written.
+     *
+     * @return bytes written
+     */
+    static long copy(io.strata.api.format.VirtualDisk in, io.strata.api.format.VirtualDisk out) {
+        long size = Math.min(in.virtualSize(), out.virtualSize());
+        int big = 1 << 20;
+        ByteBuffer buf = ByteBuffer.allocate(big);
+        byte[] chunk = buf.array();
+        long written = 0;
+        for (io.strata.api.format.Extent x : in.blockStatus(0, size)) {
+            if (!x.allocated() || x.zero()) {
+                continue;
+            }
+            for (long pos = x.offset(); pos < x.offset() + x.length(); pos += big) {
+                int n = (int) Math.min(big, x.offset() + x.length() - pos);
+                buf.clear().limit(n);
+                in.read(buf, pos);
+                for (int o = 0; o < n; o += CHUNK) {
+                    int len = Math.min(CHUNK, n - o);
+                    if (!Arrays.equals(chunk, o, o + len, ZEROS, 0, len)) {
+                        out.write(ByteBuffer.wrap(chunk, o, len), pos + o);
+                        written += len;
+                    }
+                }
+            }
+        }
+        return written;
+    }
 }

@@ -97,6 +97,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
     private final Map<String, ResourceEntry> resources = new TreeMap<>();
     private final Map<String, DatastoreEntry> datastores = new TreeMap<>();
     private boolean closed;
+    private final TaskManager tasks = new TaskManager();
 
     /** A configured resource and, while attached, its handle. Mutable fields guarded by {@link #lock}. */
     private static final class ResourceEntry {
@@ -431,6 +432,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
                 return;
             }
             closed = true;
+            tasks.close();
             for (DatastoreEntry e : datastores.values()) {
                 if (e.mount != null) {
                     mounts.add(detach(e, "the core is stopping"));
@@ -1087,6 +1089,94 @@ public final class StrataCore implements DatastoreService, VolumeService {
     @Override
     public VirtualDisk open(VolumeRef ref, boolean readOnly) {
         return mounted(ref.datastore()).open(ref.volume(), readOnly);
+    }
+
+    @Override
+    public VolumeInfo clone(VolumeRef source, String snapshot, VolumeRef target, boolean linked, String format,
+            Provisioning provisioning) {
+        requireNonNull(source, "source");
+        requireNonNull(target, "target");
+        MountedDatastore src = mounted(source.datastore());
+        if (linked) {
+            if (!source.datastore().equals(target.datastore())) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "a linked clone must be in the datastore"
+                        + " of its source ('" + source.datastore() + "'); use a full clone to copy " + source
+                        + " into datastore '" + target.datastore() + "'");
+            }
+            if ((format != null && !format.isBlank() && !format.equals(src.info(source.volume()).format()))
+                    || provisioning != null && provisioning != src.info(source.volume()).provisioning()) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "a linked clone keeps the format and "
+                        + "provisioning of its base; use a full clone to change them");
+            }
+            Chains chains = new Chains(src);
+            String snap = snapshot;
+            if (snap == null || snap.isBlank()) {
+                // The current state is frozen in a snapshot named after the clone, which becomes its base.
+                snap = "clone-base-" + target.volume();
+                chains.createSnapshot(source.volume(), snap, settings.chainMax());
+            }
+            chains.linkedClone(source.volume(), snap, target.volume(), settings.chainMax());
+            return src.info(target.volume());
+        }
+        return fullClone(src, source, snapshot, target, format, provisioning);
+    }
+
+    private VolumeInfo fullClone(MountedDatastore src, VolumeRef source, String snapshot, VolumeRef target,
+            String format, Provisioning provisioning) {
+        VolumeInfo si = src.info(source.volume());
+        MountedDatastore dst = mounted(target.datastore());
+        String fmt = format == null || format.isBlank() ? si.format() : format;
+        Provisioning prov = provisioning == null ? si.provisioning() : provisioning;
+        VirtualDisk in;
+        if (snapshot == null || snapshot.isBlank()) {
+            in = src.open(source.volume(), true);
+        } else {
+            in = src.openSnapshot(source.volume(), snapshot);
+        }
+        try (in) {
+            return dst.create(target.volume(), in.virtualSize(), fmt, prov, out -> {
+                SparseCopy.copy(in, out);
+            });
+        }
+    }
+
+    @Override
+    public long reclaim(VolumeRef ref) {
+        return new Chains(mounted(ref.datastore())).reclaim(ref.volume());
+    }
+
+    @Override
+    public List<io.strata.api.format.CheckReport> check(VolumeRef ref, boolean repair) {
+        return new Chains(mounted(ref.datastore())).check(ref.volume(), repair);
+    }
+
+    @Override
+    public io.strata.api.service.VolumeUsage usage(VolumeRef ref) {
+        return new Chains(mounted(ref.datastore())).usage(ref.volume());
+    }
+
+    // ================================================================ snapshots and tasks (SnapshotServiceImpl)
+
+    io.strata.api.service.SnapshotInfo snapshotCreate(VolumeRef ref, String name) {
+        return new Chains(mounted(ref.datastore())).createSnapshot(ref.volume(), name, settings.chainMax());
+    }
+
+    List<io.strata.api.service.SnapshotInfo> snapshotList(VolumeRef ref) {
+        return new Chains(mounted(ref.datastore())).list(ref.volume());
+    }
+
+    void snapshotRevert(VolumeRef ref, String name) {
+        new Chains(mounted(ref.datastore())).revert(ref.volume(), name);
+    }
+
+    io.strata.api.service.TaskInfo snapshotDelete(VolumeRef ref, String name) {
+        Chains chains = new Chains(mounted(ref.datastore()));
+        chains.beginDelete(ref.volume(), name);
+        return tasks.submit("snapshot-delete", ref + "@" + name, t -> chains.merge(ref.volume(), name, t)).info();
+    }
+
+    TaskManager tasks() {
+        return tasks;
     }
 
     // ================================================================ helpers
