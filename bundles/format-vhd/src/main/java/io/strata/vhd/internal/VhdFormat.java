@@ -219,6 +219,41 @@ public final class VhdFormat implements DiskFormat {
         }
         DynamicVhdDisk.Parent parent = openParent(file.name(), parentFile, backing, null, 1);
         try {
+            return writeChild(file, parentFile, parent);
+        } catch (RuntimeException e) {
+            parent.disk().close();
+            throw e;
+        }
+    }
+
+    /**
+     * Over the volume's open chain: the parent's footer is already in memory, so the cost is
+     * the child's own metadata (its 2 MiB BAT for a 2 TiB disk) and one fsync, whatever the
+     * chain's length.
+     */
+    @Override
+    public VirtualDisk createChild(DatastoreFile file, String parentFile, VirtualDisk parent,
+            BackingResolver backing) {
+        if (!(parent instanceof AbstractVhdDisk pd)) {
+            return DiskFormat.super.createChild(file, parentFile, parent, backing);
+        }
+        if (!file.writable()) {
+            throw new StorageException(ErrorCode.READ_ONLY, "file '" + file.name() + "' is not writable");
+        }
+        if (file.size() != 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "file '" + file.name()
+                    + "' is not empty; a new VHD image needs an empty file");
+        }
+        if (!pd.file.name().equals(parentFile)) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "the open parent is '" + pd.file.name()
+                    + "', not '" + parentFile + "'");
+        }
+        return writeChild(file, parentFile, new DynamicVhdDisk.Parent(parent, parentFile, pd.uniqueId()));
+    }
+
+    /** Writes a new differencing disk over an open parent; the parent is not closed on failure. */
+    private VirtualDisk writeChild(DatastoreFile file, String parentFile, DynamicVhdDisk.Parent parent) {
+        {
             long size = parent.disk().virtualSize();
             Footer footer = newFooter(size, DiskType.DIFFERENCING);
             int entries = (int) ((size + Vhd.BLOCK_SIZE - 1) / Vhd.BLOCK_SIZE);
@@ -241,9 +276,6 @@ public final class VhdFormat implements DiskFormat {
             // Durable before anyone stacks on it or retires the parent to read-only: one fsync.
             file.flush();
             return new DynamicVhdDisk(file, false, in, parent);
-        } catch (RuntimeException e) {
-            parent.disk().close();
-            throw e;
         }
     }
 

@@ -195,7 +195,15 @@ final class VhdInspector {
                 locatorAreas.add(new long[] {area[0], area[1], k});
             }
         }
-        long[] byOffset = new long[bat.length];
+        // Sized by the allocated entries, not the table: a thin 2 TiB disk has a million entries and
+        // opening one sits on every snapshot and clone's path (parents are opened with the child).
+        int used = 0;
+        for (int e : bat) {
+            if (e != Bat.UNUSED) {
+                used++;
+            }
+        }
+        long[] byOffset = new long[used];
         int allocated = 0;
         for (int i = 0; i < bat.length; i++) {
             if (bat[i] == Bat.UNUSED) {
