@@ -211,7 +211,9 @@ final class Chains {
                 DatastoreFile nf = m.datastore.create(newFile);
                 VirtualDisk child;
                 try {
-                    child = f.createChild(nf, e.file(), m.resolver);
+                    // Stacked on the open chain: nothing is opened again, so the time does not grow
+                    // with the chain. From here the child owns the old leaf (and closes it).
+                    child = f.createChild(nf, e.file(), old.disk(), m.resolver);
                 } catch (RuntimeException ex) {
                     nf.close();
                     throw ex;
@@ -226,12 +228,18 @@ final class Chains {
                         m.writeCatalog(m.catalog.put(cur.withChain(newFile, snaps, snap).withPending(null)));
                     }
                 } catch (RuntimeException ex) {
+                    // The catalog still names the old leaf, which now lives inside the child: close
+                    // both and go on with the old leaf alone (no I/O passed the gate meanwhile).
                     next.close();
+                    try {
+                        sd.chain = m.openChain(f, e.file(), false);
+                    } catch (RuntimeException reopen) {
+                        ex.addSuppressed(reopen);
+                    }
                     throw ex;
                 }
                 published = true;
                 sd.chain = next;
-                old.close();
             } finally {
                 sd.gate.unlockWrite(stamp);
             }
