@@ -26,13 +26,16 @@ done
 for f in vhd qcow2; do
     rm -rf "$dir/m-$f"
     src=$(bench "$dir/m-$f" merge-prepare $f "$mib" | tail -1)
-    # cp of the snapshot's image, the bytes the merge reads, with the cache as warm as for the merge
+    # cp of the snapshot's image, the bytes the merge reads, with the cache as warm as for the
+    # merge and nothing left to write back for either
     cat "$src" > /dev/null
+    sync
     t0=$(date +%s.%N)
     cp "$src" "$dir/cp-dst"
     sync -f "$dir/cp-dst"
     t1=$(date +%s.%N)
     rm -f "$dir/cp-dst"
+    sync
     cpm=$(( $(stat -c %s "$src") >> 20 ))
     echo "cp of the $f snapshot image ($cpm MiB): $(echo "$t0 $t1 $cpm" | awk '{ printf "%.3f s, %.1f MiB/s", $2 - $1, $3 / ($2 - $1) }')"
     bench "$dir/m-$f" merge $f "$mib"

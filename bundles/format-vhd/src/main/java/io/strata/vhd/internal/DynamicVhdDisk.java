@@ -79,7 +79,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     private final int bitmapSize;
     private final int sectorsPerBlock;
     private final byte[] fullBitmap;
+    /** Null until first use for a lazily opened parent ({@link #state()}). */
     private volatile State state;
+    /** The virtual size found at open, for {@link #virtualSize()} before the state is read. */
+    private final long lazySize;
     /** Null for a dynamic disk (and a differencing one opened without its chain, for repair only). */
     private volatile Parent parent;
     /** Non-null for a disk that was differencing when opened; stays after a rebase to none. */
@@ -124,13 +127,58 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         } else {
             stripes = null;
         }
-        this.state = new State(in.virtualSize(), new AtomicIntegerArray(in.bat()),
-                differencing ? new AtomicReferenceArray<>(in.bat().length) : null);
+        this.lazySize = in.virtualSize();
+        if (in.bat() != null) {
+            this.state = new State(in.virtualSize(), new AtomicIntegerArray(in.bat()),
+                    differencing ? new AtomicReferenceArray<>(in.bat().length) : null);
+        } else if (!readOnly) {
+            throw new IllegalArgumentException("only a read-only disk can defer reading its BAT");
+        }
+    }
+
+    /**
+     * The state, read on first use for a parent opened with {@link VhdInspector#inspectHeaders}:
+     * a chain's parents are opened with every child, but most of them are never read
+     * through (a snapshot is taken, a volume opened and closed), and reading and checking a
+     * 1 TiB disk's 2 MiB BAT costs milliseconds per image. Everything but the BAT was
+     * validated at open; the BAT is validated here, and a damaged one fails this read with
+     * CORRUPT_IMAGE as the open would have.
+     */
+    private State state() {
+        State s = state;
+        return s != null ? s : loadState();
+    }
+
+    private State loadState() {
+        metaLock.lock();
+        try {
+            State s = state;
+            if (s != null) {
+                return s;
+            }
+            Inspection in = VhdInspector.inspect(file);
+            if (!in.footer().uniqueId().equals(footer.uniqueId()) || in.virtualSize() != lazySize
+                    || in.type() != DiskType.DIFFERENCING && in.type() != DiskType.DYNAMIC) {
+                throw VhdInspector.corrupt(file, "the image changed while it was open as a parent (unique id "
+                        + in.footer().uniqueId() + ", " + in.virtualSize() + " bytes)");
+            }
+            this.header = in.header();
+            this.nextFree = in.nextFree();
+            this.footerPos = in.fileSize() - Footer.SIZE;
+            this.batRoomEnd = in.batRoomEnd();
+            s = new State(in.virtualSize(), new AtomicIntegerArray(in.bat()),
+                    in.type() == DiskType.DIFFERENCING ? new AtomicReferenceArray<>(in.bat().length) : null);
+            state = s;
+            return s;
+        } finally {
+            metaLock.unlock();
+        }
     }
 
     @Override
     public long virtualSize() {
-        return state.virtualSize;
+        State s = state();
+        return s != null ? s.virtualSize : lazySize;
     }
 
     @Override
@@ -272,7 +320,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     // ---------------------------------------------------------------- reads
 
     private void doRead(ByteBuffer dst, long offset) {
-        State s = state;
+        State s = state();
         checkRange(offset, dst.remaining(), s.virtualSize);
         Parent p = parent;
         int end = dst.limit();
@@ -388,7 +436,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
 
     private void doWrite(ByteBuffer src, long offset) {
         checkWritable();
-        State s = state;
+        State s = state();
         checkRange(offset, src.remaining(), s.virtualSize);
         boolean diff = parent != null;
         int end = src.limit();
@@ -430,7 +478,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      * bit never exposes stale bytes around the write.
      */
     private void writePiece(int index, ByteBuffer src, int inBlock, int n) {
-        State s = state;
+        State s = state();
         Parent p = parent;
         int entry = s.bat.get(index);
         byte[] bm = entry == Bat.UNUSED ? null : bitmap(s, index, entry);
@@ -465,7 +513,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         byte[] updated = bits == null ? FULL : normalize(bits);
         if (entry == Bat.UNUSED) {
             allocate(index, onDisk(updated), data, at);
-            state.bitmaps.set(index, updated);
+            state().bitmaps.set(index, updated);
             return;
         }
         file.write(data, dataOffset(entry, at));
@@ -488,7 +536,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     private int allocate(int index, byte[] bitmap, ByteBuffer src, int inBlock) {
         metaLock.lock();
         try {
-            State s = state;
+            State s = state();
             int entry = s.bat.get(index);
             if (entry != Bat.UNUSED) { // another writer allocated it while we waited (dynamic disks only)
                 if (src != null) {
@@ -532,7 +580,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             return;
         }
         checkWritable();
-        State s = state;
+        State s = state();
         checkRange(offset, length, s.virtualSize);
         long off = offset;
         long end = offset + length;
@@ -567,7 +615,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             try {
                 for (Integer index : pendingBat) {
                     pendingBat.remove(index);
-                    entries.add(new int[] {index, state.bat.get(index)});
+                    entries.add(new int[] {index, state().bat.get(index)});
                 }
             } finally {
                 metaLock.unlock();
@@ -578,7 +626,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 ReentrantLock lock = stripe(index);
                 lock.lock();
                 try {
-                    State s = state;
+                    State s = state();
                     int entry = s.bat.get(index);
                     byte[] bm = s.bitmaps.get(index);
                     if (entry != Bat.UNUSED && bm != null) {
@@ -592,7 +640,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             metaLock.lock();
             try {
                 for (int[] e : entries) {
-                    if (state.bat.get(e[0]) == e[1]) { // else trim or reclaim changed it since, and wrote it
+                    if (state().bat.get(e[0]) == e[1]) { // else trim or reclaim changed it since, and wrote it
                         writeBatEntry(e[0], e[1]);
                     }
                 }
@@ -604,7 +652,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 ReentrantLock lock = stripe(index);
                 lock.lock();
                 try {
-                    if (state.bat.get(index) == (Integer) p[1]) {
+                    if (state().bat.get(index) == (Integer) p[1]) {
                         Io.write(file, onDisk((byte[]) p[2]), Bat.blockOffset((Integer) p[1]));
                     }
                 } finally {
@@ -620,7 +668,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     // ---------------------------------------------------------------- status
 
     private List<Extent> doBlockStatus(long offset, long length) {
-        State s = state;
+        State s = state();
         checkRange(offset, length, s.virtualSize);
         Parent p = parent;
         List<Extent> layer = layerExtents(s, p, offset, length);
@@ -653,7 +701,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      * hold is reported not allocated and not known to be zero (the chain decides).
      */
     private List<Extent> doLayerStatus(long offset, long length) {
-        State s = state;
+        State s = state();
         checkRange(offset, length, s.virtualSize);
         return layerExtents(s, parent, offset, length);
     }
@@ -726,7 +774,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      */
     private void doPopulate(long offset, long length) {
         checkWritable();
-        State s0 = state;
+        State s0 = state();
         checkRange(offset, length, s0.virtualSize);
         Parent p0 = parent;
         if (p0 == null) {
@@ -742,7 +790,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             ReentrantLock lock = stripe(index);
             lock.lock();
             try {
-                State s = state;
+                State s = state();
                 Parent p = parent;
                 int entry = s.bat.get(index);
                 if (entry == Bat.UNUSED) {
@@ -845,7 +893,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     }
 
     private void makeStandalone(Parent old) {
-        State s = state;
+        State s = state();
         if (old != null) {
             for (int i = 0; i < s.bat.length(); i++) {
                 long start = (long) i << blockShift;
@@ -908,7 +956,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
      */
     private void doTrim(long offset, long length) {
         checkWritable();
-        State s0 = state;
+        State s0 = state();
         checkRange(offset, length, s0.virtualSize);
         long off = offset;
         long end = offset + length;
@@ -933,7 +981,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     }
 
     private void trimPiece(int index, long blockStart, long off, long end, boolean whole) {
-        State s = state;
+        State s = state();
         Parent p = parent;
         int entry = s.bat.get(index);
         int inBlock = (int) (off - blockStart);
@@ -984,9 +1032,9 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         metaLock.lock();
         try {
             writeBatEntry(index, Bat.UNUSED);
-            state.bat.set(index, Bat.UNUSED);
-            if (state.bitmaps != null) {
-                state.bitmaps.set(index, null);
+            state().bat.set(index, Bat.UNUSED);
+            if (state().bitmaps != null) {
+                state().bitmaps.set(index, null);
                 dirtyBitmaps.remove(index);
             }
         } finally {
@@ -1011,7 +1059,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         checkWritable();
         flush();
         long before = file.allocatedBytes();
-        State s = state;
+        State s = state();
         Parent p = parent;
         ByteBuffer buf = ByteBuffer.allocate(blockSize);
         for (int i = 0; i < s.bat.length(); i++) {
@@ -1063,7 +1111,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         metaLock.lock();
         try {
             Inspection in = VhdInspector.inspect(file);
-            State s = state;
+            State s = state();
             long blockBytes = bitmapSize + (long) blockSize;
             long metaEnd = Layout.metaEnd(in);
             TreeMap<Long, Long> used = new TreeMap<>(); // start -> end of everything past metaEnd that stays
@@ -1193,7 +1241,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         checkWritable();
         metaLock.lock();
         try {
-            State s = state;
+            State s = state();
             checkNewSize(newSize, s.virtualSize);
             if (newSize == s.virtualSize) {
                 return;
@@ -1261,7 +1309,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
 
     /** @return allocated blocks, for tests and details */
     long allocatedBlocks() {
-        AtomicIntegerArray bat = state.bat;
+        AtomicIntegerArray bat = state().bat;
         long n = 0;
         for (int i = 0; i < bat.length(); i++) {
             if (bat.get(i) != Bat.UNUSED) {

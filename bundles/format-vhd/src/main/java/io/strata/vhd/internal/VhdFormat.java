@@ -148,7 +148,8 @@ public final class VhdFormat implements DiskFormat {
             throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "the chain above '" + file.name()
                     + "' is longer than " + MAX_CHAIN + " images");
         }
-        Inspection in = VhdInspector.inspect(file);
+        // Parents (above > 0, always read-only) defer their BAT to the first read through them.
+        Inspection in = readOnly && above > 0 ? VhdInspector.inspectHeaders(file) : VhdInspector.inspect(file);
         if (in.type() == DiskType.FIXED) {
             return new FixedVhdDisk(file, readOnly, in, Provisioning.THICK);
         }

@@ -28,7 +28,21 @@ final class VhdInspector {
 
     static Inspection inspect(DatastoreFile file) {
         try {
-            return doInspect(file);
+            return doInspect(file, true);
+        } catch (Damage d) {
+            throw corrupt(file, d.getMessage());
+        }
+    }
+
+    /**
+     * Everything {@link #inspect} validates except the BAT's entries, which are not read:
+     * the inspection has no {@code bat} and its {@code nextFree}/{@code batRoomEnd} are not
+     * final. For parents opened read-only with their child ({@link DynamicVhdDisk} reads the
+     * BAT when first read through).
+     */
+    static Inspection inspectHeaders(DatastoreFile file) {
+        try {
+            return doInspect(file, false);
         } catch (Damage d) {
             throw corrupt(file, d.getMessage());
         }
@@ -49,7 +63,7 @@ final class VhdInspector {
         return head != null && Arrays.equals(head, Footer.COOKIE) || tail != null && Arrays.equals(tail, Footer.COOKIE);
     }
 
-    private static Inspection doInspect(DatastoreFile file) {
+    private static Inspection doInspect(DatastoreFile file, boolean withBat) {
         long size = file.size();
         if (size < Footer.SIZE) {
             throw new Damage("the file is " + size + " bytes, too small to hold a VHD footer");
@@ -72,7 +86,7 @@ final class VhdInspector {
         }
         if (Footer.hasCookie(head)) {
             Footer copy = Footer.decode(head, "the footer copy at offset 0");
-            return inspectDynamic(file, size, copy, trailing, trailingProblem, tail);
+            return inspectDynamic(file, size, copy, trailing, trailingProblem, tail, withBat);
         }
         if (trailing != null) {
             DiskType t = trailing.diskType();
@@ -106,7 +120,7 @@ final class VhdInspector {
     }
 
     private static Inspection inspectDynamic(DatastoreFile file, long fileSize, Footer footer, Footer trailing,
-            Damage trailingProblem, byte[] tail) {
+            Damage trailingProblem, byte[] tail, boolean withBat) {
         DiskType type = footer.diskType();
         if (type != DiskType.DYNAMIC && type != DiskType.DIFFERENCING) {
             throw new Damage("unsupported disk type " + footer.diskTypeCode() + " in the footer copy at offset 0");
@@ -161,11 +175,6 @@ final class VhdInspector {
         if (overlaps(batOff, batBytes, hdrOff, DynamicHeader.SIZE)) {
             throw new Damage("the BAT at offset " + batOff + " overlaps the dynamic header at offset " + hdrOff);
         }
-        ByteBuffer bb = ByteBuffer.allocate((int) (entries * 4));
-        if (Io.readFully(file, bb, batOff) != bb.capacity()) {
-            throw new Damage("the BAT extends past the end of the file");
-        }
-        int[] bat = Bat.decode(bb.flip(), (int) entries);
 
         long blockBytes = SectorBitmap.sizeFor(bs) + (long) bs;
         long trailingPos = fileSize - Footer.SIZE;
@@ -195,6 +204,14 @@ final class VhdInspector {
                 locatorAreas.add(new long[] {area[0], area[1], k});
             }
         }
+        if (!withBat) {
+            return new Inspection(fileSize, footer, virtualSize, header, null, nextFree, batRoomEnd, trailingValid);
+        }
+        ByteBuffer bb = ByteBuffer.allocate((int) (entries * 4));
+        if (Io.readFully(file, bb, batOff) != bb.capacity()) {
+            throw new Damage("the BAT extends past the end of the file");
+        }
+        int[] bat = Bat.decode(bb.flip(), (int) entries);
         // Sized by the allocated entries, not the table: a thin 2 TiB disk has a million entries and
         // opening one sits on every snapshot and clone's path (parents are opened with the child).
         int used = 0;

@@ -405,4 +405,32 @@ class DifferencingTest {
         }
         assertTrue(format.check(cf, store, false).clean(), format.check(cf, store, false).toString());
     }
+
+    @Test
+    void aParentsBatIsReadWhenFirstReadThroughAndADamagedOneFailsThatRead() {
+        byte[] model = parent("base.vhd", 16 * MIB, Provisioning.THIN);
+        format.createChild(store.create("child.vhd"), "base.vhd", store).close();
+        // Point the parent's first BAT entry far past its end: the open of the child does not
+        // read the parent's BAT (constant-time opens of deep chains), the first read does.
+        MemoryFile base = store.get("base.vhd");
+        byte[] before = base.bytes();
+        base.poke(Vhd.BAT_OFFSET, new byte[] {0x7f, 0, 0, 0});
+        int mutations = base.mutations();
+        VirtualDisk c = format.open(store.get("child.vhd"), true, store);
+        try {
+            assertEquals(16 * MIB, c.virtualSize());
+            StorageException e = assertThrows(StorageException.class, () -> read(c, 0, 4096));
+            assertEquals(ErrorCode.CORRUPT_IMAGE, e.code(), e.getMessage());
+            assertTrue(e.getMessage().contains("base.vhd") && e.getMessage().contains("BAT entry 0"),
+                    e.getMessage());
+        } finally {
+            c.close();
+        }
+        assertEquals(mutations, base.mutations(), "nothing was written to the damaged parent");
+        // Repaired (the original bytes back), the same chain reads the parent's data.
+        base.poke(0, before);
+        try (VirtualDisk again = format.open(store.get("child.vhd"), true, store)) {
+            assertArrayEquals(model, read(again, 0, model.length));
+        }
+    }
 }
