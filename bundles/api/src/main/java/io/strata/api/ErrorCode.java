@@ -67,7 +67,11 @@ public enum ErrorCode {
     /** The named snapshot does not exist on the volume. */
     SNAPSHOT_NOT_FOUND(404),
     /** A long-running task was cancelled before it finished; what it had done is rolled back or completed safely. */
-    CANCELLED(409);
+    CANCELLED(409),
+    /** No export of that name is configured on this host. */
+    EXPORT_NOT_FOUND(404),
+    /** The export has connected clients (remove it with force to disconnect them). */
+    EXPORT_IN_USE(409);
 
     private final int httpStatus;
 

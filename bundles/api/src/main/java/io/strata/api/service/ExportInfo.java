@@ -1,0 +1,31 @@
+package io.strata.api.service;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.List;
+
+/**
+ * A volume exported to hypervisors over the Network Block Device protocol.
+ *
+ * @param name the export name clients ask for (defaults to the volume's name)
+ * @param volume the exported volume
+ * @param readOnly whether clients may only read
+ * @param state ONLINE while the volume is open for the export; UNAVAILABLE (with
+ *        {@code message}) while its datastore or format is missing, retried at each connection
+ * @param message why the export is unavailable, else empty
+ * @param clients the connected clients, as {@code address:port}
+ * @param uri how a client on this host reaches it, e.g. {@code nbd://127.0.0.1:10809/vm1}
+ * @since 1.2
+ */
+public record ExportInfo(String name, VolumeRef volume, boolean readOnly, Availability state, String message,
+        List<String> clients, String uri) {
+    /** Checks the components and copies the client list. */
+    public ExportInfo {
+        requireNonNull(name, "name");
+        requireNonNull(volume, "volume");
+        requireNonNull(state, "state");
+        requireNonNull(message, "message");
+        clients = List.copyOf(clients);
+        requireNonNull(uri, "uri");
+    }
+}

@@ -1,0 +1,43 @@
+package io.strata.api.service;
+
+import io.strata.api.StorageException;
+import java.util.List;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * The host's NBD exports. Exports are host configuration: they survive restarts. An
+ * exported volume is open (in use) for as long as it is exported, so it cannot be
+ * deleted or resized, and snapshots and clones of it see every write a client has seen
+ * completed.
+ *
+ * @since 1.2
+ */
+@ProviderType
+public interface ExportService {
+    /**
+     * Exports a volume.
+     *
+     * @param name the export name, or null for the volume's name
+     * @throws StorageException {@code INVALID_NAME}; {@code ALREADY_EXISTS} for a taken export
+     *         name or a volume exported already; {@code VOLUME_NOT_FOUND}; {@code VOLUME_IN_USE}
+     *         when someone else has the volume open for writing
+     */
+    ExportInfo add(VolumeRef volume, String name, boolean readOnly);
+
+    /** @return every export, by name */
+    List<ExportInfo> list();
+
+    /**
+     * @throws StorageException {@code EXPORT_NOT_FOUND}
+     */
+    ExportInfo info(String name);
+
+    /**
+     * Removes an export and closes its volume. Acknowledged writes are flushed first.
+     *
+     * @param force disconnect connected clients instead of refusing
+     * @throws StorageException {@code EXPORT_NOT_FOUND}; {@code EXPORT_IN_USE} while clients
+     *         are connected and {@code force} is false
+     */
+    void remove(String name, boolean force);
+}

@@ -1,0 +1,772 @@
+package io.strata.nbd.internal;
+
+import static io.strata.nbd.internal.Protocol.*;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.Extent;
+import io.strata.api.format.VirtualDisk;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client: the fixed newstyle handshake, then the transmission phase, on one thread.
+ *
+ * <p>Requests are served in the order they arrive, each completely before the next, which
+ * the protocol allows and which keeps every reply's data in one chunk. What makes it fast
+ * is batching: requests already in the input buffer are served one after the other with
+ * their replies gathered in the output buffer, which is written only when the input holds
+ * no further complete request (the client is waiting) or the buffer is full. A queue depth
+ * of 32 small requests thus costs a few system calls, not three per request. Payloads up to
+ * {@link #BUF} go through these two direct buffers; larger ones through one direct buffer of
+ * up to {@link Protocol#MAX_PAYLOAD}, read or written straight from the socket.
+ *
+ * <p>A write is applied only once its whole payload has arrived: a client that disconnects
+ * in the middle of a request leaves nothing half-written. Malformed input (wrong magic, an
+ * oversized option or write) ends the connection; requests the protocol can refuse (bad
+ * range, read-only export, unknown command) get an error reply and the session goes on.
+ */
+final class Connection implements Runnable {
+    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    static final int BUF = 256 << 10;
+    private static final int REQUEST = 28;
+    private static final int MAX_DESCRIPTORS = 1 << 16;
+
+    interface Exports {
+        /** @return the export of that name, the single export for an empty name, or null */
+        Export find(String name);
+
+        List<Export> all();
+
+        void opened(Connection c, Export e);
+
+        void closed(Connection c);
+    }
+
+    private final SocketChannel ch;
+    private final Exports exports;
+    private final String peer;
+    private final ByteBuffer in = ByteBuffer.allocateDirect(BUF);
+    private final ByteBuffer out = ByteBuffer.allocateDirect(BUF);
+    private ByteBuffer big;
+    private ByteBuffer zeros;
+    private boolean noZeroes;
+    private boolean structured;
+    private String metaExport;
+    private boolean baseAllocation;
+    private Export export;
+    private volatile boolean transmitting;
+    private volatile boolean closed;
+    private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+
+    Connection(SocketChannel ch, Exports exports, String peer) {
+        this.ch = ch;
+        this.exports = exports;
+        this.peer = peer;
+        in.flip(); // read mode, empty
+    }
+
+    String peer() {
+        return peer;
+    }
+
+    Export export() {
+        return export;
+    }
+
+    boolean transmitting() {
+        return transmitting;
+    }
+
+    /** Closes the socket; the connection's thread ends at its next read or write. */
+    void close() {
+        closed = true;
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+    }
+
+    @Override
+    public void run() {
+        try {
+            if (handshake()) {
+                transmitting = true;
+                exports.opened(this, export);
+                transmission();
+            }
+        } catch (EOFException e) {
+            LOG.debug("nbd client {} disconnected", peer);
+        } catch (IOException e) {
+            if (!closed) {
+                LOG.debug("nbd client {}: {}", peer, e.toString());
+            }
+        } catch (Protocol_Violation e) {
+            LOG.info("nbd client {}: {}; disconnecting", peer, e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.warn("nbd client {}: unexpected failure; disconnecting", peer, e);
+        } finally {
+            close();
+            exports.closed(this);
+            finished.countDown();
+        }
+    }
+
+    /** Waits for the connection's thread to finish the request it is serving, after {@link #close()}. */
+    boolean awaitFinished(long millis) {
+        try {
+            return finished.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** A client broke the protocol: the connection ends (a hard disconnect). */
+    static final class Protocol_Violation extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Protocol_Violation(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    // ---------------------------------------------------------------- handshake
+
+    /** @return true when the client chose an export and transmission starts */
+    private boolean handshake() throws IOException, Protocol_Violation {
+        out.putLong(NBDMAGIC).putLong(IHAVEOPT).putShort((short) (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES));
+        flushOut();
+        need(4);
+        int clientFlags = in.getInt();
+        if ((clientFlags & ~(CLIENT_FIXED_NEWSTYLE | CLIENT_NO_ZEROES)) != 0) {
+            throw new Protocol_Violation("unknown client flags 0x" + Integer.toHexString(clientFlags));
+        }
+        noZeroes = (clientFlags & CLIENT_NO_ZEROES) != 0;
+        boolean fixed = (clientFlags & CLIENT_FIXED_NEWSTYLE) != 0;
+        while (true) {
+            need(16);
+            long magic = in.getLong();
+            if (magic != IHAVEOPT) {
+                throw new Protocol_Violation("bad option magic 0x" + Long.toHexString(magic));
+            }
+            int option = in.getInt();
+            long length = in.getInt() & 0xffffffffL;
+            if (length > MAX_OPTION) {
+                throw new Protocol_Violation("option " + option + " of " + length + " bytes");
+            }
+            need((int) length);
+            ByteBuffer data = in.slice();
+            data.limit((int) length);
+            in.position(in.position() + (int) length);
+            if (!fixed && option != OPT_EXPORT_NAME) {
+                throw new Protocol_Violation("option " + option + " from a client without fixed newstyle");
+            }
+            switch (option) {
+                case OPT_EXPORT_NAME -> {
+                    Export e = exports.find(string(data, (int) length));
+                    if (e == null || !available(e)) {
+                        throw new Protocol_Violation("NBD_OPT_EXPORT_NAME for an unknown or unavailable export");
+                    }
+                    export = e;
+                    out.putLong(size()).putShort((short) transmissionFlags());
+                    if (!noZeroes) {
+                        out.put(new byte[124]);
+                    }
+                    flushOut();
+                    return true;
+                }
+                case OPT_ABORT -> {
+                    reply(option, REP_ACK, null);
+                    flushOut();
+                    return false;
+                }
+                case OPT_LIST -> {
+                    if (length != 0) {
+                        error(option, REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
+                    } else {
+                        for (Export e : exports.all()) {
+                            byte[] n = e.name.getBytes(StandardCharsets.UTF_8);
+                            reply(option, REP_SERVER, ByteBuffer.allocate(4 + n.length).putInt(n.length).put(n).flip());
+                        }
+                        reply(option, REP_ACK, null);
+                    }
+                }
+                case OPT_STARTTLS -> error(option, REP_ERR_POLICY, "TLS is not offered; the server listens on "
+                        + "a host-local address");
+                case OPT_INFO, OPT_GO -> {
+                    if (infoOrGo(option, data, (int) length)) {
+                        flushOut();
+                        return true;
+                    }
+                }
+                case OPT_STRUCTURED_REPLY -> {
+                    if (length != 0) {
+                        error(option, REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
+                    } else {
+                        structured = true;
+                        reply(option, REP_ACK, null);
+                    }
+                }
+                case OPT_LIST_META_CONTEXT, OPT_SET_META_CONTEXT -> metaContext(option, data, (int) length);
+                default -> error(option, REP_ERR_UNSUP, "option " + option + " is not supported");
+            }
+            flushOut();
+        }
+    }
+
+    private boolean available(Export e) {
+        try {
+            e.disk();
+            return true;
+        } catch (StorageException ex) {
+            return false;
+        }
+    }
+
+    /** NBD_OPT_INFO and NBD_OPT_GO; @return true when GO succeeded. */
+    private boolean infoOrGo(int option, ByteBuffer data, int length) throws IOException {
+        if (length < 6) {
+            error(option, REP_ERR_INVALID, "option data too short");
+            return false;
+        }
+        long nameLen = data.getInt() & 0xffffffffL;
+        if (nameLen > length - 6) {
+            error(option, REP_ERR_INVALID, "export name length " + nameLen + " exceeds the option data");
+            return false;
+        }
+        String name = string(data, (int) nameLen);
+        int count = data.getShort() & 0xffff;
+        if (data.remaining() != 2 * count) {
+            error(option, REP_ERR_INVALID, count + " information requests do not match the option length");
+            return false;
+        }
+        boolean wantName = false;
+        boolean wantDescription = false;
+        for (int i = 0; i < count; i++) {
+            int t = data.getShort() & 0xffff;
+            wantName |= t == INFO_NAME;
+            wantDescription |= t == INFO_DESCRIPTION;
+        }
+        Export e = exports.find(name);
+        if (e == null) {
+            error(option, REP_ERR_UNKNOWN, "no export named '" + name + "'");
+            return false;
+        }
+        long size;
+        try {
+            size = e.disk().virtualSize();
+        } catch (StorageException ex) {
+            error(option, REP_ERR_UNKNOWN, "export '" + e.name + "' is unavailable: " + ex.getMessage());
+            return false;
+        }
+        Export chosen = export;
+        export = e;
+        reply(option, REP_INFO, ByteBuffer.allocate(12).putShort((short) INFO_EXPORT).putLong(size)
+                .putShort((short) transmissionFlags()).flip());
+        if (wantName) {
+            byte[] n = e.name.getBytes(StandardCharsets.UTF_8);
+            reply(option, REP_INFO, ByteBuffer.allocate(2 + n.length).putShort((short) INFO_NAME).put(n).flip());
+        }
+        if (wantDescription) {
+            byte[] d = ("Strata volume " + e.volume).getBytes(StandardCharsets.UTF_8);
+            reply(option, REP_INFO, ByteBuffer.allocate(2 + d.length).putShort((short) INFO_DESCRIPTION).put(d)
+                    .flip());
+        }
+        // Always sent (the protocol allows unrequested information): any alignment works, 4 KiB is best.
+        reply(option, REP_INFO, ByteBuffer.allocate(14).putShort((short) INFO_BLOCK_SIZE).putInt(1).putInt(4096)
+                .putInt(MAX_PAYLOAD).flip());
+        reply(option, REP_ACK, null);
+        if (option == OPT_GO) {
+            if (metaExport != null && !metaExport.equals(name)) {
+                baseAllocation = false; // contexts were selected for another export
+            }
+            return true;
+        }
+        export = chosen;
+        return false;
+    }
+
+    private void metaContext(int option, ByteBuffer data, int length) throws IOException {
+        if (!structured) {
+            error(option, REP_ERR_INVALID, "negotiate structured replies first");
+            return;
+        }
+        if (option == OPT_SET_META_CONTEXT) {
+            baseAllocation = false; // replaced even when this request fails
+            metaExport = null;
+        }
+        if (length < 8) {
+            error(option, REP_ERR_INVALID, "option data too short");
+            return;
+        }
+        long nameLen = data.getInt() & 0xffffffffL;
+        if (nameLen > length - 8) {
+            error(option, REP_ERR_INVALID, "export name length " + nameLen + " exceeds the option data");
+            return;
+        }
+        String name = string(data, (int) nameLen);
+        long count = data.getInt() & 0xffffffffL;
+        List<String> queries = new ArrayList<>();
+        for (long i = 0; i < count; i++) {
+            if (data.remaining() < 4) {
+                error(option, REP_ERR_INVALID, "query " + i + " exceeds the option data");
+                return;
+            }
+            long qlen = data.getInt() & 0xffffffffL;
+            if (qlen > data.remaining()) {
+                error(option, REP_ERR_INVALID, "query " + i + " exceeds the option data");
+                return;
+            }
+            String q = string(data, (int) qlen);
+            if (q == null) {
+                error(option, REP_ERR_INVALID, "query " + i + " is not UTF-8");
+                return;
+            }
+            queries.add(q);
+        }
+        if (data.hasRemaining()) {
+            error(option, REP_ERR_INVALID, "trailing data after the queries");
+            return;
+        }
+        if (name == null || exports.find(name) == null) {
+            error(option, REP_ERR_UNKNOWN, "no export named '" + name + "'");
+            return;
+        }
+        boolean match = false;
+        for (String q : queries) {
+            if (q.indexOf(':') < 0) {
+                error(option, REP_ERR_INVALID, "query '" + q + "' has no namespace");
+                return;
+            }
+            match |= q.equals(BASE_ALLOCATION) || option == OPT_LIST_META_CONTEXT && q.equals("base:");
+        }
+        if (option == OPT_LIST_META_CONTEXT && queries.isEmpty()) {
+            match = true;
+        }
+        if (match) {
+            byte[] n = BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
+            int id = option == OPT_SET_META_CONTEXT ? BASE_ALLOCATION_ID : 0;
+            reply(option, REP_META_CONTEXT, ByteBuffer.allocate(4 + n.length).putInt(id).put(n).flip());
+            if (option == OPT_SET_META_CONTEXT) {
+                baseAllocation = true;
+                metaExport = name;
+            }
+        }
+        reply(option, REP_ACK, null);
+    }
+
+    private void reply(int option, int type, ByteBuffer data) throws IOException {
+        int n = data == null ? 0 : data.remaining();
+        reserve(20 + n);
+        out.putLong(REPLY_MAGIC).putInt(option).putInt(type).putInt(n);
+        if (data != null) {
+            out.put(data);
+        }
+    }
+
+    private void error(int option, int type, String message) throws IOException {
+        reply(option, type, ByteBuffer.wrap(message.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static String string(ByteBuffer data, int length) {
+        ByteBuffer s = data.slice();
+        s.limit(length);
+        data.position(data.position() + length);
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(s).toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    private long size() {
+        return export.disk().virtualSize();
+    }
+
+    private int transmissionFlags() {
+        int f = HAS_FLAGS | SEND_FLUSH | SEND_DF | CAN_MULTI_CONN | SEND_CACHE;
+        if (export.readOnly) {
+            return f | READ_ONLY;
+        }
+        return f | SEND_FUA | SEND_TRIM | SEND_WRITE_ZEROES | SEND_FAST_ZERO;
+    }
+
+    // ---------------------------------------------------------------- transmission
+
+    private void transmission() throws IOException, Protocol_Violation {
+        while (true) {
+            if (in.remaining() < REQUEST) {
+                flushOut(); // the client may be waiting for these before it sends more
+                need(REQUEST);
+            }
+            int magic = in.getInt();
+            if (magic != REQUEST_MAGIC) {
+                throw new Protocol_Violation("bad request magic 0x" + Integer.toHexString(magic));
+            }
+            int flags = in.getShort() & 0xffff;
+            int type = in.getShort() & 0xffff;
+            long cookie = in.getLong();
+            long offset = in.getLong();
+            long length = in.getInt() & 0xffffffffL;
+            switch (type) {
+                case CMD_READ -> read(cookie, offset, length);
+                case CMD_WRITE -> write(cookie, flags, offset, length);
+                case CMD_DISC -> {
+                    flushOut();
+                    return;
+                }
+                case CMD_FLUSH -> simple(cookie, () -> export.disk().flush());
+                case CMD_TRIM -> modify(cookie, flags, offset, length, d -> {
+                    try {
+                        d.trim(offset, length);
+                    } catch (StorageException e) {
+                        if (e.code() != ErrorCode.UNSUPPORTED) {
+                            throw e;
+                        }
+                        // a trim is advisory: a format that cannot free space keeps the data
+                    }
+                });
+                case CMD_WRITE_ZEROES -> modify(cookie, flags, offset, length, d -> zero(d, flags, offset, length));
+                case CMD_BLOCK_STATUS -> blockStatus(cookie, flags, offset, length);
+                case CMD_CACHE -> simpleReply(cookie, 0, null); // advisory; the page cache does it
+                default -> errorReply(cookie, type, EINVAL, "unknown command " + type);
+            }
+        }
+    }
+
+    private interface DiskWork {
+        void run(VirtualDisk d);
+    }
+
+    private boolean inRange(long offset, long length) {
+        long size = export.disk().virtualSize();
+        return offset >= 0 && length <= size && offset <= size - length;
+    }
+
+    private void read(long cookie, long offset, long length) throws IOException {
+        if (length > MAX_PAYLOAD) {
+            errorReply(cookie, CMD_READ, EINVAL, "read of " + length + " bytes is over the " + MAX_PAYLOAD
+                    + "-byte limit");
+            return;
+        }
+        VirtualDisk d;
+        try {
+            d = export.disk();
+            if (!inRange(offset, length)) {
+                errorReply(cookie, CMD_READ, EINVAL, "read " + Long.toUnsignedString(offset) + "+" + length
+                        + " is past the end of the export");
+                return;
+            }
+        } catch (StorageException e) {
+            errorReply(cookie, CMD_READ, errno(e), e.getMessage());
+            return;
+        }
+        int n = (int) length;
+        int header = structured ? 28 : 16;
+        if (header + n <= out.capacity()) {
+            reserve(header + n);
+            int start = out.position();
+            ByteBuffer dst = out.duplicate();
+            dst.position(start + header).limit(start + header + n);
+            try {
+                d.read(dst, offset);
+            } catch (StorageException e) {
+                export.failed(d, e);
+                errorReply(cookie, CMD_READ, errno(e), e.getMessage());
+                return;
+            }
+            readHeader(out, cookie, offset, n);
+            out.position(start + header + n);
+            return;
+        }
+        ByteBuffer b = big(n);
+        try {
+            d.read(b, offset);
+        } catch (StorageException e) {
+            export.failed(d, e);
+            errorReply(cookie, CMD_READ, errno(e), e.getMessage());
+            return;
+        }
+        b.flip();
+        reserve(header);
+        readHeader(out, cookie, offset, n);
+        out.flip();
+        ByteBuffer[] both = {out, b};
+        while (b.hasRemaining()) {
+            ch.write(both);
+        }
+        out.clear();
+    }
+
+    private void readHeader(ByteBuffer o, long cookie, long offset, int n) {
+        if (structured) {
+            o.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_OFFSET_DATA)
+                    .putLong(cookie).putInt(8 + n).putLong(offset);
+        } else {
+            o.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
+        }
+    }
+
+    private void write(long cookie, int flags, long offset, long length) throws IOException, Protocol_Violation {
+        if (length > MAX_PAYLOAD) {
+            errorReply(cookie, CMD_WRITE, EOVERFLOW, "write of " + length + " bytes is over the " + MAX_PAYLOAD
+                    + "-byte limit");
+            flushOut();
+            throw new Protocol_Violation("write payload of " + length + " bytes");
+        }
+        int n = (int) length;
+        ByteBuffer data;
+        if (n <= in.capacity()) {
+            need(n);
+            data = in.slice();
+            data.limit(n);
+            in.position(in.position() + n);
+        } else {
+            data = big(n);
+            int buffered = Math.min(in.remaining(), n);
+            ByteBuffer part = in.slice();
+            part.limit(buffered);
+            data.put(part);
+            in.position(in.position() + buffered);
+            while (data.hasRemaining()) {
+                if (ch.read(data) < 0) {
+                    throw new EOFException("client disconnected in the middle of a write payload");
+                }
+            }
+            data.flip();
+        }
+        final ByteBuffer payload = data;
+        modify(cookie, flags, offset, length, d -> d.write(payload, offset));
+    }
+
+    /** A request that changes data: read-only and range checks, the work, FUA. */
+    private void modify(long cookie, int flags, long offset, long length, DiskWork work) throws IOException {
+        int type = CMD_WRITE;
+        if (export.readOnly) {
+            errorReply(cookie, type, EPERM, "export '" + export.name + "' is read-only");
+            return;
+        }
+        VirtualDisk d = null;
+        try {
+            d = export.disk();
+            if (!inRange(offset, length)) {
+                errorReply(cookie, type, EINVAL, "range " + Long.toUnsignedString(offset) + "+" + length
+                        + " is past the end of the export");
+                return;
+            }
+            work.run(d);
+            if ((flags & CMD_FLAG_FUA) != 0) {
+                d.flush();
+            }
+            simpleReply(cookie, 0, null);
+        } catch (FastZeroRefused e) {
+            errorReply(cookie, type, ENOTSUP, e.getMessage());
+        } catch (StorageException e) {
+            if (d != null) {
+                export.failed(d, e);
+            }
+            errorReply(cookie, type, errno(e), e.getMessage());
+        }
+    }
+
+    /** FAST_ZERO asked for zeroing that would cost as much as writing. */
+    private static final class FastZeroRefused extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        FastZeroRefused(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private void zero(VirtualDisk d, int flags, long offset, long length) {
+        boolean fast = (flags & CMD_FLAG_FAST_ZERO) != 0;
+        if ((flags & CMD_FLAG_NO_HOLE) != 0) {
+            if (fast) {
+                throw new FastZeroRefused("zeroing without holes is no faster than writing");
+            }
+            if (zeros == null) {
+                zeros = ByteBuffer.allocateDirect(1 << 20);
+            }
+            for (long done = 0; done < length; ) {
+                int n = (int) Math.min(zeros.capacity(), length - done);
+                zeros.clear().limit(n);
+                d.write(zeros, offset + done);
+                done += n;
+            }
+            return;
+        }
+        if (fast && !export.fastZero()) {
+            throw new FastZeroRefused("this volume's format zeroes by writing zeros");
+        }
+        d.writeZeroes(offset, length);
+    }
+
+    private void blockStatus(long cookie, int flags, long offset, long length) throws IOException {
+        if (!structured || !baseAllocation) {
+            errorReply(cookie, CMD_BLOCK_STATUS, EINVAL, "base:allocation was not negotiated");
+            return;
+        }
+        VirtualDisk d = null;
+        List<Extent> extents;
+        try {
+            d = export.disk();
+            if (length == 0 || !inRange(offset, length)) {
+                errorReply(cookie, CMD_BLOCK_STATUS, EINVAL, "range " + Long.toUnsignedString(offset) + "+" + length
+                        + " is empty or past the end of the export");
+                return;
+            }
+            extents = d.blockStatus(offset, length);
+        } catch (StorageException e) {
+            if (d != null) {
+                export.failed(d, e);
+            }
+            errorReply(cookie, CMD_BLOCK_STATUS, errno(e), e.getMessage());
+            return;
+        }
+        boolean one = (flags & CMD_FLAG_REQ_ONE) != 0;
+        long end = offset + length;
+        long[] lens = new long[Math.min(MAX_DESCRIPTORS, Math.max(1, extents.size()))];
+        int[] states = new int[lens.length];
+        int count = 0;
+        long pos = offset;
+        for (Extent x : extents) {
+            long from = Math.max(pos, x.offset());
+            long to = Math.min(end, x.offset() + x.length());
+            if (to <= from) {
+                continue;
+            }
+            if (from > pos) { // a gap the format did not describe: data
+                count = add(lens, states, count, from - pos, 0);
+            }
+            int state = !x.allocated() ? STATE_HOLE | STATE_ZERO : x.zero() ? STATE_ZERO : 0;
+            count = add(lens, states, count, to - from, state);
+            pos = to;
+            if (count == lens.length || pos >= end) {
+                break;
+            }
+        }
+        if (pos < end && count < lens.length) {
+            count = add(lens, states, count, end - pos, 0);
+        }
+        if (one) {
+            count = Math.min(count, 1);
+        }
+        int payload = 4 + 8 * count;
+        reserve(20 + payload);
+        out.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_BLOCK_STATUS)
+                .putLong(cookie).putInt(payload).putInt(BASE_ALLOCATION_ID);
+        for (int i = 0; i < count; i++) {
+            out.putInt((int) lens[i]).putInt(states[i]);
+        }
+    }
+
+    /** Appends an extent, merging it into the previous one of the same state; lengths stay below 4 GiB. */
+    private static int add(long[] lens, int[] states, int count, long len, int state) {
+        if (count > 0 && states[count - 1] == state && lens[count - 1] + len <= 0xfffff000L) {
+            lens[count - 1] += len;
+            return count;
+        }
+        if (count == lens.length) {
+            return count;
+        }
+        lens[count] = Math.min(len, 0xfffff000L);
+        states[count] = state;
+        return count + 1;
+    }
+
+    private interface Work {
+        void run();
+    }
+
+    private void simple(long cookie, Work w) throws IOException {
+        try {
+            w.run();
+            simpleReply(cookie, 0, null);
+        } catch (StorageException e) {
+            errorReply(cookie, CMD_FLUSH, errno(e), e.getMessage());
+        }
+    }
+
+    private void simpleReply(long cookie, int error, String unused) throws IOException {
+        reserve(16);
+        out.putInt(SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
+    }
+
+    private void errorReply(long cookie, int type, int errno, String message) throws IOException {
+        if (structured && (type == CMD_READ || type == CMD_BLOCK_STATUS)) {
+            byte[] m = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
+            int len = Math.min(m.length, 1024);
+            reserve(20 + 6 + len);
+            out.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_ERROR)
+                    .putLong(cookie).putInt(6 + len).putInt(errno).putShort((short) len).put(m, 0, len);
+        } else {
+            simpleReply(cookie, errno, message);
+        }
+    }
+
+    static int errno(StorageException e) {
+        return switch (e.code()) {
+            case OUT_OF_RANGE, INVALID_ARGUMENT, INVALID_SIZE -> EINVAL;
+            case READ_ONLY, PERMISSION_DENIED -> EPERM;
+            case DATASTORE_FULL -> ENOSPC;
+            case UNSUPPORTED -> ENOTSUP;
+            case EXPORT_NOT_FOUND -> ESHUTDOWN;
+            default -> EIO;
+        };
+    }
+
+    // ---------------------------------------------------------------- buffers
+
+    /** Makes at least {@code n} unread bytes available in {@code in} (n at most its capacity). */
+    private void need(int n) throws IOException {
+        if (in.remaining() >= n) {
+            return;
+        }
+        in.compact();
+        while (in.position() < n) {
+            if (ch.read(in) < 0) {
+                in.flip();
+                throw new EOFException("client disconnected");
+            }
+        }
+        in.flip();
+    }
+
+    private void reserve(int n) throws IOException {
+        if (out.remaining() < n) {
+            flushOut();
+        }
+    }
+
+    private void flushOut() throws IOException {
+        if (out.position() == 0) {
+            return;
+        }
+        out.flip();
+        while (out.hasRemaining()) {
+            ch.write(out);
+        }
+        out.clear();
+    }
+
+    /** A direct buffer for one large payload, cleared with limit {@code n}. */
+    private ByteBuffer big(int n) {
+        if (big == null || big.capacity() < n) {
+            big = ByteBuffer.allocateDirect(Math.max(n, 1 << 20));
+        }
+        big.clear().limit(n);
+        return big;
+    }
+}

@@ -1,0 +1,97 @@
+package io.strata.nbd.internal;
+
+import static java.util.Objects.requireNonNull;
+
+import io.strata.api.Capability;
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.ExportInfo;
+import io.strata.api.service.ExportService;
+import io.strata.api.service.PluginInfo;
+import io.strata.api.service.PluginKind;
+import io.strata.api.service.ResourceService;
+import io.strata.api.service.VolumeRef;
+import io.strata.api.service.VolumeService;
+import java.io.IOException;
+import java.util.List;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The NBD server as a DS component: {@link ExportService} over the core's volume
+ * services, exports saved in Configuration Admin, listening where PID {@code io.strata.nbd}
+ * says (127.0.0.1:10809 by default). A changed configuration restarts the server (DS
+ * reactivates the component); clients reconnect, as NBD clients do.
+ */
+@Component(service = ExportService.class, configurationPid = "io.strata.nbd", immediate = true)
+@Designate(ocd = NbdConfig.class)
+public final class NbdComponent implements ExportService {
+    private static final Logger LOG = LoggerFactory.getLogger(NbdComponent.class);
+    private final NbdService nbd;
+
+    @Activate
+    public NbdComponent(@Reference VolumeService volumes, @Reference ResourceService resources,
+            @Reference ConfigurationAdmin cm, NbdConfig config) throws IOException {
+        requireNonNull(volumes, "volumes");
+        requireNonNull(resources, "resources");
+        Volumes v = new Volumes() {
+            @Override
+            public VirtualDisk open(VolumeRef ref, boolean readOnly) {
+                return volumes.open(ref, readOnly);
+            }
+
+            @Override
+            public boolean fastZero(VolumeRef ref) {
+                String format = volumes.info(ref).format();
+                for (PluginInfo p : resources.plugins()) {
+                    if (p.kind() == PluginKind.FORMAT && p.type().equals(format)) {
+                        return p.capabilities().contains(Capability.TRIM);
+                    }
+                }
+                return false;
+            }
+        };
+        try {
+            nbd = new NbdService(v, new CmExportStore(cm), config.address(), config.port(),
+                    Math.max(1, config.handshake_timeout_seconds()));
+        } catch (IOException e) {
+            LOG.error("nbd: {}", e.getMessage());
+            throw e;
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        nbd.close();
+    }
+
+    @Override
+    public ExportInfo add(VolumeRef volume, String name, boolean readOnly) {
+        return nbd.add(volume, name, readOnly);
+    }
+
+    @Override
+    public List<ExportInfo> list() {
+        return nbd.list();
+    }
+
+    @Override
+    public ExportInfo info(String name) {
+        return nbd.info(name);
+    }
+
+    @Override
+    public void remove(String name, boolean force) {
+        if (name == null) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "no export name given");
+        }
+        nbd.remove(name, force);
+    }
+}

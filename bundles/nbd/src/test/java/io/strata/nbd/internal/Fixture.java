@@ -1,0 +1,108 @@
+package io.strata.nbd.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.DiskFormat;
+import io.strata.api.format.DiskSpec;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.VolumeRef;
+import io.strata.qcow2.internal.Qcow2Format;
+import io.strata.raw.internal.RawFormat;
+import io.strata.testing.LocalFile;
+import io.strata.vhd.internal.VhdFormat;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An NBD server on an ephemeral port of 127.0.0.1 serving real images (the VHD, qcow2 and
+ * raw formats as plain classes over files in a temporary directory), with exports kept in
+ * memory so a "restart" (a new server on the same store) finds them again.
+ */
+final class Fixture implements AutoCloseable {
+    final Path dir;
+    final Map<VolumeRef, Path> images = new HashMap<>();
+    final Map<VolumeRef, DiskFormat> formats = new HashMap<>();
+    final MemoryStore store = new MemoryStore();
+    /** Volumes that refuse to open, as a datastore that went away. */
+    final java.util.Set<VolumeRef> unavailable = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    NbdService server;
+
+    Fixture(Path dir) {
+        this.dir = dir;
+    }
+
+    static final class MemoryStore implements ExportStore {
+        final List<Saved> saved = new ArrayList<>();
+
+        @Override
+        public synchronized List<Saved> load() {
+            return new ArrayList<>(saved);
+        }
+
+        @Override
+        public synchronized void save(Saved e) {
+            saved.removeIf(s -> s.name().equals(e.name()));
+            saved.add(e);
+        }
+
+        @Override
+        public synchronized void delete(String name) {
+            saved.removeIf(s -> s.name().equals(name));
+        }
+    }
+
+    /** Creates a volume {@code local/<name>} of the format ("vhd" dynamic, "qcow2", "raw"). */
+    Path volume(String name, String format, long size) {
+        DiskFormat f = switch (format) {
+            case "vhd" -> new VhdFormat();
+            case "qcow2" -> new Qcow2Format();
+            default -> new RawFormat();
+        };
+        Path p = dir.resolve(name + "." + f.fileExtension());
+        f.create(LocalFile.open(p, true), new DiskSpec(size, Provisioning.THIN)).close();
+        VolumeRef ref = new VolumeRef("local", name);
+        images.put(ref, p);
+        formats.put(ref, f);
+        return p;
+    }
+
+    final Volumes volumes = new Volumes() {
+        @Override
+        public VirtualDisk open(VolumeRef ref, boolean readOnly) {
+            Path p = images.get(ref);
+            if (p == null) {
+                throw new StorageException(ErrorCode.VOLUME_NOT_FOUND, "volume " + ref + " does not exist");
+            }
+            if (unavailable.contains(ref)) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore 'local' is unavailable");
+            }
+            return formats.get(ref).open(LocalFile.open(p, !readOnly), readOnly);
+        }
+
+        @Override
+        public boolean fastZero(VolumeRef ref) {
+            return !(formats.get(ref) instanceof RawFormat);
+        }
+    };
+
+    NbdService start() throws IOException {
+        server = new NbdService(volumes, store, "127.0.0.1", 0, 5);
+        return server;
+    }
+
+    String uri(String export) {
+        return "nbd://127.0.0.1:" + server.port() + "/" + export;
+    }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.close();
+        }
+    }
+}

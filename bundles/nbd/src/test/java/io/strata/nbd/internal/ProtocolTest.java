@@ -1,0 +1,386 @@
+package io.strata.nbd.internal;
+
+import static io.strata.nbd.internal.Protocol.*;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.Availability;
+import io.strata.api.service.ExportInfo;
+import io.strata.api.service.VolumeRef;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The server against a client whose every byte is the test's: the handshake and its
+ * options, each command with good and bad arguments, and malformed or vanishing
+ * clients, after each of which the server and other clients carry on.
+ */
+class ProtocolTest {
+    static final long SIZE = 8L << 20;
+    static final VolumeRef VOL = new VolumeRef("local", "vol");
+    static final VolumeRef RO = new VolumeRef("local", "ro");
+
+    @TempDir
+    Path tmp;
+    Fixture fx;
+    NbdService nbd;
+
+    @BeforeEach
+    void start() throws Exception {
+        fx = new Fixture(tmp);
+        fx.volume("vol", "vhd", SIZE);
+        fx.volume("ro", "qcow2", SIZE);
+        nbd = fx.start();
+        nbd.add(VOL, null, false);
+        nbd.add(RO, "ro", true);
+    }
+
+    @AfterEach
+    void stop() {
+        fx.close();
+    }
+
+    RawClient connect(String export, boolean structured) throws Exception {
+        RawClient c = new RawClient(nbd.port()).hello();
+        if (structured) {
+            c.option(OPT_STRUCTURED_REPLY, new byte[0]);
+            assertEquals(REP_ACK, c.reply().type());
+        }
+        long[] go = c.go(export);
+        assertEquals(SIZE, go[0]);
+        return c;
+    }
+
+    static byte[] data(int n, int seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    byte[] readSimple(RawClient c, long cookie, long offset, int n) throws Exception {
+        c.request(CMD_READ, 0, cookie, offset, n, null);
+        assertEquals(0, c.simpleReply(cookie));
+        byte[] b = new byte[n];
+        c.in.readFully(b);
+        return b;
+    }
+
+    @Test
+    void handshakeAdvertisesFixedNewstyleAndListsExports() throws Exception {
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            assertEquals(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES, c.serverFlags);
+            c.option(OPT_LIST, new byte[0]);
+            RawClient.OptionReply a = c.reply();
+            RawClient.OptionReply b = c.reply();
+            assertEquals(REP_SERVER, a.type());
+            assertEquals("ro", new String(a.data(), 4, a.data().length - 4, StandardCharsets.UTF_8));
+            assertEquals("vol", new String(b.data(), 4, b.data().length - 4, StandardCharsets.UTF_8));
+            assertEquals(REP_ACK, c.reply().type());
+
+            c.option(OPT_LIST, new byte[] {1});
+            assertEquals(REP_ERR_INVALID, c.reply().type());
+            c.option(42, new byte[] {1, 2, 3});
+            RawClient.OptionReply unsup = c.reply();
+            assertEquals(REP_ERR_UNSUP, unsup.type());
+            assertEquals(42, unsup.option());
+            c.option(OPT_STARTTLS, new byte[0]);
+            assertEquals(REP_ERR_POLICY, c.reply().type());
+
+            c.option(OPT_INFO, RawClient.goData("nope"));
+            RawClient.OptionReply unknown = c.reply();
+            assertEquals(REP_ERR_UNKNOWN, unknown.type());
+            assertTrue(unknown.text().contains("nope"), unknown.text());
+            c.option(OPT_INFO, new byte[] {0, 0, 0, 9, 'v', 'o', 'l', 0, 0});
+            assertEquals(REP_ERR_INVALID, c.reply().type(), "name length past the data");
+
+            // INFO then GO: the export, its flags and the block sizes
+            c.option(OPT_INFO, RawClient.goData("vol", INFO_NAME, INFO_BLOCK_SIZE));
+            boolean sawExport = false;
+            boolean sawBlockSize = false;
+            while (true) {
+                RawClient.OptionReply r = c.reply();
+                if (r.type() == REP_ACK) {
+                    break;
+                }
+                ByteBuffer d = ByteBuffer.wrap(r.data());
+                int info = d.getShort();
+                if (info == INFO_EXPORT) {
+                    sawExport = true;
+                    assertEquals(SIZE, d.getLong());
+                    int flags = d.getShort() & 0xffff;
+                    int want = HAS_FLAGS | SEND_FLUSH | SEND_FUA | SEND_TRIM | SEND_WRITE_ZEROES | CAN_MULTI_CONN
+                            | SEND_FAST_ZERO | SEND_DF;
+                    assertEquals(want, flags & want);
+                    assertEquals(0, flags & READ_ONLY);
+                } else if (info == INFO_BLOCK_SIZE) {
+                    sawBlockSize = true;
+                    assertEquals(1, d.getInt());
+                    assertEquals(4096, d.getInt());
+                    assertEquals(MAX_PAYLOAD, d.getInt());
+                } else if (info == INFO_NAME) {
+                    assertEquals("vol", new String(r.data(), 2, r.data().length - 2, StandardCharsets.UTF_8));
+                }
+            }
+            assertTrue(sawExport && sawBlockSize);
+            long[] go = c.go("ro");
+            assertEquals(SIZE, go[0]);
+            assertEquals(READ_ONLY, go[1] & READ_ONLY);
+            assertEquals(0, go[1] & (SEND_TRIM | SEND_WRITE_ZEROES));
+        }
+    }
+
+    @Test
+    void oldStyleExportNameAndAbort() throws Exception {
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            c.option(OPT_EXPORT_NAME, "vol".getBytes(StandardCharsets.UTF_8));
+            assertEquals(SIZE, c.in.readLong());
+            assertTrue((c.in.readUnsignedShort() & HAS_FLAGS) != 0);
+            byte[] back = readSimple(c, 1, 0, 512);
+            assertArrayEquals(new byte[512], back);
+        }
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            c.option(OPT_ABORT, new byte[0]);
+            assertEquals(REP_ACK, c.reply().type());
+            assertTrue(c.closedByServer());
+        }
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            c.option(OPT_EXPORT_NAME, "nope".getBytes(StandardCharsets.UTF_8));
+            assertTrue(c.closedByServer(), "an unknown export by NBD_OPT_EXPORT_NAME ends the session");
+        }
+    }
+
+    @Test
+    void writeReadFlushTrimZeroAndTheirErrors() throws Exception {
+        try (RawClient c = connect("vol", false)) {
+            byte[] a = data(70_000, 1);
+            c.request(CMD_WRITE, CMD_FLAG_FUA, 7, 4096 + 17, a.length, a);
+            assertEquals(0, c.simpleReply(7));
+            assertArrayEquals(a, readSimple(c, 8, 4096 + 17, a.length));
+            // at the very end of the export
+            byte[] tail = data(3000, 2);
+            c.request(CMD_WRITE, 0, 9, SIZE - tail.length, tail.length, tail);
+            assertEquals(0, c.simpleReply(9));
+            assertArrayEquals(tail, readSimple(c, 10, SIZE - tail.length, tail.length));
+            // one byte past it: refused, and the session goes on
+            c.request(CMD_READ, 0, 11, SIZE - 100, 101, null);
+            assertEquals(EINVAL, c.simpleReply(11));
+            c.request(CMD_WRITE, 0, 12, SIZE, 1, new byte[1]);
+            assertEquals(EINVAL, c.simpleReply(12));
+            c.request(CMD_READ, 0, 13, 0, MAX_PAYLOAD + 1L, null);
+            assertEquals(EINVAL, c.simpleReply(13));
+            c.request(99, 0, 14, 0, 0, null);
+            assertEquals(EINVAL, c.simpleReply(14));
+            c.request(CMD_FLUSH, 0, 15, 0, 0, null);
+            assertEquals(0, c.simpleReply(15));
+            c.request(CMD_WRITE_ZEROES, 0, 16, 4096 + 17, 1000, null);
+            assertEquals(0, c.simpleReply(16));
+            byte[] expect = a.clone();
+            java.util.Arrays.fill(expect, 0, 1000, (byte) 0);
+            assertArrayEquals(expect, readSimple(c, 17, 4096 + 17, a.length));
+            c.request(CMD_WRITE_ZEROES, CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO, 18, 0, 4096, null);
+            assertEquals(ENOTSUP, c.simpleReply(18), "zeroing without holes is not faster than writing");
+            c.request(CMD_TRIM, 0, 19, 0, 2L << 20, null);
+            assertEquals(0, c.simpleReply(19));
+            c.request(CMD_DISC, 0, 20, 0, 0, null);
+            assertTrue(c.closedByServer());
+        }
+        try (RawClient c = connect("ro", false)) {
+            c.request(CMD_WRITE, 0, 1, 0, 512, new byte[512]);
+            assertEquals(EPERM, c.simpleReply(1));
+            c.request(CMD_TRIM, 0, 2, 0, 512, null);
+            assertEquals(EPERM, c.simpleReply(2));
+            assertArrayEquals(new byte[512], readSimple(c, 3, 0, 512));
+        }
+    }
+
+    @Test
+    void structuredReadsAndBlockStatus() throws Exception {
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            c.option(OPT_SET_META_CONTEXT, RawClient.metaData("vol", BASE_ALLOCATION));
+            assertEquals(REP_ERR_INVALID, c.reply().type(), "meta contexts need structured replies first");
+            c.option(OPT_STRUCTURED_REPLY, new byte[0]);
+            assertEquals(REP_ACK, c.reply().type());
+            c.option(OPT_LIST_META_CONTEXT, RawClient.metaData("vol"));
+            RawClient.OptionReply listed = c.reply();
+            assertEquals(REP_META_CONTEXT, listed.type());
+            assertEquals(BASE_ALLOCATION, new String(listed.data(), 4, listed.data().length - 4,
+                    StandardCharsets.US_ASCII));
+            assertEquals(REP_ACK, c.reply().type());
+            c.option(OPT_SET_META_CONTEXT, RawClient.metaData("vol", "x-unknown:thing", BASE_ALLOCATION));
+            RawClient.OptionReply set = c.reply();
+            assertEquals(REP_META_CONTEXT, set.type());
+            int id = ByteBuffer.wrap(set.data()).getInt();
+            assertEquals(REP_ACK, c.reply().type());
+            c.go("vol");
+
+            byte[] a = data(1 << 20, 3);
+            c.request(CMD_WRITE, 0, 1, 4L << 20, a.length, a);
+            assertEquals(0, c.simpleReply(1));
+            c.request(CMD_READ, 0, 2, 4L << 20, a.length, null);
+            RawClient.Chunk r = c.chunk();
+            assertEquals(REPLY_FLAG_DONE, r.flags() & REPLY_FLAG_DONE);
+            assertEquals(REPLY_TYPE_OFFSET_DATA, r.type());
+            assertEquals(2, r.cookie());
+            ByteBuffer p = ByteBuffer.wrap(r.payload());
+            assertEquals(4L << 20, p.getLong());
+            byte[] got = new byte[a.length];
+            p.get(got);
+            assertArrayEquals(a, got);
+
+            c.request(CMD_READ, 0, 3, SIZE, 1, null);
+            RawClient.Chunk err = c.chunk();
+            assertEquals(REPLY_TYPE_ERROR, err.type());
+            assertEquals(EINVAL, ByteBuffer.wrap(err.payload()).getInt());
+
+            c.request(CMD_BLOCK_STATUS, 0, 4, 0, SIZE, null);
+            RawClient.Chunk bs = c.chunk();
+            assertEquals(REPLY_TYPE_BLOCK_STATUS, bs.type());
+            ByteBuffer d = ByteBuffer.wrap(bs.payload());
+            assertEquals(id, d.getInt());
+            long pos = 0;
+            long data = 0;
+            while (d.hasRemaining()) {
+                long len = d.getInt() & 0xffffffffL;
+                int state = d.getInt();
+                if (state == 0) {
+                    assertTrue(pos <= 4L << 20 && pos + len >= 5L << 20, "data at " + pos + "+" + len);
+                    data += len;
+                } else {
+                    assertEquals(STATE_HOLE | STATE_ZERO, state);
+                }
+                pos += len;
+            }
+            assertEquals(SIZE, pos, "the extents cover the request");
+            assertEquals(2L << 20, data, "the one allocated 2 MiB VHD block");
+            c.request(CMD_BLOCK_STATUS, CMD_FLAG_REQ_ONE, 5, 0, SIZE, null);
+            assertEquals(4 + 8, c.chunk().payload().length, "REQ_ONE: one extent");
+        }
+    }
+
+    @Test
+    void malformedAndVanishingClientsLeaveTheServerAndOthersWorking() throws Exception {
+        try (RawClient good = connect("vol", false)) {
+            byte[] a = data(4096, 4);
+            good.request(CMD_WRITE, 0, 1, 0, a.length, a);
+            assertEquals(0, good.simpleReply(1));
+
+            try (RawClient bad = new RawClient(nbd.port())) {
+                bad.in.readFully(new byte[18]);
+                bad.out.writeInt(0x1234); // client flags with unknown bits
+                bad.out.flush();
+                assertTrue(bad.closedByServer());
+            }
+            try (RawClient bad = new RawClient(nbd.port()).hello()) {
+                bad.out.writeLong(0xdeadbeefL); // wrong option magic
+                bad.out.writeInt(OPT_LIST);
+                bad.out.writeInt(0);
+                bad.out.flush();
+                assertTrue(bad.closedByServer());
+            }
+            try (RawClient bad = new RawClient(nbd.port()).hello()) {
+                bad.out.writeLong(IHAVEOPT);
+                bad.out.writeInt(OPT_GO);
+                bad.out.writeInt(1 << 30); // an option of 1 GiB
+                bad.out.flush();
+                assertTrue(bad.closedByServer());
+            }
+            try (RawClient bad = connect("vol", false)) {
+                bad.request(0x7777, 0, 1, 0, 0, null);
+                assertEquals(EINVAL, bad.simpleReply(1));
+                bad.out.writeInt(0x11111111); // wrong request magic
+                bad.out.write(new byte[24]);
+                bad.out.flush();
+                assertTrue(bad.closedByServer());
+            }
+            try (RawClient bad = connect("vol", false)) {
+                bad.request(CMD_WRITE, 0, 1, 0, (long) MAX_PAYLOAD + 4096, null);
+                assertEquals(EOVERFLOW, bad.simpleReply(1));
+                assertTrue(bad.closedByServer(), "an oversized write cannot be skipped: hard disconnect");
+            }
+            // a client that vanishes halfway through a write payload: nothing of it is applied
+            try (RawClient bad = connect("vol", false)) {
+                bad.out.writeInt(REQUEST_MAGIC);
+                bad.out.writeShort(0);
+                bad.out.writeShort(CMD_WRITE);
+                bad.out.writeLong(5);
+                bad.out.writeLong(0);
+                bad.out.writeInt(8192);
+                bad.out.write(data(5000, 9)); // 5000 of 8192 bytes, then gone
+                bad.out.flush();
+            }
+            Thread.sleep(200);
+            assertArrayEquals(a, readSimple(good, 2, 0, a.length), "the acknowledged write is intact");
+            // a client that never finishes its handshake is cut off after the timeout (5 s here)
+            try (RawClient idle = new RawClient(nbd.port())) {
+                idle.socket.setSoTimeout(15_000);
+                idle.in.readFully(new byte[18]);
+                assertTrue(idle.closedByServer());
+            }
+            byte[] b = data(4096, 5);
+            good.request(CMD_WRITE, 0, 3, 8192, b.length, b);
+            assertEquals(0, good.simpleReply(3));
+            assertArrayEquals(b, readSimple(good, 4, 8192, b.length));
+        }
+    }
+
+    @Test
+    void exportsAreConfigurationAndKeepTheirVolumeInUse() throws Exception {
+        StorageException dup = assertThrows(StorageException.class, () -> nbd.add(VOL, "other", false));
+        assertEquals(ErrorCode.ALREADY_EXISTS, dup.code());
+        assertEquals(ErrorCode.INVALID_NAME, assertThrows(StorageException.class,
+                () -> nbd.add(new VolumeRef("local", "x"), "../x", false)).code());
+        assertEquals(ErrorCode.VOLUME_NOT_FOUND, assertThrows(StorageException.class,
+                () -> nbd.add(new VolumeRef("local", "missing"), null, false)).code());
+        assertEquals(2, fx.store.load().size(), "refused exports are not saved");
+
+        try (RawClient c = connect("vol", false)) {
+            ExportInfo info = nbd.info("vol");
+            assertEquals(1, info.clients().size());
+            assertEquals(Availability.ONLINE, info.state());
+            assertEquals(fx.uri("vol"), info.uri());
+            StorageException busy = assertThrows(StorageException.class, () -> nbd.remove("vol", false));
+            assertEquals(ErrorCode.EXPORT_IN_USE, busy.code());
+            byte[] a = data(4096, 6);
+            c.request(CMD_WRITE, 0, 1, 0, a.length, a);
+            assertEquals(0, c.simpleReply(1));
+            nbd.remove("vol", true);
+            assertTrue(c.closedByServer());
+        }
+        assertEquals(ErrorCode.EXPORT_NOT_FOUND, assertThrows(StorageException.class, () -> nbd.info("vol")).code());
+        // the acknowledged write reached the image
+        try (VirtualDisk d = fx.volumes.open(VOL, true)) {
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            d.read(b, 0);
+            assertArrayEquals(data(4096, 6), b.array());
+        }
+        // a restart finds the saved export; one whose datastore is gone is listed UNAVAILABLE
+        nbd.add(VOL, "again", false);
+        nbd.close();
+        fx.unavailable.add(RO);
+        nbd = fx.start();
+        assertEquals(java.util.List.of("again", "ro"), nbd.list().stream().map(ExportInfo::name).toList());
+        assertEquals(Availability.UNAVAILABLE, nbd.info("ro").state());
+        assertTrue(nbd.info("ro").message().startsWith("DEVICE_UNAVAILABLE"), nbd.info("ro").message());
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            c.option(OPT_GO, RawClient.goData("ro"));
+            RawClient.OptionReply r = c.reply();
+            assertEquals(REP_ERR_UNKNOWN, r.type());
+            assertTrue(r.text().contains("unavailable"), r.text());
+            fx.unavailable.remove(RO);
+            assertEquals(SIZE, c.go("ro")[0], "served again once its datastore is back");
+        }
+        assertFalse(nbd.info("again").readOnly());
+    }
+}
