@@ -21,12 +21,12 @@ public class FeaturesIT extends StrataTestSupport {
     static final List<String> FEATURES = List.of(
             "strata", "strata-api", "strata-core",
             "strata-format-raw", "strata-format-vhd", "strata-format-qcow2",
-            "strata-driver-local", "strata-fs-dir", "strata-fs-ext4", "strata-shell");
+            "strata-driver-local", "strata-fs-dir", "strata-fs-ext4", "strata-shell", "strata-nbd");
 
     static final Set<String> BUNDLES = Set.of(
             "io.strata.api", "io.strata.core",
             "io.strata.format-raw", "io.strata.format-vhd", "io.strata.format-qcow2",
-            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell");
+            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell", "io.strata.nbd");
 
     @Inject
     protected FeaturesService featuresService;
@@ -65,11 +65,13 @@ public class FeaturesIT extends StrataTestSupport {
 
     @Test
     public void storageCommandsAreRegistered() {
-        String help = awaitOutput("help storage", out -> out.contains("volume-create"));
+        String help = awaitOutput("help storage", out -> out.contains("volume-create") && out.contains("export-add"));
         for (String command : List.of("driver-list", "resource-add", "resource-list", "resource-remove",
                 "device-list", "datastore-create", "datastore-list", "datastore-info", "datastore-remove",
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete",
-                "volume-import")) {
+                "volume-import", "volume-clone", "volume-check", "volume-reclaim", "volume-usage",
+                "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
+                "export-add", "export-list", "export-remove")) {
             assertTrue("storage:" + command + " missing from:\n" + help, help.contains(command));
         }
     }

@@ -90,6 +90,8 @@ final class KarafProcess implements AutoCloseable {
 
     private final Path home;
     private final int sshPort;
+    /** Where the container's NBD server listens. */
+    final int nbdPort;
     private Process process;
     private SshClient ssh;
 
@@ -104,6 +106,8 @@ final class KarafProcess implements AutoCloseable {
         setProperty("etc/org.apache.karaf.shell.cfg", "sshPort", Integer.toString(sshPort));
         setProperty("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", Integer.toString(freePort()));
         setProperty("etc/org.apache.karaf.management.cfg", "rmiServerPort", Integer.toString(freePort()));
+        nbdPort = freePort();
+        setProperty("etc/io.strata.nbd.cfg", "port", Integer.toString(nbdPort));
     }
 
     /**

@@ -96,6 +96,40 @@ public class RestartIT {
         karaf.stop();
     }
 
+    /**
+     * Exports are host configuration: after a restart the export is listed again and a
+     * client reads through it what it wrote (and flushed) before; while exported the volume
+     * is in use.
+     */
+    @Test
+    public void exportsSurviveARestart() throws Exception {
+        org.junit.Assume.assumeTrue("qemu-io is needed", HostTools.has("qemu-io"));
+        karaf = new KarafProcess("restart-export");
+        karaf.start();
+        karaf.ok("storage:volume-create local ex1 32M");
+        Map<String, String> added = keyValues(karaf.ok("storage:export-add local/ex1"));
+        String uri = "nbd://127.0.0.1:" + karaf.nbdPort + "/ex1";
+        assertEquals(uri, added.get("uri"));
+        assertEquals("read-write", added.get("mode"));
+        String wrote = HostTools.run(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x42 4096 1048576",
+                "-c", "flush", uri));
+        assertTrue(wrote, wrote.contains("wrote 1048576/1048576 bytes"));
+        assertTrue(karaf.error("storage:volume-delete local/ex1").startsWith("VOLUME_IN_USE"));
+
+        karaf.stop();
+        karaf.start();
+        karaf.awaitOutput("storage:export-list --no-format", KarafProcess.BOOT_TIMEOUT,
+                out -> out.startsWith("ex1\tlocal/ex1\trw\t"));
+        String read = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x42 4096 1048576",
+                "-c", "read -P 0 0 4096", uri));
+        assertTrue(read, read.contains("read 1048576/1048576 bytes") && !read.contains("failed"));
+        assertTrue(karaf.ok("storage:export-list --no-format").startsWith("ex1\tlocal/ex1\trw\tONLINE\t"));
+        assertEquals("Export ex1 removed", karaf.ok("storage:export-remove ex1").trim());
+        karaf.ok("storage:volume-delete local/ex1");
+        assertEquals("", karaf.ok("storage:export-list --no-format").trim());
+        karaf.stop();
+    }
+
     /** volume-list rows by reference, every column (sizes in bytes). */
     private Map<String, String> volumeRows() {
         Map<String, String> map = new TreeMap<>();

@@ -72,6 +72,14 @@ public abstract class StrataTestSupport {
     @Inject
     protected SessionFactory sessionFactory;
 
+    /** The NBD server's port in this class's container (a free one, not 10809). */
+    protected static final String NBD_PORT = freePort();
+
+    /** @return the NBD URI of an export in the container */
+    protected static String nbdUri(String export) {
+        return "nbd://127.0.0.1:" + System.getProperty("strata.itest.nbdPort", NBD_PORT) + "/" + export;
+    }
+
     @Configuration
     public Option[] config() {
         String version = System.getProperty("strata.version", "0.1.0-SNAPSHOT");
@@ -94,6 +102,8 @@ public abstract class StrataTestSupport {
                 editConfigurationFilePut("etc/org.apache.karaf.shell.cfg", "sshPort", freePort()),
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", freePort()),
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", freePort()),
+                editConfigurationFilePut("etc/io.strata.nbd.cfg", "port", NBD_PORT),
+                systemProperty("strata.itest.nbdPort").value(NBD_PORT),
                 // Resolve mvn: URLs (Pax Exam's own bundles) from the local repository only.
                 editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg",
                         "org.ops4j.pax.url.mvn.localRepository", localRepo),

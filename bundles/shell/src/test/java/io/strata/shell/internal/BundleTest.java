@@ -55,9 +55,10 @@ class BundleTest {
                 "device-list", "datastore-create", "datastore-list", "datastore-info", "datastore-remove",
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete", "volume-import",
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
-                "volume-clone", "volume-reclaim", "volume-check", "volume-usage")),
+                "volume-clone", "volume-reclaim", "volume-check", "volume-usage", "export-add", "export-list",
+                "export-remove")),
                 names);
-        assertEquals(25, names.size());
+        assertEquals(28, names.size());
     }
 
     @Test
@@ -70,7 +71,7 @@ class BundleTest {
         assertEquals(new TreeSet<>(Set.of("DatastoreNameCompleter", "VolumeRefCompleter", "ResourceNameCompleter",
                 "DeviceRefCompleter", "DriverTypeCompleter", "FilesystemTypeCompleter", "FormatTypeCompleter",
                 "ProvisioningCompleter", "FreeTextCompleter", "SnapshotNameCompleter", "VolumeOrSnapshotCompleter",
-                "TaskIdCompleter")), found);
+                "TaskIdCompleter", "ExportNameCompleter")), found);
     }
 
     @Test

@@ -1,6 +1,7 @@
-package io.strata.nbd.internal.shell;
+package io.strata.shell.internal;
 
 import io.strata.api.service.ExportService;
+import io.strata.shell.internal.completers.ExportNameCompleter;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Completion;
@@ -12,8 +13,9 @@ import org.apache.karaf.shell.api.action.lifecycle.Service;
 @Command(scope = "storage", name = "export-remove",
         description = "Removes an NBD export and closes its volume (refused while clients are connected)")
 @Service
-public class ExportRemoveCommand extends ExportCommand {
-    @Reference
+public class ExportRemoveCommand extends StorageCommand {
+
+    @Reference(optional = true)
     ExportService exports;
 
     @Option(name = "--force", aliases = "-f", description = "Disconnect connected clients")
@@ -25,7 +27,7 @@ public class ExportRemoveCommand extends ExportCommand {
 
     @Override
     String run() {
-        exports.remove(name, force);
+        Exports.require(exports).remove(name, force);
         return "Export " + name + " removed\n";
     }
 }

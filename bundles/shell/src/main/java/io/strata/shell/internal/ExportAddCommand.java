@@ -1,8 +1,9 @@
-package io.strata.nbd.internal.shell;
+package io.strata.shell.internal;
 
-import io.strata.api.service.ExportInfo;
 import io.strata.api.service.ExportService;
 import io.strata.api.service.VolumeRef;
+import io.strata.shell.internal.completers.FreeTextCompleter;
+import io.strata.shell.internal.completers.VolumeRefCompleter;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Completion;
@@ -14,22 +15,24 @@ import org.apache.karaf.shell.api.action.lifecycle.Service;
 @Command(scope = "storage", name = "export-add",
         description = "Exports a volume over NBD (kept across restarts); the volume is in use while exported")
 @Service
-public class ExportAddCommand extends ExportCommand {
-    @Reference
+public class ExportAddCommand extends StorageCommand {
+
+    @Reference(optional = true)
     ExportService exports;
 
     @Option(name = "--read-only", aliases = "-r", description = "Clients may only read")
     boolean readOnly;
 
     @Argument(index = 0, name = "volume", description = "The volume as <datastore>/<volume>", required = true)
-    @Completion(VolumeCompleter.class)
+    @Completion(VolumeRefCompleter.class)
     String volume;
 
     @Argument(index = 1, name = "name", description = "Export name (default: the volume's name)")
+    @Completion(FreeTextCompleter.class)
     String name;
 
     @Override
     String run() {
-        return ExportInfoText.of(exports.add(VolumeRef.parse(volume), name, readOnly));
+        return Exports.info(Exports.require(exports).add(VolumeRef.parse(volume), name, readOnly));
     }
 }
