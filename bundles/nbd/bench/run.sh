@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# NBD performance harness (issue 4): the same fio workloads, in one run on this machine,
+# against
+#   (a) Strata's NBD export of a dynamic (thin) VHD volume, in a Strata instance of its own,
+#   (b) qemu-nbd serving a dynamic VHD made by qemu-img,
+#   (c) nbdkit's file plugin serving a raw file,
+# each driven by fio's nbd engine (libnbd, one connection): 4k random read QD32, 4k random
+# write QD32, 1 MiB sequential read QD8, 1 MiB sequential write QD8, after preconditioning
+# (the whole image written once, so every VHD block is allocated). Prints IOPS, MiB/s and
+# p99 completion latency per row and the ratios Strata/qemu-nbd and Strata/nbdkit.
+#
+# Usage: bundles/nbd/bench/run.sh            (RUNTIME=10 SIZE=1G by default)
+# Needs: a built distribution (mvn install), fio, qemu-utils, nbdkit.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+RUNTIME="${RUNTIME:-10}"
+SIZE="${SIZE:-1G}"
+WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
+SSH_PORT=8199
+P_STRATA=10901
+P_QEMU=10902
+P_NBDKIT=10903
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    STRATA_RUN="$WORK/run" "$ROOT/strata" stop >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+for t in fio qemu-nbd qemu-img nbdkit python3; do
+    command -v "$t" >/dev/null || { echo "bench: $t is needed" >&2; exit 1; }
+done
+
+echo "== starting Strata (instance in $WORK/run), qemu-nbd and nbdkit" >&2
+DIST="$ROOT/karaf-features/distribution/target/assembly"
+[[ -x "$DIST/bin/karaf" ]] || { echo "bench: build first (mvn install -DskipTests)" >&2; exit 1; }
+mkdir -p "$WORK/run"
+cp -R "$DIST/etc" "$WORK/run/etc"
+sed -i "s/^sshPort *=.*/sshPort = $SSH_PORT/" "$WORK/run/etc/org.apache.karaf.shell.cfg"
+grep -q '^sshPort' "$WORK/run/etc/org.apache.karaf.shell.cfg" || echo "sshPort = $SSH_PORT" >> "$WORK/run/etc/org.apache.karaf.shell.cfg"
+sed -i "s/^port *=.*/port = $P_STRATA/" "$WORK/run/etc/io.strata.nbd.cfg"
+sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = 11199/; s/^rmiServerPort *=.*/rmiServerPort = 44499/" \
+    "$WORK/run/etc/org.apache.karaf.management.cfg"
+mkdir -p "$WORK/run/data" "$WORK/run/deploy"
+# Marks the instance as made from this build, so ./strata does not refresh etc/ over these edits.
+touch -r "$(compgen -G "$ROOT/karaf-features/distribution/target/strata-distribution-*.tar.gz" | head -n 1)" \
+    "$WORK/run/.distribution"
+export STRATA_RUN="$WORK/run" STRATA_NO_BUILD=1
+"$ROOT/strata" start >/dev/null
+"$ROOT/strata" client "storage:volume-create local bench $SIZE" >/dev/null
+"$ROOT/strata" client "storage:export-add local/bench" >/dev/null
+
+qemu-img create -q -f vpc -o subformat=dynamic "$WORK/q.vhd" "$SIZE"
+qemu-nbd -f vpc -t -x vol -b 127.0.0.1 -p "$P_QEMU" "$WORK/q.vhd" &
+pids+=($!)
+truncate -s "$SIZE" "$WORK/r.raw"
+nbdkit -f -i 127.0.0.1 -p "$P_NBDKIT" file "$WORK/r.raw" &
+pids+=($!)
+sleep 2
+
+declare -A URI=([strata]="nbd://127.0.0.1:$P_STRATA/bench" [qemu-nbd]="nbd://127.0.0.1:$P_QEMU/vol"
+    [nbdkit]="nbd://127.0.0.1:$P_NBDKIT/")
+WORKLOADS=("randread 4k 32" "randwrite 4k 32" "read 1M 8" "write 1M 8")
+
+run_fio() { # uri rw bs qd json
+    fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" --iodepth="$4" --size="$SIZE" \
+        --time_based --runtime="$RUNTIME" --ramp_time=2 --output-format=json --output="$5" >/dev/null
+}
+
+for s in strata qemu-nbd nbdkit; do
+    echo "== $s: preconditioning (sequential 1 MiB writes over $SIZE)" >&2
+    fio --name=pre --ioengine=nbd --uri="${URI[$s]}" --rw=write --bs=1M --iodepth=8 --size="$SIZE" \
+        --output-format=terse >/dev/null
+    for w in "${WORKLOADS[@]}"; do
+        read -r rw bs qd <<<"$w"
+        echo "== $s: $rw $bs QD$qd, ${RUNTIME}s" >&2
+        run_fio "${URI[$s]}" "$rw" "$bs" "$qd" "$WORK/$s-$rw.json"
+    done
+done
+
+python3 - "$WORK" <<'PY'
+import json, sys
+work = sys.argv[1]
+rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
+        ("read", "1M sequential read QD8"), ("write", "1M sequential write QD8")]
+servers = ["strata", "qemu-nbd", "nbdkit"]
+def fig(server, rw):
+    j = json.load(open(f"{work}/{server}-{rw}.json"))["jobs"][0]
+    side = j["read"] if rw in ("randread", "read") else j["write"]
+    p99 = side["clat_ns"]["percentile"].get("99.000000", 0) / 1000.0
+    return side["iops"], side["bw_bytes"] / 1048576.0, p99
+print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9}")
+for rw, label in rows:
+    f = {s: fig(s, rw) for s in servers}
+    for s in servers:
+        iops, mib, p99 = f[s]
+        print(f"{label:24} {s:9} {iops:10.0f} {mib:9.1f} {p99:9.0f}")
+    st, q, n = f["strata"], f["qemu-nbd"], f["nbdkit"]
+    print(f"{'':24} {'ratios':9} Strata/qemu-nbd {st[0] / q[0]:5.2f}   Strata/nbdkit {st[0] / n[0]:5.2f}")
+PY
