@@ -73,6 +73,7 @@ for s in strata qemu-nbd nbdkit; do
         --output-format=terse >/dev/null
     for w in "${WORKLOADS[@]}"; do
         read -r rw bs qd <<<"$w"
+        sync # no server pays for another's (or its own earlier) write-back
         echo "== $s: $rw $bs QD$qd, ${RUNTIME}s" >&2
         run_fio "${URI[$s]}" "$rw" "$bs" "$qd" "$WORK/$s-$rw.json"
     done

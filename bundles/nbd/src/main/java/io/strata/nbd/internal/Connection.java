@@ -40,6 +40,9 @@ final class Connection implements Runnable {
     static final int BUF = 256 << 10;
     private static final int REQUEST = 28;
     private static final int MAX_DESCRIPTORS = 1 << 16;
+    /** Reads at least this large go to a worker, so reading the image overlaps sending replies. */
+    static final int ASYNC_MIN = 128 << 10;
+    static final int ASYNC_READS = 4;
 
     interface Exports {
         /** @return the export of that name, the single export for an empty name, or null */
@@ -54,6 +57,14 @@ final class Connection implements Runnable {
 
     private final SocketChannel ch;
     private final Exports exports;
+    /** Runs large reads beside the connection's thread; null serves everything inline. */
+    private final java.util.concurrent.Executor workers;
+    /** Bounds the large reads in flight (and their buffers) per connection. */
+    private final java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(ASYNC_READS);
+    private final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> spare =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Every write to the socket holds it: replies of large reads come from worker threads. */
+    private final java.util.concurrent.locks.ReentrantLock sending = new java.util.concurrent.locks.ReentrantLock();
     private final String peer;
     private final ByteBuffer in = ByteBuffer.allocateDirect(BUF);
     private final ByteBuffer out = ByteBuffer.allocateDirect(BUF);
@@ -68,9 +79,10 @@ final class Connection implements Runnable {
     private volatile boolean closed;
     private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
 
-    Connection(SocketChannel ch, Exports exports, String peer) {
+    Connection(SocketChannel ch, Exports exports, String peer, java.util.concurrent.Executor workers) {
         this.ch = ch;
         this.exports = exports;
+        this.workers = workers;
         this.peer = peer;
         in.flip(); // read mode, empty
     }
@@ -117,6 +129,8 @@ final class Connection implements Runnable {
             LOG.warn("nbd client {}: unexpected failure; disconnecting", peer, e);
         } finally {
             close();
+            // Large reads still running must end before the export may close the volume.
+            inFlight.acquireUninterruptibly(ASYNC_READS);
             exports.closed(this);
             finished.countDown();
         }
@@ -424,6 +438,9 @@ final class Connection implements Runnable {
                 case CMD_READ -> read(cookie, offset, length);
                 case CMD_WRITE -> write(cookie, flags, offset, length);
                 case CMD_DISC -> {
+                    // Requests in flight are answered before the session ends.
+                    inFlight.acquireUninterruptibly(ASYNC_READS);
+                    inFlight.release(ASYNC_READS);
                     flushOut();
                     return;
                 }
@@ -491,6 +508,10 @@ final class Connection implements Runnable {
             out.position(start + header + n);
             return;
         }
+        if (workers != null && n >= ASYNC_MIN) {
+            readAsync(d, cookie, offset, n, header);
+            return;
+        }
         ByteBuffer b = big(n);
         try {
             d.read(b, offset);
@@ -502,12 +523,77 @@ final class Connection implements Runnable {
         b.flip();
         reserve(header);
         readHeader(out, cookie, offset, n);
-        out.flip();
-        ByteBuffer[] both = {out, b};
-        while (b.hasRemaining()) {
-            ch.write(both);
+        sending.lock();
+        try {
+            out.flip();
+            ByteBuffer[] both = {out, b};
+            while (b.hasRemaining()) {
+                ch.write(both);
+            }
+            out.clear();
+        } finally {
+            sending.unlock();
         }
-        out.clear();
+    }
+
+    /**
+     * A large read on a worker: its reply (header and data in one gathering write) may
+     * overtake replies of later requests, which the protocol allows (replies carry the
+     * request's cookie). Writes stay on the connection's thread, in order.
+     */
+    private void readAsync(VirtualDisk d, long cookie, long offset, int n, int header) throws IOException {
+        flushOut(); // replies gathered so far go first
+        inFlight.acquireUninterruptibly();
+        ByteBuffer b = spare.poll();
+        if (b == null || b.capacity() < n) {
+            b = ByteBuffer.allocateDirect(Math.max(n, 1 << 20));
+        }
+        ByteBuffer buf = b;
+        boolean structuredNow = structured;
+        try {
+            workers.execute(() -> {
+                ByteBuffer h = ByteBuffer.allocate(64);
+                try {
+                    buf.clear().limit(n);
+                    try {
+                        d.read(buf, offset);
+                        buf.flip();
+                        if (structuredNow) {
+                            h.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE)
+                                    .putShort((short) REPLY_TYPE_OFFSET_DATA).putLong(cookie).putInt(8 + n)
+                                    .putLong(offset);
+                        } else {
+                            h.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
+                        }
+                    } catch (StorageException e) {
+                        export.failed(d, e);
+                        buf.clear().limit(0);
+                        h.clear();
+                        errorTo(h, cookie, CMD_READ, errno(e), e.getMessage());
+                    }
+                    h.flip();
+                    sending.lock();
+                    try {
+                        ByteBuffer[] both = {h, buf};
+                        while (h.hasRemaining() || buf.hasRemaining()) {
+                            ch.write(both);
+                        }
+                    } finally {
+                        sending.unlock();
+                    }
+                } catch (IOException | RuntimeException e) {
+                    close(); // the client is gone, or the reply cannot be sent: end the session
+                } finally {
+                    if (buf.capacity() <= 4 << 20) {
+                        spare.offer(buf);
+                    }
+                    inFlight.release();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            inFlight.release();
+            throw new IOException("the server is stopping", e);
+        }
     }
 
     private void readHeader(ByteBuffer o, long cookie, long offset, int n) {
@@ -705,14 +791,21 @@ final class Connection implements Runnable {
     }
 
     private void errorReply(long cookie, int type, int errno, String message) throws IOException {
+        reserve(20 + 6 + MAX_MESSAGE);
+        errorTo(out, cookie, type, errno, message);
+    }
+
+    private static final int MAX_MESSAGE = 1024;
+
+    /** An error reply (a structured error chunk where the protocol wants one) into {@code o}. */
+    private void errorTo(ByteBuffer o, long cookie, int type, int errno, String message) {
         if (structured && (type == CMD_READ || type == CMD_BLOCK_STATUS)) {
             byte[] m = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
-            int len = Math.min(m.length, 1024);
-            reserve(20 + 6 + len);
-            out.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_ERROR)
+            int len = Math.min(m.length, Math.min(MAX_MESSAGE, o.remaining() - 26));
+            o.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_ERROR)
                     .putLong(cookie).putInt(6 + len).putInt(errno).putShort((short) len).put(m, 0, len);
         } else {
-            simpleReply(cookie, errno, message);
+            o.putInt(SIMPLE_REPLY_MAGIC).putInt(errno).putLong(cookie);
         }
     }
 
@@ -754,11 +847,16 @@ final class Connection implements Runnable {
         if (out.position() == 0) {
             return;
         }
-        out.flip();
-        while (out.hasRemaining()) {
-            ch.write(out);
+        sending.lock();
+        try {
+            out.flip();
+            while (out.hasRemaining()) {
+                ch.write(out);
+            }
+            out.clear();
+        } finally {
+            sending.unlock();
         }
-        out.clear();
     }
 
     /** A direct buffer for one large payload, cleared with limit {@code n}. */

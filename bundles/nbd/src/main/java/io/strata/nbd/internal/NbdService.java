@@ -41,6 +41,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final ServerSocketChannel server;
     private final Thread acceptor;
     private final ScheduledExecutorService timer;
+    /** Large reads of every connection (see Connection#readAsync); threads end when idle. */
+    private final java.util.concurrent.ThreadPoolExecutor workers = new java.util.concurrent.ThreadPoolExecutor(16,
+            16, 30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> daemon(r, "nbd-read"));
     private final AtomicInteger connectionCount = new AtomicInteger();
     private final java.util.Set<Connection> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int port;
@@ -52,6 +55,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         this.store = requireNonNull(store, "store");
         this.address = requireNonNull(address, "address");
         this.handshakeTimeout = handshakeTimeoutSeconds;
+        workers.allowCoreThreadTimeOut(true);
         for (ExportStore.Saved s : store.load()) {
             try {
                 Export e = new Export(s.name(), VolumeRef.parse(s.volume()), s.readOnly(), volumes);
@@ -108,7 +112,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 closeQuietly(ch);
                 continue;
             }
-            Connection c = new Connection(ch, this, peer);
+            Connection c = new Connection(ch, this, peer, workers);
             live.add(c);
             if (closed) {
                 c.close();
@@ -272,6 +276,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
             // closing anyway
         }
         timer.shutdownNow();
+        workers.shutdown();
         List<Connection> cs = new ArrayList<>(live);
         cs.forEach(Connection::close);
         cs.forEach(c -> c.awaitFinished(5000));
