@@ -108,6 +108,7 @@ final class KarafProcess implements AutoCloseable {
         setProperty("etc/org.apache.karaf.management.cfg", "rmiServerPort", Integer.toString(freePort()));
         nbdPort = freePort();
         setProperty("etc/io.strata.nbd.cfg", "port", Integer.toString(nbdPort));
+        setProperty("etc/io.strata.metrics.cfg", "port", Integer.toString(freePort()));
     }
 
     /**

@@ -74,6 +74,8 @@ public abstract class StrataTestSupport {
 
     /** The NBD server's port in this class's container (a free one, not 10809). */
     protected static final String NBD_PORT = freePort();
+    /** The Prometheus endpoint's port in this class's container. */
+    protected static final String METRICS_PORT = freePort();
 
     /** @return the NBD URI of an export in the container */
     protected static String nbdUri(String export) {
@@ -103,6 +105,8 @@ public abstract class StrataTestSupport {
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", freePort()),
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", freePort()),
                 editConfigurationFilePut("etc/io.strata.nbd.cfg", "port", NBD_PORT),
+                editConfigurationFilePut("etc/io.strata.metrics.cfg", "port", METRICS_PORT),
+                systemProperty("strata.itest.metricsPort").value(METRICS_PORT),
                 systemProperty("strata.itest.nbdPort").value(NBD_PORT),
                 // Resolve mvn: URLs (Pax Exam's own bundles) from the local repository only.
                 editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg",

@@ -19,6 +19,7 @@ import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.DatastoreFilesystem;
 import io.strata.api.fs.SpaceInfo;
 import io.strata.api.service.VolumeInfo;
+import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeState;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -92,6 +93,9 @@ final class MountedDatastore {
             this.writer = writer;
         }
     }
+
+    /** Per-volume accounting and QoS of the core; set after the mount, null in some tests. */
+    volatile IoRegistry io;
 
     MountedDatastore(String name, Datastore datastore, StorageDevice device, DatastoreFilesystem filesystem,
             PluginSet<DiskFormat> formats) {
@@ -746,7 +750,9 @@ final class MountedDatastore {
             // The first handle opens the chain (writable: later writers and snapshots share it).
             String leaf = entry.file();
             sd.ensureOpen(() -> openChain(format, leaf, false));
-            VolumeHandle h = new VolumeHandle(ref(volume), sd, readOnly, x -> release(lease));
+            IoRegistry reg = io;
+            VolumeHandle h = new VolumeHandle(ref(volume), sd, readOnly, x -> release(lease),
+                    reg == null ? null : reg.of(new VolumeRef(name, volume)));
             String gone = null;
             synchronized (lock) {
                 if (closed || lease.invalid) {

@@ -98,6 +98,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
     private final Map<String, DatastoreEntry> datastores = new TreeMap<>();
     private boolean closed;
     private final TaskManager tasks = new TaskManager();
+    /** Per-volume I/O statistics and QoS limits (VolumeIoServiceImpl). */
+    private final IoRegistry ioRegistry;
 
     /** A configured resource and, while attached, its handle. Mutable fields guarded by {@link #lock}. */
     private static final class ResourceEntry {
@@ -126,12 +128,17 @@ public final class StrataCore implements DatastoreService, VolumeService {
     @Activate
     public StrataCore(CoreConfig config,
             @Reference(name = "configurationAdmin") ConfigurationAdmin configurationAdmin) {
-        this(new CmConfigStore(configurationAdmin), CoreSettings.from(config));
+        this(new CmConfigStore(configurationAdmin), CoreSettings.from(config), Ticker.SYSTEM, true);
     }
 
     StrataCore(ConfigStore store, CoreSettings settings) {
+        this(store, settings, Ticker.SYSTEM, false);
+    }
+
+    StrataCore(ConfigStore store, CoreSettings settings, Ticker ticker, boolean jmx) {
         this.store = requireNonNull(store, "store");
         this.settings = requireNonNull(settings, "settings");
+        this.ioRegistry = new IoRegistry(store, ticker, jmx);
         loadResources().values().forEach(r -> resources.put(r.name(), new ResourceEntry(r)));
         loadDatastores().values().forEach(d -> datastores.put(d.name(), new DatastoreEntry(d)));
         ensureEmbeddedDefault();
@@ -433,6 +440,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
             }
             closed = true;
             tasks.close();
+            ioRegistry.close();
             for (DatastoreEntry e : datastores.values()) {
                 if (e.mount != null) {
                     mounts.add(detach(e, "the core is stopping"));
@@ -538,6 +546,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
             MountedDatastore m;
             try {
                 m = MountedDatastore.mount(e.config, t.attached(), fs, formats, false, false);
+                m.io = ioRegistry;
             } catch (RuntimeException ex) {
                 LOG.warn("cannot mount datastore {}: {}", e.config.name(), ex.getMessage());
                 setMessage(e, message(ex));
@@ -913,6 +922,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
             HostConfig.Datastore config = new HostConfig.Datastore(name, filesystem, resourceName, dev.id(), opts);
             MountedDatastore m = MountedDatastore.mount(config, res, fs, formats,
                     fs.capabilities().contains(Capability.FORMAT), force);
+            m.io = ioRegistry;
             try {
                 store.save(ConfigStore.DATASTORE_FACTORY_PID, name, config.toProperties());
             } catch (RuntimeException e) {
@@ -1079,6 +1089,11 @@ public final class StrataCore implements DatastoreService, VolumeService {
     @Override
     public void delete(VolumeRef ref) {
         mounted(ref.datastore()).delete(ref.volume());
+        ioRegistry.forget(ref);
+    }
+
+    IoRegistry io() {
+        return ioRegistry;
     }
 
     @Override

@@ -11,9 +11,10 @@ import java.util.function.Consumer;
 
 /**
  * What {@code VolumeService.open} hands out: a thin guard in front of the
- * volume's {@link SharedDisk}. It will sit on the NBD hot path, so each call is one
- * volatile read, the shared disk's gate in read mode (one CAS) and a delegate call;
- * the try/catch costs nothing unless something throws.
+ * volume's {@link SharedDisk}. It sits on the NBD hot path, so each call is one
+ * volatile read, the volume's QoS admission and accounting ({@link VolumeIo}), the
+ * shared disk's gate in read mode (one CAS) and a delegate call; the try/catch costs
+ * nothing unless something throws.
  *
  * <p>When the datastore, filesystem, driver or format goes away, the core
  * {@linkplain #invalidate invalidates} the handle: from then on every call
@@ -33,10 +34,13 @@ final class VolumeHandle implements VirtualDisk {
     private final Provisioning provisioning;
     private final long virtualSize;
     private final Consumer<VolumeHandle> onClose;
+    /** The volume's accounting and QoS (shared by its handles); null when not accounted. */
+    private final VolumeIo io;
     private volatile int state = OPEN;
     private volatile String reason = "";
 
-    VolumeHandle(String ref, SharedDisk shared, boolean readOnly, Consumer<VolumeHandle> onClose) {
+    VolumeHandle(String ref, SharedDisk shared, boolean readOnly, Consumer<VolumeHandle> onClose, VolumeIo io) {
+        this.io = io;
         this.ref = ref;
         this.shared = shared;
         this.readOnly = readOnly;
@@ -82,65 +86,130 @@ final class VolumeHandle implements VirtualDisk {
     @Override
     public void read(ByteBuffer dst, long offset) {
         check();
+        int n = dst.remaining();
+        VolumeIo m = io;
+        long t0 = 0;
+        if (m != null) {
+            m.admit(false, n); // before the gate: a throttled request must not hold off a snapshot
+            t0 = m.begin();
+        }
+        boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
             shared.chain.disk().read(dst, offset);
+            ok = true;
         } catch (RuntimeException e) {
             throw failure(e);
         } finally {
             shared.gate.unlockRead(stamp);
+            if (m != null) {
+                done(m, m.read, ok, t0, n);
+            }
+        }
+    }
+
+    private static void done(VolumeIo m, VolumeIo.Direction d, boolean ok, long t0, long bytes) {
+        if (ok) {
+            m.end(d, t0, bytes);
+        } else {
+            m.failed();
         }
     }
 
     @Override
     public void write(ByteBuffer src, long offset) {
         checkWritable();
+        int n = src.remaining();
+        VolumeIo m = io;
+        long t0 = 0;
+        if (m != null) {
+            m.admit(true, n);
+            t0 = m.begin();
+        }
+        boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
             shared.chain.disk().write(src, offset);
+            ok = true;
         } catch (RuntimeException e) {
             throw failure(e);
         } finally {
             shared.gate.unlockRead(stamp);
+            if (m != null) {
+                done(m, m.write, ok, t0, n);
+            }
         }
     }
 
     @Override
     public void flush() {
         check();
+        VolumeIo m = io;
+        long t0 = m == null ? 0 : m.begin();
+        boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
             shared.chain.disk().flush();
+            ok = true;
         } catch (RuntimeException e) {
             throw failure(e);
         } finally {
             shared.gate.unlockRead(stamp);
+            if (m != null) {
+                if (ok) {
+                    m.flushed(t0);
+                } else {
+                    m.failed();
+                }
+            }
         }
     }
 
     @Override
     public void writeZeroes(long offset, long length) {
         checkWritable();
+        VolumeIo m = io;
+        long t0 = 0;
+        if (m != null) {
+            m.admit(true, 0); // counts as a request, moves no payload
+            t0 = m.begin();
+        }
+        boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
             shared.chain.disk().writeZeroes(offset, length);
+            ok = true;
         } catch (RuntimeException e) {
             throw failure(e);
         } finally {
             shared.gate.unlockRead(stamp);
+            if (m != null) {
+                done(m, m.write, ok, t0, 0);
+            }
         }
     }
 
     @Override
     public void trim(long offset, long length) {
         checkWritable();
+        VolumeIo m = io;
+        long t0 = 0;
+        if (m != null) {
+            m.admit(true, 0); // counts as a request, moves no payload
+            t0 = m.begin();
+        }
+        boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
             shared.chain.disk().trim(offset, length);
+            ok = true;
         } catch (RuntimeException e) {
             throw failure(e);
         } finally {
             shared.gate.unlockRead(stamp);
+            if (m != null) {
+                done(m, m.write, ok, t0, 0);
+            }
         }
     }
 

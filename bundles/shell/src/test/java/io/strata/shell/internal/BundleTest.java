@@ -56,9 +56,9 @@ class BundleTest {
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete", "volume-import",
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
                 "volume-clone", "volume-reclaim", "volume-check", "volume-usage", "export-add", "export-list",
-                "export-remove")),
+                "export-remove", "volume-stats", "volume-qos")),
                 names);
-        assertEquals(28, names.size());
+        assertEquals(30, names.size());
     }
 
     @Test

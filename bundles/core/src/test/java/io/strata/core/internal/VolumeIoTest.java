@@ -1,0 +1,209 @@
+package io.strata.core.internal;
+
+import static io.strata.core.internal.Assertions2.fails;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.QosLimits;
+import io.strata.api.service.VolumeRef;
+import io.strata.api.service.VolumeStats;
+import io.strata.fs.dir.internal.DirFilesystem;
+import io.strata.local.internal.LocalDriver;
+import io.strata.vhd.internal.VhdFormat;
+import java.io.InputStream;
+import java.net.HttpURLConnection;
+import java.net.URL;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Per-volume accounting and QoS through the core's volume handles, on a clock the test
+ * drives: a request's wait for tokens moves the clock instead of sleeping, so rates are
+ * checked exactly and quickly. The fio test against a real export is NbdQosIT.
+ */
+class VolumeIoTest {
+    @TempDir
+    Path tmp;
+    final MemoryConfigStore store = new MemoryConfigStore();
+    final FakeTicker ticker = new FakeTicker();
+    StrataCore core;
+    VolumeIoServiceImpl io;
+    static final VolumeRef V = VolumeRef.parse("local/q");
+    static final VolumeRef FREE = VolumeRef.parse("local/free");
+
+    /** Starts at 1000 s; advances only when told to or when a request waits. */
+    static final class FakeTicker implements Ticker {
+        final AtomicLong now = new AtomicLong(1000L * 1_000_000_000L);
+        final AtomicLong slept = new AtomicLong();
+
+        @Override
+        public long nanoTime() {
+            return now.get();
+        }
+
+        @Override
+        public void sleepNanos(long nanos) {
+            slept.addAndGet(nanos);
+            now.addAndGet(nanos);
+        }
+
+        void advance(long nanos) {
+            now.addAndGet(nanos);
+        }
+    }
+
+    @BeforeEach
+    void start() {
+        core = new StrataCore(store, new CoreSettings(true, "local", tmp.resolve("datastores/local"),
+                tmp.resolve("strata")), ticker, false);
+        core.addFormat(new VhdFormat(), "vhd", "io.strata.format-vhd");
+        core.addDriver(new LocalDriver(), "local", "io.strata.driver-local");
+        core.addFilesystem(new DirFilesystem(), "dir", "io.strata.fs-dir");
+        io = new VolumeIoServiceImpl(core);
+    }
+
+    @AfterEach
+    void stop() {
+        core.close();
+    }
+
+    @Test
+    void aTokenBucketPassesItsRateAfterItsBurst() {
+        TokenBucket b = new TokenBucket(100, 0.1, 0);
+        long t = 0;
+        for (int i = 0; i < 1010; i++) {
+            t += b.take(1, t); // wait what the bucket says, then go
+        }
+        // 10 tokens of burst, then 1000 at 100/s: 10 seconds
+        assertEquals(10.0, t / 1e9, 0.02);
+        TokenBucket bytes = new TokenBucket(1 << 20, 0.1, 0);
+        assertEquals(0, bytes.take(100_000, 0));
+        long wait = bytes.take(4 << 20, 0); // larger than the bucket: it passes after paying the debt
+        assertEquals(4.0 - (0.1 - 100_000.0 / (1 << 20)), wait / 1e9, 0.001);
+    }
+
+    @Test
+    void limitsAreEnforcedForEveryHandleAndSurviveARestart() {
+        core.create(V, 64L << 20, "vhd", Provisioning.THIN);
+        core.create(FREE, 64L << 20, "vhd", Provisioning.THIN);
+        io.setQos(V, new QosLimits(200, 0, 50, 0, 0.1));
+        ByteBuffer b = ByteBuffer.allocate(4096);
+        long t0 = ticker.nanoTime();
+        try (VirtualDisk a = core.open(V, false); VirtualDisk r = core.open(V, true)) {
+            for (int i = 0; i < 1000; i++) {
+                b.clear();
+                (i % 2 == 0 ? a : r).read(b, (long) i * 4096);
+            }
+        }
+        double seconds = (ticker.nanoTime() - t0) / 1e9;
+        assertEquals((1000 - 20) / 200.0, seconds, 0.05, "1000 reads at 200 IOPS after a 20-request burst");
+
+        t0 = ticker.nanoTime();
+        try (VirtualDisk a = core.open(V, false)) {
+            for (int i = 0; i < 100; i++) {
+                b.clear();
+                a.write(b, (long) i * 4096);
+            }
+        }
+        // writes: 50/s is the binding limit (the bucket refilled while the clock stood still: 5 of burst)
+        assertEquals((100 - 5) / 50.0, (ticker.nanoTime() - t0) / 1e9, 0.05);
+
+        long slept = ticker.slept.get();
+        try (VirtualDisk f = core.open(FREE, false)) {
+            for (int i = 0; i < 1000; i++) {
+                b.clear();
+                f.write(b, (long) i * 4096);
+            }
+        }
+        assertEquals(slept, ticker.slept.get(), "an unlimited volume never waits");
+
+        VolumeStats s = io.stats(V);
+        assertEquals(1000, s.read().ops());
+        assertEquals(1000L * 4096, s.read().bytes());
+        assertEquals(100, s.write().ops());
+        assertTrue(s.throttledMillis() >= 6000, "throttled " + s.throttledMillis());
+        assertEquals(0, s.queueDepth());
+        assertEquals(new QosLimits(200, 0, 50, 0, 0.1), s.qos());
+        assertEquals(1000, io.stats(FREE).write().ops());
+        assertEquals(0, io.stats(FREE).read().ops());
+
+        core.close();
+        start();
+        assertEquals(new QosLimits(200, 0, 50, 0, 0.1), io.qos(V), "limits are host configuration");
+        assertEquals(QosLimits.NONE, io.qos(FREE));
+        t0 = ticker.nanoTime();
+        try (VirtualDisk a = core.open(V, true)) {
+            for (int i = 0; i < 420; i++) {
+                b.clear();
+                a.read(b, 0);
+            }
+        }
+        assertEquals(2.0, (ticker.nanoTime() - t0) / 1e9, 0.05, "still limited after the restart");
+        io.setQos(V, QosLimits.NONE);
+        assertEquals(null, store.get(IoRegistry.QOS_FACTORY_PID, "local:q"));
+        io.setQos(V, new QosLimits(0, 0, 0, 1 << 20, 1));
+        core.delete(V);
+        assertEquals(null, store.get(IoRegistry.QOS_FACTORY_PID, "local:q"), "a deleted volume's limits go");
+        fails(ErrorCode.VOLUME_NOT_FOUND, () -> io.stats(V));
+        fails(ErrorCode.INVALID_ARGUMENT, () -> new QosLimits(-1, 0, 0, 0, 0.1));
+        fails(ErrorCode.INVALID_ARGUMENT, () -> new QosLimits(1, 0, 0, 0, 0));
+    }
+
+    @Test
+    void statsCountRatesAndQueueDepthAndThePrometheusEndpointShowsThem() throws Exception {
+        core.create(V, 64L << 20, "vhd", Provisioning.THIN);
+        ByteBuffer b = ByteBuffer.allocate(65536);
+        try (VirtualDisk d = core.open(V, false)) {
+            for (int sec = 0; sec < 12; sec++) {
+                for (int i = 0; i < 30; i++) {
+                    b.clear();
+                    d.write(b, (long) i * 65536);
+                    b.clear();
+                    d.read(b, (long) i * 65536);
+                }
+                ticker.advance(1_000_000_000L);
+            }
+            d.flush();
+        }
+        VolumeStats s = io.stats(V);
+        assertEquals(360, s.write().ops());
+        assertEquals(360L * 65536, s.read().bytes());
+        assertEquals(30.0, s.read().iops(), 0.01, "30 per second over the last 10 seconds");
+        assertEquals(30.0 * 65536, s.write().bytesPerSecond(), 1);
+        assertEquals(1, s.flushes());
+        String text = MetricsEndpoint.render(io.all());
+        assertTrue(text.contains("strata_volume_ops_total{datastore=\"local\",volume=\"q\",direction=\"read\"} 360\n"),
+                text);
+        assertTrue(text.contains("# TYPE strata_volume_latency_seconds gauge"), text);
+        assertTrue(text.contains("strata_volume_qos_limit{datastore=\"local\",volume=\"q\",limit=\"iops\"} 0"), text);
+
+        MetricsEndpoint http = new MetricsEndpoint(io, true, "127.0.0.1", 0);
+        try {
+            HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + http.port() + "/metrics")
+                    .openConnection();
+            assertEquals(200, c.getResponseCode());
+            assertTrue(c.getContentType().startsWith("text/plain; version=0.0.4"), c.getContentType());
+            try (InputStream in = c.getInputStream()) {
+                String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(body.contains("strata_volume_bytes_total{datastore=\"local\",volume=\"q\","
+                        + "direction=\"write\"} 23592960"), body);
+            }
+            HttpURLConnection other = (HttpURLConnection) new URL("http://127.0.0.1:" + http.port() + "/")
+                    .openConnection();
+            assertEquals(404, other.getResponseCode());
+        } finally {
+            http.close();
+        }
+        io.reset(V);
+        assertEquals(0, io.stats(V).read().ops());
+    }
+}
