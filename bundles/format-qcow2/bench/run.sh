@@ -8,6 +8,7 @@
 set -e
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$(mktemp -d)}
+mkdir -p "$dir"
 m2=${HOME}/.m2/repository/io/strata
 cp="$here/target/classes:$m2/strata-api/0.1.0-SNAPSHOT/strata-api-0.1.0-SNAPSHOT.jar:$m2/strata-testing/0.1.0-SNAPSHOT/strata-testing-0.1.0-SNAPSHOT.jar"
 size=$((1 << 30))

@@ -491,6 +491,13 @@ final class Connection implements Runnable {
             return;
         }
         int n = (int) length;
+        if (n == 0 && structured) {
+            // An OFFSET_DATA chunk must carry data: an empty read is one NONE chunk.
+            reserve(20);
+            out.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_NONE)
+                    .putLong(cookie).putInt(0);
+            return;
+        }
         int header = structured ? 28 : 16;
         if (header + n <= out.capacity()) {
             reserve(header + n);

@@ -239,6 +239,12 @@ class ProtocolTest {
             p.get(got);
             assertArrayEquals(a, got);
 
+            c.request(CMD_READ, 0, 21, 4096, 0, null);
+            RawClient.Chunk none = c.chunk();
+            assertEquals(REPLY_TYPE_NONE, none.type(), "an empty read");
+            assertEquals(REPLY_FLAG_DONE, none.flags());
+            assertEquals(0, none.payload().length);
+
             c.request(CMD_READ, 0, 3, SIZE, 1, null);
             RawClient.Chunk err = c.chunk();
             assertEquals(REPLY_TYPE_ERROR, err.type());
