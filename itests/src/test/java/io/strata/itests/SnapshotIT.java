@@ -33,6 +33,9 @@ public class SnapshotIT extends StrataTestSupport {
     @Inject
     protected VolumeService volumes;
 
+    @Inject
+    protected io.strata.api.service.SnapshotService snapshots;
+
     @Before
     public void localIsOnline() {
         awaitDatastore("local", "ONLINE");
@@ -95,13 +98,20 @@ public class SnapshotIT extends StrataTestSupport {
         qemuAgrees(dir.resolve(s2.get("file")), b, scratch);
         qemuAgrees(dir.resolve(current), c, scratch);
 
-        // Deleting the root snapshot merges it into s2, which no longer has a parent.
+        // Deleting the root snapshot: s2 holds less than s1, so s2 is committed into s1's image,
+        // which then is s2, with no parent; s2's old image goes.
         assertEquals("Snapshot s1 of local/q deleted", ok("storage:snapshot-delete local/q s1").trim());
-        assertFalse(Files.exists(dir.resolve(s1.get("file"))));
+        List<io.strata.api.service.SnapshotInfo> left = snapshots.list(VolumeRef.parse("local/q"));
+        assertEquals(1, left.size());
+        assertEquals("s2", left.get(0).name());
+        assertEquals("", left.get(0).parent());
+        String s2File = left.get(0).file();
+        assertEquals(s1.get("file"), s2File);
+        assertFalse(Files.exists(dir.resolve(s2.get("file"))));
         String base = HostTools.run(List.of("qemu-img", "info", "-U", "--output=json",
-                dir.resolve(s2.get("file")).toString()));
+                dir.resolve(s2File).toString()));
         assertFalse(base, base.contains("backing-filename"));
-        qemuAgrees(dir.resolve(s2.get("file")), b, scratch);
+        qemuAgrees(dir.resolve(s2File), b, scratch);
         qemuAgrees(dir.resolve(current), c, scratch);
         assertArrayEquals(c, read("local/q"));
 

@@ -12,6 +12,7 @@ import io.strata.api.fs.DatastoreFile;
 import io.strata.api.service.SnapshotInfo;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeUsage;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -408,6 +409,25 @@ final class Chains {
         }
         SharedDisk sd = null;
         try {
+            String commitInto = commitCandidate(e, snap, f);
+            if (commitInto != null) {
+                // The snapshot's only child holds less: its data goes up into the snapshot's image,
+                // which then serves as the child. Past this catalog write there is no way back.
+                synchronized (m.lock) {
+                    m.ensureOpen();
+                    CatalogEntry cur = m.ready(volume);
+                    e = cur.withPending(new CatalogEntry.Pending("snapshot-delete", snap, commitInto, "commit"));
+                    m.writeCatalog(m.catalog.put(e));
+                }
+                if (e.leafParent().equals(commitInto)) {
+                    sd = acquire(e, f);
+                }
+                CatalogEntry done = commitFiles(e, snap, f, sd, task);
+                finishCommit(done, e.snapshot(commitInto).orElseThrow().file());
+                LOG.info("datastore {}: snapshot {} of volume {} deleted (its child {} committed into it)", m.name,
+                        snap, volume, commitInto);
+                return "snapshot " + snap + " of volume " + m.ref(volume) + " deleted";
+            }
             boolean leafIsChild = e.leafParent().equals(snap);
             if (leafIsChild) {
                 sd = acquire(e, f);
@@ -548,6 +568,146 @@ final class Chains {
         return cur.withChain(cur.file(), snaps, leafIsChild ? s.parent() : cur.leafParent()).withPending(null);
     }
 
+    /**
+     * Whether deleting {@code snap} is cheaper by committing its child up into it than by
+     * streaming it down: when its only child is another snapshot (not the image a client may
+     * be writing) holding fewer bytes than it does.
+     *
+     * @return the child's name, or null to stream
+     */
+    private String commitCandidate(CatalogEntry e, String snap, DiskFormat f) {
+        if (e.leafParent().equals(snap)) {
+            return null;
+        }
+        List<CatalogEntry.Snap> children = new ArrayList<>();
+        for (CatalogEntry.Snap c : e.snapshots()) {
+            if (c.parent().equals(snap)) {
+                children.add(c);
+            }
+        }
+        if (children.size() != 1) {
+            return null;
+        }
+        CatalogEntry.Snap s = e.snapshot(snap).orElseThrow();
+        CatalogEntry.Snap c = children.get(0);
+        return layerBytes(f, c.file()) < layerBytes(f, s.file()) ? c.name() : null;
+    }
+
+    private long layerBytes(DiskFormat f, String file) {
+        SharedDisk.Chain ch = m.openChain(f, file, true);
+        try {
+            VirtualDisk d = ch.disk();
+            return d.layerStatus(0, d.virtualSize()).stream().filter(Extent::allocated).mapToLong(Extent::length)
+                    .sum();
+        } finally {
+            ch.close();
+        }
+    }
+
+    /**
+     * Copies the child's layer into the snapshot's image (the child's view is then what that
+     * image reads: the child's data where it has any, the snapshot's elsewhere), rebases the
+     * child's own children onto that image, and returns the entry in which the child's record
+     * names the snapshot's file. Idempotent; never rolled back (the snapshot's own view is
+     * overwritten from the first copied byte), so recovery runs it again.
+     *
+     * <p>Readers through the child stay right meanwhile: they read the child where it holds
+     * data, and elsewhere the snapshot's image, which only changes where the child holds data.
+     *
+     * @param sd the volume's shared disk when the current image is a child of the committed one
+     */
+    CatalogEntry commitFiles(CatalogEntry e, String snap, DiskFormat f, SharedDisk sd, TaskManager.Task task) {
+        CatalogEntry.Snap s = e.snapshot(snap).orElseThrow(() -> snapshotNotFound(e.name(), snap));
+        String childName = e.pending().file();
+        CatalogEntry.Snap c = e.snapshot(childName).orElseThrow(() -> snapshotNotFound(e.name(), childName));
+        if (m.datastore.exists(c.file())) {
+            SharedDisk.Chain into = m.openChain(f, s.file(), false);
+            try {
+                SharedDisk.Chain from = m.openChain(f, c.file(), true);
+                try {
+                    VirtualDisk src = from.disk();
+                    List<Extent> ranges = src.layerStatus(0, src.virtualSize()).stream().filter(Extent::allocated)
+                            .toList();
+                    long total = Math.max(1, ranges.stream().mapToLong(Extent::length).sum());
+                    long done = 0;
+                    ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+                    for (Extent r : ranges) {
+                        for (long off = r.offset(); off < r.offset() + r.length(); off += buf.capacity()) {
+                            int n = (int) Math.min(buf.capacity(), r.offset() + r.length() - off);
+                            buf.clear().limit(n);
+                            src.read(buf, off);
+                            buf.flip();
+                            into.disk().write(buf, off);
+                            done += n;
+                            if (task != null) {
+                                task.progress(0.9 * done / total);
+                            }
+                        }
+                    }
+                    into.disk().flush();
+                } finally {
+                    from.close();
+                }
+            } finally {
+                into.close();
+            }
+            // The child's children now hang on the snapshot's image, which reads as the child.
+            for (CatalogEntry.Snap g : e.snapshots()) {
+                if (g.parent().equals(childName)) {
+                    SharedDisk.Chain ch = m.openChain(f, g.file(), false);
+                    try {
+                        ch.disk().rebase(s.file(), m.resolver);
+                    } finally {
+                        ch.close();
+                    }
+                }
+            }
+            if (e.leafParent().equals(childName)) {
+                if (sd != null) {
+                    long stamp = sd.gate.readLock();
+                    try {
+                        sd.chain.disk().rebase(s.file(), m.resolver);
+                    } finally {
+                        sd.gate.unlockRead(stamp);
+                    }
+                } else {
+                    SharedDisk.Chain ch = m.openChain(f, e.file(), false);
+                    try {
+                        ch.disk().rebase(s.file(), m.resolver);
+                    } finally {
+                        ch.close();
+                    }
+                }
+            }
+        }
+        List<CatalogEntry.Snap> snaps = new ArrayList<>();
+        for (CatalogEntry.Snap x : e.snapshots()) {
+            if (x.name().equals(snap)) {
+                continue;
+            }
+            snaps.add(x.name().equals(childName) ? new CatalogEntry.Snap(x.name(), s.file(), s.parent(), x.created())
+                    : x);
+        }
+        CatalogEntry cur = m.catalog.find(e.name()).orElse(e);
+        // The child's old image is deleted after this entry is written ("cleanup").
+        return cur.withChain(cur.file(), snaps, cur.leafParent())
+                .withPending(new CatalogEntry.Pending("cleanup", snap, c.file(), ""));
+    }
+
+    /** Writes the committed entry, deletes the child's old image, clears the cleanup note. */
+    private void finishCommit(CatalogEntry done, String oldChildFile) {
+        synchronized (m.lock) {
+            m.ensureOpen();
+            m.writeCatalog(m.catalog.put(done));
+        }
+        m.deleteIfExists(oldChildFile);
+        synchronized (m.lock) {
+            m.ensureOpen();
+            CatalogEntry cur = m.catalog.find(done.name()).orElse(done);
+            m.writeCatalog(m.catalog.put(cur.withPending(null)));
+        }
+    }
+
     private static void populate(VirtualDisk d, SharedDisk sd, List<Extent> ranges, TaskManager.Task task,
             long[] done, long total) {
         for (Extent r : ranges) {
@@ -606,6 +766,17 @@ final class Chains {
                     return e;
                 }
                 try {
+                    if ("commit".equals(p.phase())) {
+                        CatalogEntry done = new Chains(m).commitFiles(e, p.snapshot(), f, null, null);
+                        // Written by the caller; the old child image goes now (the entry no longer names it).
+                        String old = e.snapshot(p.file()).map(CatalogEntry.Snap::file).orElse("");
+                        if (!old.isEmpty() && !old.equals(done.file())) {
+                            m.deleteIfExists(old);
+                        }
+                        LOG.info("datastore {}: completed the interrupted delete of snapshot {} of volume {} (commit)",
+                                m.name, p.snapshot(), e.name());
+                        return done.withPending(null);
+                    }
                     CatalogEntry done = new Chains(m).mergeFiles(e, p.snapshot(), f, null, null);
                     LOG.info("datastore {}: completed the interrupted delete of snapshot {} of volume {}", m.name,
                             p.snapshot(), e.name());

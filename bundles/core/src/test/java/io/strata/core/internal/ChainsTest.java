@@ -154,12 +154,23 @@ class ChainsTest {
             assertEquals(List.of("s0", "s1", "s2", "s3", "s4"), before.stream().map(SnapshotInfo::name).toList());
             assertTrue(before.stream().allMatch(SnapshotInfo::current));
             String victim = "s" + pos;
-            String victimFile = before.get(pos).file();
+            java.util.Set<String> filesBefore = new java.util.TreeSet<>();
+            before.forEach(x -> filesBefore.add(x.file()));
             TaskInfo t = awaitDone(snaps.delete(v, victim));
             assertEquals(TaskState.SUCCEEDED, t.state(), t.message());
             assertEquals(1.0, t.progress());
-            assertFalse(Files.exists(tmp.resolve("datastores/local").resolve(victimFile)), victimFile);
             List<SnapshotInfo> after = snaps.list(v);
+            // One image fewer: the victim's (streamed into its children) or, when its only child
+            // held less and was committed into it, the child's old one.
+            java.util.Set<String> filesAfter = new java.util.TreeSet<>();
+            after.forEach(x -> filesAfter.add(x.file()));
+            assertTrue(filesBefore.containsAll(filesAfter), filesBefore + " -> " + filesAfter);
+            assertEquals(filesBefore.size() - 1, filesAfter.size());
+            for (String gone : filesBefore) {
+                if (!filesAfter.contains(gone)) {
+                    assertFalse(Files.exists(tmp.resolve("datastores/local").resolve(gone)), gone);
+                }
+            }
             assertEquals(4, after.size());
             assertTrue(after.stream().noneMatch(s -> s.name().equals(victim)));
             if (pos < 4) {
@@ -413,5 +424,46 @@ class ChainsTest {
         assertTrue(tasks.list().stream().anyMatch(x -> x.id().equals(t.id())));
         fails(ErrorCode.INVALID_ARGUMENT, () -> tasks.get("task-none"));
         new ArrayList<>(tasks.list());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"vhd", "qcow2"})
+    void aBigSnapshotUnderASmallOneIsDeletedByCommittingTheSmallOneIntoIt(String format) throws Exception {
+        start();
+        VolumeRef v = ref("local/c");
+        core.create(v, SIZE, format, Provisioning.THIN);
+        Map<String, byte[]> contents = new LinkedHashMap<>();
+        try (VirtualDisk d = core.open(v, false)) {
+            write(d, 0, 6 << 20, 1);                       // s0: 6 MiB
+        }
+        snaps.create(v, "s0");
+        contents.put("s0", snapshot(v, "s0"));
+        try (VirtualDisk d = core.open(v, false)) {
+            write(d, (1 << 20) + 512, 70_000, 2);          // s1: a little, unaligned, over s0's data
+        }
+        snaps.create(v, "s1");
+        contents.put("s1", snapshot(v, "s1"));
+        String s0File = snaps.list(v).get(0).file();
+        String s1File = snaps.list(v).get(1).file();
+        // The current image is s1's child and stays open for writing during the delete.
+        try (VirtualDisk d = core.open(v, false)) {
+            write(d, 3L << 20, 5000, 3);
+            TaskInfo t = awaitDone(snaps.delete(v, "s0"));
+            assertEquals(TaskState.SUCCEEDED, t.state(), t.message());
+            write(d, (3L << 20) + 100_000, 5000, 4);
+            contents.put("", readAll(d));
+        }
+        contents.remove("s0");
+        List<SnapshotInfo> after = snaps.list(v);
+        assertEquals(List.of("s1"), after.stream().map(SnapshotInfo::name).toList());
+        assertEquals(s0File, after.get(0).file(), "s1 now lives in the bigger image, into which it was committed");
+        assertEquals("", after.get(0).parent());
+        assertFalse(Files.exists(tmp.resolve("datastores/local").resolve(s1File)), "s1's old image is gone");
+        assertContents(v, contents, null);
+        restart();
+        assertContents(v, contents, null);
+        for (CheckReport r : core.check(v, false)) {
+            assertTrue(r.errors().isEmpty(), r.toString());
+        }
     }
 }
