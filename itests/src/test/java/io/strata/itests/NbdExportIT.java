@@ -80,6 +80,14 @@ public class NbdExportIT extends StrataTestSupport {
         String read = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x63 0 1M",
                 "-c", "read -P 0x61 1M 1M", "-c", "read -P 0x62 " + ((64 << 20) - 4096) + " 4096", nbdUri("nb")));
         assertTrue(read, !read.contains("failed") && read.contains("read 4096/4096 bytes"));
+        // ... and s1, seen through a linked clone exported read-only, holds what was acknowledged before it.
+        ok("storage:volume-clone --linked local/nb@s1 local nbs1");
+        ok("storage:export-add --read-only local/nbs1");
+        String snap = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x61 0 2M",
+                "-c", "read -P 0x62 " + ((64 << 20) - 4096) + " 4096", nbdUri("nbs1")));
+        assertTrue(snap, !snap.contains("failed") && snap.contains("read 2097152/2097152 bytes"));
+        ok("storage:export-remove nbs1");
+        ok("storage:volume-delete local/nbs1");
         if (HostTools.has("nbdinfo")) {
             for (String can : List.of("flush", "trim", "multi-conn")) {
                 HostTools.run(List.of("nbdinfo", "--can", can, nbdUri("nb"))); // exit 0 = yes
