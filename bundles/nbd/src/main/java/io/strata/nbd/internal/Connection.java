@@ -113,8 +113,6 @@ final class Connection implements Runnable {
     public void run() {
         try {
             if (handshake()) {
-                transmitting = true;
-                exports.opened(this, export);
                 transmission();
             }
         } catch (EOFException e) {
@@ -197,6 +195,7 @@ final class Connection implements Runnable {
                     if (!noZeroes) {
                         out.put(new byte[124]);
                     }
+                    enter();
                     flushOut();
                     return true;
                 }
@@ -220,6 +219,7 @@ final class Connection implements Runnable {
                         + "a host-local address");
                 case OPT_INFO, OPT_GO -> {
                     if (infoOrGo(option, data, (int) length)) {
+                        enter();
                         flushOut();
                         return true;
                     }
@@ -237,6 +237,12 @@ final class Connection implements Runnable {
             }
             flushOut();
         }
+    }
+
+    /** The session is the export's from here: listed as its client before the client hears it may start. */
+    private void enter() {
+        transmitting = true;
+        exports.opened(this, export);
     }
 
     private boolean available(Export e) {

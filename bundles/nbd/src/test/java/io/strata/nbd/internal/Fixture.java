@@ -31,6 +31,92 @@ final class Fixture implements AutoCloseable {
     /** Volumes that refuse to open, as a datastore that went away. */
     final java.util.Set<VolumeRef> unavailable = java.util.concurrent.ConcurrentHashMap.newKeySet();
     NbdService server;
+    /** Volumes whose handles fail like a handle of a datastore that went away, while listed in {@link #gone}. */
+    final java.util.Set<VolumeRef> broken = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    final java.util.Set<VolumeRef> gone = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** A handle that answers DEVICE_UNAVAILABLE while its volume is in {@link #gone}, as the core's do. */
+    final class Breakable implements VirtualDisk {
+        private final VirtualDisk d;
+        private final VolumeRef ref;
+        private volatile boolean dead;
+
+        Breakable(VirtualDisk d, VolumeRef ref) {
+            this.d = d;
+            this.ref = ref;
+        }
+
+        private VirtualDisk live() {
+            if (gone.contains(ref)) {
+                dead = true; // invalidated handles stay dead, even when the datastore returns
+            }
+            if (dead) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "volume " + ref + " is unavailable: "
+                        + "driver 'local' was removed");
+            }
+            return d;
+        }
+
+        @Override
+        public String format() {
+            return d.format();
+        }
+
+        @Override
+        public long virtualSize() {
+            return d.virtualSize();
+        }
+
+        @Override
+        public io.strata.api.format.Provisioning provisioning() {
+            return d.provisioning();
+        }
+
+        @Override
+        public boolean readOnly() {
+            return d.readOnly();
+        }
+
+        @Override
+        public void read(java.nio.ByteBuffer dst, long offset) {
+            live().read(dst, offset);
+        }
+
+        @Override
+        public void write(java.nio.ByteBuffer src, long offset) {
+            live().write(src, offset);
+        }
+
+        @Override
+        public void flush() {
+            live().flush();
+        }
+
+        @Override
+        public void trim(long offset, long length) {
+            live().trim(offset, length);
+        }
+
+        @Override
+        public java.util.List<io.strata.api.format.Extent> blockStatus(long offset, long length) {
+            return live().blockStatus(offset, length);
+        }
+
+        @Override
+        public void resize(long newSize) {
+            live().resize(newSize);
+        }
+
+        @Override
+        public long allocatedBytes() {
+            return live().allocatedBytes();
+        }
+
+        @Override
+        public void close() {
+            d.close();
+        }
+    }
 
     Fixture(Path dir) {
         this.dir = dir;
@@ -78,10 +164,11 @@ final class Fixture implements AutoCloseable {
             if (p == null) {
                 throw new StorageException(ErrorCode.VOLUME_NOT_FOUND, "volume " + ref + " does not exist");
             }
-            if (unavailable.contains(ref)) {
+            if (unavailable.contains(ref) || gone.contains(ref)) {
                 throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore 'local' is unavailable");
             }
-            return formats.get(ref).open(LocalFile.open(p, !readOnly), readOnly);
+            VirtualDisk d = formats.get(ref).open(LocalFile.open(p, !readOnly), readOnly);
+            return broken.contains(ref) ? new Breakable(d, ref) : d;
         }
 
         @Override

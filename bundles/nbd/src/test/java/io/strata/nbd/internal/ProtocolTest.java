@@ -389,4 +389,36 @@ class ProtocolTest {
         }
         assertFalse(nbd.info("again").readOnly());
     }
+
+    @Test
+    void aVolumeWhoseDriverGoesAwayMidSessionFailsWithEioAndComesBackWithItsData() throws Exception {
+        VolumeRef b = new VolumeRef("local", "b");
+        fx.volume("b", "vhd", SIZE);
+        fx.broken.add(b);
+        nbd.add(b, null, false);
+        try (RawClient c = connect("b", true)) {
+            byte[] a = data(8192, 7);
+            c.request(CMD_WRITE, CMD_FLAG_FUA, 1, 4096, a.length, a);
+            assertEquals(0, c.simpleReply(1));
+            fx.gone.add(b); // the driver bundle is uninstalled: handles die
+            c.request(CMD_READ, 0, 2, 4096, a.length, null);
+            RawClient.Chunk err = c.chunk();
+            assertEquals(REPLY_TYPE_ERROR, err.type());
+            assertEquals(EIO, ByteBuffer.wrap(err.payload()).getInt());
+            c.request(CMD_WRITE, 0, 3, 0, 512, new byte[512]);
+            assertEquals(EIO, c.simpleReply(3), "nothing is written while the volume is unavailable");
+            assertEquals(Availability.UNAVAILABLE, nbd.info("b").state());
+            assertTrue(nbd.info("b").message().startsWith("DEVICE_UNAVAILABLE"), nbd.info("b").message());
+            fx.gone.remove(b); // reinstalled: the next request opens the volume again
+            c.request(CMD_READ, 0, 4, 4096, a.length, null);
+            RawClient.Chunk ok = c.chunk();
+            assertEquals(REPLY_TYPE_OFFSET_DATA, ok.type());
+            ByteBuffer p = ByteBuffer.wrap(ok.payload());
+            assertEquals(4096, p.getLong());
+            byte[] got = new byte[a.length];
+            p.get(got);
+            assertArrayEquals(a, got, "the acknowledged write is there after the driver came back");
+            assertEquals(Availability.ONLINE, nbd.info("b").state());
+        }
+    }
 }
