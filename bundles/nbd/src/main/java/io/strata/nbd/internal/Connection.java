@@ -450,31 +450,17 @@ final class Connection implements Runnable {
                     flushOut();
                     return;
                 }
-                case CMD_FLUSH -> simple(cookie, () -> export.disk().flush());
-                case CMD_TRIM -> modify(cookie, flags, offset, length, d -> {
-                    try {
-                        d.trim(offset, length);
-                    } catch (StorageException e) {
-                        if (e.code() != ErrorCode.UNSUPPORTED) {
-                            throw e;
-                        }
-                        // a trim is advisory: a format that cannot free space keeps the data
-                    }
-                });
-                case CMD_WRITE_ZEROES -> modify(cookie, flags, offset, length, d -> zero(d, flags, offset, length));
+                case CMD_FLUSH -> flush(cookie);
+                case CMD_TRIM, CMD_WRITE_ZEROES -> modify(cookie, type, flags, offset, length, null);
                 case CMD_BLOCK_STATUS -> blockStatus(cookie, flags, offset, length);
-                case CMD_CACHE -> simpleReply(cookie, 0, null); // advisory; the page cache does it
+                case CMD_CACHE -> simpleReply(cookie, 0); // advisory; the page cache does it
                 default -> errorReply(cookie, type, EINVAL, "unknown command " + type);
             }
         }
     }
 
-    private interface DiskWork {
-        void run(VirtualDisk d);
-    }
-
-    private boolean inRange(long offset, long length) {
-        long size = export.disk().virtualSize();
+    private static boolean inRange(VirtualDisk d, long offset, long length) {
+        long size = d.virtualSize();
         return offset >= 0 && length <= size && offset <= size - length;
     }
 
@@ -487,7 +473,7 @@ final class Connection implements Runnable {
         VirtualDisk d;
         try {
             d = export.disk();
-            if (!inRange(offset, length)) {
+            if (!inRange(d, offset, length)) {
                 errorReply(cookie, CMD_READ, EINVAL, "read " + Long.toUnsignedString(offset) + "+" + length
                         + " is past the end of the export");
                 return;
@@ -646,37 +632,67 @@ final class Connection implements Runnable {
             }
             data.flip();
         }
-        final ByteBuffer payload = data;
-        modify(cookie, flags, offset, length, d -> d.write(payload, offset));
+        modify(cookie, CMD_WRITE, flags, offset, length, data);
     }
 
-    /** A request that changes data: read-only and range checks, the work, FUA. */
-    private void modify(long cookie, int flags, long offset, long length, DiskWork work) throws IOException {
-        int type = CMD_WRITE;
+    /**
+     * WRITE (with its payload), TRIM or WRITE_ZEROES: read-only and range checks, the change,
+     * FUA. Replies are simple (errors too: these commands carry no data back).
+     */
+    private void modify(long cookie, int type, int flags, long offset, long length, ByteBuffer payload)
+            throws IOException {
         if (export.readOnly) {
-            errorReply(cookie, type, EPERM, "export '" + export.name + "' is read-only");
+            simpleReply(cookie, EPERM);
             return;
         }
         VirtualDisk d = null;
         try {
             d = export.disk();
-            if (!inRange(offset, length)) {
-                errorReply(cookie, type, EINVAL, "range " + Long.toUnsignedString(offset) + "+" + length
-                        + " is past the end of the export");
+            if (!inRange(d, offset, length)) {
+                simpleReply(cookie, EINVAL);
                 return;
             }
-            work.run(d);
+            switch (type) {
+                case CMD_WRITE -> d.write(payload, offset);
+                case CMD_TRIM -> trim(d, offset, length);
+                default -> zero(d, flags, offset, length);
+            }
             if ((flags & CMD_FLAG_FUA) != 0) {
                 d.flush();
             }
-            simpleReply(cookie, 0, null);
+            simpleReply(cookie, 0);
         } catch (FastZeroRefused e) {
-            errorReply(cookie, type, ENOTSUP, e.getMessage());
+            simpleReply(cookie, ENOTSUP);
         } catch (StorageException e) {
             if (d != null) {
                 export.failed(d, e);
             }
-            errorReply(cookie, type, errno(e), e.getMessage());
+            simpleReply(cookie, errno(e));
+        }
+    }
+
+    private static void trim(VirtualDisk d, long offset, long length) {
+        try {
+            d.trim(offset, length);
+        } catch (StorageException e) {
+            if (e.code() != ErrorCode.UNSUPPORTED) {
+                throw e;
+            }
+            // a trim is advisory: a format that cannot free space keeps the data
+        }
+    }
+
+    private void flush(long cookie) throws IOException {
+        VirtualDisk d = null;
+        try {
+            d = export.disk();
+            d.flush();
+            simpleReply(cookie, 0);
+        } catch (StorageException e) {
+            if (d != null) {
+                export.failed(d, e);
+            }
+            simpleReply(cookie, errno(e));
         }
     }
 
@@ -721,7 +737,7 @@ final class Connection implements Runnable {
         List<Extent> extents;
         try {
             d = export.disk();
-            if (length == 0 || !inRange(offset, length)) {
+            if (length == 0 || !inRange(d, offset, length)) {
                 errorReply(cookie, CMD_BLOCK_STATUS, EINVAL, "range " + Long.toUnsignedString(offset) + "+" + length
                         + " is empty or past the end of the export");
                 return;
@@ -785,20 +801,7 @@ final class Connection implements Runnable {
         return count + 1;
     }
 
-    private interface Work {
-        void run();
-    }
-
-    private void simple(long cookie, Work w) throws IOException {
-        try {
-            w.run();
-            simpleReply(cookie, 0, null);
-        } catch (StorageException e) {
-            errorReply(cookie, CMD_FLUSH, errno(e), e.getMessage());
-        }
-    }
-
-    private void simpleReply(long cookie, int error, String unused) throws IOException {
+    private void simpleReply(long cookie, int error) throws IOException {
         reserve(16);
         out.putInt(SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
     }
