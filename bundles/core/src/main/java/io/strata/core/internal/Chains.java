@@ -337,30 +337,16 @@ final class Chains {
         String oldFile = e.file();
         boolean switched = false;
         try {
-            DatastoreFile nf = m.datastore.create(newFile);
-            try {
-                VirtualDisk child = f.createChild(nf, target.file(), m.resolver);
-                try {
-                    child.flush();
-                } finally {
-                    child.close();
-                }
-            } finally {
-                nf.close();
-            }
+            writeChild(f, newFile, target.file());
             synchronized (m.lock) {
                 m.ensureOpen();
                 CatalogEntry cur = m.ready(volume);
                 m.writeCatalog(m.catalog.put(cur.withChain(newFile, cur.snapshots(), snap)
-                        .withPending(new CatalogEntry.Pending("cleanup", "", oldFile, ""))));
+                        .withPending(cleanup("", oldFile))));
             }
             switched = true;
             // The discarded current image: only this volume used it (clones are based on snapshots).
-            m.deleteIfExists(oldFile);
-            synchronized (m.lock) {
-                m.ensureOpen();
-                m.writeCatalog(m.catalog.put(m.ready(volume).withPending(null)));
-            }
+            deleteNoted(volume, oldFile);
             LOG.info("datastore {}: volume {} reverted to snapshot {}", m.name, volume, snap);
         } catch (RuntimeException ex) {
             if (!switched) {
@@ -423,7 +409,12 @@ final class Chains {
                     sd = acquire(e, f);
                 }
                 CatalogEntry done = commitFiles(e, snap, f, sd, task);
-                finishCommit(done, e.snapshot(commitInto).orElseThrow().file());
+                String oldChildFile = e.snapshot(commitInto).orElseThrow().file();
+                synchronized (m.lock) {
+                    m.ensureOpen();
+                    m.writeCatalog(m.catalog.put(done.withPending(cleanup(snap, oldChildFile))));
+                }
+                deleteNoted(volume, oldChildFile);
                 LOG.info("datastore {}: snapshot {} of volume {} deleted (its child {} committed into it)", m.name,
                         snap, volume, commitInto);
                 return "snapshot " + snap + " of volume " + m.ref(volume) + " deleted";
@@ -689,22 +680,37 @@ final class Chains {
                     : x);
         }
         CatalogEntry cur = m.catalog.find(e.name()).orElse(e);
-        // The child's old image is deleted after this entry is written ("cleanup").
-        return cur.withChain(cur.file(), snaps, cur.leafParent())
-                .withPending(new CatalogEntry.Pending("cleanup", snap, c.file(), ""));
+        // The caller deletes the child's old image once this entry is written.
+        return cur.withChain(cur.file(), snaps, cur.leafParent());
     }
 
-    /** Writes the committed entry, deletes the child's old image, clears the cleanup note. */
-    private void finishCommit(CatalogEntry done, String oldChildFile) {
+    /** The note that an image the entry no longer names is to be deleted (the next mount finishes it). */
+    private static CatalogEntry.Pending cleanup(String snapshot, String file) {
+        return new CatalogEntry.Pending("cleanup", snapshot, file, "");
+    }
+
+    /** Deletes the image a "cleanup" note names, then clears the note. */
+    private void deleteNoted(String volume, String file) {
+        m.deleteIfExists(file);
         synchronized (m.lock) {
             m.ensureOpen();
-            m.writeCatalog(m.catalog.put(done));
+            m.writeCatalog(m.catalog.put(m.ready(volume).withPending(null)));
         }
-        m.deleteIfExists(oldChildFile);
-        synchronized (m.lock) {
-            m.ensureOpen();
-            CatalogEntry cur = m.catalog.find(done.name()).orElse(done);
-            m.writeCatalog(m.catalog.put(cur.withPending(null)));
+    }
+
+    /** A new, durable child image over {@code parentFile}; @return its virtual size. */
+    private long writeChild(DiskFormat f, String file, String parentFile) {
+        DatastoreFile nf = m.datastore.create(file);
+        try {
+            VirtualDisk child = f.createChild(nf, parentFile, m.resolver);
+            try {
+                child.flush();
+                return child.virtualSize();
+            } finally {
+                child.close();
+            }
+        } finally {
+            nf.close();
         }
     }
 
@@ -822,19 +828,7 @@ final class Chains {
             baseFile = s.file();
         }
         try {
-            DatastoreFile nf = m.datastore.create(entry.file());
-            long size;
-            try {
-                VirtualDisk child = f.createChild(nf, baseFile, m.resolver);
-                try {
-                    size = child.virtualSize();
-                    child.flush();
-                } finally {
-                    child.close();
-                }
-            } finally {
-                nf.close();
-            }
+            long size = writeChild(f, entry.file(), baseFile);
             synchronized (m.lock) {
                 m.ensureOpen();
                 m.writeCatalog(m.catalog.put(entry.ready().withVirtualSize(size)));

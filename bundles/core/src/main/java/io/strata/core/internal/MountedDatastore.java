@@ -798,8 +798,8 @@ final class MountedDatastore {
         }
     }
 
-    /** A snapshot opened read-only with its chain, for a full clone; closing it closes the chain. */
-    VirtualDisk openSnapshot(String volume, String snapshot) {
+    /** A snapshot opened read-only with its chain, for a full clone; the caller closes the chain. */
+    SharedDisk.Chain openSnapshot(String volume, String snapshot) {
         CatalogEntry e;
         DiskFormat f;
         CatalogEntry.Snap s;
@@ -810,23 +810,7 @@ final class MountedDatastore {
             s = e.snapshot(snapshot).orElseThrow(() -> new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
                     "volume " + ref(volume) + " has no snapshot '" + snapshot + "'"));
         }
-        SharedDisk.Chain ch = openChain(f, s.file(), true);
-        return closingChain(ch);
-    }
-
-    private static VirtualDisk closingChain(SharedDisk.Chain ch) {
-        return (VirtualDisk) java.lang.reflect.Proxy.newProxyInstance(VirtualDisk.class.getClassLoader(),
-                new Class<?>[] {VirtualDisk.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("close") && method.getParameterCount() == 0) {
-                        ch.close();
-                        return null;
-                    }
-                    try {
-                        return method.invoke(ch.disk(), args);
-                    } catch (java.lang.reflect.InvocationTargetException ex) {
-                        throw ex.getCause();
-                    }
-                });
+        return openChain(f, s.file(), true);
     }
 
     /** Opens an image with its backing chain; the file is closed when opening fails. */

@@ -16,8 +16,9 @@ import java.util.concurrent.locks.StampedLock;
  */
 final class SharedDisk {
     /** A chain as opened: the format's disk and the leaf file under it (closed after the disk). */
-    record Chain(VirtualDisk disk, DatastoreFile file) {
-        void close() {
+    record Chain(VirtualDisk disk, DatastoreFile file) implements AutoCloseable {
+        @Override
+        public void close() {
             try {
                 disk.close();
             } catch (RuntimeException e) {

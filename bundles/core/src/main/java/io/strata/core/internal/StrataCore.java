@@ -1142,16 +1142,17 @@ public final class StrataCore implements DatastoreService, VolumeService {
         MountedDatastore dst = mounted(target.datastore());
         String fmt = format == null || format.isBlank() ? si.format() : format;
         Provisioning prov = provisioning == null ? si.provisioning() : provisioning;
-        VirtualDisk in;
-        if (snapshot == null || snapshot.isBlank()) {
-            in = src.open(source.volume(), true);
-        } else {
-            in = src.openSnapshot(source.volume(), snapshot);
-        }
-        try (in) {
-            return dst.create(target.volume(), in.virtualSize(), fmt, prov, out -> {
-                SparseCopy.copy(in, out);
-            });
+        SharedDisk.Chain snap = snapshot == null || snapshot.isBlank() ? null
+                : src.openSnapshot(source.volume(), snapshot);
+        VirtualDisk in = snap != null ? snap.disk() : src.open(source.volume(), true);
+        try {
+            return dst.create(target.volume(), in.virtualSize(), fmt, prov, out -> SparseCopy.copy(in, out));
+        } finally {
+            if (snap != null) {
+                snap.close();
+            } else {
+                in.close();
+            }
         }
     }
 

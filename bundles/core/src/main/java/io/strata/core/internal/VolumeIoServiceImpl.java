@@ -6,7 +6,6 @@ import io.strata.api.service.QosLimits;
 import io.strata.api.service.VolumeIoService;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeStats;
-import java.time.Instant;
 import java.util.List;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -57,9 +56,5 @@ public final class VolumeIoServiceImpl implements VolumeIoService {
     public void setQos(VolumeRef volume, QosLimits limits) {
         core.info(requireNonNull(volume, "volume"));
         core.io().setLimits(volume, requireNonNull(limits, "limits"));
-    }
-
-    static Instant now() {
-        return Instant.now();
     }
 }

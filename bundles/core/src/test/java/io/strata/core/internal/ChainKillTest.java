@@ -10,6 +10,10 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.service.SnapshotInfo;
 import io.strata.api.service.VolumeRef;
+import io.strata.fs.dir.internal.DirFilesystem;
+import io.strata.local.internal.LocalDriver;
+import io.strata.qcow2.internal.Qcow2Format;
+import io.strata.vhd.internal.VhdFormat;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -47,10 +51,10 @@ class ChainKillTest {
     static StrataCore core(Path tmp, ConfigStore store) {
         StrataCore core = new StrataCore(store, new CoreSettings(true, "local", tmp.resolve("datastores/local"),
                 tmp.resolve("strata")));
-        core.addFormat(ChainKillWorker.vhd(), "vhd", "io.strata.format-vhd");
-        core.addFormat(ChainKillWorker.qcow2(), "qcow2", "io.strata.format-qcow2");
-        core.addDriver(ChainKillWorker.driver(), "local", "io.strata.driver-local");
-        core.addFilesystem(ChainKillWorker.dir(), "dir", "io.strata.fs-dir");
+        core.addFormat(new VhdFormat(), "vhd", "io.strata.format-vhd");
+        core.addFormat(new Qcow2Format(), "qcow2", "io.strata.format-qcow2");
+        core.addDriver(new LocalDriver(), "local", "io.strata.driver-local");
+        core.addFilesystem(new DirFilesystem(), "dir", "io.strata.fs-dir");
         return core;
     }
 
@@ -72,8 +76,8 @@ class ChainKillTest {
             }
             if (i < 3) {
                 snaps.create(v, "s" + i);
-                try (VirtualDisk d = core.mounted(v.datastore()).openSnapshot(v.volume(), "s" + i)) {
-                    contents.put("s" + i, ChainsTest.readAll(d));
+                try (SharedDisk.Chain ch = core.mounted(v.datastore()).openSnapshot(v.volume(), "s" + i)) {
+                    contents.put("s" + i, ChainsTest.readAll(ch.disk()));
                 }
             }
         }
@@ -132,8 +136,8 @@ class ChainKillTest {
                             now = ChainsTest.readAll(d);
                         }
                     } else {
-                        try (VirtualDisk d = core.mounted(v.datastore()).openSnapshot(v.volume(), e.getKey())) {
-                            now = ChainsTest.readAll(d);
+                        try (SharedDisk.Chain ch = core.mounted(v.datastore()).openSnapshot(v.volume(), e.getKey())) {
+                            now = ChainsTest.readAll(ch.disk());
                         }
                     }
                     assertArrayEquals(e.getValue(), now, "round " + round + " (" + victim + " killed after "

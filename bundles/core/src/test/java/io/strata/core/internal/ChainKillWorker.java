@@ -2,10 +2,6 @@ package io.strata.core.internal;
 
 import io.strata.api.service.TaskInfo;
 import io.strata.api.service.VolumeRef;
-import io.strata.fs.dir.internal.DirFilesystem;
-import io.strata.local.internal.LocalDriver;
-import io.strata.qcow2.internal.Qcow2Format;
-import io.strata.vhd.internal.VhdFormat;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -32,21 +28,5 @@ public final class ChainKillWorker {
         System.out.flush();
         // Stay up until killed, as a container would.
         Thread.sleep(60_000);
-    }
-
-    static LocalDriver driver() {
-        return new LocalDriver();
-    }
-
-    static DirFilesystem dir() {
-        return new DirFilesystem();
-    }
-
-    static VhdFormat vhd() {
-        return new VhdFormat();
-    }
-
-    static Qcow2Format qcow2() {
-        return new Qcow2Format();
     }
 }

@@ -101,8 +101,8 @@ class ChainsTest {
     }
 
     byte[] snapshot(VolumeRef v, String s) {
-        try (VirtualDisk d = core.mounted(v.datastore()).openSnapshot(v.volume(), s)) {
-            return readAll(d);
+        try (SharedDisk.Chain ch = core.mounted(v.datastore()).openSnapshot(v.volume(), s)) {
+            return readAll(ch.disk());
         }
     }
 
