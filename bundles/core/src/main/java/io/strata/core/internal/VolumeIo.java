@@ -8,7 +8,6 @@ import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeStats;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -19,8 +18,9 @@ import org.HdrHistogram.Recorder;
  *
  * <p>On the I/O path: {@link #admit} (a volatile read when no limit is set, else the token
  * buckets), then {@link #begin}/{@link #end} around the request: two {@code nanoTime}
- * calls, a few {@link LongAdder} increments and one wait-free HdrHistogram
- * {@link Recorder} record per request.
+ * calls, three {@link LongAdder} additions, one wait-free HdrHistogram {@link Recorder}
+ * record and the in-flight counter. Rates come from marks of the totals that the first
+ * completion of each second takes, not from per-request window counters.
  */
 final class VolumeIo {
     /** Seconds the rates are averaged over. */
@@ -34,9 +34,16 @@ final class VolumeIo {
     private final LongAdder flushes = new LongAdder();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final LongAdder throttledNanos = new LongAdder();
-    /** Per second of completion: nanoseconds requests were in progress (for the average queue depth). */
-    private final AtomicLongArray busy = new AtomicLongArray(SLOTS);
-    private final AtomicLongArray busyStamp = new AtomicLongArray(SLOTS);
+    /** Nanoseconds requests were in progress, summed at completion (for the average queue depth). */
+    private final LongAdder busyNanos = new LongAdder();
+    /**
+     * The counters as they stood when each of the last {@value #SLOTS} seconds began, taken
+     * by the first completion of that second: the rates are differences of these marks, so
+     * a request adds only to the totals. Guarded by itself.
+     */
+    private final long[][] marks = new long[SLOTS][];
+    private final long[] markSecond = new long[SLOTS];
+    private volatile long lastSecond = Long.MIN_VALUE;
     private volatile Instant since = Instant.now();
     private volatile QosLimits limits = QosLimits.NONE;
     private volatile Limiter limiter;
@@ -44,48 +51,33 @@ final class VolumeIo {
     VolumeIo(VolumeRef ref, Ticker ticker) {
         this.ref = ref;
         this.ticker = ticker;
+        java.util.Arrays.fill(markSecond, Long.MIN_VALUE);
     }
 
-    /** Reads or writes: counters, a per-second window and a latency histogram. */
-    final class Direction {
+    /** Reads or writes: totals and a latency histogram. */
+    static final class Direction {
         final LongAdder ops = new LongAdder();
         final LongAdder bytes = new LongAdder();
-        private final AtomicLongArray slotOps = new AtomicLongArray(SLOTS);
-        private final AtomicLongArray slotBytes = new AtomicLongArray(SLOTS);
-        private final AtomicLongArray slotStamp = new AtomicLongArray(SLOTS);
         private final Recorder recorder = new Recorder(3);
         /** What the recorder gave since the last reset; guarded by this. */
         private Histogram total;
 
-        void record(long nanos, long n, long second) {
+        void record(long nanos, long n) {
             ops.increment();
             bytes.add(n);
-            int i = (int) (second % SLOTS);
-            roll(slotStamp, i, second, slotOps, slotBytes);
-            slotOps.incrementAndGet(i);
-            slotBytes.addAndGet(i, n);
             recorder.recordValue(Math.max(1, nanos));
         }
 
-        synchronized IoStats stats(long nowSecond) {
+        synchronized IoStats stats(double iops, double bytesPerSecond) {
             Histogram h = recorder.getIntervalHistogram();
             if (total == null) {
                 total = h;
             } else {
                 total.add(h);
             }
-            long o = 0;
-            long b = 0;
-            for (long s = nowSecond - WINDOW; s < nowSecond; s++) {
-                int i = (int) (Math.floorMod(s, SLOTS));
-                if (slotStamp.get(i) == s) {
-                    o += slotOps.get(i);
-                    b += slotBytes.get(i);
-                }
-            }
-            return new IoStats(ops.sum(), bytes.sum(), o / (double) WINDOW, b / (double) WINDOW,
-                    micros(total.getValueAtPercentile(50)), micros(total.getValueAtPercentile(99)),
-                    micros(total.getValueAtPercentile(99.9)), micros(total.getMaxValue()));
+            return new IoStats(ops.sum(), bytes.sum(), iops, bytesPerSecond, micros(total.getValueAtPercentile(50)),
+                    micros(total.getValueAtPercentile(99)), micros(total.getValueAtPercentile(99.9)),
+                    micros(total.getMaxValue()));
         }
 
         synchronized void reset() {
@@ -93,9 +85,6 @@ final class VolumeIo {
             total = null;
             ops.reset();
             bytes.reset();
-            for (int i = 0; i < SLOTS; i++) {
-                slotStamp.set(i, -1);
-            }
         }
     }
 
@@ -103,14 +92,32 @@ final class VolumeIo {
         return nanos / 1000.0;
     }
 
-    /** Moves slot {@code i} to {@code second}, clearing what an older second left there. */
-    private static void roll(AtomicLongArray stamps, int i, long second, AtomicLongArray... values) {
-        long s = stamps.get(i);
-        if (s != second && stamps.compareAndSet(i, s, second)) {
-            for (AtomicLongArray v : values) {
-                v.set(i, 0);
+    /** Marks the counters at the start of {@code second} if nobody has yet (one volatile read otherwise). */
+    private void tick(long second) {
+        if (second == lastSecond) {
+            return;
+        }
+        synchronized (marks) {
+            if (second <= lastSecond) {
+                return;
+            }
+            int i = (int) Math.floorMod(second, SLOTS);
+            markSecond[i] = second;
+            marks[i] = new long[] {read.ops.sum(), read.bytes.sum(), write.ops.sum(), write.bytes.sum(),
+                    busyNanos.sum()};
+            lastSecond = second;
+        }
+    }
+
+    /** Must hold {@link #marks}: the counters when {@code second} began (the first mark at or after it). */
+    private long[] markAt(long second, long now) {
+        for (long s = second; s <= now; s++) {
+            int i = (int) Math.floorMod(s, SLOTS);
+            if (markSecond[i] == s) {
+                return marks[i];
             }
         }
+        throw new IllegalStateException("no mark up to " + now); // tick(now) made one
     }
 
     // ---------------------------------------------------------------- the I/O path
@@ -145,22 +152,18 @@ final class VolumeIo {
 
     void end(Direction d, long start, long bytes) {
         long now = ticker.nanoTime();
+        tick(now / 1_000_000_000L);
         long nanos = now - start;
-        long second = now / 1_000_000_000L;
-        d.record(nanos, bytes, second);
-        int i = (int) (second % SLOTS);
-        roll(busyStamp, i, second, busy);
-        busy.addAndGet(i, nanos);
+        d.record(nanos, bytes);
+        busyNanos.add(nanos);
         inFlight.decrementAndGet();
     }
 
     void flushed(long start) {
-        flushes.increment();
         long now = ticker.nanoTime();
-        long second = now / 1_000_000_000L;
-        int i = (int) (second % SLOTS);
-        roll(busyStamp, i, second, busy);
-        busy.addAndGet(i, now - start);
+        tick(now / 1_000_000_000L);
+        flushes.increment();
+        busyNanos.add(now - start);
         inFlight.decrementAndGet();
     }
 
@@ -186,16 +189,22 @@ final class VolumeIo {
     }
 
     VolumeStats stats() {
-        long nowSecond = ticker.nanoTime() / 1_000_000_000L;
-        long b = 0;
-        for (long s = nowSecond - WINDOW; s < nowSecond; s++) {
-            int i = (int) Math.floorMod(s, SLOTS);
-            if (busyStamp.get(i) == s) {
-                b += busy.get(i);
-            }
+        long now = ticker.nanoTime() / 1_000_000_000L;
+        tick(now);
+        long[] a;
+        long[] b;
+        synchronized (marks) {
+            a = markAt(now - WINDOW, now);
+            b = markAt(now, now);
         }
-        return new VolumeStats(ref, since, WINDOW, read.stats(nowSecond), write.stats(nowSecond), flushes.sum(),
-                Math.max(0, inFlight.get()), b / (WINDOW * 1e9), throttledNanos.sum() / 1_000_000, limits);
+        return new VolumeStats(ref, since, WINDOW,
+                read.stats(rate(a, b, 0), rate(a, b, 1)), write.stats(rate(a, b, 2), rate(a, b, 3)), flushes.sum(),
+                Math.max(0, inFlight.get()), (b[4] - a[4]) / (WINDOW * 1e9), throttledNanos.sum() / 1_000_000,
+                limits);
+    }
+
+    private static double rate(long[] from, long[] to, int k) {
+        return (to[k] - from[k]) / (double) WINDOW;
     }
 
     void reset() {
@@ -203,8 +212,10 @@ final class VolumeIo {
         write.reset();
         flushes.reset();
         throttledNanos.reset();
-        for (int i = 0; i < SLOTS; i++) {
-            busyStamp.set(i, -1);
+        busyNanos.reset();
+        synchronized (marks) {
+            java.util.Arrays.fill(markSecond, Long.MIN_VALUE);
+            lastSecond = Long.MIN_VALUE;
         }
         since = Instant.now();
     }
