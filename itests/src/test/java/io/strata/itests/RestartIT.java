@@ -99,7 +99,7 @@ public class RestartIT {
     /**
      * Exports are host configuration: after a restart the export is listed again and a
      * client reads through it what it wrote (and flushed) before; while exported the volume
-     * is in use.
+     * is in use. The volume's QoS limits come back with it.
      */
     @Test
     public void exportsSurviveARestart() throws Exception {
@@ -115,6 +115,7 @@ public class RestartIT {
                 "-c", "flush", uri));
         assertTrue(wrote, wrote.contains("wrote 1048576/1048576 bytes"));
         assertTrue(karaf.error("storage:volume-delete local/ex1").startsWith("VOLUME_IN_USE"));
+        karaf.ok("storage:volume-qos --read-iops 300 --bps 50M local/ex1");
 
         karaf.stop();
         karaf.start();
@@ -123,6 +124,12 @@ public class RestartIT {
         String read = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x42 4096 1048576",
                 "-c", "read -P 0 0 4096", uri));
         assertTrue(read, read.contains("read 1048576/1048576 bytes") && !read.contains("failed"));
+        // QoS limits are host configuration too.
+        Map<String, String> qos = keyValues(karaf.ok("storage:volume-qos local/ex1"));
+        assertEquals("300", qos.get("read-iops"));
+        assertEquals(Long.toString(50L << 20), qos.get("bps"));
+        assertEquals("read-iops=300,bps=52428800,burst=0.1s",
+                keyValues(karaf.ok("storage:volume-stats local/ex1")).get("qos"));
         assertTrue(karaf.ok("storage:export-list --no-format").startsWith("ex1\tlocal/ex1\trw\tONLINE\t"));
         assertEquals("Export ex1 removed", karaf.ok("storage:export-remove ex1").trim());
         karaf.ok("storage:volume-delete local/ex1");
