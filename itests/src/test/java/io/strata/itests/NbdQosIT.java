@@ -71,23 +71,36 @@ public class NbdQosIT extends StrataTestSupport {
 
         // The baseline: the unlimited volume beside a client that limits itself to the same rate
         // on another unlimited volume, so both runs share the two cores with the same second fio.
-        CompletableFuture<Double> paced = fio("other", "--rate_iops=" + LIMIT);
-        double alone = fio("free").get();
-        paced.get();
-        CompletableFuture<Double> limited = fio("q");
-        CompletableFuture<Double> beside = fio("free");
-        double q = limited.get();
-        double f = beside.get();
-        System.out.printf("NbdQosIT: limited %.0f IOPS (limit %d); unlimited beside a self-paced client %.0f, "
-                + "beside the limited export %.0f%n", q, LIMIT, alone, f);
-        assertEquals("fio on the limited export over 10 s", LIMIT, q, LIMIT * 0.05);
-        // Run to run, this machine varies by ±20 % (CPU steal); a limit leaking to other volumes
-        // would bring it down to hundreds.
-        assertTrue("the unlimited volume slowed from " + alone + " to " + f, f > 0.7 * alone);
+        // A limit leaking to other volumes slows every pair to hundreds of IOPS; a busy machine
+        // (CPU steal, a neighbour's burst) slows one pair now and then. So a pair that shows a
+        // slowdown is measured again, up to three times: only a persistent one fails.
+        double q = 0;
+        double alone = 0;
+        double f = 0;
+        int runs = 0;
+        for (int attempt = 1; attempt <= 3; attempt++) {
+            runs = attempt;
+            CompletableFuture<Double> paced = fio("other", "--rate_iops=" + LIMIT);
+            alone = fio("free").get();
+            paced.get();
+            CompletableFuture<Double> limited = fio("q");
+            CompletableFuture<Double> beside = fio("free");
+            q = limited.get();
+            f = beside.get();
+            System.out.printf("NbdQosIT attempt %d: limited %.0f IOPS (limit %d); unlimited beside a self-paced "
+                    + "client %.0f, beside the limited export %.0f%n", attempt, q, LIMIT, alone, f);
+            assertEquals("fio on the limited export over 10 s", LIMIT, q, LIMIT * 0.05);
+            if (f > 0.7 * alone) {
+                break;
+            }
+        }
+        assertTrue("the unlimited volume slowed from " + alone + " to " + f + " in three attempts", f > 0.7 * alone);
+        // The limit never made a request of the unlimited volume wait.
+        assertEquals("0", keyValues(ok("storage:volume-stats local/free")).get("throttled-ms"));
 
         Map<String, String> stats = keyValues(ok("storage:volume-stats local/q"));
         long reads = Long.parseLong(stats.get("read-ops"));
-        assertTrue(stats.toString(), reads >= 9 * LIMIT && reads <= 12 * LIMIT);
+        assertTrue(stats.toString(), reads >= 9L * LIMIT * runs && reads <= 12L * LIMIT * runs);
         assertEquals("read-iops=" + LIMIT + ",burst=0.1s", stats.get("qos"));
         assertTrue(stats.toString(), Long.parseLong(stats.get("throttled-ms")) > 0);
         assertTrue(stats.toString(), Double.parseDouble(stats.get("read-latency-p99-us")) > 0);
