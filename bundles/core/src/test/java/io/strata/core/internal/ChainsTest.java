@@ -300,10 +300,10 @@ class ChainsTest {
         }
         snaps.create(gold, "v1");
         byte[] base = snapshot(gold, "v1");
-        long t0 = System.nanoTime();
         VolumeInfo c1 = core.clone(gold, "v1", ref("local/c1"), true, null, null);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        assertTrue(ms < 1000, "linked clone took " + ms + " ms");
+        // A linked clone copies no data: only a differencing header over the base (its speed
+        // is measured by bundles/core/bench/run.sh).
+        assertTrue(c1.allocated() < (2 << 20) / 4, "linked clone allocated " + c1.allocated());
         core.clone(gold, "v1", ref("local/c2"), true, null, null);
         assertEquals(SIZE, c1.virtualSize());
         try (VirtualDisk d = core.open(ref("local/c1"), false)) {
