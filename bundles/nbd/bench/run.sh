@@ -9,12 +9,15 @@
 # (the whole image written once, so every VHD block is allocated). Prints IOPS, MiB/s and
 # p99 completion latency per row and the ratios Strata/qemu-nbd and Strata/nbdkit.
 #
-# Usage: bundles/nbd/bench/run.sh            (RUNTIME=10 SIZE=1G by default)
+# Usage: bundles/nbd/bench/run.sh   (RUNTIME=10 SIZE=1G REPEAT=1 ROWS="randread randwrite read write" by default;
+#        REPEAT=5 alternates the servers over five rounds and prints medians)
 # Needs: a built distribution (mvn install), fio, qemu-utils, nbdkit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 RUNTIME="${RUNTIME:-10}"
 SIZE="${SIZE:-1G}"
+REPEAT="${REPEAT:-1}"                        # rounds; the table shows the median of each figure
+ROWS="${ROWS:-randread randwrite read write}" # a subset of the rows, e.g. ROWS=read
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
 SSH_PORT=8199
 P_STRATA=10901
@@ -71,31 +74,47 @@ for s in strata qemu-nbd nbdkit; do
     echo "== $s: preconditioning (sequential 1 MiB writes over $SIZE)" >&2
     fio --name=pre --ioengine=nbd --uri="${URI[$s]}" --rw=write --bs=1M --iodepth=8 --size="$SIZE" \
         --output-format=terse >/dev/null
+done
+# Rounds alternate the servers row by row, so a burst of noise on this shared machine hits
+# one server's figure of one round, not one server's whole column; the table shows medians.
+for ((r = 1; r <= REPEAT; r++)); do
     for w in "${WORKLOADS[@]}"; do
         read -r rw bs qd <<<"$w"
-        sync # no server pays for another's (or its own earlier) write-back
-        echo "== $s: $rw $bs QD$qd, ${RUNTIME}s" >&2
-        run_fio "${URI[$s]}" "$rw" "$bs" "$qd" "$WORK/$s-$rw.json"
+        [[ " $ROWS " == *" $rw "* ]] || continue
+        for s in strata qemu-nbd nbdkit; do
+            sync # no server pays for another's (or its own earlier) write-back
+            echo "== round $r/$REPEAT: $s: $rw $bs QD$qd, ${RUNTIME}s" >&2
+            run_fio "${URI[$s]}" "$rw" "$bs" "$qd" "$WORK/$s-$rw-$r.json"
+        done
     done
 done
 
-python3 - "$WORK" <<'PY'
-import json, sys
-work = sys.argv[1]
+python3 - "$WORK" "$REPEAT" "$ROWS" <<'PY'
+import json, statistics, sys
+work, repeat, wanted = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
 rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
         ("read", "1M sequential read QD8"), ("write", "1M sequential write QD8")]
 servers = ["strata", "qemu-nbd", "nbdkit"]
-def fig(server, rw):
-    j = json.load(open(f"{work}/{server}-{rw}.json"))["jobs"][0]
+def one(server, rw, r):
+    j = json.load(open(f"{work}/{server}-{rw}-{r}.json"))["jobs"][0]
     side = j["read"] if rw in ("randread", "read") else j["write"]
     p99 = side["clat_ns"]["percentile"].get("99.000000", 0) / 1000.0
     return side["iops"], side["bw_bytes"] / 1048576.0, p99
-print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9}")
+def fig(server, rw):
+    runs = [one(server, rw, r) for r in range(1, repeat + 1)]
+    return tuple(statistics.median(x[i] for x in runs) for i in range(3)), [x[0] for x in runs]
+print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9}"
+      + ("   (medians of %d rounds)" % repeat if repeat > 1 else ""))
 for rw, label in rows:
+    if rw not in wanted:
+        continue
     f = {s: fig(s, rw) for s in servers}
     for s in servers:
-        iops, mib, p99 = f[s]
+        iops, mib, p99 = f[s][0]
         print(f"{label:24} {s:9} {iops:10.0f} {mib:9.1f} {p99:9.0f}")
-    st, q, n = f["strata"], f["qemu-nbd"], f["nbdkit"]
+    st, q, n = f["strata"][0], f["qemu-nbd"][0], f["nbdkit"][0]
     print(f"{'':24} {'ratios':9} Strata/qemu-nbd {st[0] / q[0]:5.2f}   Strata/nbdkit {st[0] / n[0]:5.2f}")
+    if repeat > 1:
+        per = [a / b for a, b in zip(f["strata"][1], f["nbdkit"][1])]
+        print(f"{'':24} {'':9} Strata/nbdkit per round: " + " ".join(f"{x:.2f}" for x in per))
 PY
