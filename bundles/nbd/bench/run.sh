@@ -18,6 +18,7 @@ RUNTIME="${RUNTIME:-10}"
 SIZE="${SIZE:-1G}"
 REPEAT="${REPEAT:-1}"                        # rounds; the table shows the median of each figure
 ROWS="${ROWS:-randread randwrite read write}" # a subset of the rows, e.g. ROWS=read
+# SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
 SSH_PORT=8199
 P_STRATA=10901
@@ -41,7 +42,7 @@ mkdir -p "$WORK/run"
 cp -R "$DIST/etc" "$WORK/run/etc"
 sed -i "s/^sshPort *=.*/sshPort = $SSH_PORT/" "$WORK/run/etc/org.apache.karaf.shell.cfg"
 grep -q '^sshPort' "$WORK/run/etc/org.apache.karaf.shell.cfg" || echo "sshPort = $SSH_PORT" >> "$WORK/run/etc/org.apache.karaf.shell.cfg"
-sed -i "s/^port *=.*/port = $P_STRATA/" "$WORK/run/etc/io.strata.nbd.cfg"
+sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/" "$WORK/run/etc/io.strata.nbd.cfg"
 sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = 11199/; s/^rmiServerPort *=.*/rmiServerPort = 44499/" \
     "$WORK/run/etc/org.apache.karaf.management.cfg"
 mkdir -p "$WORK/run/data" "$WORK/run/deploy"
@@ -70,6 +71,12 @@ run_fio() { # uri rw bs qd json
         --time_based --runtime="$RUNTIME" --ramp_time=2 --output-format=json --output="$5" >/dev/null
 }
 
+# The server's CPU time (user + system, clock ticks) from /proc: what each byte costs it.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A PID=([strata]="$(pgrep -f "karaf.base=$WORK/run" | head -n 1)" [qemu-nbd]="${pids[0]}" [nbdkit]="${pids[1]}")
+for s in strata qemu-nbd nbdkit; do
+    [[ -n "${PID[$s]}" && -r "/proc/${PID[$s]}/stat" ]] || { echo "bench: no process for $s" >&2; exit 1; }
+done
 for s in strata qemu-nbd nbdkit; do
     echo "== $s: preconditioning (sequential 1 MiB writes over $SIZE)" >&2
     fio --name=pre --ioengine=nbd --uri="${URI[$s]}" --rw=write --bs=1M --iodepth=8 --size="$SIZE" \
@@ -84,7 +91,9 @@ for ((r = 1; r <= REPEAT; r++)); do
         for s in strata qemu-nbd nbdkit; do
             sync # no server pays for another's (or its own earlier) write-back
             echo "== round $r/$REPEAT: $s: $rw $bs QD$qd, ${RUNTIME}s" >&2
+            c0=$(cpu_ticks "${PID[$s]}")
             run_fio "${URI[$s]}" "$rw" "$bs" "$qd" "$WORK/$s-$rw-$r.json"
+            echo $(($(cpu_ticks "${PID[$s]}") - c0)) > "$WORK/$s-$rw-$r.cpu"
         done
     done
 done
@@ -99,19 +108,22 @@ def one(server, rw, r):
     j = json.load(open(f"{work}/{server}-{rw}-{r}.json"))["jobs"][0]
     side = j["read"] if rw in ("randread", "read") else j["write"]
     p99 = side["clat_ns"]["percentile"].get("99.000000", 0) / 1000.0
-    return side["iops"], side["bw_bytes"] / 1048576.0, p99
+    ticks = int(open(f"{work}/{server}-{rw}-{r}.cpu").read())
+    total = (j["job_runtime"] + 2000) / 1000.0  # the CPU was counted over the ramp too
+    cpu = ticks / 100.0 / (side["bw_bytes"] * total / 1073741824.0) if side["bw_bytes"] else 0
+    return side["iops"], side["bw_bytes"] / 1048576.0, p99, cpu
 def fig(server, rw):
     runs = [one(server, rw, r) for r in range(1, repeat + 1)]
-    return tuple(statistics.median(x[i] for x in runs) for i in range(3)), [x[0] for x in runs]
-print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9}"
+    return tuple(statistics.median(x[i] for x in runs) for i in range(4)), [x[0] for x in runs]
+print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9} {'CPU s/GiB':>10}"
       + ("   (medians of %d rounds)" % repeat if repeat > 1 else ""))
 for rw, label in rows:
     if rw not in wanted:
         continue
     f = {s: fig(s, rw) for s in servers}
     for s in servers:
-        iops, mib, p99 = f[s][0]
-        print(f"{label:24} {s:9} {iops:10.0f} {mib:9.1f} {p99:9.0f}")
+        iops, mib, p99, cpu = f[s][0]
+        print(f"{label:24} {s:9} {iops:10.0f} {mib:9.1f} {p99:9.0f} {cpu:10.3f}")
     st, q, n = f["strata"][0], f["qemu-nbd"][0], f["nbdkit"][0]
     print(f"{'':24} {'ratios':9} Strata/qemu-nbd {st[0] / q[0]:5.2f}   Strata/nbdkit {st[0] / n[0]:5.2f}")
     if repeat > 1:

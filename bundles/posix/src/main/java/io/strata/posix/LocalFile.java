@@ -3,9 +3,11 @@ package io.strata.posix;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileSlice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
@@ -28,6 +30,10 @@ public final class LocalFile implements DatastoreFile {
     /** Keeps the descriptor number from being closed (and reused) under a running native call. */
     private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
     private volatile boolean closed;
+    /** Open {@link FileSlice}s; while there are any, {@link #close()} leaves the descriptor open. */
+    private final Object pinLock = new Object();
+    private int pins; // guarded by pinLock
+    private boolean released; // guarded by pinLock
 
     private LocalFile(String name, Path path, boolean writable, int fd, FileChannel channel,
             Consumer<LocalFile> onClose) {
@@ -244,14 +250,103 @@ public final class LocalFile implements DatastoreFile {
         return closed;
     }
 
+    /**
+     * A slice sent with {@link FileChannel#transferTo} ({@code sendfile(2)} to a socket). It
+     * pins the descriptor: closing the file meanwhile defers closing it to the last slice.
+     */
+    @Override
+    public Optional<FileSlice> slice(long position, long length) {
+        checkRange(position, length, path);
+        synchronized (pinLock) {
+            checkOpen();
+            pins++;
+        }
+        return Optional.of(new Slice(position, length));
+    }
+
+    private final class Slice implements FileSlice {
+        private final long position;
+        private final long length;
+        private boolean done; // guarded by pinLock
+
+        Slice(long position, long length) {
+            this.position = position;
+            this.length = length;
+        }
+
+        @Override
+        public long length() {
+            return length;
+        }
+
+        @Override
+        public void transferTo(WritableByteChannel target) throws IOException {
+            long sent = 0;
+            while (sent < length) {
+                long n = channel.transferTo(position + sent, length - sent, target);
+                if (n <= 0) {
+                    // A blocking target takes at least one byte: nothing sent means the file ends here.
+                    throw new IOException("file " + path + " ends before " + (position + length) + " (sent "
+                            + sent + " of " + length + " bytes from " + position + ")");
+                }
+                sent += n;
+            }
+        }
+
+        @Override
+        public void close() {
+            boolean release;
+            synchronized (pinLock) {
+                if (done) {
+                    return;
+                }
+                done = true;
+                release = --pins == 0 && closed;
+            }
+            if (release) {
+                release();
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "slice " + position + "+" + length + " of " + path;
+        }
+    }
+
     @Override
     public void close() {
+        boolean release;
         guard.writeLock().lock();
         try {
             if (closed) {
                 return;
             }
-            closed = true;
+            synchronized (pinLock) {
+                closed = true;
+                release = pins == 0;
+            }
+        } finally {
+            guard.writeLock().unlock();
+        }
+        if (release) {
+            release();
+        }
+        if (onClose != null) {
+            onClose.accept(this);
+        }
+    }
+
+    /** Closes channel and descriptor, once, after {@link #close()} and the last slice. */
+    private void release() {
+        guard.writeLock().lock();
+        try {
+            synchronized (pinLock) {
+                if (released) {
+                    return;
+                }
+                released = true;
+            }
             try {
                 channel.close();
             } catch (IOException e) {
@@ -260,9 +355,6 @@ public final class LocalFile implements DatastoreFile {
             Posix.close(fd); // also releases the descriptor's lock
         } finally {
             guard.writeLock().unlock();
-        }
-        if (onClose != null) {
-            onClose.accept(this);
         }
     }
 

@@ -215,4 +215,71 @@ class LocalFileTest {
         assertEquals(ErrorCode.DATASTORE_FULL, Errno.exception(new IOException("No space left on device"),
                 "write", Path.of("/x")).code());
     }
+
+    /** Descriptors of this process open on {@code p} (also once it is deleted). */
+    private static long descriptorsOn(Path p) throws IOException {
+        try (var s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().startsWith(p.toString());
+                } catch (IOException e) {
+                    return false; // closed meanwhile (the listing's own descriptor)
+                }
+            }).count();
+        }
+    }
+
+    /**
+     * A slice goes out through a real socket (sendfile) with the bytes the file holds, and
+     * keeps the descriptor open after the file is closed and deleted, until the slice closes.
+     */
+    @Test
+    void aSliceSendsFromTheFileAndPinsItsDescriptor() throws Exception {
+        Path p = dir.resolve("s.img");
+        byte[] data = random(2 * MIB, 5);
+        LocalFile f = LocalFile.open("s.img", p, true, true, null);
+        f.write(ByteBuffer.wrap(data), 0);
+        io.strata.api.fs.FileSlice slice = f.slice(4096, MIB).orElseThrow();
+        assertEquals(MIB, slice.length());
+        f.close();
+        Files.delete(p);
+        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> f.read(ByteBuffer.allocate(1), 0));
+        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> f.slice(0, 1));
+        assertTrue(descriptorsOn(p) > 0, "pinned by the slice (the descriptor and its channel)");
+        try (var server = java.nio.channels.ServerSocketChannel.open()
+                .bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+                var client = java.nio.channels.SocketChannel.open(server.getLocalAddress());
+                var peer = server.accept()) {
+            var sender = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    slice.transferTo(client);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            ByteBuffer got = ByteBuffer.allocate(MIB);
+            while (got.hasRemaining() && peer.read(got) >= 0) {
+                // reading what the slice sends
+            }
+            sender.get();
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 4096, 4096 + MIB), got.array());
+        }
+        slice.close();
+        slice.close(); // idempotent
+        assertEquals(0, descriptorsOn(p), "released with the last slice");
+    }
+
+    @Test
+    void aSlicePastTheEndOfTheFileFailsWhenSent() throws Exception {
+        Path p = dir.resolve("short.img");
+        try (LocalFile f = LocalFile.open("short.img", p, true, true, null)) {
+            f.write(ByteBuffer.wrap(random(1000, 6)), 0);
+            try (io.strata.api.fs.FileSlice s = f.slice(0, 4096).orElseThrow()) {
+                var sink = java.nio.channels.Channels.newChannel(new java.io.ByteArrayOutputStream());
+                IOException e = assertThrows(IOException.class, () -> s.transferTo(sink));
+                assertTrue(e.getMessage().contains("ends before 4096"), e.getMessage());
+            }
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.slice(-1, 10));
+        }
+    }
 }

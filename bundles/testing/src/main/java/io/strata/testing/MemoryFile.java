@@ -3,7 +3,10 @@ package io.strata.testing;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileSlice;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,6 +33,7 @@ public final class MemoryFile implements DatastoreFile {
     private boolean allocateSupported = true;
     private boolean punchSupported = true;
     private final List<Op> log = new ArrayList<>();
+    private int slices;
     private int mutations;
 
     public MemoryFile(String name) {
@@ -225,6 +229,44 @@ public final class MemoryFile implements DatastoreFile {
     @Override
     public Optional<Path> localPath() {
         return Optional.empty();
+    }
+
+    /** A slice that reads this file's bytes when it is sent, and counts how many were made. */
+    @Override
+    public Optional<FileSlice> slice(long position, long length) {
+        if (position < 0 || length < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "bad range " + position + "+" + length);
+        }
+        synchronized (this) {
+            slices++;
+        }
+        return Optional.of(new FileSlice() {
+            @Override
+            public long length() {
+                return length;
+            }
+
+            @Override
+            public void transferTo(WritableByteChannel target) throws IOException {
+                ByteBuffer b = ByteBuffer.allocate((int) length);
+                if (read(b, position) < length) {
+                    throw new IOException(name + " ends before " + (position + length));
+                }
+                b.flip();
+                while (b.hasRemaining()) {
+                    target.write(b);
+                }
+            }
+
+            @Override
+            public void close() {
+            }
+        });
+    }
+
+    /** @return how many {@link #slice} calls this file has answered */
+    public synchronized int slices() {
+        return slices;
     }
 
     @Override

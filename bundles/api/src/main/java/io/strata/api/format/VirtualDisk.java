@@ -77,6 +77,27 @@ public interface VirtualDisk extends AutoCloseable {
     /** @return bytes the image occupies on the datastore */
     long allocatedBytes();
 
+    /**
+     * Where {@code length} bytes at {@code offset} are, when they are stored contiguously in
+     * one file of the chain (an allocated block of this image, or of a parent where this one
+     * has none of the range), so that a front end can send them without copying them through
+     * the heap. What the slice sends is what {@link #read} returns for the range now, as long
+     * as nothing writes or trims the range before it is sent (a request racing with a write
+     * to the same range sees either, as with {@code read}). Range and state checks are those
+     * of {@code read}, and its errors are thrown here, before anything is sent.
+     *
+     * @param offset the virtual offset
+     * @param length the number of bytes, at least 1
+     * @return the slice, or empty when the bytes are not in one run of one file (unallocated,
+     *         partly in a parent, split across blocks) or the format cannot tell (the default);
+     *         the caller then uses {@code read}
+     * @throws io.strata.api.StorageException as {@link #read}
+     * @since 1.3
+     */
+    default Optional<io.strata.api.fs.FileSlice> slice(long offset, int length) {
+        return Optional.empty();
+    }
+
     /** @return the parent's file name as this image records it, or empty for an image without a parent */
     default Optional<String> backingFile() {
         return Optional.empty();

@@ -84,6 +84,20 @@ public interface DatastoreFile extends AutoCloseable {
     /** @return the file's path on the host when the datastore has local paths */
     Optional<Path> localPath();
 
+    /**
+     * A range of the file that can be sent without copying it through the Java heap.
+     * The slice reads the file's bytes at the time it is sent.
+     *
+     * @param position where the range starts
+     * @param length its length
+     * @return the slice, or empty when this file cannot send directly (the default) or the
+     *         range is not inside the file; the caller then uses {@link #read}
+     * @since 1.1
+     */
+    default Optional<FileSlice> slice(long position, long length) {
+        return Optional.empty();
+    }
+
     /** Closes the file. Never throws. */
     @Override
     void close();

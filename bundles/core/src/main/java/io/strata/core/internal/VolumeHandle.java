@@ -5,8 +5,12 @@ import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
+import io.strata.api.fs.FileSlice;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -105,6 +109,80 @@ final class VolumeHandle implements VirtualDisk {
             if (m != null) {
                 done(m, m.read, ok, t0, n);
             }
+        }
+    }
+
+    /**
+     * The range as a file slice when the chain stores it in one run. The gate is held only
+     * while the chain resolves it: the slice keeps its file open by itself, and no chain
+     * change moves data a reader sees (a merge writes only what the slice's file does not
+     * hold; reclaim needs the volume idle). QoS admits the read once the slice is known;
+     * the read is accounted when the slice is sent.
+     */
+    @Override
+    public Optional<FileSlice> slice(long offset, int length) {
+        check();
+        Optional<FileSlice> found;
+        long stamp = shared.gate.readLock();
+        try {
+            found = shared.chain.disk().slice(offset, length);
+        } catch (RuntimeException e) {
+            throw failure(e);
+        } finally {
+            shared.gate.unlockRead(stamp);
+        }
+        VolumeIo m = io;
+        if (found.isEmpty() || m == null) {
+            return found;
+        }
+        try {
+            m.admit(false, length);
+        } catch (RuntimeException e) {
+            found.get().close();
+            throw e;
+        }
+        return Optional.of(new AccountedSlice(found.get(), m, m.begin()));
+    }
+
+    /** Records the read (bytes, latency until sent) in the volume's accounting. */
+    private static final class AccountedSlice implements FileSlice {
+        private final FileSlice slice;
+        private final VolumeIo io;
+        private final long t0;
+        private boolean accounted;
+
+        AccountedSlice(FileSlice slice, VolumeIo io, long t0) {
+            this.slice = slice;
+            this.io = io;
+            this.t0 = t0;
+        }
+
+        @Override
+        public long length() {
+            return slice.length();
+        }
+
+        @Override
+        public void transferTo(WritableByteChannel target) throws IOException {
+            boolean ok = false;
+            try {
+                slice.transferTo(target);
+                ok = true;
+            } finally {
+                if (!accounted) {
+                    accounted = true;
+                    done(io, io.read, ok, t0, slice.length());
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            if (!accounted) {
+                accounted = true;
+                io.failed(); // never sent
+            }
+            slice.close();
         }
     }
 

@@ -206,4 +206,32 @@ class VolumeIoTest {
         io.reset(V);
         assertEquals(0, io.stats(V).read().ops());
     }
+
+    /**
+     * A read sent as a file slice is admitted by QoS when the slice is made and accounted
+     * when it is sent; one that is made but never sent leaves no request in the queue.
+     */
+    @Test
+    void slicedReadsAreLimitedAndCounted() throws Exception {
+        core.create(V, 64L << 20, "vhd", Provisioning.THIN);
+        io.setQos(V, new QosLimits(0, 100, 0, 0, 0.1));
+        ByteBuffer b = ByteBuffer.allocate(65536);
+        long t0;
+        try (VirtualDisk d = core.open(V, false)) {
+            d.write(b, 0);
+            t0 = ticker.nanoTime();
+            for (int i = 0; i < 110; i++) {
+                try (io.strata.api.fs.FileSlice s = d.slice(4096, 8192).orElseThrow()) {
+                    s.transferTo(java.nio.channels.Channels.newChannel(new java.io.ByteArrayOutputStream()));
+                }
+            }
+            d.slice(0, 512).orElseThrow().close(); // made, never sent
+            assertEquals(java.util.Optional.empty(), d.slice(8L << 20, 4096), "unallocated: read instead");
+        }
+        assertEquals(1.0, (ticker.nanoTime() - t0) / 1e9, 0.05, "110 sliced reads at 100 IOPS after a 10-read burst");
+        VolumeStats st = io.stats(V);
+        assertEquals(110, st.read().ops());
+        assertEquals(110L * 8192, st.read().bytes());
+        assertEquals(0, st.queueDepth());
+    }
 }

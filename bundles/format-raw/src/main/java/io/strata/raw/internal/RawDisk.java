@@ -6,8 +6,10 @@ import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileSlice;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Optional;
 
 /** An open raw image: I/O goes straight to the file at the same offsets, without locks. */
 final class RawDisk implements VirtualDisk {
@@ -60,6 +62,13 @@ final class RawDisk implements VirtualDisk {
         if (readOnly) {
             throw new StorageException(ErrorCode.READ_ONLY, "disk '" + file.name() + "' is open read-only");
         }
+    }
+
+    /** A raw image is its file; a range past the end of a short file is left to read, which reports it. */
+    @Override
+    public Optional<FileSlice> slice(long offset, int length) {
+        checkRange(offset, length);
+        return length <= 0 || offset + length > file.size() ? Optional.empty() : file.slice(offset, length);
     }
 
     @Override

@@ -7,6 +7,7 @@ import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileSlice;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -315,6 +316,58 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         } finally {
             chainLock.writeLock().unlock();
         }
+    }
+
+    /**
+     * The range as one run of this file (an allocated block; in a differencing disk, sectors
+     * all present here) or of the parent's chain (sectors all absent here), within one block.
+     */
+    @Override
+    public Optional<FileSlice> slice(long offset, int length) {
+        if (parent == null) {
+            return doSlice(offset, length);
+        }
+        chainLock.readLock().lock();
+        try {
+            return doSlice(offset, length);
+        } finally {
+            chainLock.readLock().unlock();
+        }
+    }
+
+    private Optional<FileSlice> doSlice(long offset, int length) {
+        State s = state();
+        checkRange(offset, length, s.virtualSize);
+        int index = (int) (offset >>> blockShift);
+        int inBlock = (int) (offset & (blockSize - 1));
+        if (length <= 0 || inBlock + (long) length > blockSize) {
+            return Optional.empty();
+        }
+        int entry = s.bat.get(index);
+        Parent p = parent;
+        if (entry == Bat.UNUSED) {
+            // Unallocated: zeros in a dynamic disk (nothing to send from a file), else the parent's.
+            return p == null || offset + length > p.disk().virtualSize() ? Optional.empty()
+                    : p.disk().slice(offset, length);
+        }
+        if (p != null) {
+            byte[] bm = bitmap(s, index, entry);
+            if (bm != FULL) {
+                int first = inBlock >>> 9;
+                int last = (inBlock + length - 1) >>> 9;
+                boolean here = SectorBitmap.isSet(bm, first);
+                for (int i = first + 1; i <= last; i++) {
+                    if (SectorBitmap.isSet(bm, i) != here) {
+                        return Optional.empty(); // partly here, partly in the parent
+                    }
+                }
+                if (!here) {
+                    return offset + length > p.disk().virtualSize() ? Optional.empty()
+                            : p.disk().slice(offset, length);
+                }
+            }
+        }
+        return file.slice(dataOffset(entry, inBlock), length);
     }
 
     // ---------------------------------------------------------------- reads

@@ -5,8 +5,10 @@ import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileSlice;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A fixed VHD: the disk's bytes at the same offsets in the file, then the footer.
@@ -38,6 +40,13 @@ final class FixedVhdDisk extends AbstractVhdDisk {
     public void read(ByteBuffer dst, long offset) {
         checkRange(offset, dst.remaining(), virtualSize);
         Io.readExactly(file, dst, offset);
+    }
+
+    /** The data of a fixed disk is the file's first bytes. */
+    @Override
+    public Optional<FileSlice> slice(long offset, int length) {
+        checkRange(offset, length, virtualSize);
+        return length <= 0 ? Optional.empty() : file.slice(offset, length);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
 import io.strata.api.format.VirtualDisk;
+import io.strata.api.fs.FileSlice;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,6 +16,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,9 +79,13 @@ final class Connection implements Runnable {
     private Export export;
     private volatile boolean transmitting;
     private volatile boolean closed;
+    /** Large reads of allocated blocks go from the image file to the socket (sendfile). */
+    private final boolean sendfile;
     private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
 
-    Connection(SocketChannel ch, Exports exports, String peer, java.util.concurrent.Executor workers) {
+    Connection(SocketChannel ch, Exports exports, String peer, java.util.concurrent.Executor workers,
+            boolean sendfile) {
+        this.sendfile = sendfile;
         this.ch = ch;
         this.exports = exports;
         this.workers = workers;
@@ -102,10 +108,22 @@ final class Connection implements Runnable {
     /** Closes the socket; the connection's thread ends at its next read or write. */
     void close() {
         closed = true;
+        // A reply sent with sendfile writes to the socket's descriptor outside the channel's own
+        // bookkeeping, so the channel could close (and the number be reused) under it. Shutting
+        // the socket down ends any send at once; the descriptor is closed once no send runs.
+        try {
+            ch.shutdownInput();
+            ch.shutdownOutput();
+        } catch (IOException e) {
+            // already shut down or closed
+        }
+        sending.lock();
         try {
             ch.close();
         } catch (IOException e) {
             // closing anyway
+        } finally {
+            sending.unlock();
         }
     }
 
@@ -552,11 +570,21 @@ final class Connection implements Runnable {
         try {
             workers.execute(() -> {
                 ByteBuffer h = ByteBuffer.allocate(64);
+                // Where the volume stores the range in one run of a file, the data goes from
+                // the page cache to the socket (sendfile) without a copy through this process.
+                Optional<FileSlice> slice = Optional.empty();
                 try {
                     buf.clear().limit(n);
                     try {
-                        d.read(buf, offset);
-                        buf.flip();
+                        if (sendfile) {
+                            slice = d.slice(offset, n);
+                        }
+                        if (slice.isPresent()) {
+                            buf.limit(0);
+                        } else {
+                            d.read(buf, offset);
+                            buf.flip();
+                        }
                         if (structuredNow) {
                             h.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE)
                                     .putShort((short) REPLY_TYPE_OFFSET_DATA).putLong(cookie).putInt(8 + n)
@@ -577,12 +605,20 @@ final class Connection implements Runnable {
                         while (h.hasRemaining() || buf.hasRemaining()) {
                             ch.write(both);
                         }
+                        if (slice.isPresent()) {
+                            // A failure here leaves a reply cut short: only closing the session is left.
+                            slice.get().transferTo(ch);
+                        }
                     } finally {
                         sending.unlock();
                     }
                 } catch (IOException | RuntimeException e) {
+                    if (!closed) {
+                        LOG.debug("nbd client {}: read reply failed: {}", peer, e.toString());
+                    }
                     close(); // the client is gone, or the reply cannot be sent: end the session
                 } finally {
+                    slice.ifPresent(FileSlice::close);
                     if (buf.capacity() <= 4 << 20) {
                         spare.offer(buf);
                     }

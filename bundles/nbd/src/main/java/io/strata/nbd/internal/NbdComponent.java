@@ -60,7 +60,7 @@ public final class NbdComponent implements ExportService {
         };
         try {
             nbd = new NbdService(v, new CmExportStore(cm), config.address(), config.port(),
-                    Math.max(1, config.handshake_timeout_seconds()));
+                    Math.max(1, config.handshake_timeout_seconds()), config.sendfile());
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;

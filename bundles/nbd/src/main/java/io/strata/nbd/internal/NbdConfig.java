@@ -14,4 +14,8 @@ public @interface NbdConfig {
 
     @AttributeDefinition(name = "Handshake timeout", description = "Seconds a client may take to choose an export")
     int handshake_timeout_seconds() default 30;
+
+    @AttributeDefinition(name = "sendfile", description = "Send large reads of allocated blocks straight from "
+            + "the image file to the socket (sendfile), without a copy through the server")
+    boolean sendfile() default true;
 }

@@ -48,9 +48,17 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final java.util.Set<Connection> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int port;
     private volatile boolean closed;
+    private final boolean sendfile;
 
     NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds)
             throws IOException {
+        this(volumes, store, address, port, handshakeTimeoutSeconds, true);
+    }
+
+    /** @param sendfile send large reads of allocated blocks straight from the image file */
+    NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
+            boolean sendfile) throws IOException {
+        this.sendfile = sendfile;
         this.volumes = requireNonNull(volumes, "volumes");
         this.store = requireNonNull(store, "store");
         this.address = requireNonNull(address, "address");
@@ -112,7 +120,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 closeQuietly(ch);
                 continue;
             }
-            Connection c = new Connection(ch, this, peer, workers);
+            Connection c = new Connection(ch, this, peer, workers, sendfile);
             live.add(c);
             if (closed) {
                 c.close();

@@ -34,6 +34,8 @@ final class Fixture implements AutoCloseable {
     /** Volumes whose handles fail like a handle of a datastore that went away, while listed in {@link #gone}. */
     final java.util.Set<VolumeRef> broken = java.util.concurrent.ConcurrentHashMap.newKeySet();
     final java.util.Set<VolumeRef> gone = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Reads that {@link Breakable} handles answered with a file slice (sent with sendfile). */
+    final java.util.concurrent.atomic.AtomicInteger slices = new java.util.concurrent.atomic.AtomicInteger();
 
     /** A handle that answers DEVICE_UNAVAILABLE while its volume is in {@link #gone}, as the core's do. */
     final class Breakable implements VirtualDisk {
@@ -80,6 +82,15 @@ final class Fixture implements AutoCloseable {
         @Override
         public void read(java.nio.ByteBuffer dst, long offset) {
             live().read(dst, offset);
+        }
+
+        @Override
+        public java.util.Optional<io.strata.api.fs.FileSlice> slice(long offset, int length) {
+            java.util.Optional<io.strata.api.fs.FileSlice> s = live().slice(offset, length);
+            if (s.isPresent()) {
+                slices.incrementAndGet();
+            }
+            return s;
         }
 
         @Override
@@ -167,7 +178,8 @@ final class Fixture implements AutoCloseable {
             if (unavailable.contains(ref) || gone.contains(ref)) {
                 throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore 'local' is unavailable");
             }
-            VirtualDisk d = formats.get(ref).open(LocalFile.open(p, !readOnly), readOnly);
+            VirtualDisk d = formats.get(ref).open(io.strata.posix.LocalFile.open(p.getFileName().toString(), p, !readOnly,
+                    false, null), readOnly);
             return broken.contains(ref) ? new Breakable(d, ref) : d;
         }
 

@@ -421,4 +421,47 @@ class ProtocolTest {
             assertEquals(Availability.ONLINE, nbd.info("b").state());
         }
     }
+
+    /**
+     * Large reads of allocated VHD blocks go from the image file to the socket (sendfile),
+     * in simple and structured replies; a read that spans two blocks, or an unallocated one,
+     * is copied as before. Every reply carries exactly the bytes written.
+     */
+    @Test
+    void largeReadsOfAllocatedBlocksAreSentFromTheImageFile() throws Exception {
+        VolumeRef z = new VolumeRef("local", "z");
+        fx.volume("z", "vhd", SIZE);
+        fx.broken.add(z); // the counting handle; never gone
+        nbd.add(z, null, false);
+        int mib = 1 << 20;
+        byte[] a = data(4 * mib, 11);
+        try (RawClient c = connect("z", false)) {
+            for (int off = 0; off < a.length; off += 256 << 10) {
+                c.request(CMD_WRITE, 0, 100 + off, off, 256 << 10, java.util.Arrays.copyOfRange(a, off, off + (256 << 10)));
+                assertEquals(0, c.simpleReply(100 + off));
+            }
+            int before = fx.slices.get();
+            for (long off : new long[] {0, mib, 2L * mib + 512, 3L * mib - 4096}) {
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, (int) off, (int) off + mib),
+                        readSimple(c, 1, off, mib), "1 MiB at " + off);
+            }
+            assertEquals(before + 4, fx.slices.get(), "four reads inside one block each, sent from the file");
+            // across the boundary of the first two 2 MiB blocks: copied
+            assertArrayEquals(java.util.Arrays.copyOfRange(a, mib + mib / 2, 2 * mib + mib / 2),
+                    readSimple(c, 2, mib + mib / 2, mib));
+            // an unallocated block reads zeros
+            assertArrayEquals(new byte[mib], readSimple(c, 3, 6L * mib, mib));
+            assertEquals(before + 4, fx.slices.get());
+        }
+        try (RawClient c = connect("z", true)) {
+            c.request(CMD_READ, 0, 4, 2L * mib, mib, null);
+            RawClient.Chunk ok = c.chunk();
+            assertEquals(REPLY_TYPE_OFFSET_DATA, ok.type());
+            ByteBuffer p = ByteBuffer.wrap(ok.payload());
+            assertEquals(2L * mib, p.getLong());
+            byte[] got = new byte[mib];
+            p.get(got);
+            assertArrayEquals(java.util.Arrays.copyOfRange(a, 2 * mib, 3 * mib), got);
+        }
+    }
 }
