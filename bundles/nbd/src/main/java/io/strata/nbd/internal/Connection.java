@@ -117,13 +117,21 @@ final class Connection implements Runnable {
         } catch (IOException e) {
             // already shut down or closed
         }
-        sending.lock();
+        boolean locked = false;
+        try {
+            // Bounded: should a send not end (it always has so far), close all the same.
+            locked = sending.tryLock(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         try {
             ch.close();
         } catch (IOException e) {
             // closing anyway
         } finally {
-            sending.unlock();
+            if (locked) {
+                sending.unlock();
+            }
         }
     }
 

@@ -464,4 +464,35 @@ class ProtocolTest {
             assertArrayEquals(java.util.Arrays.copyOfRange(a, 2 * mib, 3 * mib), got);
         }
     }
+
+    /**
+     * A client that stops reading while large replies are being sent from the image file
+     * (the server blocked in sendfile on a full socket) is still disconnected at once by a
+     * forced export-remove, and the server goes on serving others.
+     */
+    @Test
+    void aClientThatStopsReadingMidSendfileIsDisconnectedByAForcedRemove() throws Exception {
+        VolumeRef z = new VolumeRef("local", "stuck");
+        fx.volume("stuck", "vhd", SIZE);
+        nbd.add(z, null, false);
+        int mib = 1 << 20;
+        try (RawClient c = connect("stuck", false)) {
+            byte[] a = data(2 * mib, 12);
+            for (int off = 0; off < a.length; off += 256 << 10) {
+                c.request(CMD_WRITE, 0, off, off, 256 << 10, java.util.Arrays.copyOfRange(a, off, off + (256 << 10)));
+                assertEquals(0, c.simpleReply(off));
+            }
+            for (int i = 0; i < 32; i++) { // 32 MiB of replies that nobody reads
+                c.request(CMD_READ, 0, 1000 + i, (i % 2) * mib, mib, null);
+            }
+            Thread.sleep(500); // the socket buffers fill; the workers block sending
+            long t0 = System.nanoTime();
+            nbd.remove("stuck", true);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms < 4000, "the forced remove waited " + ms + " ms for a send to end");
+        }
+        try (RawClient other = connect("vol", false)) {
+            assertArrayEquals(new byte[4096], readSimple(other, 1, 0, 4096), "the server carries on");
+        }
+    }
 }
