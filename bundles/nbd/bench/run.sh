@@ -16,6 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 RUNTIME="${RUNTIME:-10}"
 SIZE="${SIZE:-1G}"
+RAMP=2                                       # seconds of each fio run before it measures
 REPEAT="${REPEAT:-1}"                        # rounds; the table shows the median of each figure
 ROWS="${ROWS:-randread randwrite read write}" # a subset of the rows, e.g. ROWS=read
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
@@ -68,7 +69,7 @@ WORKLOADS=("randread 4k 32" "randwrite 4k 32" "read 1M 8" "write 1M 8")
 
 run_fio() { # uri rw bs qd json
     fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" --iodepth="$4" --size="$SIZE" \
-        --time_based --runtime="$RUNTIME" --ramp_time=2 --output-format=json --output="$5" >/dev/null
+        --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --output-format=json --output="$5" >/dev/null
 }
 
 # The server's CPU time (user + system, clock ticks) from /proc: what each byte costs it.
@@ -98,9 +99,9 @@ for ((r = 1; r <= REPEAT; r++)); do
     done
 done
 
-python3 - "$WORK" "$REPEAT" "$ROWS" <<'PY'
+python3 - "$WORK" "$REPEAT" "$ROWS" "$RAMP" <<'PY'
 import json, statistics, sys
-work, repeat, wanted = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+work, repeat, wanted, ramp = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), float(sys.argv[4])
 rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
         ("read", "1M sequential read QD8"), ("write", "1M sequential write QD8")]
 servers = ["strata", "qemu-nbd", "nbdkit"]
@@ -109,7 +110,7 @@ def one(server, rw, r):
     side = j["read"] if rw in ("randread", "read") else j["write"]
     p99 = side["clat_ns"]["percentile"].get("99.000000", 0) / 1000.0
     ticks = int(open(f"{work}/{server}-{rw}-{r}.cpu").read())
-    total = (j["job_runtime"] + 2000) / 1000.0  # the CPU was counted over the ramp too
+    total = j["job_runtime"] / 1000.0 + ramp  # the CPU was counted over the ramp too
     cpu = ticks / 100.0 / (side["bw_bytes"] * total / 1073741824.0) if side["bw_bytes"] else 0
     return side["iops"], side["bw_bytes"] / 1048576.0, p99, cpu
 def fig(server, rw):

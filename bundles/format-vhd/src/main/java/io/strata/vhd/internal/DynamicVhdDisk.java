@@ -347,8 +347,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         Parent p = parent;
         if (entry == Bat.UNUSED) {
             // Unallocated: zeros in a dynamic disk (nothing to send from a file), else the parent's.
-            return p == null || offset + length > p.disk().virtualSize() ? Optional.empty()
-                    : p.disk().slice(offset, length);
+            return p == null ? Optional.empty() : parentSlice(p, offset, length);
         }
         if (p != null) {
             byte[] bm = bitmap(s, index, entry);
@@ -362,12 +361,16 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                     }
                 }
                 if (!here) {
-                    return offset + length > p.disk().virtualSize() ? Optional.empty()
-                            : p.disk().slice(offset, length);
+                    return parentSlice(p, offset, length);
                 }
             }
         }
         return file.slice(dataOffset(entry, inBlock), length);
+    }
+
+    /** Past the end of a parent smaller than the child the chain reads zeros: not a slice. */
+    private static Optional<FileSlice> parentSlice(Parent p, long offset, int length) {
+        return offset + length > p.disk().virtualSize() ? Optional.empty() : p.disk().slice(offset, length);
     }
 
     // ---------------------------------------------------------------- reads

@@ -566,30 +566,35 @@ final class Connection implements Runnable {
      * overtake replies of later requests, which the protocol allows (replies carry the
      * request's cookie). Writes stay on the connection's thread, in order.
      */
-    private void readAsync(VirtualDisk d, long cookie, long offset, int n, int header) throws IOException {
-        flushOut(); // replies gathered so far go first
-        inFlight.acquireUninterruptibly();
+    /** A buffer of at least {@code n} bytes for a large read, limited to {@code n}: a spare one if it fits. */
+    private ByteBuffer readBuffer(int n) {
         ByteBuffer b = spare.poll();
         if (b == null || b.capacity() < n) {
             b = ByteBuffer.allocateDirect(Math.max(n, 1 << 20));
         }
-        ByteBuffer buf = b;
+        b.clear().limit(n);
+        return b;
+    }
+
+    private void readAsync(VirtualDisk d, long cookie, long offset, int n, int header) throws IOException {
+        flushOut(); // replies gathered so far go first
+        inFlight.acquireUninterruptibly();
         boolean structuredNow = structured;
         try {
             workers.execute(() -> {
                 ByteBuffer h = ByteBuffer.allocate(64);
                 // Where the volume stores the range in one run of a file, the data goes from
-                // the page cache to the socket (sendfile) without a copy through this process.
+                // the page cache to the socket (sendfile) without a copy through this process;
+                // only other reads take a buffer.
                 Optional<FileSlice> slice = Optional.empty();
+                ByteBuffer buf = null; // the data read, when not sent from a slice
                 try {
-                    buf.clear().limit(n);
                     try {
                         if (sendfile) {
                             slice = d.slice(offset, n);
                         }
-                        if (slice.isPresent()) {
-                            buf.limit(0);
-                        } else {
+                        if (slice.isEmpty()) {
+                            buf = readBuffer(n);
                             d.read(buf, offset);
                             buf.flip();
                         }
@@ -602,16 +607,18 @@ final class Connection implements Runnable {
                         }
                     } catch (StorageException e) {
                         export.failed(d, e);
-                        buf.clear().limit(0);
+                        if (buf != null) {
+                            buf.clear().limit(0);
+                        }
                         h.clear();
                         errorTo(h, cookie, CMD_READ, errno(e), e.getMessage());
                     }
                     h.flip();
                     sending.lock();
                     try {
-                        ByteBuffer[] both = {h, buf};
-                        while (h.hasRemaining() || buf.hasRemaining()) {
-                            ch.write(both);
+                        ByteBuffer[] reply = buf == null ? new ByteBuffer[] {h} : new ByteBuffer[] {h, buf};
+                        while (h.hasRemaining() || (buf != null && buf.hasRemaining())) {
+                            ch.write(reply);
                         }
                         if (slice.isPresent()) {
                             // A failure here leaves a reply cut short: only closing the session is left.
@@ -627,7 +634,7 @@ final class Connection implements Runnable {
                     close(); // the client is gone, or the reply cannot be sent: end the session
                 } finally {
                     slice.ifPresent(FileSlice::close);
-                    if (buf.capacity() <= 4 << 20) {
+                    if (buf != null && buf.capacity() <= 4 << 20) {
                         spare.offer(buf);
                     }
                     inFlight.release();

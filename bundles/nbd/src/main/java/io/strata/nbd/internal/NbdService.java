@@ -50,11 +50,6 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private volatile boolean closed;
     private final boolean sendfile;
 
-    NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds)
-            throws IOException {
-        this(volumes, store, address, port, handshakeTimeoutSeconds, true);
-    }
-
     /** @param sendfile send large reads of allocated blocks straight from the image file */
     NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
             boolean sendfile) throws IOException {

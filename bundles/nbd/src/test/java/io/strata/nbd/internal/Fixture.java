@@ -190,7 +190,7 @@ final class Fixture implements AutoCloseable {
     };
 
     NbdService start() throws IOException {
-        server = new NbdService(volumes, store, "127.0.0.1", 0, 5);
+        server = new NbdService(volumes, store, "127.0.0.1", 0, 5, true);
         return server;
     }
 
