@@ -64,6 +64,30 @@ public interface VolumeService {
     VolumeInfo importImage(VolumeRef ref, Path source, String format);
 
     /**
+     * Adopts an existing image as {@link #importImage(VolumeRef, Path, String)} does, as a child
+     * of a volume already in the datastore. An image that names a backing file or parent
+     * (a qcow2 backing file, a differencing VHD) can only be imported this way: the image's own
+     * reference is never followed. The child is checked against the named parent (a
+     * differencing VHD must carry the parent's identity), its stored backing reference is
+     * rewritten to the parent's image in this datastore, and the chain is recorded so that the
+     * parent cannot be deleted under it.
+     *
+     * @param parent {@code volume@snapshot}, or {@code volume} to freeze the volume's current
+     *        state in a new snapshot named after the child; null imports a standalone image
+     * @throws StorageException as the three-argument form; {@code INVALID_ARGUMENT} for an image
+     *         with a backing reference and no parent, {@code CHAIN_BROKEN} when the image was not
+     *         made from that parent, {@code VOLUME_NOT_FOUND}, {@code SNAPSHOT_NOT_FOUND},
+     *         {@code CHAIN_TOO_LONG}
+     * @since 1.3
+     */
+    default VolumeInfo importImage(VolumeRef ref, Path source, String format, String parent) {
+        if (parent == null) {
+            return importImage(ref, source, format);
+        }
+        throw new StorageException(ErrorCode.UNSUPPORTED, "importing an image over a parent volume is not available");
+    }
+
+    /**
      * Opens a volume for I/O. While open it is {@link VolumeState#IN_USE}; closing the
      * returned disk releases it. After the datastore goes unavailable, I/O on the handle
      * fails with {@code DEVICE_UNAVAILABLE}.
