@@ -25,6 +25,8 @@ public final class Errno {
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
     public static final int EDQUOT = 122;
+    public static final int EFBIG = 27;
+    public static final int ELOOP = 40;
 
     private Errno() {
     }
@@ -47,6 +49,10 @@ public final class Errno {
                 return ErrorCode.ALREADY_EXISTS;
             case EROFS:
                 return ErrorCode.READ_ONLY;
+            case EFBIG:
+                return ErrorCode.SIZE_TOO_LARGE;
+            case ELOOP:
+                return ErrorCode.INVALID_ARGUMENT;
             default:
                 return ErrorCode.IO_ERROR;
         }
@@ -106,6 +112,9 @@ public final class Errno {
     static ErrorCode codeFromText(String message) {
         if (message.contains("No space left on device") || message.contains("Disk quota exceeded")) {
             return ErrorCode.DATASTORE_FULL;
+        }
+        if (message.contains("File too large")) {
+            return ErrorCode.SIZE_TOO_LARGE;
         }
         if (message.contains("Read-only file system")) {
             return ErrorCode.READ_ONLY;

@@ -19,6 +19,7 @@ interface LibC extends Library {
     int O_CREAT = 0100;
     int O_EXCL = 0200;
     int O_CLOEXEC = 02000000;
+    int O_NOFOLLOW = 0400000;
 
     int FALLOC_FL_KEEP_SIZE = 0x01;
     int FALLOC_FL_PUNCH_HOLE = 0x02;

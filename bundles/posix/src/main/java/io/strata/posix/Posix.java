@@ -51,7 +51,9 @@ public final class Posix {
      * @return the descriptor, to be closed with {@link #close(int)}
      */
     public static int open(Path path, boolean writable, boolean createNew) {
-        int flags = (writable ? LibC.O_RDWR : LibC.O_RDONLY) | LibC.O_CLOEXEC;
+        // O_NOFOLLOW: a symbolic link planted in a datastore directory must never redirect a
+        // volume's I/O to a file outside it (ELOOP, reported as INVALID_ARGUMENT).
+        int flags = (writable ? LibC.O_RDWR : LibC.O_RDONLY) | LibC.O_CLOEXEC | LibC.O_NOFOLLOW;
         if (createNew) {
             flags |= LibC.O_CREAT | LibC.O_EXCL;
         }

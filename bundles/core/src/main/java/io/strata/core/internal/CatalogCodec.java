@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.strata.api.ErrorCode;
+import io.strata.api.Names;
 import io.strata.api.StorageException;
 import io.strata.api.format.Provisioning;
 import java.io.IOException;
@@ -117,14 +118,30 @@ final class CatalogCodec {
     private static CatalogEntry entry(String datastore, JsonNode v) {
         String name = text(datastore, v, "name");
         try {
-            return new CatalogEntry(name, text(datastore, v, "file"), text(datastore, v, "format"),
-                    Provisioning.parse(text(datastore, v, "provisioning")), v.path("virtualSize").asLong(0),
+            // The catalog is read from shared storage: every name in it becomes a file name, so it
+            // is held to the same rules as names users type before anything opens a file.
+            Names.check("volume", name);
+            String base = v.path("base").asText("");
+            if (!base.isEmpty()) {
+                String[] b = Chains.splitBase(base);
+                Names.check("volume", b[0]);
+                if (!b[1].isEmpty()) {
+                    Names.check("snapshot", b[1]);
+                }
+            }
+            long size = v.path("virtualSize").asLong(0);
+            long resizeTo = v.path("resizeTo").asLong(0);
+            if (size < 0 || resizeTo < 0) {
+                throw new IllegalArgumentException("negative size");
+            }
+            return new CatalogEntry(name, file(v, "file"), text(datastore, v, "format"),
+                    Provisioning.parse(text(datastore, v, "provisioning")), size,
                     Instant.parse(text(datastore, v, "created")),
                     CatalogEntry.State.valueOf(text(datastore, v, "state")),
-                    v.hasNonNull("adoptedFrom") ? v.get("adoptedFrom").asText() : null,
-                    v.hasNonNull("tempFile") ? v.get("tempFile").asText() : null,
-                    v.path("resizeTo").asLong(0), snapshots(datastore, v), v.path("leafParent").asText(""),
-                    v.path("base").asText(""), pending(v));
+                    v.hasNonNull("adoptedFrom") ? file(v, "adoptedFrom") : null,
+                    v.hasNonNull("tempFile") ? file(v, "tempFile") : null,
+                    resizeTo, snapshots(datastore, v), optionalName(v.path("leafParent").asText("")),
+                    base, pending(v));
         } catch (DateTimeParseException | IllegalArgumentException | StorageException e) {
             throw corrupt(datastore, "entry '" + name + "' is malformed (" + firstLine(e.getMessage()) + ")");
         }
@@ -133,8 +150,8 @@ final class CatalogCodec {
     private static List<CatalogEntry.Snap> snapshots(String datastore, JsonNode v) {
         List<CatalogEntry.Snap> list = new ArrayList<>();
         for (JsonNode n : v.path("snapshots")) {
-            list.add(new CatalogEntry.Snap(text(datastore, n, "name"), text(datastore, n, "file"),
-                    n.path("parent").asText(""), Instant.parse(text(datastore, n, "created"))));
+            list.add(new CatalogEntry.Snap(Names.check("snapshot", text(datastore, n, "name")), file(n, "file"),
+                    optionalName(n.path("parent").asText("")), Instant.parse(text(datastore, n, "created"))));
         }
         return list;
     }
@@ -144,8 +161,30 @@ final class CatalogCodec {
         if (p == null || !p.isObject()) {
             return null;
         }
-        return new CatalogEntry.Pending(p.path("op").asText(""), p.path("snapshot").asText(""),
-                p.path("file").asText(""), p.path("phase").asText(""));
+        String file = p.path("file").asText("");
+        return new CatalogEntry.Pending(p.path("op").asText(""), optionalName(p.path("snapshot").asText("")),
+                file.isEmpty() ? file : plainFile(file), p.path("phase").asText(""));
+    }
+
+    private static String optionalName(String snapshot) {
+        return snapshot.isEmpty() ? snapshot : Names.check("snapshot", snapshot);
+    }
+
+    private static String file(JsonNode v, String field) {
+        JsonNode n = v.get(field);
+        if (n == null || !n.isTextual()) {
+            throw new IllegalArgumentException("no '" + field + "'");
+        }
+        return plainFile(n.asText());
+    }
+
+    /** A file of the datastore's flat namespace: no separators, no parent references, no control characters. */
+    static String plainFile(String f) {
+        if (f.isEmpty() || f.length() > 255 || f.equals(".") || f.equals("..") || f.indexOf('/') >= 0
+                || f.indexOf('\\') >= 0 || f.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            throw new IllegalArgumentException("'" + Names.printable(f) + "' is not a plain file name");
+        }
+        return f;
     }
 
     private static String text(String datastore, JsonNode v, String field) {

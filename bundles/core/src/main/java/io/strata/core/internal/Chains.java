@@ -146,8 +146,7 @@ final class Chains {
             sd.refs++;
         }
         try {
-            String leaf = e.file();
-            sd.ensureOpen(() -> m.openChain(f, leaf, false));
+            sd.ensureOpen(() -> m.openVolumeChain(f, e));
             return sd;
         } catch (RuntimeException ex) {
             release(sd);

@@ -2,6 +2,7 @@ package io.strata.core.internal;
 
 import static java.util.Objects.requireNonNull;
 
+import io.strata.api.Bounds;
 import io.strata.api.Capability;
 import io.strata.api.ErrorCode;
 import io.strata.api.Names;
@@ -9,6 +10,8 @@ import io.strata.api.Sizes;
 import io.strata.api.StorageException;
 import io.strata.api.device.StorageDevice;
 import io.strata.api.device.StorageResource;
+import io.strata.api.format.BackingResolver;
+import io.strata.api.format.CheckReport;
 import io.strata.api.format.DiskFormat;
 import io.strata.api.format.DiskSpec;
 import io.strata.api.format.ImageInfo;
@@ -33,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -351,7 +355,7 @@ final class MountedDatastore {
                 continue;
             }
             count++;
-            provisioned += e.virtualSize();
+            provisioned = saturatedAdd(provisioned, e.virtualSize());
             allocated += allocatedOf(e.file());
         }
         return new Stats(space, error, provisioned, allocated, count, localPath().map(Path::toString).orElse(""));
@@ -602,15 +606,35 @@ final class MountedDatastore {
     }
 
     VolumeInfo importImage(String volume, Path source, String formatType) {
+        return importImage(volume, source, formatType, null, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Import is a trust boundary: the image is probed and checked as fully as volume-check does
+     * before anything is written, an image that names a parent is accepted only over a parent
+     * the user names (and is rewritten to point at it), and nothing of the stored image may
+     * point outside the datastore.
+     *
+     * @param parent {@code volume@snapshot}, {@code volume} (a snapshot named after the new volume
+     *        is taken to freeze it), or null
+     */
+    VolumeInfo importImage(String volume, Path source, String formatType, String parent, int chainMax) {
         Names.check("volume", volume);
         requireNonNull(source, "source");
         Path src = source.toAbsolutePath().normalize();
+        String inPlace = inDatastoreDirectory(src) ? src.getFileName().toString() : null;
+        if (inPlace != null) {
+            checkAdoptable(src, inPlace);
+        }
         if (!Files.isRegularFile(src)) {
             throw new StorageException(ErrorCode.FILE_NOT_FOUND, "image " + src + " does not exist");
         }
-        String inPlace = inDatastoreDirectory(src) ? src.getFileName().toString() : null;
-        if (inPlace != null && (inPlace.startsWith(".") || inPlace.contains("/"))) {
-            throw new StorageException(ErrorCode.INVALID_NAME, "image " + src + " is a datastore metadata file");
+        String parentVolume = null;
+        String parentSnap = null;
+        if (parent != null && !parent.isBlank()) {
+            String[] b = Chains.splitBase(parent.trim());
+            parentVolume = Names.check("volume", b[0]);
+            parentSnap = b[1].isEmpty() ? null : Names.check("snapshot", b[1]);
         }
         DiskFormat format;
         ImageInfo image;
@@ -619,13 +643,83 @@ final class MountedDatastore {
             Detected d = detect(probe, formatType, src);
             format = d.format;
             image = d.info;
+            checkImportedSize(format, image, src);
+            Optional<String> backing = format.backingFile(probe);
+            if (parentVolume == null && backing.isPresent()) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "image " + src + " names a backing file or parent ('"
+                        + Names.printable(backing.get()) + "'), which Strata never follows on import; import its parent "
+                        + "as a volume first and name it with --parent <volume>[@<snapshot>]");
+            }
+            if (parentVolume != null && backing.isEmpty()) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "image " + src
+                        + " has no backing file or parent; import it without --parent");
+            }
+            if (parentVolume == null) {
+                checkImage(format, probe, src, refuseBacking(src));
+            }
         }
         String file = volume + "." + format.fileExtension();
+        boolean froze = false;
+        if (parentVolume != null) {
+            synchronized (lock) {
+                ensureOpen();
+                checkNew(volume, file);
+                CatalogEntry p = ready(parentVolume);
+                if (!p.format().equals(format.type())) {
+                    throw new StorageException(ErrorCode.INVALID_ARGUMENT, "image " + src + " is " + format.type()
+                            + " but its parent volume " + ref(parentVolume) + " is " + p.format());
+                }
+                if (parentSnap != null) {
+                    String want = parentSnap;
+                    CatalogEntry.Snap ps = p.snapshot(want).orElseThrow(() -> new StorageException(
+                            ErrorCode.SNAPSHOT_NOT_FOUND, "volume " + ref(p.name()) + " has no snapshot '" + want + "'"));
+                    int length = Chains.ancestry(catalog, p, ps.name()).size() + 1;
+                    if (length > chainMax) {
+                        throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "volume " + ref(volume) + " would have "
+                                + length + " images in its chain; the limit is " + chainMax);
+                    }
+                }
+            }
+            if (parentSnap == null) {
+                // Freeze the parent's current state: its image becomes a read-only snapshot the
+                // child can safely sit on while the parent volume goes on being written.
+                new Chains(this).createSnapshot(parentVolume, volume, chainMax);
+                parentSnap = volume;
+                froze = true;
+                LOG.info("datastore {}: snapshot {}@{} taken as the parent of imported volume {}", name,
+                        parentVolume, volume, volume);
+            }
+        }
+        try {
+            return store(volume, src, inPlace, format, image, file, parentVolume, parentSnap);
+        } catch (RuntimeException e) {
+            if (froze) {
+                unfreeze(parentVolume, volume, e);
+            }
+            throw e;
+        }
+    }
+
+    private VolumeInfo store(String volume, Path src, String inPlace, DiskFormat format, ImageInfo image,
+            String file, String parentVolume, String parentSnap) {
         CatalogEntry entry;
+        String parentFile = null;
+        Set<String> parentChain = Set.of();
         synchronized (lock) {
             ensureOpen();
             if (catalog.find(volume).isPresent()) {
                 throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
+            }
+            if (parentVolume != null) {
+                CatalogEntry p = ready(parentVolume);
+                List<String> anc = Chains.ancestry(catalog, p, parentSnap);
+                if (anc.isEmpty()) {
+                    String ps = parentSnap;
+                    throw new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
+                            "volume " + ref(parentVolume) + " has no snapshot '" + ps + "'");
+                }
+                parentFile = anc.get(0);
+                parentChain = Set.copyOf(anc);
             }
             if (inPlace != null) {
                 Optional<CatalogEntry> owner = catalog.findByFile(inPlace);
@@ -645,6 +739,9 @@ final class MountedDatastore {
                 entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
                         now(), CatalogEntry.State.CREATING, null, IMPORT_PREFIX + file, 0);
             }
+            if (parentVolume != null) {
+                entry = entry.withBase(parentVolume + "@" + parentSnap);
+            }
             try {
                 writeCatalog(catalog.put(entry));
             } catch (RuntimeException e) {
@@ -653,22 +750,26 @@ final class MountedDatastore {
             }
         }
         try {
-            if (inPlace != null) {
-                if (!inPlace.equals(file)) {
-                    datastore.rename(inPlace, file);
-                }
-            } else {
+            String work = inPlace != null ? inPlace : entry.tempFile();
+            if (inPlace == null) {
                 try (DatastoreFile tmp = datastore.create(entry.tempFile())) {
                     SparseCopy.copy(src, tmp);
                 }
-                datastore.rename(entry.tempFile(), file);
+            }
+            long size = image.virtualSize();
+            if (parentFile != null) {
+                size = relink(format, work, src, parentFile, parentChain);
+            }
+            if (inPlace == null || !inPlace.equals(file)) {
+                datastore.rename(work, file);
             }
             synchronized (lock) {
                 ensureOpen();
-                writeCatalog(catalog.put(entry.ready()));
+                writeCatalog(catalog.put(entry.ready().withVirtualSize(size)));
             }
-            LOG.info("datastore {}: imported volume {} from {} ({}, {} bytes, {})", name, volume, src,
-                    format.type(), image.virtualSize(), inPlace != null ? "adopted in place" : "copied");
+            LOG.info("datastore {}: imported volume {} from {} ({}, {} bytes, {}{})", name, volume, src,
+                    format.type(), size, inPlace != null ? "adopted in place" : "copied",
+                    parentFile != null ? ", over " + parentVolume + "@" + parentSnap : "");
         } catch (RuntimeException e) {
             undo(entry, e);
             throw translate(e);
@@ -678,6 +779,117 @@ final class MountedDatastore {
             }
         }
         return info(volume);
+    }
+
+    /** Best effort: removes the snapshot an import took of its parent when the import failed. */
+    private void unfreeze(String parentVolume, String snap, RuntimeException cause) {
+        try {
+            Chains chains = new Chains(this);
+            chains.beginDelete(parentVolume, snap);
+            chains.merge(parentVolume, snap, null);
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+            LOG.warn("datastore {}: the snapshot {}@{} taken for a failed import stays: {}", name, parentVolume, snap,
+                    e.getMessage());
+        }
+    }
+
+    /** Symbolic and hard links would let a volume's writes land outside the datastore. */
+    private void checkAdoptable(Path src, String inPlace) {
+        if (inPlace.startsWith(".") || inPlace.contains("/")) {
+            throw new StorageException(ErrorCode.INVALID_NAME, "image " + src + " is a datastore metadata file");
+        }
+        if (Files.isSymbolicLink(src)) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "image " + src + " is a symbolic link; Strata adopts"
+                    + " only regular files in place (import the link's target from where it is, to copy it in)");
+        }
+        try {
+            Object links = Files.getAttribute(src, "unix:nlink", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (links instanceof Integer n && n > 1) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "image " + src + " has " + n
+                        + " hard links; a file adopted in place must have no other names");
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            // no such attribute on this filesystem: nothing to refuse
+        }
+    }
+
+    private static void checkImportedSize(DiskFormat format, ImageInfo image, Path src) {
+        long size = image.virtualSize();
+        if (size <= 0 || size % Sizes.SECTOR != 0) {
+            throw new StorageException(ErrorCode.CORRUPT_IMAGE, "image " + src + " has a virtual size of "
+                    + Bounds.unsigned(size) + " bytes, which is not a positive whole number of " + Sizes.SECTOR
+                    + "-byte sectors");
+        }
+        if (size > format.maxVirtualSize()) {
+            throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "image " + src + " has a virtual size of "
+                    + Sizes.human(size) + "; the " + format.type() + " format is limited to "
+                    + Sizes.human(format.maxVirtualSize()));
+        }
+    }
+
+    /** Runs the format's checker; an import is refused on any error it reports (leaks are harmless). */
+    private static void checkImage(DiskFormat format, DatastoreFile file, Path src, BackingResolver backing) {
+        if (!format.capabilities().contains(Capability.CHECK)) {
+            return;
+        }
+        CheckReport r = format.check(file, backing, false);
+        if (!r.errors().isEmpty()) {
+            List<String> shown = r.errors().subList(0, Math.min(3, r.errors().size()));
+            throw new StorageException(ErrorCode.CORRUPT_IMAGE, "image " + src + " fails its check with "
+                    + r.errors().size() + " error(s): " + String.join("; ", shown)
+                    + (r.errors().size() > shown.size() ? "; ..." : "") + "; nothing was imported");
+        }
+    }
+
+    private static BackingResolver refuseBacking(Path src) {
+        return name -> {
+            throw new StorageException(ErrorCode.CHAIN_BROKEN, "image " + src + " names a parent ('"
+                    + Names.printable(String.valueOf(name)) + "') that Strata does not follow");
+        };
+    }
+
+    /**
+     * Checks an imported child against the parent the user named (whatever name the image
+     * itself records), then rewrites its stored parent reference to that parent's file.
+     *
+     * @return the child's virtual size
+     */
+    private long relink(DiskFormat format, String work, Path src, String parentFile, Set<String> parentChain) {
+        Set<String> allowed = parentChain;
+        BackingResolver chain = n -> {
+            if (!allowed.contains(n)) {
+                throw new StorageException(ErrorCode.CHAIN_BROKEN, "image " + src + " reaches '"
+                        + Names.printable(String.valueOf(n)) + "', which is not in its parent's chain");
+            }
+            return openBacking(n);
+        };
+        // Opening first: a child made from another image fails here as CHAIN_BROKEN. A disk
+        // closes its file, so each step opens the image anew.
+        openChain(format, work, true, childOf(parentFile, chain)).close();
+        try (DatastoreFile f = datastore.open(work, false)) {
+            checkImage(format, f, src, childOf(parentFile, chain));
+        }
+        SharedDisk.Chain child = openChain(format, work, false, childOf(parentFile, chain));
+        try {
+            child.disk().rebase(parentFile, chain);
+            child.disk().flush();
+            return child.disk().virtualSize();
+        } finally {
+            child.close();
+        }
+    }
+
+    /** Hands the named parent for the child's own reference, and the parent's chain after that. */
+    private BackingResolver childOf(String parentFile, BackingResolver chain) {
+        boolean[] first = {true};
+        return n -> {
+            if (first[0]) {
+                first[0] = false;
+                return openBacking(parentFile);
+            }
+            return chain.openBacking(n);
+        };
     }
 
     private record Detected(DiskFormat format, ImageInfo info) {
@@ -748,8 +960,7 @@ final class MountedDatastore {
         }
         try {
             // The first handle opens the chain (writable: later writers and snapshots share it).
-            String leaf = entry.file();
-            sd.ensureOpen(() -> openChain(format, leaf, false));
+            sd.ensureOpen(() -> openVolumeChain(format, entry));
             IoRegistry reg = io;
             VolumeHandle h = new VolumeHandle(ref(volume), sd, readOnly, x -> release(lease),
                     reg == null ? null : reg.of(new VolumeRef(name, volume)));
@@ -815,9 +1026,37 @@ final class MountedDatastore {
 
     /** Opens an image with its backing chain; the file is closed when opening fails. */
     SharedDisk.Chain openChain(DiskFormat format, String file, boolean readOnly) {
+        return openChain(format, file, readOnly, resolver);
+    }
+
+    /**
+     * Opens a volume's current image with the chain the catalog records for it: the image may
+     * name as parents only the files of that chain, so an image whose stored backing reference
+     * was changed behind Strata's back cannot read another volume's data.
+     * Must not hold the lock (the chain is computed under it).
+     */
+    SharedDisk.Chain openVolumeChain(DiskFormat format, CatalogEntry entry) {
+        Set<String> parents;
+        synchronized (lock) {
+            List<String> files = Chains.chainFiles(catalog, entry);
+            parents = Set.copyOf(files.subList(1, files.size()));
+        }
+        BackingResolver restricted = fileName -> {
+            if (!parents.contains(fileName)) {
+                throw new StorageException(ErrorCode.CHAIN_BROKEN, "image " + entry.file() + " of volume "
+                        + ref(entry.name()) + " names parent '" + Names.printable(fileName)
+                        + "', which is not in the chain the catalog records for it"
+                        + (parents.isEmpty() ? " (none)" : " (" + String.join(", ", new TreeSet<>(parents)) + ")"));
+            }
+            return openBacking(fileName);
+        };
+        return openChain(format, entry.file(), false, restricted);
+    }
+
+    private SharedDisk.Chain openChain(DiskFormat format, String file, boolean readOnly, BackingResolver backing) {
         DatastoreFile df = datastore.open(file, !readOnly);
         try {
-            return new SharedDisk.Chain(format.open(df, readOnly, resolver), df);
+            return new SharedDisk.Chain(format.open(df, readOnly, backing), df);
         } catch (RuntimeException e) {
             df.close();
             throw e;
@@ -828,7 +1067,7 @@ final class MountedDatastore {
     private DatastoreFile openBacking(String fileName) {
         if (fileName == null || fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\")
                 || fileName.startsWith(".")) {
-            throw new StorageException(ErrorCode.INVALID_NAME, "backing file name '" + fileName
+            throw new StorageException(ErrorCode.INVALID_NAME, "backing file name '" + Names.printable(String.valueOf(fileName))
                     + "' is not a plain file name of datastore '" + name + "'");
         }
         if (!datastore.exists(fileName)) {
@@ -839,6 +1078,12 @@ final class MountedDatastore {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** Sums of sizes read from a catalog never wrap to negative figures in reports. */
+    static long saturatedAdd(long a, long b) {
+        long r = a + Math.max(b, 0);
+        return r < a ? Long.MAX_VALUE : r;
+    }
 
     /** Best-effort undo of a failed create or import; what it cannot do, the next mount does. */
     void undo(CatalogEntry entry, RuntimeException cause) {

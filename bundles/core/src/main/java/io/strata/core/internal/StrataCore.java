@@ -1098,7 +1098,12 @@ public final class StrataCore implements DatastoreService, VolumeService {
 
     @Override
     public VolumeInfo importImage(VolumeRef ref, Path source, String format) {
-        return mounted(ref.datastore()).importImage(ref.volume(), source, format);
+        return importImage(ref, source, format, null);
+    }
+
+    @Override
+    public VolumeInfo importImage(VolumeRef ref, Path source, String format, String parent) {
+        return mounted(ref.datastore()).importImage(ref.volume(), source, format, parent, settings.chainMax());
     }
 
     @Override

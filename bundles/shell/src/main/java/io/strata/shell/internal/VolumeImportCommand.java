@@ -19,7 +19,7 @@ import org.apache.karaf.shell.api.action.lifecycle.Service;
 import org.apache.karaf.shell.api.console.Session;
 import org.apache.karaf.shell.support.completers.FileCompleter;
 
-/** Adopts an existing VHD or raw image as a volume, after validating it. */
+/** Adopts an existing image as a volume, after validating and checking it. */
 @Command(scope = "storage", name = "volume-import",
         description = "Adopts an existing image as a volume after validating it (copied in unless already in the datastore)")
 @Service
@@ -35,6 +35,10 @@ public class VolumeImportCommand extends StorageCommand {
     @Option(name = "--format", description = "The image's format (detected when not given)")
     @Completion(FormatTypeCompleter.class)
     String format;
+
+    @Option(name = "--parent", description = "For an image with a backing file or parent: the volume of this datastore "
+            + "it was made from, as volume@snapshot, or volume to freeze its current state in a new snapshot")
+    String parent;
 
     @Argument(index = 0, name = "datastore", description = "The datastore", required = true)
     @Completion(DatastoreNameCompleter.class)
@@ -58,6 +62,6 @@ public class VolumeImportCommand extends StorageCommand {
         } catch (InvalidPathException e) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + Names.printable(path) + "' is not a valid path");
         }
-        return VolumeInfoCommand.render(volumes.importImage(ref, source, format));
+        return VolumeInfoCommand.render(volumes.importImage(ref, source, format, parent));
     }
 }
