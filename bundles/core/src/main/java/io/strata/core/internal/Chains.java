@@ -938,8 +938,21 @@ final class Chains {
                 // Images shared with other volumes (a clone's base) are checked, never repaired here.
                 boolean fix = repair && own.contains(file) && (file.equals(e.file())
                         || dependents(m.catalog, volume, null).isEmpty());
+                if (!m.datastore.exists(file)) {
+                    reports.add(new CheckReport(file, List.of("image file " + file + " is missing: the catalog records"
+                            + " it in the chain of volume " + m.ref(volume)), List.of(), List.of(), 0));
+                    continue;
+                }
                 try (DatastoreFile df = m.datastore.open(file, fix)) {
                     reports.add(f.check(df, m.resolver, fix));
+                } catch (StorageException damaged) {
+                    // A checker reports what it finds; one that cannot even start (an unreadable
+                    // header, a parent it cannot reach) still gives a report, not a bare error.
+                    if (damaged.code() == ErrorCode.DEVICE_UNAVAILABLE) {
+                        throw damaged;
+                    }
+                    reports.add(new CheckReport(file, List.of(damaged.code() + ": " + damaged.getMessage()),
+                            List.of(), List.of(), 0));
                 }
             }
             return reports;

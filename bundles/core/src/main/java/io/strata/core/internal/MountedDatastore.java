@@ -25,6 +25,7 @@ import io.strata.api.service.VolumeInfo;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeState;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -72,6 +73,17 @@ final class MountedDatastore {
     final Object lock = new Object();
     /** Written under {@link #lock}; read without it by listings and by the core after an unmount. */
     volatile Catalog catalog = Catalog.EMPTY;
+
+    /**
+     * Room kept for catalog updates: a datastore filled by its volumes' writes can still record
+     * their deletion (the reserve is given up, the delete goes on, and it is taken again once
+     * space is free).
+     */
+    static final String RESERVE = ".strata-catalog.reserve";
+    private static final long RESERVE_MIN = 256 << 10;
+    private static final int RESERVE_CHUNK = 64 << 10;
+    /** Guarded by {@link #lock}: the reserve's size as last written, 0 when unknown. */
+    private long reserveBytes;
     boolean closed;
     private String closedReason = "";
     final Map<String, List<Lease>> leases = new HashMap<>();
@@ -166,6 +178,7 @@ final class MountedDatastore {
         synchronized (lock) {
             catalog = c;
             recover();
+            keepReserve(CatalogCodec.encode(catalog).length);
         }
     }
 
@@ -211,7 +224,7 @@ final class MountedDatastore {
             }
         }
         if (changed) {
-            writeCatalog(c);
+            writeCatalog(c, true);
         }
     }
 
@@ -501,14 +514,14 @@ final class MountedDatastore {
                 throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume)
                         + " is the base of linked clone(s) " + String.join(", ", clones) + "; delete them first");
             }
-            writeCatalog(catalog.put(entry.withState(CatalogEntry.State.DELETING)));
+            writeCatalog(catalog.put(entry.withState(CatalogEntry.State.DELETING)), true);
             busy.add(volume);
         }
         try {
             deleteFiles(entry);
             synchronized (lock) {
                 ensureOpen();
-                writeCatalog(catalog.remove(volume));
+                writeCatalog(catalog.remove(volume), true);
             }
             LOG.info("datastore {}: deleted volume {}", name, volume);
         } catch (RuntimeException e) {
@@ -1099,7 +1112,7 @@ final class MountedDatastore {
             rollBackFiles(entry);
             synchronized (lock) {
                 if (!closed && catalog.find(entry.name()).isPresent()) {
-                    writeCatalog(catalog.remove(entry.name()));
+                    writeCatalog(catalog.remove(entry.name()), true);
                 }
             }
         } catch (RuntimeException e) {
@@ -1114,8 +1127,61 @@ final class MountedDatastore {
 
     /** Must hold {@link #lock}. Replaces the catalog file, then the in-memory copy. */
     void writeCatalog(Catalog next) {
-        datastore.writeAtomically(Catalog.FILE, CatalogCodec.encode(next));
+        writeCatalog(next, false);
+    }
+
+    /**
+     * Must hold {@link #lock}. Replaces the catalog file, then the in-memory copy.
+     *
+     * @param freeing the update belongs to an operation that frees space (a delete, the undo of
+     *        a failed create): on a full datastore it may use the room kept in {@link #RESERVE},
+     *        so that a full datastore can always be freed through Strata
+     */
+    void writeCatalog(Catalog next, boolean freeing) {
+        byte[] bytes = CatalogCodec.encode(next);
+        try {
+            datastore.writeAtomically(Catalog.FILE, bytes);
+        } catch (StorageException e) {
+            if (e.code() != ErrorCode.DATASTORE_FULL || !freeing || !datastore.exists(RESERVE)) {
+                throw e;
+            }
+            LOG.warn("datastore {} is full: releasing the room kept for catalog updates so that a delete can go on",
+                    name);
+            datastore.delete(RESERVE);
+            reserveBytes = 0;
+            datastore.writeAtomically(Catalog.FILE, bytes);
+        }
         catalog = next;
+        keepReserve(bytes.length);
+    }
+
+    /**
+     * Must hold {@link #lock}. Keeps {@link #RESERVE} at least twice the catalog's size (the
+     * atomic replace needs a whole new copy beside the old), best effort: on a full datastore it
+     * stays as it is and is grown by a later update.
+     */
+    private void keepReserve(int catalogBytes) {
+        long want = Math.max(RESERVE_MIN, ((2L * catalogBytes + RESERVE_CHUNK) / RESERVE_CHUNK + 1) * RESERVE_CHUNK);
+        if (reserveBytes >= want) {
+            return;
+        }
+        try {
+            DatastoreFile f = datastore.exists(RESERVE) ? datastore.open(RESERVE, true) : datastore.create(RESERVE);
+            try {
+                long have = f.size();
+                // Written, not sparse: the blocks must really be held for the reserve to free them.
+                ByteBuffer zeros = ByteBuffer.allocate(RESERVE_CHUNK);
+                for (long off = have - have % RESERVE_CHUNK; off < want; off += RESERVE_CHUNK) {
+                    f.write(zeros.clear(), off);
+                }
+                f.flush();
+                reserveBytes = Math.max(want, have);
+            } finally {
+                f.close();
+            }
+        } catch (StorageException e) {
+            LOG.debug("datastore {}: cannot grow the room kept for catalog updates: {}", name, e.getMessage());
+        }
     }
 
     /** Must hold {@link #lock}. Refuses a thick request that does not fit, before anything is written. */

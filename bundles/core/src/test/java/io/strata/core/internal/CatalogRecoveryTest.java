@@ -157,7 +157,7 @@ class CatalogRecoveryTest {
             s.map(p -> p.getFileName().toString()).forEach(files::add);
         }
         for (String file : files) {
-            boolean known = file.equals(Catalog.FILE) || file.equals("inside.raw")
+            boolean known = file.equals(Catalog.FILE) || file.equals(MountedDatastore.RESERVE) || file.equals("inside.raw")
                     || c.findByFile(file).isPresent() || file.startsWith(".tmp-");
             assertTrue(known, what + ": stray file " + file + " in " + files);
         }

@@ -92,7 +92,7 @@ class ConcurrencyTest {
                 || c == ErrorCode.VOLUME_IN_USE), codes.toString());
         List<VolumeInfo> vols = f.core.list("ds1");
         assertEquals(1, vols.size());
-        assertEquals(List.of(Catalog.FILE, vols.get(0).file()), f.core.datastore("ds1").list());
+        assertEquals(List.of(Catalog.FILE, MountedDatastore.RESERVE, vols.get(0).file()), f.core.datastore("ds1").list());
     }
 
     @RepeatedTest(5)

@@ -251,6 +251,21 @@ class ImportTrustTest {
     }
 
     @Test
+    void checkingAVolumeWhoseParentIsMissingGivesAReport() throws Exception {
+        core.create(ref("a"), 8 << 20, "vhd", io.strata.api.format.Provisioning.THIN);
+        core.snapshotCreate(ref("a"), "s");
+        core.clone(ref("a"), "s", ref("c"), true, null, null);
+        String parent = core.snapshotList(ref("a")).get(0).file();
+        Files.delete(ds.resolve(parent));
+        List<io.strata.api.format.CheckReport> reports = core.check(ref("c"), false);
+        assertEquals(2, reports.size(), reports.toString());
+        assertTrue(reports.stream().anyMatch(r -> r.file().equals(parent)
+                && r.errors().stream().anyMatch(x -> x.contains("missing"))), reports.toString());
+        // Repair refuses nothing it cannot see, and changes nothing in the child.
+        assertFalse(reports.stream().allMatch(r -> r.errors().isEmpty()));
+    }
+
+    @Test
     void sizesFromCatalogsNeverWrapInReports() {
         assertEquals(Long.MAX_VALUE, MountedDatastore.saturatedAdd(Long.MAX_VALUE - 5, 1L << 40));
         assertEquals(7, MountedDatastore.saturatedAdd(3, 4));

@@ -121,7 +121,7 @@ class RealPluginsTest {
         for (VolumeInfo vi : core.list("local")) {
             core.delete(vi.ref());
         }
-        assertEquals(List.of(Catalog.FILE), core.datastore("local").list());
+        assertEquals(List.of(Catalog.FILE, MountedDatastore.RESERVE), core.datastore("local").list());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.strata.raw.internal;
 
+import io.strata.api.Bounds;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
@@ -49,8 +50,9 @@ final class RawDisk implements VirtualDisk {
 
     private void checkRange(long offset, long length) {
         long s = size;
-        if (offset < 0 || length < 0 || offset > s - length) {
-            throw new StorageException(ErrorCode.OUT_OF_RANGE, "range " + offset + "+" + length
+        if (!Bounds.inRange(offset, length, s)) {
+            throw new StorageException(ErrorCode.OUT_OF_RANGE, "range " + Bounds.unsigned(offset) + "+"
+                    + Bounds.unsigned(length)
                     + " lies outside the " + s + "-byte disk '" + file.name() + "'");
         }
         if (closed) {

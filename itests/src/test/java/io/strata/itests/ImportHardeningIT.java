@@ -1,0 +1,158 @@
+package io.strata.itests;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.io.File;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.Assume;
+import org.junit.Before;
+import org.junit.Test;
+
+/**
+ * Hostile images at the shell of the real distribution, as a user meets them: an image that
+ * names a backing file reads nobody's data unless its parent is named, a parent cannot be
+ * deleted under its child, images that fail their check or claim absurd sizes are refused,
+ * links are never adopted, and volume-check reports a missing parent instead of failing.
+ */
+public class ImportHardeningIT extends StrataTestSupport {
+
+    @Before
+    public void localIsOnline() {
+        awaitDatastore("local", "ONLINE");
+        Assume.assumeTrue("qemu-img and qemu-io are needed", HostTools.has("qemu-img") && HostTools.has("qemu-io"));
+    }
+
+    private static Path dir() throws Exception {
+        return Files.createTempDirectory("import-hardening");
+    }
+
+    private static String qemu(String... args) throws Exception {
+        return HostTools.run(List.of(args));
+    }
+
+    private static Path child(Path dir, String name, String backing) throws Exception {
+        Path s = dir.resolve(name);
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", "qcow2", s.toString(), "64M");
+        return s;
+    }
+
+    private List<String> volumeNames() {
+        return rows(ok("storage:volume-list local")).stream().map(r -> r[0]).toList();
+    }
+
+    @Test
+    public void aBackingFileReadsNoOtherVolumeUnlessItsParentIsNamed() throws Exception {
+        Path d = dir();
+        Path v = d.resolve("v.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", v.toString(), "64M");
+        qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0xcc 0 1M", v.toString());
+        ok("storage:volume-import local victim " + v);
+
+        for (String backing : List.of("/any/dir/victim.qcow2", "/etc/passwd", "../../etc/passwd",
+                "nbd://127.0.0.1:10809/victim")) {
+            Path s = child(d, "s" + Math.abs(backing.hashCode()) + ".qcow2", backing);
+            String err = error("storage:volume-import local steal " + s);
+            assertTrue(err, err.startsWith("INVALID_ARGUMENT") && err.contains("--parent"));
+        }
+        assertFalse(volumeNames().contains("steal"));
+
+        // Named explicitly, the chain is recorded, the parent protected and the image rewritten.
+        Path s = child(d, "s.qcow2", "/any/dir/victim.qcow2");
+        ok("storage:volume-import --parent victim local steal " + s);
+        ok("storage:export-add local/steal");
+        try {
+            String read = qemu("qemu-io", "-r", "-f", "raw", "-c", "read -P 0xcc 0 1M", nbdUri("steal"));
+            assertTrue(read, read.contains("read 1048576/1048576 bytes"));
+        } finally {
+            ok("storage:export-remove local/steal");
+        }
+        assertTrue(ok("storage:volume-usage local/victim").contains("local/steal"));
+        String del = error("storage:volume-delete local/victim");
+        assertTrue(del, del.startsWith("VOLUME_IN_USE"));
+        String file = keyValues(ok("storage:volume-info local/steal")).get("file");
+        String path = keyValues(ok("storage:datastore-info local")).get("path");
+        String info = qemu("qemu-img", "info", "-U", "--output=json", new File(path, file).getPath());
+        assertFalse(info, info.contains("/any/dir"));
+        ok("storage:volume-delete local/steal");
+        ok("storage:snapshot-delete local/victim steal");
+        ok("storage:volume-delete local/victim");
+    }
+
+    @Test
+    public void imagesThatFailTheirCheckOrClaimAbsurdSizesAreRefused() throws Exception {
+        Path d = dir();
+        Path img = d.resolve("l2.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "64M");
+        qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 128k", img.toString());
+        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long l1 = readLong(ch, 40);
+            long l2 = readLong(ch, l1) & 0x00ff_ffff_ffff_fe00L;
+            ch.write(ByteBuffer.allocate(8).putLong(0, l2 | (1L << 63)), l2 + 8);
+        }
+        String err = error("storage:volume-import local selfref " + img);
+        assertTrue(err, err.startsWith("CORRUPT_IMAGE"));
+
+        for (long size : new long[] {Long.MAX_VALUE, 2L << 50, 0, 1, 513}) {
+            Path big = d.resolve("size-" + size + ".qcow2");
+            qemu("qemu-img", "create", "-q", "-f", "qcow2", big.toString(), "64M");
+            try (FileChannel ch = FileChannel.open(big, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.allocate(8).putLong(0, size), 24);
+            }
+            String e = error("storage:volume-import local big " + big);
+            assertTrue(size + ": " + e, e.startsWith("CORRUPT_IMAGE") || e.startsWith("SIZE_TOO_LARGE"));
+            assertFalse(size + ": " + e, e.matches("(?s).*[\\s(]-\\d.*"));
+        }
+        assertFalse(volumeNames().contains("selfref"));
+        assertFalse(volumeNames().contains("big"));
+        String list = ok("storage:datastore-list");
+        assertFalse(list, list.matches("(?s).*\\s-\\d.*"));
+    }
+
+    @Test
+    public void linksInTheDatastoreAreNeverAdopted() throws Exception {
+        Path d = dir();
+        Path outside = d.resolve("outside.raw");
+        Files.write(outside, new byte[1 << 20]);
+        Path ds = Path.of(keyValues(ok("storage:datastore-info local")).get("path"));
+        Path link = ds.resolve("planted.raw");
+        Files.createSymbolicLink(link, outside);
+        try {
+            String err = error("storage:volume-import local planted " + link);
+            assertTrue(err, err.startsWith("INVALID_ARGUMENT") && err.contains("symbolic link"));
+            assertFalse(volumeNames().contains("planted"));
+        } finally {
+            Files.delete(link);
+        }
+    }
+
+    @Test
+    public void checkingAVolumeWhoseParentIsMissingPrintsAReport() throws Exception {
+        ok("storage:volume-create --format vhd local base 16M");
+        String parent = keyValues(ok("storage:snapshot-create local/base s")).get("file");
+        ok("storage:volume-clone --linked local/base@s local kid");
+        Path ds = Path.of(keyValues(ok("storage:datastore-info local")).get("path"));
+        Path moved = Files.move(ds.resolve(parent), ds.getParent().resolve(parent));
+        try {
+            Result r = run("storage:volume-check local/kid");
+            String all = r.output + r.error;
+            assertTrue(all, all.contains("missing"));
+            assertFalse(all, all.startsWith("FILE_NOT_FOUND"));
+        } finally {
+            Files.move(moved, ds.resolve(parent));
+        }
+        ok("storage:volume-delete local/kid");
+    }
+
+    private static long readLong(FileChannel ch, long at) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(8);
+        ch.read(b, at);
+        return b.getLong(0);
+    }
+}
