@@ -1,5 +1,6 @@
 package io.strata.qcow2.internal;
 
+import io.strata.api.Bounds;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.format.BackingResolver;
@@ -42,6 +43,8 @@ final class Checker {
     private long[] rt;
     private boolean refcountsUsable;
     private boolean refcountsRepairable;
+    /** Whether an error was found that repair does not fix. */
+    private boolean blocking;
     /** [location in file, entry] of every L1 and L2 entry that points at a cluster. */
     private final List<long[]> pointers = new ArrayList<>();
     private byte[][] blocks;
@@ -61,11 +64,44 @@ final class Checker {
             throw new StorageException(ErrorCode.READ_ONLY, "file '" + file.name()
                     + "' is open read-only; repair needs it writable");
         }
-        List<String> repaired = repair();
+        boolean free = mayFree();
+        List<String> repaired = repair(free);
         reset();
         scan();
+        if (!free && !leaks.isEmpty()) {
+            leaks.add(0, hasBitmaps() && !blocking
+                    ? "not repaired: " + leaks.size() + " leak(s) left as they are because the image has persistent"
+                            + " bitmaps, whose clusters the checker does not follow (use qemu-img check -r leaks)"
+                    : "not repaired: " + leaks.size() + " leak(s) left as they are because the image has errors"
+                            + " repair cannot fix; a leaked cluster may be data behind a damaged pointer, so nothing"
+                            + " is freed until those errors are fixed");
+        }
         return report(repaired);
     }
+
+    /** An error repair cannot fix: while one remains, leaks are not freed. */
+    private void error(String message) {
+        errors.add(message);
+        blocking = true;
+    }
+
+    /** An error repair fixes (when the refcounts are repairable): a refcount of 0 for a cluster used once,
+     *  a wrong COPIED flag, the dirty or corrupt bit. */
+    private void fixable(String message) {
+        errors.add(message);
+    }
+
+    /** Whether repair may free leaks: only when every error is one it fixes. */
+    private boolean mayFree() {
+        return !blocking && refcountsRepairable && !hasBitmaps();
+    }
+
+    /** Persistent bitmaps own clusters the checker does not follow: they would look leaked. */
+    private boolean hasBitmaps() {
+        return header != null && header.otherExtensions().stream().anyMatch(e -> e.type() == EXT_BITMAPS);
+    }
+
+    private static final int EXT_BITMAPS = 0x23852875;
 
     private CheckReport report(List<String> repaired) {
         return new CheckReport(file.name(), errors, leaks, repaired, leakedBytes);
@@ -76,6 +112,7 @@ final class Checker {
         leaks.clear();
         pointers.clear();
         leakedBytes = 0;
+        blocking = false;
     }
 
     // --------------------------------------------------------------------- scan
@@ -85,22 +122,19 @@ final class Checker {
         try {
             header = Inspector.readHeader(file);
         } catch (StorageException e) {
-            errors.add(e.getMessage());
+            error(e.getMessage());
             return;
         }
         cb = header.clusterBits();
         cs = header.clusterSize();
         if (header.nbSnapshots() > 0) {
-            errors.add("image has " + header.nbSnapshots() + " internal snapshot(s); the checker does not"
+            error("image has " + header.nbSnapshots() + " internal snapshot(s); the checker does not"
                     + " follow snapshot tables (use qemu-img check)");
             return;
         }
-        if ((header.incompatible() & Qcow2.INCOMPAT_DIRTY) != 0) {
-            errors.add("image is marked dirty: its refcounts may be stale");
-        }
         long nClusters = (fileSize + cs - 1) / cs;
         if (nClusters > Integer.MAX_VALUE - 8) {
-            errors.add("image file is too large for the checker (" + fileSize + " bytes)");
+            error("image file is too large for the checker (" + fileSize + " bytes)");
             return;
         }
         refs = new int[(int) nClusters];
@@ -110,15 +144,27 @@ final class Checker {
         long l1Bytes = header.l1Size() * 8L;
         boolean l1Ok = header.l1Size() >= 0 && l1Bytes <= Qcow2.MAX_L1_BYTES;
         if (!l1Ok) {
-            errors.add("L1 table size " + header.l1Size() + " is out of range");
-        } else if (header.l1Size() > 0) {
-            l1Ok = region(header.l1TableOffset(), l1Bytes, "L1 table");
+            error("L1 table size " + Integer.toUnsignedString(header.l1Size()) + " is out of range");
+        } else {
+            long needed = Inspector.l1Needed(header);
+            if (header.l1Size() < needed) {
+                error("L1 table of " + header.l1Size() + " entries cannot map the virtual size " + header.size()
+                        + " (needs " + needed + ")");
+            }
+            if (header.l1Size() > 0) {
+                l1Ok = region(header.l1TableOffset(), l1Bytes, "L1 table");
+            }
+        }
+        if (header.backingFormat() != null && !Qcow2Format.TYPE.equals(header.backingFormat())) {
+            error("the backing file is in the format '" + header.backingFormat() + "'; Strata chains qcow2"
+                    + " images only");
         }
         long rtBytes = (long) header.refcountTableClusters() * cs;
         refcountsUsable = header.refcountTableClusters() > 0 && rtBytes <= Qcow2.MAX_REFTABLE_BYTES
                 && region(header.refcountTableOffset(), rtBytes, "refcount table");
         if (header.refcountTableClusters() <= 0 || rtBytes > Qcow2.MAX_REFTABLE_BYTES) {
-            errors.add("refcount table size " + header.refcountTableClusters() + " clusters is out of range");
+            error("refcount table size " + Integer.toUnsignedString(header.refcountTableClusters())
+                    + " clusters is out of range");
         }
         rt = refcountsUsable ? Inspector.readTable(file, header.refcountTableOffset(), (int) (rtBytes / 8))
                 : new long[0];
@@ -128,7 +174,7 @@ final class Checker {
                 continue;
             }
             if ((rt[i] & 0x1ff) != 0) {
-                errors.add("refcount table entry " + i + " has reserved bits set (0x" + Long.toHexString(rt[i]) + ")");
+                error("refcount table entry " + i + " has reserved bits set (0x" + Long.toHexString(rt[i]) + ")");
             }
             long off = rt[i] & ~0x1ffL;
             if (ref(off, "refcount block " + i)) {
@@ -141,13 +187,19 @@ final class Checker {
         if (!refcountsUsable) {
             refcountsRepairable = false;
         }
+        if ((header.incompatible() & Qcow2.INCOMPAT_DIRTY) != 0) {
+            fixable("image is marked dirty: its refcounts may be stale");
+        }
+        if ((header.incompatible() & Qcow2.INCOMPAT_CORRUPT) != 0) {
+            fixable("image is marked corrupt (qemu found an inconsistency while writing it)");
+        }
 
         if (l1Ok && header.l1Size() > 0) {
             long[] l1 = Inspector.readTable(file, header.l1TableOffset(), header.l1Size());
             for (int i = 0; i < l1.length; i++) {
                 long e = l1[i];
                 if ((e & L1_RESERVED) != 0) {
-                    errors.add("L1 entry " + i + " has reserved bits set (0x" + Long.toHexString(e) + ")");
+                    error("L1 entry " + i + " has reserved bits set (0x" + Long.toHexString(e) + ")");
                 }
                 long off = Entries.offset(e);
                 if (off == 0) {
@@ -163,12 +215,12 @@ final class Checker {
                     long x = l2[j];
                     Entries.State st = Entries.state(x);
                     if (st == Entries.State.COMPRESSED) {
-                        errors.add("guest offset " + guest + " is stored compressed, which Strata does not check");
+                        error("guest offset " + guest + " is stored compressed, which Strata does not check");
                         refcountsRepairable = false;
                         continue;
                     }
                     if ((x & L2_RESERVED) != 0) {
-                        errors.add("L2 entry for guest offset " + guest + " has reserved bits set (0x"
+                        error("L2 entry for guest offset " + guest + " has reserved bits set (0x"
                                 + Long.toHexString(x) + ")");
                     }
                     if (st == Entries.State.NORMAL || st == Entries.State.ZERO_ALLOC) {
@@ -186,7 +238,7 @@ final class Checker {
                 int rc = stored(Entries.offset(p[1]) >>> cb);
                 boolean copied = (p[1] & Entries.COPIED) != 0;
                 if (copied != (rc == 1)) {
-                    errors.add("entry at file offset " + p[0] + " (pointing to " + Entries.offset(p[1])
+                    fixable("entry at file offset " + p[0] + " (pointing to " + Entries.offset(p[1])
                             + ") has the COPIED flag " + (copied ? "set" : "clear") + " but refcount " + rc);
                 }
             }
@@ -196,7 +248,7 @@ final class Checker {
             try {
                 format.openBacking(header.backingFile(), resolver, 2, file.name()).close();
             } catch (StorageException e) {
-                errors.add("backing file '" + header.backingFile() + "': " + e.getMessage());
+                error("backing file '" + header.backingFile() + "': " + e.getMessage());
             }
         }
     }
@@ -206,11 +258,14 @@ final class Checker {
             int s = stored(c);
             int r = refs[(int) c];
             if (r > 1) {
-                errors.add("cluster at " + (c << cb) + " is referenced " + r + " times");
+                error("cluster at " + (c << cb) + " is referenced " + r + " times");
                 refcountsRepairable = false;
             }
-            if (s < r) {
-                errors.add("cluster at " + (c << cb) + " has refcount " + s + " but is referenced " + r
+            if (s < r && r == 1) {
+                fixable("cluster at " + (c << cb) + " has refcount " + s + " but is referenced " + r
+                        + " time(s)");
+            } else if (s < r) {
+                error("cluster at " + (c << cb) + " has refcount " + s + " but is referenced " + r
                         + " time(s)");
             } else if (s > r) {
                 leaks.add("cluster at " + (c << cb) + " has refcount " + s + " but is referenced " + r + " time(s)");
@@ -244,6 +299,12 @@ final class Checker {
     }
 
     private boolean region(long off, long length, String what) {
+        if (off <= 0 || !Bounds.inRange(off, length, Qcow2.roundUp(fileSize, cs))) {
+            error(what + " at " + Bounds.unsigned(off) + " (" + length + " bytes) is not a range of clusters"
+                    + " past the header and before the end of the file (" + fileSize + " bytes)");
+            refcountsRepairable = false;
+            return false;
+        }
         boolean ok = true;
         for (long p = off; p < off + length; p += cs) {
             ok &= ref(p, what);
@@ -257,12 +318,12 @@ final class Checker {
     /** Counts one reference to the cluster at {@code off}; reports and refuses a bad pointer. */
     private boolean ref(long off, String what) {
         if (off % cs != 0) {
-            errors.add(what + " at " + off + " is not cluster-aligned");
+            error(what + " at " + Bounds.unsigned(off) + " is not cluster-aligned");
             refcountsRepairable = false;
             return false;
         }
         if (off >= fileSize || off < 0) {
-            errors.add(what + " at " + off + " lies past the end of the file (" + fileSize + " bytes)");
+            error(what + " at " + Bounds.unsigned(off) + " lies past the end of the file (" + fileSize + " bytes)");
             refcountsRepairable = false;
             return false;
         }
@@ -272,7 +333,8 @@ final class Checker {
 
     // --------------------------------------------------------------------- repair
 
-    private List<String> repair() {
+    /** @param free whether leaks may be freed (no error remains that repair cannot fix) */
+    private List<String> repair(boolean free) {
         List<String> done = new ArrayList<>();
         if (header == null || !refcountsUsable) {
             return done;
@@ -300,7 +362,7 @@ final class Checker {
         }
         int lowered = 0;
         int perBlock = cs / 2;
-        for (int b = 0; b < blocks.length; b++) {
+        for (int b = 0; free && b < blocks.length; b++) {
             if (blocks[b] == null) {
                 continue;
             }
@@ -339,6 +401,12 @@ final class Checker {
                 file.write(ByteBuffer.wrap(header.encode()), 0);
                 file.flush();
                 done.add("cleared the dirty bit after rebuilding refcounts");
+            }
+            if (free && (header.incompatible() & Qcow2.INCOMPAT_CORRUPT) != 0) {
+                header = header.withIncompatible(header.incompatible() & ~Qcow2.INCOMPAT_CORRUPT);
+                file.write(ByteBuffer.wrap(header.encode()), 0);
+                file.flush();
+                done.add("cleared the corrupt bit: no error remains that repair cannot fix");
             }
         }
         return done;

@@ -1,5 +1,6 @@
 package io.strata.qcow2.internal;
 
+import io.strata.api.Bounds;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -189,8 +190,18 @@ record Header(
         }
         int clusterSize = 1 << clusterBits;
         long size = in.getLong(24);
-        if (size < 0) {
-            throw new Damage("negative virtual size " + size);
+        if (size <= 0 || size % 512 != 0) {
+            throw new Damage("virtual size " + Bounds.unsigned(size) + " bytes is invalid (a qcow2 virtual size is"
+                    + " a positive multiple of 512 bytes)");
+        }
+        if (size > Qcow2.MAX_VIRTUAL_SIZE) {
+            throw new Damage("its virtual size " + size + " bytes exceeds the " + Qcow2.MAX_VIRTUAL_SIZE
+                    + " bytes (1 PiB) Strata supports", true);
+        }
+        long nbSnapshots = Integer.toUnsignedLong(in.getInt(60));
+        if (nbSnapshots > Qcow2.MAX_SNAPSHOTS) {
+            throw new Damage("nb_snapshots " + nbSnapshots + " exceeds the limit of " + Qcow2.MAX_SNAPSHOTS
+                    + " internal snapshots (qemu's)");
         }
         int crypt = in.getInt(32);
         long incompatible = in.getLong(72);
@@ -237,8 +248,8 @@ record Header(
                 break;
             }
             if (len < 0 || p + 8L + len > limit) {
-                throw new Damage(String.format("header extension 0x%08x at %d has length %d past the first cluster",
-                        type, p, len));
+                throw new Damage(String.format("header extension 0x%08x at %d has length %s past the first cluster",
+                        type, p, Integer.toUnsignedString(len)));
             }
             byte[] data = new byte[len];
             in.get(p + 8, data);
@@ -249,23 +260,28 @@ record Header(
             }
             p += 8 + (int) Qcow2.roundUp(len, 8);
         }
+        int extensionsEnd = p + 8; // past the end marker
 
         String backingFile = null;
         if (backingOffset != 0) {
             if (backingSize <= 0 || backingSize > Qcow2.MAX_BACKING_NAME) {
-                throw new Damage("backing file name length " + backingSize + " is invalid (1.."
-                        + Qcow2.MAX_BACKING_NAME + ")");
+                throw new Damage("backing file name length " + Integer.toUnsignedString(backingSize)
+                        + " is invalid (1.." + Qcow2.MAX_BACKING_NAME + ")");
             }
-            if (backingOffset < headerLength || backingOffset + backingSize > limit) {
-                throw new Damage("backing file name at " + backingOffset + " (" + backingSize
+            if (!Bounds.inRange(backingOffset, backingSize, limit)) {
+                throw new Damage("backing file name at " + Bounds.unsigned(backingOffset) + " (" + backingSize
                         + " bytes) lies outside the header cluster");
+            }
+            if (backingOffset < extensionsEnd) {
+                throw new Damage("backing file name at " + backingOffset + " overlaps the header or its extensions"
+                        + " (which end at " + extensionsEnd + ")");
             }
             byte[] name = new byte[backingSize];
             in.get((int) backingOffset, name);
             backingFile = new String(name, StandardCharsets.UTF_8);
         }
         return new Header(clusterBits, size, in.getInt(36), in.getLong(40), in.getLong(48), in.getInt(56),
-                in.getInt(60), in.getLong(64), incompatible, in.getLong(80), in.getLong(88), headerLength, extra,
+                (int) nbSnapshots, in.getLong(64), incompatible, in.getLong(80), in.getLong(88), headerLength, extra,
                 backingFile, backingFormat, others);
     }
 }

@@ -22,6 +22,10 @@ final class Qcow2 {
      * allocated disk and for leaks.
      */
     static final long MAX_VIRTUAL_SIZE = 1L << 50;
+    /** qemu's limit on internal snapshots (QCOW_MAX_SNAPSHOTS); nb_snapshots above it is refused. */
+    static final int MAX_SNAPSHOTS = 65536;
+    /** Bytes of one snapshot table entry without its variable parts (the least each snapshot takes). */
+    static final int SNAPSHOT_ENTRY_MIN = 40;
     /** Longest backing file name the format allows. */
     static final int MAX_BACKING_NAME = 1023;
     /** Longest backing chain, this image included (issue 3: never above 32). */

@@ -1,5 +1,6 @@
 package io.strata.qcow2.internal;
 
+import io.strata.api.Bounds;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.format.BackingResolver;
@@ -75,6 +76,8 @@ final class Qcow2Disk implements VirtualDisk {
     private volatile boolean closed;
     /** Null when read-only. Guarded by lock. */
     private final Refcounts refcounts;
+    /** Sorted offsets of the metadata clusters found at open: no data entry may name one. */
+    private final long[] metadata;
     /** L2 tables changed in memory since the last flush, by offset; never evicted. Guarded by lock. */
     private final java.util.Map<Long, AtomicLongArray> dirtyTables = new java.util.HashMap<>();
     /** L2 tables created since the last flush, not yet named by a durable L1 entry. Guarded by lock. */
@@ -98,10 +101,18 @@ final class Qcow2Disk implements VirtualDisk {
         this.l2Mask = (1L << l2Bits) - 1;
         this.l2CacheLimit = (int) Math.max(16, l2CacheBytes / cs);
         this.state = new State(header.size(), header.l1TableOffset(), new AtomicLongArray(in.l1()));
+        this.metadata = in.metadata();
         in.l2Tables().forEach((k, v) -> l2Cache.put(k, new AtomicLongArray(v)));
         this.refcounts = readOnly ? null
                 : new Refcounts(file, cb, header.refcountTableOffset(), in.refcountTable(), in.fileSize(),
                         (off, clusters) -> writeHeader(header.withRefcountTable(off, clusters)));
+        if (refcounts != null && refcounts.get(0) == 0) {
+            // the allocator never reuses clusters, but an image whose refcounts do not even count
+            // its header is damaged: writing would only add to the damage
+            throw new StorageException(ErrorCode.CORRUPT_IMAGE, "qcow2 image '" + file.name() + "' is damaged:"
+                    + " the header cluster has refcount 0 (refcount block 0 missing?); it can be opened"
+                    + " read-only; run the checker with repair before writing");
+        }
     }
 
     @Override
@@ -147,9 +158,9 @@ final class Qcow2Disk implements VirtualDisk {
     // ---------------------------------------------------------------- lookups
 
     private void checkRange(long offset, long length, long size) {
-        if (offset < 0 || length < 0 || offset > size - length) {
-            throw new StorageException(ErrorCode.OUT_OF_RANGE, "range " + offset + "+" + length
-                    + " lies outside the " + size + "-byte disk '" + file.name() + "'");
+        if (!Bounds.inRange(offset, length, size)) {
+            throw new StorageException(ErrorCode.OUT_OF_RANGE, "range " + Bounds.unsigned(offset) + "+"
+                    + Bounds.unsigned(length) + " lies outside the " + size + "-byte disk '" + file.name() + "'");
         }
         if (closed) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "disk '" + file.name() + "' is closed");
@@ -164,7 +175,11 @@ final class Qcow2Disk implements VirtualDisk {
 
     /** @return the L2 entry of guest cluster {@code vc}, 0 when its L2 table does not exist */
     private long entry(State s, long vc) {
-        int l1i = (int) (vc >>> l2Bits);
+        long i = vc >>> l2Bits;
+        if (i >= s.l1.length()) {
+            return 0; // never for a validated image: the L1 table covers the virtual size
+        }
+        int l1i = (int) i;
         long t = Entries.offset(s.l1.get(l1i));
         if (t == 0) {
             return 0;
@@ -183,7 +198,7 @@ final class Qcow2Disk implements VirtualDisk {
             Io.readPadded(file, ByteBuffer.wrap(raw), offset);
             long[] entries = Entries.decode(raw);
             try {
-                Inspector.checkL2(entries, l1Index << l2Bits, header, file.size());
+                Inspector.checkL2(entries, l1Index << l2Bits, header, file.size(), metadata);
             } catch (Damage d) {
                 throw Inspector.corrupt(file, d);
             }
@@ -398,9 +413,18 @@ final class Qcow2Disk implements VirtualDisk {
                     } else if (st == Entries.State.COMPRESSED) {
                         throw compressed(vc);
                     } else {
-                        throw new StorageException(ErrorCode.UNSUPPORTED, "qcow2 image '" + file.name()
-                                + "' shares the cluster of guest offset " + (vc << cb)
-                                + " (refcount above one, internal snapshots?); Strata cannot write it");
+                        // NORMAL or ZERO_ALLOC without COPIED: the cluster's refcount is above one, so it is
+                        // never written in place; copy it (or zeros) into a new cluster. Its refcount is
+                        // left as it is: at worst a leak, never a cluster freed while referenced.
+                        if (batchCount == 0) {
+                            batchFirst = vc;
+                        }
+                        int base = batchCount * cs;
+                        if (st == Entries.State.NORMAL && (in != 0 || n != cs)) {
+                            Io.readPadded(file, ByteBuffer.wrap(batch, base, cs), Entries.offset(e));
+                        }
+                        src.get(batch, base + in, n);
+                        batchCount++;
                     }
                 }
                 vc++;
@@ -564,7 +588,7 @@ final class Qcow2Disk implements VirtualDisk {
             }
             AtomicLongArray t = table(tOff, l1i);
             int idx = (int) (from & l2Mask);
-            List<Long> freed = new ArrayList<>();
+            List<Long> freed = new ArrayList<>(); // host offset, bit 0 set when the entry had COPIED
             boolean changed = false;
             for (int i = 0; i < count; i++) {
                 long e = t.get(idx + i);
@@ -573,7 +597,7 @@ final class Qcow2Disk implements VirtualDisk {
                 if (trim || st == Entries.State.COMPRESSED) {
                     ne = chain ? Entries.ZERO : 0;
                     if (st == Entries.State.NORMAL || st == Entries.State.ZERO_ALLOC) {
-                        freed.add(Entries.offset(e));
+                        freed.add(Entries.offset(e) | ((e & Entries.COPIED) != 0 ? 1 : 0));
                     }
                 } else if (st == Entries.State.NORMAL) {
                     ne = e | Entries.ZERO; // keeps the cluster (and its COPIED flag): zeroing does not deallocate
@@ -591,11 +615,19 @@ final class Qcow2Disk implements VirtualDisk {
             install(s, from, entries);
             if (!freed.isEmpty()) {
                 flushLocked(); // no durable L2 entry names the clusters any more before their refcounts drop
-                for (long c : freed) {
-                    refcounts.set(c >>> cb, 1, 0);
+                // one reference dropped each; a cluster whose entry lacked COPIED may be referenced
+                // elsewhere (refcount above one), so only a cluster that had COPIED and reaches 0 is punched
+                List<Long> dead = new ArrayList<>();
+                for (long f : freed) {
+                    long c = f & ~1L;
+                    int rc = refcounts.get(c >>> cb);
+                    refcounts.set(c >>> cb, 1, Math.max(0, rc - 1));
+                    if (rc <= 1 && (f & 1) != 0) {
+                        dead.add(c);
+                    }
                 }
                 refcounts.writeDirty();
-                for (long c : freed) {
+                for (long c : dead) {
                     try {
                         file.punchHole(c, cs);
                     } catch (StorageException e) {
@@ -631,11 +663,11 @@ final class Qcow2Disk implements VirtualDisk {
         int runKind = -1; // 0 unallocated, 1 data, 2 zero
         while (off < end) {
             long vc = off >>> cb;
-            int l1i = (int) (vc >>> l2Bits);
+            long l1i = vc >>> l2Bits;
             long segEnd;
             int kind;
-            if (Entries.offset(s.l1.get(l1i)) == 0) {
-                segEnd = Math.min(end, ((long) (l1i + 1) << l2Bits) << cb);
+            if (l1i >= s.l1.length() || Entries.offset(s.l1.get((int) l1i)) == 0) {
+                segEnd = Math.min(end, ((l1i + 1) << l2Bits) << cb);
                 kind = 0;
             } else {
                 segEnd = Math.min(end, (vc + 1) << cb);

@@ -1,5 +1,6 @@
 package io.strata.qcow2.internal;
 
+import io.strata.api.Bounds;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
@@ -92,7 +93,7 @@ final class Refcounts {
         if (rt >= table.length || table[(int) rt] == 0) {
             return 0;
         }
-        return RefcountBlock.get(block(table[(int) rt]), (int) (cluster & ((1L << blockShift) - 1)));
+        return RefcountBlock.get(block(blockOffset(rt)), (int) (cluster & ((1L << blockShift) - 1)));
     }
 
     /**
@@ -126,13 +127,13 @@ final class Refcounts {
             long rt = c >>> blockShift;
             long blockEnd = Math.min(end, (rt + 1) << blockShift);
             if (rt < table.length && table[(int) rt] != 0) {
-                byte[] block = block(table[(int) rt]);
+                byte[] block = block(blockOffset(rt));
                 int from = (int) (c & ((1L << blockShift) - 1));
                 int to = from + (int) (blockEnd - c);
                 for (int i = from; i < to; i++) {
                     RefcountBlock.set(block, i, value);
                 }
-                dirty.add(table[(int) rt]);
+                dirty.add(blockOffset(rt));
             }
             c = blockEnd;
         }
@@ -179,9 +180,9 @@ final class Refcounts {
             if (own != null) {
                 RefcountBlock.set(own, index, 1);
             } else {
-                byte[] block = block(table[(int) rt]);
+                byte[] block = block(blockOffset(rt));
                 RefcountBlock.set(block, index, 1);
-                dirty.add(table[(int) rt]);
+                dirty.add(blockOffset(rt));
             }
         }
         for (Map.Entry<Long, byte[]> e : created.entrySet()) {
@@ -247,7 +248,17 @@ final class Refcounts {
         dirty.clear();
     }
 
+    /** The block offset of a table entry: bits 9..63 (bits 0..8 are reserved; open refuses them set). */
+    private long blockOffset(long rt) {
+        return table[(int) rt] & ~Inspector.REFT_RESERVED;
+    }
+
     private byte[] block(long offset) {
+        if (offset <= 0 || offset % clusterSize != 0) {
+            throw new StorageException(ErrorCode.CORRUPT_IMAGE, "the refcount table of '" + file.name()
+                    + "' names a refcount block at " + Bounds.unsigned(offset) + ", which is not a cluster past"
+                    + " the header");
+        }
         byte[] b = blocks.get(offset);
         if (b == null) {
             b = new byte[clusterSize];
