@@ -71,7 +71,7 @@ public class ImportHardeningIT extends StrataTestSupport {
             String read = qemu("qemu-io", "-r", "-f", "raw", "-c", "read -P 0xcc 0 1M", nbdUri("steal"));
             assertTrue(read, read.contains("read 1048576/1048576 bytes"));
         } finally {
-            ok("storage:export-remove local/steal");
+            ok("storage:export-remove steal");
         }
         assertTrue(ok("storage:volume-usage local/victim").contains("local/steal"));
         String del = error("storage:volume-delete local/victim");

@@ -772,6 +772,10 @@ final class MountedDatastore {
             long size = image.virtualSize();
             if (parentFile != null) {
                 size = relink(format, work, src, parentFile, parentChain);
+            } else {
+                // A volume is for writing: an image the format opens read-only only (qcow2 internal
+                // snapshots, features it does not maintain) is refused now, not at the first write.
+                openChain(format, work, false, refuseBacking(src)).close();
             }
             if (inPlace == null || !inPlace.equals(file)) {
                 datastore.rename(work, file);

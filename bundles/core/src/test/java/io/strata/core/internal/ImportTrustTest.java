@@ -226,6 +226,21 @@ class ImportTrustTest {
     }
 
     @Test
+    void anImageThatOpensReadOnlyOnlyIsRefused() throws Exception {
+        // A persistent dirty bitmap sets an autoclear feature Strata does not maintain: the image
+        // checks clean, but Strata opens it read-only only.
+        Path img = tmp.resolve("bitmap.qcow2");
+        Tools.run("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "16M");
+        Tools.run("qemu-img", "bitmap", "--add", img.toString(), "b0");
+        byte[] before = Files.readAllBytes(img);
+        StorageException e = fails(ErrorCode.UNSUPPORTED, () -> core.importImage(ref("ro"), img, null));
+        assertTrue(e.getMessage().contains("autoclear"), e.getMessage());
+        assertTrue(core.list("local").isEmpty());
+        assertArrayEquals(before, Files.readAllBytes(img));
+        assertEquals(List.of(), files().stream().filter(n -> !n.equals(MountedDatastore.RESERVE)).toList());
+    }
+
+    @Test
     void linksInTheDatastoreDirectoryAreNeverAdopted() throws Exception {
         Path outside = tmp.resolve("outside.raw");
         byte[] content = new byte[1 << 20];
