@@ -19,6 +19,7 @@ import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -63,11 +64,31 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         final AtomicIntegerArray bat;
         /** Differencing only: cached bitmaps per block (null = not loaded yet, {@link #FULL}, or a copy). */
         final AtomicReferenceArray<byte[]> bitmaps;
+        /**
+         * Dynamic disks: one bit per block whose bitmap on disk is known to be all set (allocated
+         * here, or checked and completed by the first write). Other tools (Hyper-V) write exact
+         * bitmaps; a write into an unset sector must set it, or Hyper-V would read zeros there.
+         */
+        final AtomicLongArray completeBitmaps;
 
         State(long virtualSize, AtomicIntegerArray bat, AtomicReferenceArray<byte[]> bitmaps) {
+            this(virtualSize, bat, bitmaps, new AtomicLongArray((bat.length() + 63) >>> 6));
+        }
+
+        State(long virtualSize, AtomicIntegerArray bat, AtomicReferenceArray<byte[]> bitmaps,
+                AtomicLongArray completeBitmaps) {
             this.virtualSize = virtualSize;
             this.bat = bat;
             this.bitmaps = bitmaps;
+            this.completeBitmaps = completeBitmaps;
+        }
+
+        boolean bitmapComplete(int index) {
+            return (completeBitmaps.get(index >>> 6) & (1L << index)) != 0;
+        }
+
+        void markBitmapComplete(int index) {
+            completeBitmaps.getAndAccumulate(index >>> 6, 1L << index, (a, b) -> a | b);
         }
     }
 
@@ -516,6 +537,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                     if (entry == Bat.UNUSED) {
                         allocate(index, fullBitmap, src, inBlock);
                     } else {
+                        completeBitmap(s, index, entry);
                         file.write(src, dataOffset(entry, inBlock));
                     }
                 }
@@ -615,12 +637,34 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 file.write(src, block + bitmapSize + inBlock);
             }
             entry = Bat.entryFor(block);
+            if (bitmap == fullBitmap) {
+                s.markBitmapComplete(index);
+            }
             s.bat.set(index, entry);
             pendingBat.add(index); // reaches the file in flush(), after an fsync made the block durable
             return entry;
         } finally {
             metaLock.unlock();
         }
+    }
+
+    /**
+     * Dynamic disks: before the first write into a block another tool allocated, make its
+     * bitmap all set, as Strata's own blocks have it. Strata and qemu read a dynamic disk's
+     * data area whatever the bitmap says; Hyper-V reads zeros for unset sectors, so a write
+     * there must set them. Setting bits first is safe: where the check found them unset the
+     * data area holds zeros, which is what every reader then sees until the data lands.
+     */
+    private void completeBitmap(State s, int index, int entry) {
+        if (s.bitmapComplete(index)) {
+            return;
+        }
+        long at = Bat.blockOffset(entry);
+        byte[] bm = Io.readBytes(file, at, bitmapSize);
+        if (bm == null || !Arrays.equals(bm, fullBitmap)) {
+            Io.write(file, fullBitmap, at);
+        }
+        s.markBitmapComplete(index);
     }
 
     private void writeBatEntry(int index, int entry) {
@@ -928,6 +972,9 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         metaLock.lock();
         try {
             long at = Layout.otherLocatorSet(header);
+            if (at >= 0 && !freeForLocators(at)) {
+                at = -1; // looks like Strata's layout but is not: append rather than overwrite anything
+            }
             if (at < 0) {
                 at = (nextFree + 511) & ~511L;
                 long newFooterPos = at + Layout.LOCATOR_SET;
@@ -938,6 +985,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             String absolute = VhdFormat.absolutePath(np);
             List<ParentLocator> locators = Layout.writeLocators(file, at, Layout.relativePath(np.name()), absolute);
             file.flush();
+            long batEnd = header.tableOffset() + Bat.bytesOnDisk(header.entries());
+            if (at >= batEnd) {
+                batRoomEnd = Math.min(batRoomEnd, at); // a later growth of the BAT must not run over them
+            }
             DynamicHeader h = header.withParent(np.uniqueId(), VhdFormat.parentTimestamp(np), np.name(), locators);
             Io.write(file, h.encode(), footer.dataOffset());
             file.flush();
@@ -946,6 +997,42 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             metaLock.unlock();
         }
         swapParent(np); // outside metaLock: writers take the chain lock before metaLock
+    }
+
+    /**
+     * Whether Strata's other locator set at {@code at} is really free: inside the file before the
+     * footer, clear of the footer copy, header, BAT, every block and every live locator. An image
+     * from elsewhere can put its first locator where Strata's set A lies and a block where set B
+     * would be; a rebase must never write locator data over it. Called under metaLock.
+     */
+    private boolean freeForLocators(long at) {
+        long end = at + Layout.LOCATOR_SET;
+        if (at < Footer.SIZE || end > footerPos) {
+            return false;
+        }
+        if (overlaps(at, Layout.LOCATOR_SET, footer.dataOffset(), DynamicHeader.SIZE)
+                || overlaps(at, Layout.LOCATOR_SET, header.tableOffset(), Bat.bytesOnDisk(header.entries()))) {
+            return false;
+        }
+        for (ParentLocator l : header.parentLocators()) {
+            if (l.isUsed() && overlaps(at, Layout.LOCATOR_SET, l.dataOffset(),
+                    Math.max(Integer.toUnsignedLong(l.dataLength()), Math.max(0, l.spaceBytes())))) {
+                return false;
+            }
+        }
+        AtomicIntegerArray bat = state().bat;
+        long blockBytes = bitmapSize + (long) blockSize;
+        for (int i = 0; i < bat.length(); i++) {
+            int e = bat.get(i);
+            if (e != Bat.UNUSED && overlaps(at, Layout.LOCATOR_SET, Bat.blockOffset(e), blockBytes)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean overlaps(long aStart, long aLen, long bStart, long bLen) {
+        return aStart < bStart + bLen && bStart < aStart + aLen;
     }
 
     private void makeStandalone(Parent old) {
@@ -1048,13 +1135,26 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 freeBlock(index, entry);
             }
         } else if (whole) {
+            // The last block of a disk that is not a whole number of blocks: only the sectors inside the
+            // disk get their bit (bits past the end would claim sectors the disk does not have).
+            byte[] inDisk = blockStart + blockSize > s.virtualSize
+                    ? bitsUpTo((int) ((s.virtualSize - blockStart) >>> 9)) : null;
             if (entry == Bat.UNUSED) {
-                allocate(index, fullBitmap, null, 0); // data area past the end of the file: zeros
-                s.bitmaps.set(index, FULL);
+                allocate(index, inDisk == null ? fullBitmap : inDisk, null, 0); // data area past the end: zeros
+                s.bitmaps.set(index, inDisk == null ? FULL : inDisk);
             } else {
                 zeroData(entry, 0, blockSize);
-                if (s.bitmaps.get(index) != FULL) {
-                    s.bitmaps.set(index, FULL);
+                byte[] old = bitmap(s, index, entry);
+                byte[] updated = FULL;
+                if (inDisk != null && old != FULL) {
+                    byte[] merged = old.clone();
+                    for (int i = 0; i < merged.length; i++) {
+                        merged[i] |= inDisk[i];
+                    }
+                    updated = normalize(merged);
+                }
+                if (old != updated && !Arrays.equals(onDisk(old), onDisk(updated))) {
+                    s.bitmaps.set(index, updated);
                     dirtyBitmaps.add(index); // written at flush, after the zeros are durable
                 }
             }
@@ -1065,6 +1165,15 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         } else if (entry != Bat.UNUSED || !parentZero) {
             writePiece(index, ByteBuffer.allocate(n), inBlock, n);
         }
+    }
+
+    /** @return a bitmap with the first {@code sectors} bits set */
+    private byte[] bitsUpTo(int sectors) {
+        byte[] b = new byte[bitmapSize];
+        for (int i = 0; i < sectors; i++) {
+            SectorBitmap.set(b, i);
+        }
+        return b;
     }
 
     private void zeroData(int entry, int inBlock, int n) {
@@ -1306,6 +1415,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             int newEntries = (int) ((newSize + blockSize - 1) >>> blockShift);
             AtomicIntegerArray bat = s.bat;
             AtomicReferenceArray<byte[]> bitmaps = s.bitmaps;
+            AtomicLongArray completeBits = s.completeBitmaps;
             if (newEntries > oldEntries) {
                 int[] entries = new int[newEntries];
                 for (int i = 0; i < newEntries; i++) {
@@ -1330,6 +1440,11 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
                 Io.write(file, header.encode(), footer.dataOffset());
                 file.flush();
                 bat = new AtomicIntegerArray(entries);
+                AtomicLongArray complete = new AtomicLongArray((newEntries + 63) >>> 6);
+                for (int i = 0; i < s.completeBitmaps.length(); i++) {
+                    complete.set(i, s.completeBitmaps.get(i));
+                }
+                completeBits = complete;
                 if (bitmaps != null) {
                     AtomicReferenceArray<byte[]> grown = new AtomicReferenceArray<>(newEntries);
                     for (int i = 0; i < oldEntries; i++) {
@@ -1348,7 +1463,7 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             Io.write(file, encoded, 0);
             file.flush();
             footer = grown;
-            state = new State(newSize, bat, bitmaps);
+            state = new State(newSize, bat, bitmaps, completeBits);
         } finally {
             metaLock.unlock();
         }

@@ -53,19 +53,33 @@ final class Layout {
     /**
      * The parent's file name as the child records it: the last element of the W2ru
      * (relative) locator, else of the parent Unicode name, else of the W2ku locator.
+     * Trailing separators are dropped ({@code C:\vms\base\} names {@code base}); what the
+     * child records is a hint for the resolver, never a path that is followed: the parent's
+     * unique id decides whether the file it hands over is the right one.
      *
      * @return the name, or null when the image records none
      */
     static String parentFileName(DatastoreFile file, DynamicHeader h) {
-        String rel = locatorPath(file, h.locator(ParentLocator.W2RU));
-        if (rel != null && !ParentLocator.lastElement(rel).isEmpty()) {
-            return ParentLocator.lastElement(rel);
+        String rel = ParentLocator.fileName(locatorPath(file, h.locator(ParentLocator.W2RU)));
+        if (!rel.isEmpty()) {
+            return rel;
         }
-        if (!ParentLocator.lastElement(h.parentName()).isEmpty()) {
-            return ParentLocator.lastElement(h.parentName());
+        String name = ParentLocator.fileName(h.parentName());
+        if (!name.isEmpty()) {
+            return name;
         }
-        String abs = locatorPath(file, h.locator(ParentLocator.W2KU));
-        return abs == null || ParentLocator.lastElement(abs).isEmpty() ? null : ParentLocator.lastElement(abs);
+        String abs = ParentLocator.fileName(locatorPath(file, h.locator(ParentLocator.W2KU)));
+        return abs.isEmpty() ? null : abs;
+    }
+
+    /**
+     * The name to ask the resolver for: {@link #parentFileName}, or the empty string when the
+     * child records none that is usable (the resolver of an import hands the parent the user
+     * named whatever the child records; a datastore's refuses the empty name).
+     */
+    static String parentNameForResolver(DatastoreFile file, DynamicHeader h) {
+        String name = parentFileName(file, h);
+        return name == null ? "" : name;
     }
 
     /** @return the decoded path of a locator, or null when absent or unreadable */

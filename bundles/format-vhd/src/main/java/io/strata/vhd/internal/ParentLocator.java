@@ -81,6 +81,21 @@ record ParentLocator(int platformCode, int dataSpace, int dataLength, long dataO
         return nul >= 0 ? s.substring(0, nul) : s;
     }
 
+    /**
+     * @return the last non-empty element of a Windows or POSIX path (a URL's too), "" for
+     *         null or a path of separators only
+     */
+    static String fileName(String path) {
+        if (path == null) {
+            return "";
+        }
+        int end = path.length();
+        while (end > 0 && (path.charAt(end - 1) == '\\' || path.charAt(end - 1) == '/')) {
+            end--;
+        }
+        return lastElement(path.substring(0, end));
+    }
+
     /** @return the last element of a Windows or POSIX path (a file:// URL's too) */
     static String lastElement(String path) {
         int cut = Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/'));

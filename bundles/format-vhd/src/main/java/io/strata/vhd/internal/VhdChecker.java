@@ -1,5 +1,6 @@
 package io.strata.vhd.internal;
 
+import io.strata.api.Bounds;
 import io.strata.api.StorageException;
 import io.strata.api.format.BackingResolver;
 import io.strata.api.format.CheckReport;
@@ -27,6 +28,14 @@ final class VhdChecker {
     private final List<String> leaks = new ArrayList<>();
     private final List<String> repaired = new ArrayList<>();
     private long leakedBytes;
+    /**
+     * Odd but harmless parent naming (unreadable locator paths, name and locator disagreeing,
+     * no usable name): errors only when no resolver confirms the parent by its unique id,
+     * since the recorded names are hints and an imported child may record any path.
+     */
+    private final List<String> naming = new ArrayList<>();
+    /** Whether a BAT entry covers the last sector of the file (it is then block data, not a footer). */
+    private boolean lastSectorInBlock;
 
     VhdChecker(DatastoreFile file, BackingResolver backing) {
         this.file = file;
@@ -39,8 +48,20 @@ final class VhdChecker {
             if (fixedFooters) {
                 errors.clear();
                 leaks.clear();
+                naming.clear();
                 leakedBytes = 0;
                 scan(false);
+            }
+            if (!errors.isEmpty() && !leaks.isEmpty()) {
+                // A block whose BAT entry was damaged looks exactly like a leak: freeing it would destroy
+                // the data someone may still recover. Leaks are only freed from an image without errors.
+                List<String> kept = new ArrayList<>();
+                for (String l : leaks) {
+                    kept.add(l + "; not freed" + (repair ? "" : " by a repair") + " while the image has errors:"
+                            + " it may be data that a damaged BAT entry no longer points to");
+                }
+                leaks.clear();
+                leaks.addAll(kept);
             }
             if (repair && errors.isEmpty() && !leaks.isEmpty()) {
                 Inspection in = VhdInspector.inspect(file);
@@ -49,6 +70,7 @@ final class VhdChecker {
                 repaired.add("compacted the file: " + leakedBytes + " bytes of leaked space freed, file "
                         + before + " -> " + file.size() + " bytes");
                 leaks.clear();
+                naming.clear();
                 leakedBytes = 0;
                 scan(false);
             }
@@ -60,6 +82,7 @@ final class VhdChecker {
 
     /** @return whether a footer was repaired (the caller scans again) */
     private boolean scan(boolean repair) {
+        lastSectorInBlock = false;
         long size = file.size();
         if (size < Footer.SIZE) {
             errors.add("the file is " + size + " bytes, too small to hold a VHD footer");
@@ -128,7 +151,7 @@ final class VhdChecker {
         if (trailing == null || differ) {
             // Over the last sector when that is a footer (damaged or stale); else append, as the last
             // sector may be block data of a file that lost its footer.
-            long pos = Footer.hasCookie(tail) && (in == null || !lastSectorInBlock(in, tailPos)) ? tailPos
+            long pos = Footer.hasCookie(tail) && !lastSectorInBlock ? tailPos
                     : (size + 511) & ~511L;
             Io.write(file, copy.encode(), pos);
             file.flush();
@@ -157,11 +180,14 @@ final class VhdChecker {
     }
 
     private void checkFixed(long size, Footer footer) {
-        long virtualSize = SizeRule.virtualSize(footer);
-        if (footer.currentSize() < 0 || virtualSize > Vhd.MAX_VIRTUAL_SIZE) {
-            errors.add("the virtual size " + Long.toUnsignedString(footer.currentSize())
-                    + " exceeds the VHD limit of 2040 GiB");
-        } else if (virtualSize > size - Footer.SIZE) {
+        long virtualSize;
+        try {
+            virtualSize = VhdInspector.checkedSize(footer);
+        } catch (Damage d) {
+            errors.add(d.getMessage());
+            return;
+        }
+        if (virtualSize > size - Footer.SIZE) {
             errors.add("the file is truncated: a fixed disk of " + virtualSize + " bytes needs "
                     + (virtualSize + Footer.SIZE) + " bytes but the file has " + size);
         }
@@ -173,15 +199,16 @@ final class VhdChecker {
      * @return the inspection when the structure is sound enough for the inspector, else null
      */
     private Inspection structure(Footer footer, long size, boolean trailingValid, boolean footersSound) {
-        long virtualSize = SizeRule.virtualSize(footer);
-        if (footer.currentSize() < 0 || virtualSize > Vhd.MAX_VIRTUAL_SIZE) {
-            errors.add("the virtual size " + Long.toUnsignedString(footer.currentSize())
-                    + " exceeds the VHD limit of 2040 GiB");
+        long virtualSize;
+        try {
+            virtualSize = VhdInspector.checkedSize(footer);
+        } catch (Damage d) {
+            errors.add(d.getMessage());
             return null;
         }
         long hdrOff = footer.dataOffset();
         if (hdrOff < Footer.SIZE || hdrOff > size - DynamicHeader.SIZE || (hdrOff & 511) != 0) {
-            errors.add("the dynamic header offset " + Long.toUnsignedString(hdrOff) + " is out of range for a file of "
+            errors.add("the dynamic header offset " + Bounds.unsigned(hdrOff) + " is out of range for a file of "
                     + size + " bytes");
             return null;
         }
@@ -203,11 +230,12 @@ final class VhdChecker {
         }
         int bs = h.blockSize();
         if (bs < 512 || bs > VhdInspector.MAX_BLOCK_SIZE || Integer.bitCount(bs) != 1) {
-            errors.add("unsupported block size " + Integer.toUnsignedString(bs));
+            errors.add("unsupported block size " + Integer.toUnsignedString(bs)
+                    + " (a power of two from 512 bytes to 32 MiB is required)");
             return null;
         }
         long entries = h.entries();
-        if (entries * bs < virtualSize) {
+        if (VhdInspector.multiply(entries, bs, "the BAT's coverage") < virtualSize) {
             errors.add("the BAT has " + entries + " entries of " + bs + " bytes, too few for the virtual size "
                     + virtualSize);
             return null;
@@ -218,8 +246,8 @@ final class VhdChecker {
         }
         long batOff = h.tableOffset();
         long batBytes = Bat.bytesOnDisk(entries);
-        if (batOff < 0 || (batOff & 511) != 0 || batOff > size - batBytes) {
-            errors.add("the BAT offset " + Long.toUnsignedString(batOff) + " (" + entries
+        if (!Bounds.inRange(batOff, batBytes, size) || (batOff & 511) != 0) {
+            errors.add("the BAT offset " + Bounds.unsigned(batOff) + " (" + entries
                     + " entries) is out of range for a file of " + size + " bytes");
             return null;
         }
@@ -251,7 +279,10 @@ final class VhdChecker {
             if ((long) i * bs >= virtualSize) {
                 errors.add(what + " is allocated but lies past the end of the " + virtualSize + "-byte disk");
             }
-            if (start + blockBytes > size) {
+            if (overlaps(start, blockBytes, (size & ~511L) - Footer.SIZE, Footer.SIZE)) {
+                lastSectorInBlock = true; // a footer repair must not write over it
+            }
+            if (start + blockBytes > size) { // start < 2^41: no overflow
                 errors.add(what + " points past the end of the file (block at " + start + ", file size " + size + ")");
                 continue;
             }
@@ -284,7 +315,11 @@ final class VhdChecker {
             }
         }
         checkBitmaps(blocks, bitmapSize, bs, virtualSize, differencing);
+        // Leaks are reported even when there are errors (check() says why they are not freed then).
+        findLeaks(new Inspection(size, footer, virtualSize, h, bat, 0, 0, trailingValid), blocks, locatorAreas,
+                blockBytes);
         if (errors.size() > errorsBefore || !footersSound) {
+            errors.addAll(naming);
             return null; // the rest needs the inspector, which needs sound footers
         }
         Inspection in;
@@ -292,12 +327,16 @@ final class VhdChecker {
             in = VhdInspector.inspect(file);
         } catch (StorageException e) {
             errors.add(e.getMessage());
+            errors.addAll(naming);
             return null;
         }
         if (differencing && backing != null) {
-            checkParentLink(in);
+            if (!checkParentLink(in)) {
+                errors.addAll(naming);
+            }
+        } else {
+            errors.addAll(naming);
         }
-        findLeaks(in, blocks, locatorAreas, blockBytes);
         return in;
     }
 
@@ -330,18 +369,18 @@ final class VhdChecker {
             }
             areas.add(new long[] {area[0], area[1], k});
             String path = Layout.locatorPath(file, l);
-            if (path == null || path.isEmpty() || ParentLocator.lastElement(path).isEmpty()) {
-                errors.add(what + " holds no readable path");
+            if (ParentLocator.fileName(path).isEmpty()) {
+                naming.add(what + " holds no readable path");
             }
         }
         String relative = Layout.locatorPath(file, h.locator(ParentLocator.W2RU));
         if (relative != null && !h.parentName().isEmpty()
-                && !ParentLocator.lastElement(relative).equals(ParentLocator.lastElement(h.parentName()))) {
-            errors.add("the parent name '" + h.parentName() + "' and the relative parent locator '" + relative
+                && !ParentLocator.fileName(relative).equals(ParentLocator.fileName(h.parentName()))) {
+            naming.add("the parent name '" + h.parentName() + "' and the relative parent locator '" + relative
                     + "' name different files");
         }
         if (Layout.parentFileName(file, h) == null) {
-            errors.add("the differencing disk names no parent (no parent name, no readable parent locator)");
+            naming.add("the differencing disk names no parent (no parent name, no readable parent locator)");
         }
         return areas;
     }
@@ -382,8 +421,9 @@ final class VhdChecker {
         }
     }
 
-    private void checkParentLink(Inspection in) {
-        String name = Layout.parentFileName(file, in.header());
+    /** @return whether the resolver handed a parent with the unique id the child records */
+    private boolean checkParentLink(Inspection in) {
+        String name = Layout.parentNameForResolver(file, in.header());
         try {
             DynamicVhdDisk.Parent p = VhdFormat.openParent(file.name(), name, backing, in.header().parentUniqueId(), 1);
             try {
@@ -394,8 +434,10 @@ final class VhdChecker {
             } finally {
                 p.disk().close();
             }
+            return true;
         } catch (StorageException e) {
             errors.add("parent link: " + e.getMessage());
+            return false;
         }
     }
 
@@ -427,16 +469,6 @@ final class VhdChecker {
             }
             cur = Math.max(cur, u[1]);
         }
-    }
-
-    private static boolean lastSectorInBlock(Inspection in, long tailPos) {
-        long blockBytes = SectorBitmap.sizeFor(in.header().blockSize()) + (long) in.header().blockSize();
-        for (int e : in.bat()) {
-            if (e != Bat.UNUSED && overlaps(Bat.blockOffset(e), blockBytes, tailPos, Footer.SIZE)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static boolean overlaps(long aStart, long aLen, long bStart, long bLen) {

@@ -160,10 +160,9 @@ public final class VhdFormat implements DiskFormat {
             throw new StorageException(ErrorCode.CHAIN_BROKEN, "VHD image '" + file.name()
                     + "' is a differencing disk and no backing resolver was given to find its parent");
         }
-        String name = Layout.parentFileName(file, in.header());
-        if (name == null) {
-            throw VhdInspector.corrupt(file, "the differencing disk records no readable parent name or locator");
-        }
+        // What the child records is only a hint (an imported child may name any path): the resolver
+        // decides which file that is, and the parent's unique id whether it is the right one.
+        String name = Layout.parentNameForResolver(file, in.header());
         DynamicVhdDisk.Parent parent = openParent(file.name(), name, backing, in.header().parentUniqueId(), above + 1);
         return new DynamicVhdDisk(file, readOnly, in, parent);
     }
@@ -311,11 +310,8 @@ public final class VhdFormat implements DiskFormat {
         if (in.type() != DiskType.DIFFERENCING) {
             return Optional.empty();
         }
-        String name = Layout.parentFileName(file, in.header());
-        if (name == null) {
-            throw VhdInspector.corrupt(file, "the differencing disk records no readable parent name or locator");
-        }
-        return Optional.of(name);
+        // Never empty for a child (that would make it look standalone): "" when no usable name is recorded.
+        return Optional.of(Layout.parentNameForResolver(file, in.header()));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.strata.vhd.internal;
 
+import io.strata.api.Bounds;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
@@ -15,8 +16,12 @@ import java.util.List;
  * anything else (offsets are range-checked before use, sizes before allocation).
  */
 final class VhdInspector {
-    /** Largest block size accepted on open; Strata writes 2 MiB, others use 512 KiB..2 MiB. */
-    static final int MAX_BLOCK_SIZE = 256 << 20;
+    /**
+     * Largest block size accepted on open; Strata writes 2 MiB, others use 512 KiB..2 MiB.
+     * Populate, reclaim and compaction hold a block in memory, so a hostile header must not
+     * be able to ask for hundreds of MiB per call.
+     */
+    static final int MAX_BLOCK_SIZE = 32 << 20;
     /**
      * Bounds the memory a damaged or hostile BAT can make us allocate (16 MiB). 2040 GiB
      * needs 1,044,480 entries in 2 MiB blocks and 4,177,920 in Virtual PC's 512 KiB blocks.
@@ -101,20 +106,58 @@ final class VhdInspector {
         throw new Damage("not a VHD image: no 'conectix' footer cookie at offset 0 or at the end of the file");
     }
 
-    private static long checkedSize(Footer footer) {
+    /**
+     * The virtual size a footer states, validated: positive, whole 512-byte sectors (when
+     * current_size is the size), at most 2040 GiB. Shared with the checker.
+     *
+     * @throws Damage naming what is wrong
+     */
+    static long checkedSize(Footer footer) {
+        long stated = footer.currentSize();
+        if (SizeRule.usesCurrentSize(footer)) {
+            if (stated < 0 || stated > Vhd.MAX_VIRTUAL_SIZE) {
+                throw new Damage("the virtual size " + Bounds.unsigned(stated) + " exceeds the VHD limit of 2040 GiB ("
+                        + Vhd.MAX_VIRTUAL_SIZE + " bytes)");
+            }
+            if (stated % 512 != 0) {
+                throw new Damage("the virtual size " + stated + " is not a whole number of 512-byte sectors");
+            }
+        }
         long virtualSize = SizeRule.virtualSize(footer);
-        if (footer.currentSize() < 0 || virtualSize > Vhd.MAX_VIRTUAL_SIZE) {
-            throw new Damage("the virtual size " + Long.toUnsignedString(footer.currentSize())
-                    + " exceeds the VHD limit of 2040 GiB");
+        if (virtualSize > Vhd.MAX_VIRTUAL_SIZE) {
+            throw new Damage("the virtual size " + Bounds.unsigned(virtualSize) + " exceeds the VHD limit of 2040 GiB ("
+                    + Vhd.MAX_VIRTUAL_SIZE + " bytes)");
+        }
+        if (virtualSize <= 0) {
+            throw new Damage("the virtual size is 0 (" + (SizeRule.usesCurrentSize(footer) ? "current_size "
+                    + Bounds.unsigned(stated) : "geometry " + footer.geometry()) + "); a disk needs at least one sector");
         }
         return virtualSize;
+    }
+
+    /** {@code a + b} for numbers from the image: an overflow is damage, never a wrapped offset. */
+    static long add(long a, long b, String what) {
+        try {
+            return Bounds.add(a, b, ErrorCode.CORRUPT_IMAGE, what);
+        } catch (StorageException e) {
+            throw new Damage(e.getMessage());
+        }
+    }
+
+    /** {@code a * b} for numbers from the image: an overflow is damage. */
+    static long multiply(long a, long b, String what) {
+        try {
+            return Bounds.multiply(a, b, ErrorCode.CORRUPT_IMAGE, what);
+        } catch (StorageException e) {
+            throw new Damage(e.getMessage());
+        }
     }
 
     private static Inspection inspectFixed(long fileSize, Footer footer) {
         long virtualSize = checkedSize(footer);
         if (virtualSize > fileSize - Footer.SIZE) {
             throw new Damage("the file is truncated: a fixed disk of " + virtualSize + " bytes needs "
-                    + (virtualSize + Footer.SIZE) + " bytes but the file has " + fileSize);
+                    + add(virtualSize, Footer.SIZE, "fixed disk size") + " bytes but the file has " + fileSize);
         }
         return new Inspection(fileSize, footer, virtualSize, null, null, fileSize - Footer.SIZE, 0, true);
     }
@@ -139,7 +182,7 @@ final class VhdInspector {
 
         long hdrOff = footer.dataOffset();
         if (hdrOff < Footer.SIZE || hdrOff > fileSize - DynamicHeader.SIZE || (hdrOff & 511) != 0) {
-            throw new Damage("the dynamic header offset " + Long.toUnsignedString(hdrOff)
+            throw new Damage("the dynamic header offset " + Bounds.unsigned(hdrOff)
                     + " is out of range for a file of " + fileSize + " bytes");
         }
         byte[] hb = Io.readBytes(file, hdrOff, DynamicHeader.SIZE);
@@ -150,10 +193,10 @@ final class VhdInspector {
         int bs = header.blockSize();
         if (bs < 512 || bs > MAX_BLOCK_SIZE || Integer.bitCount(bs) != 1) {
             throw new Damage("unsupported block size " + Integer.toUnsignedString(bs)
-                    + " (a power of two from 512 bytes to 256 MiB is required)");
+                    + " (a power of two from 512 bytes to 32 MiB is required)");
         }
         long entries = header.entries();
-        if (entries * bs < virtualSize) {
+        if (multiply(entries, bs, "the BAT's coverage") < virtualSize) {
             throw new Damage("the BAT has " + entries + " entries of " + bs + " bytes, too few for the virtual size "
                     + virtualSize);
         }
@@ -165,8 +208,8 @@ final class VhdInspector {
         }
         long batOff = header.tableOffset();
         long batBytes = Bat.bytesOnDisk(entries);
-        if (batOff < 0 || (batOff & 511) != 0 || batOff > fileSize - batBytes) {
-            throw new Damage("the BAT offset " + Long.toUnsignedString(batOff) + " (" + entries
+        if (!Bounds.inRange(batOff, batBytes, fileSize) || (batOff & 511) != 0) {
+            throw new Damage("the BAT offset " + Bounds.unsigned(batOff) + " (" + entries
                     + " entries) is out of range for a file of " + fileSize + " bytes");
         }
         if (overlaps(batOff, batBytes, 0, Footer.SIZE)) {
@@ -227,7 +270,7 @@ final class VhdInspector {
                 continue;
             }
             long start = Bat.blockOffset(bat[i]);
-            long end = start + blockBytes;
+            long end = add(start, blockBytes, "BAT entry " + i);
             if (end > fileSize) {
                 throw new Damage("BAT entry " + i + " points past the end of the file (block at " + start
                         + ", file size " + fileSize + ")");
@@ -283,8 +326,8 @@ final class VhdInspector {
         if (len > space || len > 65536) {
             throw new Damage(what + " holds " + len + " bytes of data in " + space + " bytes of space");
         }
-        if (off < 0 || (off & 511) != 0 || off > fileSize - Footer.SIZE - len) {
-            throw new Damage(what + " data offset " + Long.toUnsignedString(off) + " is out of range for a file of "
+        if (!Bounds.inRange(off, len, fileSize - Footer.SIZE) || (off & 511) != 0) {
+            throw new Damage(what + " data offset " + Bounds.unsigned(off) + " is out of range for a file of "
                     + fileSize + " bytes");
         }
         return new long[] {off, Math.max(len, Math.min(space, fileSize - Footer.SIZE - off))};
