@@ -11,21 +11,34 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.VolumeRef;
+import io.strata.api.service.VolumeService;
+import javax.inject.Inject;
 import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
 
 /**
- * Hostile images at the shell of the real distribution, as a user meets them: an image that
+ * Hostile input at the shell of the real distribution, as a user meets it: an image that
  * names a backing file reads nobody's data unless its parent is named, a parent cannot be
  * deleted under its child, images that fail their check or claim absurd sizes are refused,
- * links are never adopted, and volume-check reports a missing parent instead of failing.
+ * links are never adopted, volume-check reports a missing parent instead of failing, sizes a
+ * filesystem cannot hold are size errors, and a full datastore can be freed.
  */
-public class ImportHardeningIT extends StrataTestSupport {
+public class HardeningIT extends StrataTestSupport {
+
+    @Inject
+    protected VolumeService volumes;
 
     @Before
     public void localIsOnline() {
         awaitDatastore("local", "ONLINE");
+    }
+
+    private static void needQemu() {
         Assume.assumeTrue("qemu-img and qemu-io are needed", HostTools.has("qemu-img") && HostTools.has("qemu-io"));
     }
 
@@ -44,11 +57,12 @@ public class ImportHardeningIT extends StrataTestSupport {
     }
 
     private List<String> volumeNames() {
-        return rows(ok("storage:volume-list local")).stream().map(r -> r[0]).toList();
+        return volumeNamesOf("local");
     }
 
     @Test
     public void aBackingFileReadsNoOtherVolumeUnlessItsParentIsNamed() throws Exception {
+        needQemu();
         Path d = dir();
         Path v = d.resolve("v.qcow2");
         qemu("qemu-img", "create", "-q", "-f", "qcow2", v.toString(), "64M");
@@ -87,6 +101,7 @@ public class ImportHardeningIT extends StrataTestSupport {
 
     @Test
     public void imagesThatFailTheirCheckOrClaimAbsurdSizesAreRefused() throws Exception {
+        needQemu();
         Path d = dir();
         Path img = d.resolve("l2.qcow2");
         qemu("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "64M");
@@ -148,6 +163,64 @@ public class ImportHardeningIT extends StrataTestSupport {
             Files.move(moved, ds.resolve(parent));
         }
         ok("storage:volume-delete local/kid");
+    }
+
+    @Test
+    public void aSizeTheFilesystemCannotHoldIsASizeError() {
+        // The local datastore sits on ext4 here (files up to 16 TiB); raw allows 1 PiB.
+        String err = error("storage:volume-create --format raw local huge 1P");
+        assertTrue(err, err.startsWith("SIZE_TOO_LARGE"));
+        assertFalse(volumeNames().contains("huge"));
+    }
+
+    @Test
+    public void aFullDatastoreCanBeFreedFromTheShell() throws Exception {
+        Assume.assumeTrue("mounting a tmpfs needs root", "root".equals(System.getProperty("user.name")));
+        Path mnt = Files.createTempDirectory("full-ds");
+        HostTools.run(List.of("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt.toString()));
+        try {
+            ok("storage:resource-add small local kind=directory path=" + mnt);
+            ok("storage:datastore-create full dir small");
+            ok("storage:volume-create --format raw full a 64M");
+            ok("storage:volume-create --format raw full b 64M");
+            for (String v : List.of("a", "b")) {
+                fill("full/" + v);
+            }
+            // Full to the last page: not even a new catalog entry fits.
+            String full = error("storage:volume-create --format raw full c 1M");
+            assertTrue(full, full.startsWith("DATASTORE_FULL"));
+            ok("storage:volume-delete full/b");
+            ok("storage:volume-delete full/a");
+            assertTrue(volumeNamesOf("full").isEmpty());
+            ok("storage:volume-create --format raw full c 1M");
+            ok("storage:volume-delete full/c");
+        } finally {
+            run("storage:datastore-remove full");
+            run("storage:resource-remove small");
+            HostTools.run(List.of("umount", "-l", mnt.toString()));
+        }
+    }
+
+    /** Writes 1 MiB blocks, then 4 KiB ones, until the filesystem under the volume refuses. */
+    private void fill(String volume) {
+        try (VirtualDisk d = volumes.open(VolumeRef.parse(volume), false)) {
+            ByteBuffer block = ByteBuffer.allocateDirect(1 << 20);
+            long at = 0;
+            for (int size : new int[] {1 << 20, 4096}) {
+                try {
+                    for (; at + size <= d.virtualSize(); at += size) {
+                        d.write(block.clear().limit(size), at);
+                    }
+                } catch (StorageException e) {
+                    assertEquals(e.toString(), ErrorCode.DATASTORE_FULL, e.code());
+                }
+            }
+        }
+    }
+
+    private List<String> volumeNamesOf(String datastore) {
+        return rows(ok("storage:volume-list --no-format " + datastore)).stream()
+                .map(r -> r[0].substring(r[0].indexOf('/') + 1)).toList();
     }
 
     private static long readLong(FileChannel ch, long at) throws Exception {
