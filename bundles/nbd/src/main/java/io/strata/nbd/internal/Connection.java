@@ -2,6 +2,7 @@ package io.strata.nbd.internal;
 
 import static io.strata.nbd.internal.Protocol.*;
 
+import io.strata.api.Bounds;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
@@ -10,41 +11,56 @@ import io.strata.api.fs.FileSlice;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One client: the fixed newstyle handshake, then the transmission phase, on one thread.
  *
- * <p>Requests are served in the order they arrive, each completely before the next, which
- * the protocol allows and which keeps every reply's data in one chunk. What makes it fast
- * is batching: requests already in the input buffer are served one after the other with
- * their replies gathered in the output buffer, which is written only when the input holds
- * no further complete request (the client is waiting) or the buffer is full. A queue depth
- * of 32 small requests thus costs a few system calls, not three per request. Payloads up to
- * {@link #BUF} go through these two direct buffers; larger ones through one direct buffer of
- * up to {@link Protocol#MAX_PAYLOAD}, read or written straight from the socket.
+ * <p>Requests are read in the order they arrive. What makes it fast is batching: requests
+ * already in the input buffer are served one after the other with their replies gathered
+ * in the output buffer, which is written only when the input holds no further complete
+ * request (the client is waiting) or the buffer is full. A queue depth of 32 small requests
+ * thus costs a few system calls, not three per request.
  *
- * <p>A write is applied only once its whole payload has arrived: a client that disconnects
- * in the middle of a request leaves nothing half-written. Malformed input (wrong magic, an
+ * <p>Reads larger than the output buffer are queued replies: sent from the image file
+ * (sendfile) when one file holds the range, else read by a worker into buffers of the
+ * server's {@link BufferPool}. A worker only reads the image; the queued replies of a
+ * connection are sent by one sender task at a time, so a client that does not read its
+ * replies blocks its own sender and (once {@link #ASYNC_READS} replies or its memory budget
+ * are queued) its own thread, never a worker or another client. When the pool has no
+ * memory free the read is sent from the connection's own output buffer, piece by piece.
+ *
+ * <p>A write is applied only once its whole payload has arrived (when its payload fits the
+ * memory free; otherwise piece by piece as it arrives). Malformed input (wrong magic, an
  * oversized option or write) ends the connection; requests the protocol can refuse (bad
- * range, read-only export, unknown command) get an error reply and the session goes on.
+ * range, read-only export, unknown command or flags) get an error reply and the session
+ * goes on.
  */
 final class Connection implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
     static final int BUF = 256 << 10;
     private static final int REQUEST = 28;
-    private static final int MAX_DESCRIPTORS = 1 << 16;
-    /** Reads at least this large go to a worker, so reading the image overlaps sending replies. */
-    static final int ASYNC_MIN = 128 << 10;
+    /** Block status descriptors in one reply: the reply fits the output buffer. */
+    private static final int MAX_DESCRIPTORS = (BUF - 64) / 8;
+    /** Replies of large reads queued or being read, per connection (the rest wait for these). */
     static final int ASYNC_READS = 4;
+    private static final int MAX_MESSAGE = 1024;
+    /** A queued reply's header: an error chunk with its message fits. */
+    private static final int HEADER = 64 + MAX_MESSAGE;
 
     interface Exports {
         /** @return the export of that name, the single export for an empty name, or null */
@@ -57,21 +73,34 @@ final class Connection implements Runnable {
         void closed(Connection c);
     }
 
-    private final SocketChannel ch;
+    /** A large read's reply waiting for the sender: header, then pooled data or a file slice. */
+    private static final class Reply {
+        final ByteBuffer header;
+        ByteBuffer[] data;
+        FileSlice slice;
+        int chunks;
+
+        Reply(ByteBuffer header) {
+            this.header = header;
+        }
+    }
+
+    private final Wire ch;
     private final Exports exports;
-    /** Runs large reads beside the connection's thread; null serves everything inline. */
-    private final java.util.concurrent.Executor workers;
-    /** Bounds the large reads in flight (and their buffers) per connection. */
-    private final java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(ASYNC_READS);
-    private final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> spare =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
-    /** Every write to the socket holds it: replies of large reads come from worker threads. */
-    private final java.util.concurrent.locks.ReentrantLock sending = new java.util.concurrent.locks.ReentrantLock();
+    private final Resources res;
+    /** Large reads queued or in progress (and their header buffers), per connection. */
+    private final Semaphore inFlight = new Semaphore(ASYNC_READS);
+    /** Chunks of the reply pool this connection may still take. */
+    private final Semaphore budget;
+    private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private final ConcurrentLinkedQueue<ByteBuffer> headers = new ConcurrentLinkedQueue<>();
+    /** Every write to the socket holds it: queued replies go out from a sender thread. */
+    private final ReentrantLock sending = new ReentrantLock();
     private final String peer;
-    private final ByteBuffer in = ByteBuffer.allocateDirect(BUF);
-    private final ByteBuffer out = ByteBuffer.allocateDirect(BUF);
-    private ByteBuffer big;
-    private ByteBuffer zeros;
+    private final ByteBuffer[] buffers;
+    private final ByteBuffer in;
+    private final ByteBuffer out;
     private boolean noZeroes;
     private boolean structured;
     private String metaExport;
@@ -79,17 +108,27 @@ final class Connection implements Runnable {
     private Export export;
     private volatile boolean transmitting;
     private volatile boolean closed;
-    /** Large reads of allocated blocks go from the image file to the socket (sendfile). */
-    private final boolean sendfile;
-    private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+    /** A failure that is a bug of the server, not of the client (the fuzz target asserts there is none). */
+    volatile Throwable unexpected;
+    private final CountDownLatch finished = new CountDownLatch(1);
 
-    Connection(SocketChannel ch, Exports exports, String peer, java.util.concurrent.Executor workers,
-            boolean sendfile) {
-        this.sendfile = sendfile;
+    /**
+     * @throws IllegalStateException when the server's connection buffers are all taken
+     *     (more connections than {@code max.connections})
+     */
+    Connection(Wire ch, Exports exports, String peer, Resources res) {
         this.ch = ch;
         this.exports = exports;
-        this.workers = workers;
+        this.res = res;
         this.peer = peer;
+        this.budget = new Semaphore(res.connectionChunks());
+        buffers = res.connections().tryAcquire(2 * BUF);
+        if (buffers == null || buffers.length != 2) {
+            res.connections().release(buffers);
+            throw new IllegalStateException("no connection buffers free");
+        }
+        in = buffers[0];
+        out = buffers[1];
         in.flip(); // read mode, empty
     }
 
@@ -111,16 +150,11 @@ final class Connection implements Runnable {
         // A reply sent with sendfile writes to the socket's descriptor outside the channel's own
         // bookkeeping, so the channel could close (and the number be reused) under it. Shutting
         // the socket down ends any send at once; the descriptor is closed once no send runs.
-        try {
-            ch.shutdownInput();
-            ch.shutdownOutput();
-        } catch (IOException e) {
-            // already shut down or closed
-        }
+        ch.shutdown();
         boolean locked = false;
         try {
             // Bounded: should a send not end (it always has so far), close all the same.
-            locked = sending.tryLock(5, java.util.concurrent.TimeUnit.SECONDS);
+            locked = sending.tryLock(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -150,11 +184,14 @@ final class Connection implements Runnable {
         } catch (Protocol_Violation e) {
             LOG.info("nbd client {}: {}; disconnecting", peer, e.getMessage());
         } catch (RuntimeException e) {
+            unexpected = e;
             LOG.warn("nbd client {}: unexpected failure; disconnecting", peer, e);
         } finally {
             close();
-            // Large reads still running must end before the export may close the volume.
+            // Large reads still running or queued end (the socket is shut down) before the
+            // export may close the volume and the buffers go back to the pool.
             inFlight.acquireUninterruptibly(ASYNC_READS);
+            res.connections().release(buffers);
             exports.closed(this);
             finished.countDown();
         }
@@ -163,7 +200,7 @@ final class Connection implements Runnable {
     /** Waits for the connection's thread to finish the request it is serving, after {@link #close()}. */
     boolean awaitFinished(long millis) {
         try {
-            return finished.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return finished.await(millis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -422,7 +459,8 @@ final class Connection implements Runnable {
     }
 
     private void error(int option, int type, String message) throws IOException {
-        reply(option, type, ByteBuffer.wrap(message.getBytes(StandardCharsets.UTF_8)));
+        byte[] m = message.getBytes(StandardCharsets.UTF_8); // may quote a name of up to 64 KiB
+        reply(option, type, ByteBuffer.wrap(m, 0, Math.min(m.length, MAX_STRING)));
     }
 
     private static String string(ByteBuffer data, int length) {
@@ -451,6 +489,17 @@ final class Connection implements Runnable {
 
     // ---------------------------------------------------------------- transmission
 
+    /** @return the command flags a command accepts (any other is EINVAL) */
+    private static int allowedFlags(int type) {
+        return switch (type) {
+            case CMD_READ -> CMD_FLAG_FUA | CMD_FLAG_DF;
+            case CMD_WRITE_ZEROES -> CMD_FLAG_FUA | CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO;
+            case CMD_BLOCK_STATUS -> CMD_FLAG_FUA | CMD_FLAG_REQ_ONE;
+            case CMD_DISC -> 0xffff; // the session ends whatever they say
+            default -> CMD_FLAG_FUA; // FUA is valid on every command (a no-op where nothing is written)
+        };
+    }
+
     private void transmission() throws IOException, Protocol_Violation {
         while (true) {
             if (in.remaining() < REQUEST) {
@@ -466,6 +515,12 @@ final class Connection implements Runnable {
             long cookie = in.getLong();
             long offset = in.getLong();
             long length = in.getInt() & 0xffffffffL;
+            int unknown = flags & ~allowedFlags(type);
+            if (unknown != 0 && type != CMD_WRITE) {
+                errorReply(cookie, type, EINVAL, "command " + type + " with unknown flags 0x"
+                        + Integer.toHexString(unknown));
+                continue;
+            }
             switch (type) {
                 case CMD_READ -> read(cookie, offset, length);
                 case CMD_WRITE -> write(cookie, flags, offset, length);
@@ -479,28 +534,50 @@ final class Connection implements Runnable {
                 case CMD_FLUSH -> flush(cookie);
                 case CMD_TRIM, CMD_WRITE_ZEROES -> modify(cookie, type, flags, offset, length, null);
                 case CMD_BLOCK_STATUS -> blockStatus(cookie, flags, offset, length);
-                case CMD_CACHE -> simpleReply(cookie, 0); // advisory; the page cache does it
+                case CMD_CACHE -> cache(cookie, offset, length);
                 default -> errorReply(cookie, type, EINVAL, "unknown command " + type);
             }
         }
     }
 
     private static boolean inRange(VirtualDisk d, long offset, long length) {
-        long size = d.virtualSize();
-        return offset >= 0 && length <= size && offset <= size - length;
+        return Bounds.inRange(offset, length, d.virtualSize());
+    }
+
+    private static String range(long offset, long length) {
+        return Bounds.unsigned(offset) + "+" + Bounds.unsigned(length);
+    }
+
+    /** CACHE: advisory (the page cache does it), but a range past the end is refused as for READ. */
+    private void cache(long cookie, long offset, long length) throws IOException {
+        VirtualDisk d = null;
+        try {
+            d = export.disk();
+            if (!inRange(d, offset, length)) {
+                errorReply(cookie, CMD_CACHE, EINVAL, "cache " + range(offset, length)
+                        + " is past the end of the export");
+                return;
+            }
+            simpleReply(cookie, 0);
+        } catch (StorageException e) {
+            if (d != null) {
+                export.failed(d, e);
+            }
+            simpleReply(cookie, errno(e));
+        }
     }
 
     private void read(long cookie, long offset, long length) throws IOException {
         if (length > MAX_PAYLOAD) {
-            errorReply(cookie, CMD_READ, EINVAL, "read of " + length + " bytes is over the " + MAX_PAYLOAD
-                    + "-byte limit");
+            errorReply(cookie, CMD_READ, structured ? EOVERFLOW : EINVAL, "read of " + length
+                    + " bytes is over the " + MAX_PAYLOAD + "-byte limit");
             return;
         }
         VirtualDisk d;
         try {
             d = export.disk();
             if (!inRange(d, offset, length)) {
-                errorReply(cookie, CMD_READ, EINVAL, "read " + Long.toUnsignedString(offset) + "+" + length
+                errorReply(cookie, CMD_READ, EINVAL, "read " + range(offset, length)
                         + " is past the end of the export");
                 return;
             }
@@ -529,103 +606,148 @@ final class Connection implements Runnable {
                 errorReply(cookie, CMD_READ, errno(e), e.getMessage());
                 return;
             }
-            readHeader(out, cookie, offset, n);
+            readHeader(out, structured, cookie, offset, n);
             out.position(start + header + n);
             return;
         }
-        if (workers != null && n >= ASYNC_MIN) {
-            readAsync(d, cookie, offset, n, header);
-            return;
-        }
-        ByteBuffer b = big(n);
-        try {
-            d.read(b, offset);
-        } catch (StorageException e) {
-            export.failed(d, e);
-            errorReply(cookie, CMD_READ, errno(e), e.getMessage());
-            return;
-        }
-        b.flip();
-        reserve(header);
-        readHeader(out, cookie, offset, n);
-        sending.lock();
-        try {
-            out.flip();
-            ByteBuffer[] both = {out, b};
-            while (b.hasRemaining()) {
-                ch.write(both);
-            }
-            out.clear();
-        } finally {
-            sending.unlock();
-        }
+        large(d, cookie, offset, n);
     }
 
     /**
-     * A large read on a worker: its reply (header and data in one gathering write) may
-     * overtake replies of later requests, which the protocol allows (replies carry the
-     * request's cookie). Writes stay on the connection's thread, in order.
+     * A read larger than the output buffer: a queued reply from a file slice (sendfile) or from
+     * pooled buffers a worker fills; without pooled memory free, streamed from the output buffer.
+     * Queued replies may overtake replies of later requests, which the protocol allows (replies
+     * carry the request's cookie).
      */
-    /** A buffer of at least {@code n} bytes for a large read, limited to {@code n}: a spare one if it fits. */
-    private ByteBuffer readBuffer(int n) {
-        ByteBuffer b = spare.poll();
-        if (b == null || b.capacity() < n) {
-            b = ByteBuffer.allocateDirect(Math.max(n, 1 << 20));
+    private void large(VirtualDisk d, long cookie, long offset, int n) throws IOException {
+        flushOut(); // replies gathered so far go first
+        inFlight.acquireUninterruptibly(); // a client that does not read its replies waits here, alone
+        boolean queued = false;
+        try {
+            boolean structuredNow = structured;
+            if (res.sendfile()) {
+                Optional<FileSlice> slice;
+                try {
+                    slice = d.slice(offset, n);
+                } catch (StorageException e) {
+                    export.failed(d, e);
+                    errorReply(cookie, CMD_READ, errno(e), e.getMessage());
+                    return;
+                }
+                if (slice.isPresent()) {
+                    Reply r = new Reply(header());
+                    r.slice = slice.get();
+                    readHeader(r.header, structuredNow, cookie, offset, n);
+                    r.header.flip();
+                    queued = true;
+                    enqueue(r);
+                    return;
+                }
+            }
+            int chunks = res.replies().chunks(n);
+            if (chunks <= res.connectionChunks()) {
+                budget.acquireUninterruptibly(chunks); // this connection's own replies free it
+                ByteBuffer[] bufs = res.replies().tryAcquire(n);
+                if (bufs == null) {
+                    budget.release(chunks);
+                } else {
+                    Reply r = new Reply(header());
+                    r.data = bufs;
+                    r.chunks = chunks;
+                    try {
+                        res.workers().execute(() -> fill(r, d, structuredNow, cookie, offset, n));
+                    } catch (RejectedExecutionException e) {
+                        release(r);
+                        queued = true; // released
+                        throw new IOException("the server is stopping", e);
+                    }
+                    queued = true;
+                    return;
+                }
+            }
+            stream(d, cookie, offset, n);
+        } finally {
+            if (!queued) {
+                inFlight.release();
+            }
         }
-        b.clear().limit(n);
-        return b;
     }
 
-    private void readAsync(VirtualDisk d, long cookie, long offset, int n, int header) throws IOException {
-        flushOut(); // replies gathered so far go first
-        inFlight.acquireUninterruptibly();
-        boolean structuredNow = structured;
+    /** On a worker: reads the image into the reply's buffers (or makes it an error reply) and queues it. */
+    private void fill(Reply r, VirtualDisk d, boolean structuredNow, long cookie, long offset, int n) {
         try {
-            workers.execute(() -> {
-                ByteBuffer h = ByteBuffer.allocate(64);
-                // Where the volume stores the range in one run of a file, the data goes from
-                // the page cache to the socket (sendfile) without a copy through this process;
-                // only other reads take a buffer.
-                Optional<FileSlice> slice = Optional.empty();
-                ByteBuffer buf = null; // the data read, when not sent from a slice
+            try {
+                long pos = offset;
+                for (ByteBuffer b : r.data) {
+                    int len = b.remaining();
+                    d.read(b, pos);
+                    pos += len;
+                    b.flip();
+                }
+                readHeader(r.header, structuredNow, cookie, offset, n);
+            } catch (StorageException e) {
+                export.failed(d, e);
+                freeData(r);
+                r.header.clear();
+                errorTo(r.header, structuredNow, cookie, CMD_READ, errno(e), e.getMessage());
+            }
+            r.header.flip();
+        } catch (RuntimeException e) {
+            unexpected = e;
+            LOG.warn("nbd client {}: read failed; disconnecting", peer, e);
+            close();
+            release(r);
+            return;
+        }
+        enqueue(r);
+    }
+
+    private ByteBuffer header() {
+        ByteBuffer h = headers.poll();
+        if (h == null) {
+            h = ByteBuffer.allocateDirect(HEADER); // at most ASYNC_READS per connection, reused
+        }
+        return h.clear();
+    }
+
+    private void freeData(Reply r) {
+        res.replies().release(r.data);
+        r.data = null;
+        budget.release(r.chunks);
+        r.chunks = 0;
+    }
+
+    /** Returns what a queued reply holds: its data, slice, header and its in-flight slot. */
+    private void release(Reply r) {
+        freeData(r);
+        if (r.slice != null) {
+            r.slice.close();
+            r.slice = null;
+        }
+        headers.offer(r.header);
+        inFlight.release();
+    }
+
+    private void enqueue(Reply r) {
+        queue.add(r);
+        if (draining.compareAndSet(false, true)) {
+            try {
+                res.senders().execute(this::drain);
+            } catch (RejectedExecutionException e) {
+                close(); // the server is stopping
+                drain();
+            }
+        }
+    }
+
+    /** The sender: writes queued replies until none is left; only one runs per connection. */
+    private void drain() {
+        while (true) {
+            Reply r;
+            while ((r = queue.poll()) != null) {
                 try {
-                    try {
-                        if (sendfile) {
-                            slice = d.slice(offset, n);
-                        }
-                        if (slice.isEmpty()) {
-                            buf = readBuffer(n);
-                            d.read(buf, offset);
-                            buf.flip();
-                        }
-                        if (structuredNow) {
-                            h.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE)
-                                    .putShort((short) REPLY_TYPE_OFFSET_DATA).putLong(cookie).putInt(8 + n)
-                                    .putLong(offset);
-                        } else {
-                            h.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
-                        }
-                    } catch (StorageException e) {
-                        export.failed(d, e);
-                        if (buf != null) {
-                            buf.clear().limit(0);
-                        }
-                        h.clear();
-                        errorTo(h, cookie, CMD_READ, errno(e), e.getMessage());
-                    }
-                    h.flip();
-                    sending.lock();
-                    try {
-                        ByteBuffer[] reply = buf == null ? new ByteBuffer[] {h} : new ByteBuffer[] {h, buf};
-                        while (h.hasRemaining() || (buf != null && buf.hasRemaining())) {
-                            ch.write(reply);
-                        }
-                        if (slice.isPresent()) {
-                            // A failure here leaves a reply cut short: only closing the session is left.
-                            slice.get().transferTo(ch);
-                        }
-                    } finally {
-                        sending.unlock();
+                    if (!closed) {
+                        send(r);
                     }
                 } catch (IOException | RuntimeException e) {
                     if (!closed) {
@@ -633,25 +755,102 @@ final class Connection implements Runnable {
                     }
                     close(); // the client is gone, or the reply cannot be sent: end the session
                 } finally {
-                    slice.ifPresent(FileSlice::close);
-                    if (buf != null && buf.capacity() <= 4 << 20) {
-                        spare.offer(buf);
-                    }
-                    inFlight.release();
+                    release(r);
                 }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            inFlight.release();
-            throw new IOException("the server is stopping", e);
+            }
+            draining.set(false);
+            if (queue.isEmpty() || !draining.compareAndSet(false, true)) {
+                return;
+            }
         }
     }
 
-    private void readHeader(ByteBuffer o, long cookie, long offset, int n) {
+    private void send(Reply r) throws IOException {
+        sending.lock();
+        try {
+            ByteBuffer[] all = new ByteBuffer[1 + (r.data == null ? 0 : r.data.length)];
+            all[0] = r.header;
+            long left = r.header.remaining();
+            for (int i = 1; i < all.length; i++) {
+                all[i] = r.data[i - 1];
+                left += all[i].remaining();
+            }
+            while (left > 0) {
+                left -= ch.write(all);
+            }
+            if (r.slice != null) {
+                // A failure here leaves a reply cut short: only closing the session is left.
+                r.slice.transferTo(ch.sink());
+            }
+        } finally {
+            sending.unlock();
+        }
+    }
+
+    /**
+     * A large read without pooled memory: sent from the output buffer, piece by piece, on the
+     * connection's thread. A read failing after the header is out can only end the session.
+     */
+    private void stream(VirtualDisk d, long cookie, long offset, int n) throws IOException {
+        flushOut();
+        int header = structured ? 28 : 16;
+        int first = Math.min(n, out.capacity() - header);
+        ByteBuffer dst = out.duplicate();
+        dst.clear().position(header).limit(header + first);
+        try {
+            d.read(dst, offset);
+        } catch (StorageException e) {
+            export.failed(d, e);
+            errorReply(cookie, CMD_READ, errno(e), e.getMessage());
+            return;
+        }
+        out.clear();
+        readHeader(out, structured, cookie, offset, n);
+        out.position(header + first);
+        sending.lock();
+        try {
+            out.flip();
+            while (out.hasRemaining()) {
+                ch.write(out);
+            }
+            for (long done = first; done < n; ) {
+                int k = (int) Math.min(out.capacity(), n - done);
+                out.clear().limit(k);
+                try {
+                    d.read(out, offset + done);
+                } catch (StorageException e) {
+                    export.failed(d, e);
+                    throw new IOException("read " + range(offset, n) + " failed after its reply started: "
+                            + e.getMessage(), e);
+                }
+                out.flip();
+                while (out.hasRemaining()) {
+                    ch.write(out);
+                }
+                done += k;
+            }
+        } finally {
+            out.clear();
+            sending.unlock();
+        }
+    }
+
+    private static void readHeader(ByteBuffer o, boolean structured, long cookie, long offset, int n) {
         if (structured) {
             o.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_OFFSET_DATA)
                     .putLong(cookie).putInt(8 + n).putLong(offset);
         } else {
             o.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
+        }
+    }
+
+    /** Reads and drops {@code n} bytes of payload. */
+    private void skip(long n) throws IOException {
+        while (n > 0) {
+            int k = (int) Math.min(in.capacity(), n);
+            need(k);
+            in.position(in.position() + k);
+            n -= k;
         }
     }
 
@@ -662,35 +861,101 @@ final class Connection implements Runnable {
             flushOut();
             throw new Protocol_Violation("write payload of " + length + " bytes");
         }
+        int unknown = flags & ~allowedFlags(CMD_WRITE);
+        if (unknown != 0) {
+            skip(length);
+            errorReply(cookie, CMD_WRITE, EINVAL, "write with unknown flags 0x" + Integer.toHexString(unknown));
+            return;
+        }
         int n = (int) length;
-        ByteBuffer data;
         if (n <= in.capacity()) {
             need(n);
-            data = in.slice();
+            ByteBuffer data = in.slice();
             data.limit(n);
             in.position(in.position() + n);
-        } else {
-            data = big(n);
-            int buffered = Math.min(in.remaining(), n);
+            modify(cookie, CMD_WRITE, flags, offset, length, new ByteBuffer[] {data});
+            return;
+        }
+        ByteBuffer[] bufs = res.replies().tryAcquire(n);
+        if (bufs == null) {
+            writePieces(cookie, flags, offset, n);
+            return;
+        }
+        try {
+            for (ByteBuffer b : bufs) {
+                int buffered = Math.min(in.remaining(), b.remaining());
+                ByteBuffer part = in.slice();
+                part.limit(buffered);
+                b.put(part);
+                in.position(in.position() + buffered);
+                while (b.hasRemaining()) {
+                    if (ch.read(b) < 0) {
+                        throw new EOFException("client disconnected in the middle of a write payload");
+                    }
+                }
+                b.flip();
+            }
+            modify(cookie, CMD_WRITE, flags, offset, length, bufs);
+        } finally {
+            res.replies().release(bufs);
+        }
+    }
+
+    /** A large write while the pool has no memory free: applied piece by piece as it arrives. */
+    private void writePieces(long cookie, int flags, long offset, int n) throws IOException {
+        if (export.readOnly) {
+            skip(n);
+            simpleReply(cookie, EPERM);
+            return;
+        }
+        VirtualDisk d;
+        try {
+            d = export.disk();
+            if (!inRange(d, offset, n)) {
+                skip(n);
+                simpleReply(cookie, EINVAL);
+                return;
+            }
+        } catch (StorageException e) {
+            skip(n);
+            simpleReply(cookie, errno(e));
+            return;
+        }
+        StorageException failure = null;
+        for (long done = 0; done < n; ) {
+            int k = (int) Math.min(in.capacity(), n - done);
+            need(k);
             ByteBuffer part = in.slice();
-            part.limit(buffered);
-            data.put(part);
-            in.position(in.position() + buffered);
-            while (data.hasRemaining()) {
-                if (ch.read(data) < 0) {
-                    throw new EOFException("client disconnected in the middle of a write payload");
+            part.limit(k);
+            in.position(in.position() + k);
+            if (failure == null) {
+                try {
+                    d.write(part, offset + done);
+                } catch (StorageException e) {
+                    failure = e; // the rest of the payload is read all the same
                 }
             }
-            data.flip();
+            done += k;
         }
-        modify(cookie, CMD_WRITE, flags, offset, length, data);
+        try {
+            if (failure != null) {
+                throw failure;
+            }
+            if ((flags & CMD_FLAG_FUA) != 0) {
+                d.flush();
+            }
+            simpleReply(cookie, 0);
+        } catch (StorageException e) {
+            export.failed(d, e);
+            simpleReply(cookie, errno(e));
+        }
     }
 
     /**
      * WRITE (with its payload), TRIM or WRITE_ZEROES: read-only and range checks, the change,
      * FUA. Replies are simple (errors too: these commands carry no data back).
      */
-    private void modify(long cookie, int type, int flags, long offset, long length, ByteBuffer payload)
+    private void modify(long cookie, int type, int flags, long offset, long length, ByteBuffer[] payload)
             throws IOException {
         if (export.readOnly) {
             simpleReply(cookie, EPERM);
@@ -704,7 +969,14 @@ final class Connection implements Runnable {
                 return;
             }
             switch (type) {
-                case CMD_WRITE -> d.write(payload, offset);
+                case CMD_WRITE -> {
+                    long pos = offset;
+                    for (ByteBuffer b : payload) {
+                        int len = b.remaining();
+                        d.write(b, pos);
+                        pos += len;
+                    }
+                }
                 case CMD_TRIM -> trim(d, offset, length);
                 default -> zero(d, flags, offset, length);
             }
@@ -762,9 +1034,7 @@ final class Connection implements Runnable {
             if (fast) {
                 throw new FastZeroRefused("zeroing without holes is no faster than writing");
             }
-            if (zeros == null) {
-                zeros = ByteBuffer.allocateDirect(1 << 20);
-            }
+            ByteBuffer zeros = res.zeros().duplicate(); // shared: only ever read
             for (long done = 0; done < length; ) {
                 int n = (int) Math.min(zeros.capacity(), length - done);
                 zeros.clear().limit(n);
@@ -789,7 +1059,7 @@ final class Connection implements Runnable {
         try {
             d = export.disk();
             if (length == 0 || !inRange(d, offset, length)) {
-                errorReply(cookie, CMD_BLOCK_STATUS, EINVAL, "range " + Long.toUnsignedString(offset) + "+" + length
+                errorReply(cookie, CMD_BLOCK_STATUS, EINVAL, "range " + range(offset, length)
                         + " is empty or past the end of the export");
                 return;
             }
@@ -859,13 +1129,12 @@ final class Connection implements Runnable {
 
     private void errorReply(long cookie, int type, int errno, String message) throws IOException {
         reserve(20 + 6 + MAX_MESSAGE);
-        errorTo(out, cookie, type, errno, message);
+        errorTo(out, structured, cookie, type, errno, message);
     }
 
-    private static final int MAX_MESSAGE = 1024;
-
     /** An error reply (a structured error chunk where the protocol wants one) into {@code o}. */
-    private void errorTo(ByteBuffer o, long cookie, int type, int errno, String message) {
+    private static void errorTo(ByteBuffer o, boolean structured, long cookie, int type, int errno,
+            String message) {
         if (structured && (type == CMD_READ || type == CMD_BLOCK_STATUS)) {
             byte[] m = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
             int len = Math.min(m.length, Math.min(MAX_MESSAGE, o.remaining() - 26));
@@ -924,14 +1193,5 @@ final class Connection implements Runnable {
         } finally {
             sending.unlock();
         }
-    }
-
-    /** A direct buffer for one large payload, cleared with limit {@code n}. */
-    private ByteBuffer big(int n) {
-        if (big == null || big.capacity() < n) {
-            big = ByteBuffer.allocateDirect(Math.max(n, 1 << 20));
-        }
-        big.clear().limit(n);
-        return big;
     }
 }

@@ -60,7 +60,10 @@ public final class NbdComponent implements ExportService {
         };
         try {
             nbd = new NbdService(v, new CmExportStore(cm), config.address(), config.port(),
-                    Math.max(1, config.handshake_timeout_seconds()), config.sendfile());
+                    Math.max(1, config.handshake_timeout_seconds()), config.sendfile(),
+                    new NbdService.Limits(Math.max(1, config.max_connections()),
+                            Math.max(0, config.memory_max_mb()) * (1L << 20),
+                            Math.max(0, config.memory_connection_mb()) * (1L << 20)));
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;

@@ -18,4 +18,16 @@ public @interface NbdConfig {
     @AttributeDefinition(name = "sendfile", description = "Send large reads of allocated blocks straight from "
             + "the image file to the socket (sendfile), without a copy through the server")
     boolean sendfile() default true;
+
+    @AttributeDefinition(name = "Maximum connections", description = "Clients served at once (each holds 512 KiB "
+            + "of buffers and a thread); further connections are closed")
+    int max_connections() default 512;
+
+    @AttributeDefinition(name = "Reply memory (MiB)", description = "Direct memory shared by all clients for large "
+            + "read replies and large write payloads; without free memory they are served piece by piece")
+    int memory_max_mb() default 256;
+
+    @AttributeDefinition(name = "Reply memory per connection (MiB)", description = "What one client's queued "
+            + "replies may hold of the reply memory (at least 32 for full-size reads to be queued)")
+    int memory_connection_mb() default 64;
 }

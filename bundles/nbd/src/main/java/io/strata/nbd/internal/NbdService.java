@@ -19,6 +19,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,19 +44,63 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final ServerSocketChannel server;
     private final Thread acceptor;
     private final ScheduledExecutorService timer;
-    /** Large reads of every connection (see Connection#readAsync); threads end when idle. */
-    private final java.util.concurrent.ThreadPoolExecutor workers = new java.util.concurrent.ThreadPoolExecutor(16,
-            16, 30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> daemon(r, "nbd-read"));
+    /**
+     * Large reads of every connection: they only read the image into pooled buffers (never
+     * write to a socket, so a client that does not read its replies cannot hold one); at most
+     * {@link Connection#ASYNC_READS} tasks per connection. Threads end when idle.
+     */
+    private final ThreadPoolExecutor workers = new ThreadPoolExecutor(WORKERS, WORKERS, 30, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), r -> daemon(r, "nbd-read"));
+    /**
+     * Send the queued replies of a connection, one task per connection at a time: a stalled
+     * client blocks only its own (so at most one thread per connection); idle threads end.
+     */
+    private final ThreadPoolExecutor senders = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
+            new SynchronousQueue<>(), r -> daemon(r, "nbd-send"));
+    static final int WORKERS = 16;
+    private final Limits limits;
+    private final Resources resources;
+    private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
     private final AtomicInteger connectionCount = new AtomicInteger();
     private final java.util.Set<Connection> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int port;
     private volatile boolean closed;
     private final boolean sendfile;
 
+    /**
+     * The server's bounds on what clients may make it hold.
+     *
+     * @param maxConnections connections served at once (each holds two 256 KiB direct buffers
+     *     and a thread); more are closed at once
+     * @param memoryBytes direct memory for large read replies and large write payloads, shared
+     * @param connectionMemoryBytes of that, what one connection's queued replies may hold
+     */
+    record Limits(int maxConnections, long memoryBytes, long connectionMemoryBytes) {
+        static final Limits DEFAULT = new Limits(512, 256L << 20, 64L << 20);
+
+        Limits {
+            if (maxConnections < 1 || memoryBytes < 0 || connectionMemoryBytes < 0) {
+                throw new IllegalArgumentException("bad NBD limits " + maxConnections + ", " + memoryBytes + ", "
+                        + connectionMemoryBytes);
+            }
+        }
+    }
+
     /** @param sendfile send large reads of allocated blocks straight from the image file */
     NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
             boolean sendfile) throws IOException {
+        this(volumes, store, address, port, handshakeTimeoutSeconds, sendfile, Limits.DEFAULT);
+    }
+
+    NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
+            boolean sendfile, Limits limits) throws IOException {
         this.sendfile = sendfile;
+        this.limits = requireNonNull(limits, "limits");
+        BufferPool replies = new BufferPool(Resources.CHUNK, limits.memoryBytes());
+        int perConnection = (int) Math.min(Integer.MAX_VALUE, limits.connectionMemoryBytes() / Resources.CHUNK);
+        resources = new Resources(workers, senders, replies,
+                new BufferPool(Resources.CHUNK, 2L * Connection.BUF * limits.maxConnections()), perConnection,
+                sendfile, Resources.newZeros());
         this.volumes = requireNonNull(volumes, "volumes");
         this.store = requireNonNull(store, "store");
         this.address = requireNonNull(address, "address");
@@ -94,6 +141,17 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return port;
     }
 
+    /** What the server holds, for tests and diagnostics. */
+    record Stats(int connections, int workersActive, long replyBytesInUse, long replyBytesAllocated,
+            long replyBytesPeak, long replyBudget, long connectionBufferBytes) {
+    }
+
+    Stats stats() {
+        BufferPool r = resources.replies();
+        return new Stats(live.size(), workers.getActiveCount(), r.inUseBytes(), r.allocatedBytes(),
+                r.peakInUseBytes(), r.budgetBytes(), resources.connections().allocatedBytes());
+    }
+
     private void accept() {
         while (!closed) {
             SocketChannel ch;
@@ -115,8 +173,27 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 closeQuietly(ch);
                 continue;
             }
-            Connection c = new Connection(ch, this, peer, workers, sendfile);
-            live.add(c);
+            Connection made;
+            synchronized (live) {
+                if (live.size() >= limits.maxConnections()) {
+                    made = null;
+                } else {
+                    try {
+                        made = new Connection(Wire.of(ch), this, peer, resources);
+                        live.add(made);
+                    } catch (IllegalStateException e) {
+                        made = null; // buffers of closed connections not back yet
+                    }
+                }
+            }
+            if (made == null) {
+                if (refused.getAndIncrement() % 1000 == 0) {
+                    LOG.warn("nbd: {} connections already; client {} refused (max.connections)", live.size(), peer);
+                }
+                closeQuietly(ch);
+                continue;
+            }
+            Connection c = made;
             if (closed) {
                 c.close();
             }
@@ -170,7 +247,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
 
     @Override
     public void closed(Connection c) {
-        live.remove(c);
+        synchronized (live) {
+            live.remove(c);
+        }
         Export e = c.export();
         if (e != null && e.connections.remove(c)) {
             LOG.info("nbd client {} disconnected from export {}", c.peer(), e.name);
@@ -288,6 +367,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
         }
+        senders.shutdown();
         all.forEach(Export::release);
         LOG.info("nbd: stopped listening on {}:{}", address, port);
     }

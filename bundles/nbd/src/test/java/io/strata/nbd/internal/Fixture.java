@@ -194,6 +194,12 @@ final class Fixture implements AutoCloseable {
         return server;
     }
 
+    /** A server with these limits (handshake timeout 30 s: tests hold idle connections). */
+    NbdService start(NbdService.Limits limits) throws IOException {
+        server = new NbdService(volumes, store, "127.0.0.1", 0, 30, true, limits);
+        return server;
+    }
+
     String uri(String export) {
         return "nbd://127.0.0.1:" + server.port() + "/" + export;
     }

@@ -1,0 +1,239 @@
+package io.strata.nbd.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.strata.api.Bounds;
+import io.strata.api.ErrorCode;
+import io.strata.api.format.Extent;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.VolumeRef;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.WritableByteChannel;
+import java.util.List;
+
+/**
+ * Arbitrary client bytes through a real {@link Connection} (handshake and transmission),
+ * over an in-memory wire and an in-memory 2 MiB volume, with workers and senders run inline
+ * so one iteration is one thread and no socket. Whatever the bytes, the connection must end
+ * cleanly (a reply, an error reply or a disconnect): no unexpected exception, nothing left
+ * of the pools' buffers, the wire closed, and the greeting sent first.
+ * Seeds: {@code src/test/resources/io/strata/nbd/internal/ConnectionFuzzTestInputs/connection/}.
+ */
+class ConnectionFuzzTest {
+    static final long SIZE = 2L << 20;
+    /** 2 MiB for replies, 1 MiB a connection: 1 MiB reads are queued, 2 MiB ones streamed. */
+    static final BufferPool REPLIES = new BufferPool(Resources.CHUNK, 2L << 20);
+    static final BufferPool CONNECTIONS = new BufferPool(Resources.CHUNK, 2L * Connection.BUF);
+    static final Resources RESOURCES = new Resources(Runnable::run, Runnable::run, REPLIES, CONNECTIONS,
+            (1 << 20) / Resources.CHUNK, true, Resources.newZeros());
+    static final MemoryDisk DISK = new MemoryDisk();
+    static final Export EXPORT = new Export("fuzz", new VolumeRef("local", "fuzz"), false, new Volumes() {
+        @Override
+        public VirtualDisk open(VolumeRef ref, boolean readOnly) {
+            return DISK;
+        }
+
+        @Override
+        public boolean fastZero(VolumeRef ref) {
+            return true;
+        }
+    });
+    static final Export READ_ONLY = new Export("ro", new VolumeRef("local", "ro"), true, new Volumes() {
+        @Override
+        public VirtualDisk open(VolumeRef ref, boolean readOnly) {
+            return DISK;
+        }
+
+        @Override
+        public boolean fastZero(VolumeRef ref) {
+            return false;
+        }
+    });
+
+    static final Connection.Exports EXPORTS = new Connection.Exports() {
+        @Override
+        public Export find(String name) {
+            if (name == null) {
+                return null;
+            }
+            return name.equals("fuzz") ? EXPORT : name.equals("ro") ? READ_ONLY : null;
+        }
+
+        @Override
+        public List<Export> all() {
+            return List.of(EXPORT, READ_ONLY);
+        }
+
+        @Override
+        public void opened(Connection c, Export e) {
+        }
+
+        @Override
+        public void closed(Connection c) {
+        }
+    };
+
+    @FuzzTest(maxDuration = "10s")
+    void connection(byte[] input) {
+        MemoryWire wire = new MemoryWire(input);
+        Connection c = new Connection(wire, EXPORTS, "fuzz", RESOURCES);
+        c.run();
+        assertNull(c.unexpected, () -> "unexpected failure: " + c.unexpected);
+        assertFalse(wire.isOpen(), "the connection ended without closing its wire");
+        assertEquals(0, REPLIES.inUseBytes(), "reply buffers leaked");
+        assertEquals(0, CONNECTIONS.inUseBytes(), "connection buffers leaked");
+        assertTrue(wire.written >= 18, "no greeting");
+        assertEquals(Protocol.NBDMAGIC, wire.first.getLong(0));
+    }
+
+    /** The client's bytes in, the server's bytes counted (the greeting kept); shutdown ends both. */
+    static final class MemoryWire implements Wire {
+        private final ByteBuffer in;
+        final ByteBuffer first = ByteBuffer.allocate(18);
+        long written;
+        private boolean shut;
+        private boolean open = true;
+
+        MemoryWire(byte[] input) {
+            in = ByteBuffer.wrap(input);
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws ClosedChannelException {
+            if (!open) {
+                throw new ClosedChannelException();
+            }
+            if (shut || !in.hasRemaining()) {
+                return -1;
+            }
+            int n = Math.min(dst.remaining(), in.remaining());
+            ByteBuffer part = in.slice();
+            part.limit(n);
+            dst.put(part);
+            in.position(in.position() + n);
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws ClosedChannelException {
+            if (!open || shut) {
+                throw new ClosedChannelException();
+            }
+            int n = src.remaining();
+            while (first.hasRemaining() && src.hasRemaining()) {
+                first.put(src.get());
+            }
+            src.position(src.limit());
+            written += n;
+            return n;
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int length) throws ClosedChannelException {
+            long n = 0;
+            for (int i = offset; i < offset + length; i++) {
+                n += write(srcs[i]);
+            }
+            return n;
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs) throws ClosedChannelException {
+            return write(srcs, 0, srcs.length);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public void close() {
+            open = false;
+        }
+
+        @Override
+        public void shutdown() {
+            shut = true;
+        }
+
+        @Override
+        public WritableByteChannel sink() {
+            return this;
+        }
+    }
+
+    /** A 2 MiB volume in memory, range-checked like the formats. */
+    static final class MemoryDisk implements VirtualDisk {
+        private final byte[] data = new byte[(int) SIZE];
+
+        @Override
+        public String format() {
+            return "memory";
+        }
+
+        @Override
+        public long virtualSize() {
+            return SIZE;
+        }
+
+        @Override
+        public Provisioning provisioning() {
+            return Provisioning.THIN;
+        }
+
+        @Override
+        public boolean readOnly() {
+            return false;
+        }
+
+        @Override
+        public void read(ByteBuffer dst, long offset) {
+            Bounds.checkRange(offset, dst.remaining(), SIZE, "read");
+            dst.put(data, (int) offset, dst.remaining());
+        }
+
+        @Override
+        public void write(ByteBuffer src, long offset) {
+            Bounds.checkRange(offset, src.remaining(), SIZE, "write");
+            src.get(data, (int) offset, src.remaining());
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void trim(long offset, long length) {
+            Bounds.checkRange(offset, length, SIZE, "trim");
+            java.util.Arrays.fill(data, (int) offset, (int) (offset + length), (byte) 0);
+        }
+
+        @Override
+        public List<Extent> blockStatus(long offset, long length) {
+            Bounds.checkRange(offset, length, SIZE, "block status");
+            long half = SIZE / 2;
+            return List.of(new Extent(0, half, true, false), new Extent(half, half, false, true));
+        }
+
+        @Override
+        public void resize(long newSize) {
+            throw new io.strata.api.StorageException(ErrorCode.UNSUPPORTED, "no resize");
+        }
+
+        @Override
+        public long allocatedBytes() {
+            return SIZE;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}
