@@ -676,7 +676,10 @@ final class MountedDatastore {
         if (parentVolume != null) {
             synchronized (lock) {
                 ensureOpen();
-                checkNew(volume, file);
+                // Refused before a snapshot is taken for it; the file is checked when stored.
+                if (catalog.find(volume).isPresent()) {
+                    throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
+                }
                 CatalogEntry p = ready(parentVolume);
                 if (!p.format().equals(format.type())) {
                     throw new StorageException(ErrorCode.INVALID_ARGUMENT, "image " + src + " is " + format.type()

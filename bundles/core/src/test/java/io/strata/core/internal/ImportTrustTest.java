@@ -184,6 +184,13 @@ class ImportTrustTest {
 
         core.importImage(ref("d"), copy, null, "a@s");
         assertEquals(7, read("d", 0, 1)[0]);
+
+        // Adopted in place under its own file name, over a named parent.
+        Path inside = ds.resolve("e.vhd");
+        Files.copy(copy, inside);
+        core.importImage(ref("e"), inside, null, "a@s");
+        assertEquals(7, read("e", 0, 1)[0]);
+        assertEquals("a@s", core.usage(ref("e")).base());
     }
 
     @Test
