@@ -4,7 +4,10 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.File;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -26,7 +29,8 @@ import org.junit.Test;
  * names a backing file reads nobody's data unless its parent is named, a parent cannot be
  * deleted under its child, images that fail their check or claim absurd sizes are refused,
  * links are never adopted, volume-check reports a missing parent instead of failing, sizes a
- * filesystem cannot hold are size errors, and a full datastore can be freed.
+ * filesystem cannot hold are size errors, a full datastore can be freed, and the NBD server
+ * refuses requests it must refuse and carries on.
  */
 public class HardeningIT extends StrataTestSupport {
 
@@ -199,6 +203,40 @@ public class HardeningIT extends StrataTestSupport {
             run("storage:resource-remove small");
             HostTools.run(List.of("umount", "-l", mnt.toString()));
         }
+    }
+
+    @Test
+    public void nbdRefusesCachePastTheEndAndUnknownFlagsAndCarriesOn() throws Exception {
+        ok("storage:volume-create --format raw local nbdh 1M");
+        ok("storage:export-add local/nbdh");
+        try (Socket s = nbdConnect("nbdh")) {
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            assertEquals("CACHE past the end", 22, request(out, in, 0, 5, 1, 1 << 20, 4096));
+            assertEquals("CACHE at a wrapped offset", 22, request(out, in, 0, 5, 2, -512L, 1024));
+            assertEquals("READ with an unknown flag", 22, request(out, in, 0x8000, 0, 3, 0, 4096));
+            assertEquals("a plain READ afterwards", 0, request(out, in, 0, 0, 4, 0, 4096));
+            in.readFully(new byte[4096]);
+        } finally {
+            ok("storage:export-remove nbdh");
+        }
+        ok("storage:volume-delete local/nbdh");
+    }
+
+    /** Sends one NBD request and returns the error of its simple reply. */
+    private static int request(DataOutputStream out, DataInputStream in, int flags, int type, long cookie, long offset,
+            int length) throws Exception {
+        out.writeInt(0x25609513);
+        out.writeShort(flags);
+        out.writeShort(type);
+        out.writeLong(cookie);
+        out.writeLong(offset);
+        out.writeInt(length);
+        out.flush();
+        assertEquals(0x67446698, in.readInt());
+        int error = in.readInt();
+        assertEquals(cookie, in.readLong());
+        return error;
     }
 
     /** Writes 1 MiB blocks, then 4 KiB ones, until the filesystem under the volume refuses. */

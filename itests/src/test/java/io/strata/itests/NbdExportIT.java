@@ -25,35 +25,6 @@ public class NbdExportIT extends StrataTestSupport {
         awaitDatastore("local", "ONLINE");
     }
 
-    /** Connects and negotiates an export with NBD_OPT_GO, as a client holding a session open. */
-    private static Socket connect(String export) throws Exception {
-        String[] hostPort = nbdUri("").substring("nbd://".length()).split("[:/]");
-        Socket s = new Socket(hostPort[0], Integer.parseInt(hostPort[1]));
-        s.setSoTimeout(10_000);
-        DataInputStream in = new DataInputStream(s.getInputStream());
-        DataOutputStream out = new DataOutputStream(s.getOutputStream());
-        in.readFully(new byte[18]);
-        out.writeInt(3); // fixed newstyle, no zeroes
-        byte[] name = export.getBytes(StandardCharsets.UTF_8);
-        out.writeLong(0x49484156454f5054L);
-        out.writeInt(7); // NBD_OPT_GO
-        out.writeInt(4 + name.length + 2);
-        out.writeInt(name.length);
-        out.write(name);
-        out.writeShort(0);
-        out.flush();
-        while (true) {
-            in.readLong();
-            in.readInt();
-            int type = in.readInt();
-            in.readFully(new byte[in.readInt()]);
-            if (type == 1) {
-                return s; // NBD_REP_ACK: transmission
-            }
-            assertEquals("NBD_REP_INFO", 3, type);
-        }
-    }
-
     @Test
     public void exportCommandsAndRealClients() throws Exception {
         Assume.assumeTrue("qemu-io is needed", HostTools.has("qemu-io"));
@@ -97,7 +68,7 @@ public class NbdExportIT extends StrataTestSupport {
         }
 
         // While a client is connected the export is listed with it, and removal needs --force.
-        try (Socket client = connect("nb")) {
+        try (Socket client = nbdConnect("nb")) {
             String row = awaitOutput("storage:export-list --no-format", out -> out.contains("\t1\t127.0.0.1:"));
             assertTrue(row, row.startsWith("nb\tlocal/nb\trw\tONLINE\t1\t127.0.0.1:"));
             String table = ok("storage:export-list");
@@ -115,7 +86,7 @@ public class NbdExportIT extends StrataTestSupport {
                 + " 2>&1; true"));
         assertTrue(refused, refused.toLowerCase().contains("read-only") || refused.contains("ermission")
                 || refused.contains("not permitted"));
-        try (Socket client = connect("nbro")) {
+        try (Socket client = nbdConnect("nbro")) {
             ok("storage:export-remove --force nbro");
             assertEquals(-1, client.getInputStream().read());
         }

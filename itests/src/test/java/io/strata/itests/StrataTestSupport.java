@@ -1,5 +1,6 @@
 package io.strata.itests;
 
+import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -12,10 +13,13 @@ import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.keepRunti
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.logLevel;
 
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.PrivilegedAction;
 import java.time.Duration;
@@ -78,6 +82,35 @@ public abstract class StrataTestSupport {
     protected static final String METRICS_PORT = freePort();
 
     /** @return the NBD URI of an export in the container */
+    /** Connects and negotiates an export with NBD_OPT_GO, as a client holding a session open. */
+    protected static Socket nbdConnect(String export) throws Exception {
+        String[] hostPort = nbdUri("").substring("nbd://".length()).split("[:/]");
+        Socket s = new Socket(hostPort[0], Integer.parseInt(hostPort[1]));
+        s.setSoTimeout(10_000);
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        in.readFully(new byte[18]);
+        out.writeInt(3); // fixed newstyle, no zeroes
+        byte[] name = export.getBytes(StandardCharsets.UTF_8);
+        out.writeLong(0x49484156454f5054L);
+        out.writeInt(7); // NBD_OPT_GO
+        out.writeInt(4 + name.length + 2);
+        out.writeInt(name.length);
+        out.write(name);
+        out.writeShort(0);
+        out.flush();
+        while (true) {
+            in.readLong();
+            in.readInt();
+            int type = in.readInt();
+            in.readFully(new byte[in.readInt()]);
+            if (type == 1) {
+                return s; // NBD_REP_ACK: transmission
+            }
+            assertEquals("NBD_REP_INFO", 3, type);
+        }
+    }
+
     protected static String nbdUri(String export) {
         return "nbd://127.0.0.1:" + System.getProperty("strata.itest.nbdPort", NBD_PORT) + "/" + export;
     }
