@@ -54,6 +54,14 @@ public class HardeningIT extends StrataTestSupport {
         return HostTools.run(List.of(args));
     }
 
+    /** A 64 MiB qcow2 made by qemu-img, with data written by qemu-io. */
+    private static Path qcow2(Path dir, String name, String write) throws Exception {
+        Path p = dir.resolve(name);
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", p.toString(), "64M");
+        qemu("qemu-io", "-f", "qcow2", "-c", write, p.toString());
+        return p;
+    }
+
     private static Path child(Path dir, String name, String backing) throws Exception {
         Path s = dir.resolve(name);
         qemu("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", "qcow2", s.toString(), "64M");
@@ -68,9 +76,7 @@ public class HardeningIT extends StrataTestSupport {
     public void aBackingFileReadsNoOtherVolumeUnlessItsParentIsNamed() throws Exception {
         needQemu();
         Path d = dir();
-        Path v = d.resolve("v.qcow2");
-        qemu("qemu-img", "create", "-q", "-f", "qcow2", v.toString(), "64M");
-        qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0xcc 0 1M", v.toString());
+        Path v = qcow2(d, "v.qcow2", "write -P 0xcc 0 1M");
         ok("storage:volume-import local victim " + v);
 
         for (String backing : List.of("/any/dir/victim.qcow2", "/etc/passwd", "../../etc/passwd",
@@ -107,9 +113,7 @@ public class HardeningIT extends StrataTestSupport {
     public void imagesThatFailTheirCheckOrClaimAbsurdSizesAreRefused() throws Exception {
         needQemu();
         Path d = dir();
-        Path img = d.resolve("l2.qcow2");
-        qemu("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "64M");
-        qemu("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 128k", img.toString());
+        Path img = qcow2(d, "l2.qcow2", "write -P 0x5a 0 128k");
         try (FileChannel ch = FileChannel.open(img, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long l1 = readLong(ch, 40);
             long l2 = readLong(ch, l1) & 0x00ff_ffff_ffff_fe00L;

@@ -876,9 +876,8 @@ final class MountedDatastore {
      * @return the child's virtual size
      */
     private long relink(DiskFormat format, String work, Path src, String parentFile, Set<String> parentChain) {
-        Set<String> allowed = parentChain;
         BackingResolver chain = n -> {
-            if (!allowed.contains(n)) {
+            if (!parentChain.contains(n)) {
                 throw new StorageException(ErrorCode.CHAIN_BROKEN, "image " + src + " reaches '"
                         + Names.printable(String.valueOf(n)) + "', which is not in its parent's chain");
             }

@@ -18,7 +18,6 @@ import io.strata.vhd.internal.VhdFormat;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,7 +38,7 @@ class FullDatastoreTest {
     void mount() throws Exception {
         assumeTrue(Posix.isRoot(), "mounting a tmpfs needs root");
         mnt = Files.createDirectories(tmp.resolve("small"));
-        run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt.toString());
+        Tools.run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt.toString());
         core = new StrataCore(new MemoryConfigStore(), new CoreSettings(true, "local", mnt.resolve("ds"),
                 tmp.resolve("strata")));
         core.addFormat(new VhdFormat(), "vhd", "io.strata.format-vhd");
@@ -54,7 +53,7 @@ class FullDatastoreTest {
             core.close();
         }
         if (mnt != null) {
-            run("umount", "-l", mnt.toString());
+            Tools.run("umount", "-l", mnt.toString());
         }
     }
 
@@ -113,11 +112,4 @@ class FullDatastoreTest {
         }
         throw new AssertionError("an 8 MiB filesystem took 64 MiB");
     }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
-    }
-
 }

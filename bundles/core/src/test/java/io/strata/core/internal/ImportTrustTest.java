@@ -23,7 +23,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -305,27 +304,5 @@ class ImportTrustTest {
 
     private static void writeLong(FileChannel ch, long at, long v) throws IOException {
         ch.write(ByteBuffer.allocate(8).putLong(v).flip(), at);
-    }
-
-    /** The real tools the test drives. */
-    static final class Tools {
-        static boolean has(String tool) {
-            for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-                if (Files.isExecutable(Path.of(dir, tool))) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        static String run(String... cmd) throws IOException, InterruptedException {
-            Process p = new ProcessBuilder(new ArrayList<>(List.of(cmd))).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes());
-            int rc = p.waitFor();
-            if (rc != 0) {
-                throw new IOException(String.join(" ", cmd) + " failed (" + rc + "): " + out);
-            }
-            return out;
-        }
     }
 }

@@ -11,6 +11,9 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.testing.MemoryFile;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -103,7 +106,18 @@ class DamagedImageTest {
         how.accept(f);
         int mutations = f.mutations(); // poke resets it; setSize (truncation) counts one
         byte[] before = f.bytes();
-        Qcow2Format format = new Qcow2Format();
+        for (StorageException e : refusedEverywhere(new Qcow2Format(), f)) {
+            assertTrue(e.getMessage().contains(expected), name + ": " + e.getMessage());
+            assertTrue(e.getMessage().startsWith("qcow2 image 'bad.qcow2' "), e.getMessage());
+        }
+        assertEquals(mutations, f.mutations(), "nothing written");
+        assertEquals(before.length, f.bytes().length);
+        assertTrue(Arrays.equals(before, f.bytes()));
+    }
+
+    /** @return the CORRUPT_IMAGE refusals of probe, a read-only and a writable open, in that order */
+    static List<StorageException> refusedEverywhere(Qcow2Format format, MemoryFile f) {
+        List<StorageException> refusals = new ArrayList<>();
         for (int mode = 0; mode < 3; mode++) {
             int m = mode;
             StorageException e = assertThrows(StorageException.class, () -> {
@@ -112,13 +126,10 @@ class DamagedImageTest {
                     case 1 -> format.open(f, true).close();
                     default -> format.open(f, false).close();
                 }
-            });
+            }, "mode " + mode);
             assertEquals(ErrorCode.CORRUPT_IMAGE, e.code(), e.getMessage());
-            assertTrue(e.getMessage().contains(expected), name + ": " + e.getMessage());
-            assertTrue(e.getMessage().startsWith("qcow2 image 'bad.qcow2' "), e.getMessage());
+            refusals.add(e);
         }
-        assertEquals(mutations, f.mutations(), "nothing written");
-        assertEquals(before.length, f.bytes().length);
-        assertTrue(java.util.Arrays.equals(before, f.bytes()));
+        return refusals;
     }
 }

@@ -1,6 +1,11 @@
 package io.strata.vhd.internal;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
 import io.strata.api.format.BackingResolver;
+import io.strata.api.format.CheckReport;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.testing.MemoryFile;
 import java.nio.ByteBuffer;
@@ -126,6 +131,25 @@ final class SmallImages {
      * that mutations get past the checksums into the fields behind them (bad checksums have
      * their own tests).
      */
+    /**
+     * The import's first two steps, as the core runs them: probe (a refusal must be
+     * CORRUPT_IMAGE) and a check that writes nothing.
+     *
+     * @return whether the image would be imported (probe passes, check reports no errors)
+     */
+    static boolean importable(VhdFormat format, MemoryFile f, BackingResolver parent) {
+        try {
+            format.probe(f);
+        } catch (StorageException e) {
+            assertEquals(ErrorCode.CORRUPT_IMAGE, e.code(), e.getMessage());
+            return false;
+        }
+        int before = f.mutations();
+        CheckReport r = format.check(f, parent, false);
+        assertEquals(before, f.mutations(), "check without repair wrote");
+        return r.errors().isEmpty();
+    }
+
     static byte[] fixChecksums(byte[] image) {
         byte[] b = image.clone();
         if (b.length >= Footer.SIZE) {

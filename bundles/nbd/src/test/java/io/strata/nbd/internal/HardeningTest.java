@@ -297,6 +297,8 @@ class HardeningTest {
             peak.close();
             long grew = peak.peak.get() - before;
             NbdService.Stats s = nbd.stats();
+            System.out.printf("HardeningTest: one 1 GiB read: direct memory peak +%d MiB (budget %d MiB)%n",
+                    grew >> 20, limits.memoryBytes() >> 20);
             assertTrue(s.replyBytesAllocated() <= limits.memoryBytes(), s.toString());
             // the pool, one connection's buffers and a little slack; before: about 1 GiB
             long bound = limits.memoryBytes() + 2 * Connection.BUF + (16L << 20);
@@ -331,6 +333,8 @@ class HardeningTest {
         await("no worker is held by the stalled clients", 20_000, () -> nbd.stats().workersActive() == 0);
 
         long during = readMiBs(good, 32);
+        System.out.printf("HardeningTest: 32 x 1 MiB reads took %d ms alone, %d ms beside 8 stallers and 200 idle"
+                + " connections%n", baseline, during);
         // behaviour, not speed: it completes, and not dramatically slower (busy CI: 20x or 30 s)
         assertTrue(during <= Math.max(20 * baseline, 30_000), "32 MiB read in " + during + " ms with stallers, "
                 + baseline + " ms before");
@@ -356,6 +360,8 @@ class HardeningTest {
             NbdService.Stats s = nbd.stats();
             assertTrue(s.replyBytesAllocated() <= limits.memoryBytes(), s.toString());
             long grew = peak.peak.get() - before;
+            System.out.printf("HardeningTest: 4 clients reading 1 GiB each at once: direct memory peak +%d MiB,"
+                    + " pool peak %d MiB of %d%n", grew >> 20, s.replyBytesPeak() >> 20, limits.memoryBytes() >> 20);
             // the reply pool (never more than its budget), four readers' connection buffers, slack
             long bound = limits.memoryBytes() + 4 * 2 * Connection.BUF + (16L << 20);
             assertTrue(grew <= bound, "direct memory grew by " + grew + " bytes (bound " + bound + "); " + s);
