@@ -54,5 +54,15 @@ public enum Capability {
     /** The format checks an image's metadata and repairs what is safely repairable. */
     CHECK,
     /** The format frees blocks that read as zeros and compacts the image. */
-    RECLAIM
+    RECLAIM,
+
+    // drivers and devices, for shared storage (io.strata.api.device 1.1)
+    /** Block devices can do uncached I/O (O_DIRECT) when asked, so writes reach the storage and reads see other hosts' writes. */
+    UNCACHED_IO,
+    /** Block devices support persistent reservations ({@link io.strata.api.device.BlockDevice#reservations()}). */
+    PERSISTENT_RESERVATIONS,
+    /** Block device I/O can be given a time limit; an I/O exceeding it fails with {@link ErrorCode#DEVICE_UNAVAILABLE}. */
+    IO_TIMEOUT,
+    /** Block devices report their {@link io.strata.api.device.DeviceState state} and its changes. */
+    DEVICE_STATE
 }

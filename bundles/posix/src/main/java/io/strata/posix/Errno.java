@@ -13,7 +13,11 @@ import java.nio.file.Path;
 public final class Errno {
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
+    public static final int EINTR = 4;
     public static final int EIO = 5;
+    public static final int ENXIO = 6;
+    public static final int ENODEV = 19;
+    public static final int ESTALE = 116;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int EACCES = 13;
@@ -53,6 +57,10 @@ public final class Errno {
                 return ErrorCode.SIZE_TOO_LARGE;
             case ELOOP:
                 return ErrorCode.INVALID_ARGUMENT;
+            case ENXIO:
+            case ENODEV:
+            case ESTALE:
+                return ErrorCode.DEVICE_UNAVAILABLE; // the device or export went away
             default:
                 return ErrorCode.IO_ERROR;
         }
@@ -124,6 +132,9 @@ public final class Errno {
         }
         if (message.contains("Permission denied") || message.contains("Operation not permitted")) {
             return ErrorCode.PERMISSION_DENIED;
+        }
+        if (message.contains("No such device") || message.contains("Stale file handle")) {
+            return ErrorCode.DEVICE_UNAVAILABLE; // ENXIO, ENODEV, ESTALE
         }
         return ErrorCode.IO_ERROR;
     }

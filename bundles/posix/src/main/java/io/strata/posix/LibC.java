@@ -21,6 +21,25 @@ interface LibC extends Library {
     int O_CLOEXEC = 02000000;
     int O_NOFOLLOW = 0400000;
 
+    /**
+     * O_DIRECT, one of the few flags whose value differs between architectures.
+     *
+     * @return the value for the architecture JNA reports
+     */
+    static int oDirect() {
+        switch (com.sun.jna.Platform.ARCH) {
+            case "aarch64":
+            case "arm":
+                return 0200000;
+            case "ppc64":
+            case "ppc64le":
+            case "ppc":
+                return 0400000;
+            default:
+                return 040000; // x86-64, s390x, riscv64, loongarch64 (asm-generic)
+        }
+    }
+
     int FALLOC_FL_KEEP_SIZE = 0x01;
     int FALLOC_FL_PUNCH_HOLE = 0x02;
 
@@ -38,10 +57,21 @@ interface LibC extends Library {
     int AT_SYMLINK_NOFOLLOW = 0x100;
     int AT_EMPTY_PATH = 0x1000;
     int STATX_BLOCKS = 0x400;
+    int STATX_DIOALIGN = 0x2000;
+    int STATX_TYPE = 0x1;
+    int S_IFMT = 0170000;
+    int S_IFBLK = 0060000;
     /** Offsets in struct statx, which unlike struct stat is the same on every architecture. */
     int STATX_SIZE_BYTES = 256;
     int STATX_OFF_MASK = 0;
     int STATX_OFF_BLOCKS = 48;
+    int STATX_OFF_MODE = 28;
+    int STATX_OFF_RDEV_MAJOR = 128;
+    int STATX_OFF_RDEV_MINOR = 132;
+    int STATX_OFF_DEV_MAJOR = 136;
+    int STATX_OFF_DEV_MINOR = 140;
+    int STATX_OFF_DIO_MEM_ALIGN = 152;
+    int STATX_OFF_DIO_OFFSET_ALIGN = 156;
 
     int open(String path, int flags, int mode);
 
@@ -50,6 +80,14 @@ interface LibC extends Library {
     int fallocate(int fd, int mode, long offset, long len);
 
     int ftruncate(int fd, long length);
+
+    /** ssize_t pread(int, void *, size_t, off_t), with 64-bit size_t and off_t. */
+    long pread(int fd, Pointer buf, long count, long offset);
+
+    /** ssize_t pwrite(int, const void *, size_t, off_t), with 64-bit size_t and off_t. */
+    long pwrite(int fd, Pointer buf, long count, long offset);
+
+    int fsync(int fd);
 
     int ioctl(int fd, NativeLong request, LongByReference arg);
 

@@ -22,7 +22,7 @@ public final class Posix {
     private Posix() {
     }
 
-    private static LibC libc() {
+    static LibC libc() {
         if (!Platform.isLinux() || !Platform.is64Bit()) {
             throw new StorageException(ErrorCode.UNSUPPORTED, "Strata's native calls need 64-bit Linux");
         }

@@ -1,12 +1,23 @@
 package io.strata.api.device;
 
+import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Consumer;
 import org.osgi.annotation.versioning.ProviderType;
 
 /**
  * A block device: a LUN, a local disk or a file-backed LUN. Offsets and
  * lengths are in bytes and must be multiples of {@link #sectorSize()}.
+ *
+ * <p>Since 1.1 the interface also carries the contract shared storage needs: a stable
+ * {@link #identity()}, optional {@link #compareAndWrite atomic compare-and-write} and
+ * {@link #reservations() persistent reservations}, and a {@link #state() state} that can
+ * be followed. They are all default methods, so a driver built against 1.0 keeps working:
+ * it reports no identity, is always {@link DeviceState#ONLINE} and answers
+ * {@code UNSUPPORTED} to the optional operations.
  */
 @ProviderType
 public interface BlockDevice extends StorageDevice {
@@ -20,7 +31,8 @@ public interface BlockDevice extends StorageDevice {
      * Reads {@code dst.remaining()} bytes at {@code offset}, filling the buffer.
      *
      * @throws StorageException {@code OUT_OF_RANGE}, {@code INVALID_ARGUMENT} for unaligned
-     *         requests, {@code IO_ERROR}, {@code DEVICE_UNAVAILABLE}
+     *         requests, {@code IO_ERROR}, {@code DEVICE_UNAVAILABLE} (also when the I/O did not
+     *         complete within the time limit the driver was given)
      */
     void read(ByteBuffer dst, long offset);
 
@@ -45,4 +57,80 @@ public interface BlockDevice extends StorageDevice {
      *         {@link io.strata.api.Capability#DEVICE_UNMAP}
      */
     void unmap(long offset, long length);
+
+    /**
+     * The identity of the storage behind this device: the same for every path to the
+     * same LUN and across reboots, renames of kernel devices and re-plugging, different
+     * for every other LUN. Layers above record it (the ext4 layer writes it into the
+     * filesystem it makes) and refuse a device whose identity is not the recorded one.
+     *
+     * <p>It is an opaque string compared for equality only. Drivers prefix it with what
+     * it is made of, e.g. {@code wwid:naa.600140512345678} (the SCSI/NVMe world-wide id),
+     * {@code serial:S3Z8NB0K123456}, {@code uuid:…} (a file-backed LUN).
+     *
+     * @return the identity, or empty when the driver cannot tell (drivers built before 1.1)
+     * @since 1.1
+     */
+    default Optional<String> identity() {
+        return Optional.empty();
+    }
+
+    /**
+     * Atomically compares the bytes at {@code offset} with {@code expected} and, only if
+     * they are equal, writes {@code src} there (SCSI COMPARE AND WRITE, VMware's ATS).
+     * Both buffers have the same number of remaining bytes, a multiple of the sector size.
+     *
+     * @param expected the bytes the range must hold
+     * @param src the bytes to write when it does
+     * @param offset where, sector aligned
+     * @return true when written, false on a miscompare (nothing written)
+     * @throws StorageException {@code UNSUPPORTED} when the device lacks
+     *         {@link io.strata.api.Capability#COMPARE_AND_WRITE} (the default), otherwise as
+     *         {@link #write}
+     * @since 1.1
+     */
+    default boolean compareAndWrite(ByteBuffer expected, ByteBuffer src, long offset) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "device " + info().ref() + " does not support compare-and-write");
+    }
+
+    /**
+     * @return the device's persistent reservations
+     * @throws StorageException {@code UNSUPPORTED} when the device lacks
+     *         {@link io.strata.api.Capability#PERSISTENT_RESERVATIONS} (the default)
+     * @since 1.1
+     */
+    default PersistentReservations reservations() {
+        throw new StorageException(ErrorCode.UNSUPPORTED,
+                "device " + info().ref() + " does not support persistent reservations");
+    }
+
+    /**
+     * The device's state as far as the driver can tell now. A driver that watches its
+     * devices may check cheaply here (the local driver looks whether the node or file is
+     * still there); it never blocks on the device.
+     *
+     * @return the state; always {@link DeviceState#ONLINE} for drivers built before 1.1
+     * @since 1.1
+     */
+    default DeviceState state() {
+        return DeviceState.ONLINE;
+    }
+
+    /**
+     * Follows the state. The listener is called with the new state on every change the
+     * driver notices (during I/O or a {@link #state()} call), on the thread that noticed
+     * it; it must return quickly and not block. It is not called for the state at
+     * registration: read {@link #state()} after registering. No call after the
+     * subscription or the device is closed.
+     *
+     * @param listener called with each new state
+     * @return closes the registration
+     * @since 1.1
+     */
+    default Subscription addStateListener(Consumer<DeviceState> listener) {
+        Objects.requireNonNull(listener, "listener");
+        return () -> {
+            // the default state never changes
+        };
+    }
 }

@@ -3,7 +3,14 @@
  * NAS server, the host's local disks) and the devices a resource offers
  * (block devices such as LUNs and local disks, file shares such as NAS
  * exports and local directories).
+ *
+ * <p>Version 1.1 adds, all source and binary compatible with 1.0: the identity
+ * of a block device ({@link io.strata.api.device.BlockDevice#identity()},
+ * {@link io.strata.api.device.DeviceInfo#identity()}), optional compare-and-write
+ * and {@link io.strata.api.device.PersistentReservations persistent reservations},
+ * and the {@link io.strata.api.device.DeviceState state} of a device with its
+ * listeners ({@link io.strata.api.device.Subscription}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package io.strata.api.device;

@@ -31,8 +31,11 @@ public final class LocalDriver implements StorageDriver {
         m.put("path", "kind=directory: the directory (device 'dir'); kind=file-lun: the LUN's backing file (device 'lun')");
         m.put("create", "kind=directory|file-lun: create the directory or file when missing (true|false, default true)");
         m.put("size", "kind=file-lun: size of a new LUN, e.g. 1G, a multiple of 512; an existing file keeps its size");
-        m.put("devices", "kind=block: comma-separated kernel names to offer, e.g. vdb,loop3 "
+        m.put("devices", "kind=block: comma-separated kernel or /dev/disk/by-id names to offer, e.g. vdb,loop3 "
                 + "(default: every whole disk except loop, ram, zram, dm, nbd, md, sr, fd)");
+        m.put("direct", "kind=file-lun|block: uncached I/O with O_DIRECT (true|false, default false)");
+        m.put("io.timeout.ms", "kind=file-lun|block: time limit of one I/O in milliseconds; one that exceeds it "
+                + "fails with DEVICE_UNAVAILABLE and marks the device degraded (default 0: no limit)");
         PARAMETERS = Collections.unmodifiableMap(m);
     }
 
@@ -61,8 +64,10 @@ public final class LocalDriver implements StorageDriver {
 
     @Override
     public Set<Capability> capabilities() {
+        // not COMPARE_AND_WRITE nor PERSISTENT_RESERVATIONS: local disks and files offer neither
         return Collections.unmodifiableSet(EnumSet.of(Capability.DEVICE_DISCOVERY, Capability.BLOCK_DEVICES,
-                Capability.FILE_SHARES, Capability.DEVICE_CREATE));
+                Capability.FILE_SHARES, Capability.DEVICE_CREATE, Capability.UNCACHED_IO, Capability.IO_TIMEOUT,
+                Capability.DEVICE_STATE));
     }
 
     @Override

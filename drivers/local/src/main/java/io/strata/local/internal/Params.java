@@ -78,6 +78,27 @@ final class Params {
         }
     }
 
+    /** The longest time limit accepted for one I/O: a day. */
+    static final long MAX_TIMEOUT_MS = 24L * 3600 * 1000;
+
+    /** @return the block device I/O options: {@code direct} and {@code io.timeout.ms} */
+    IoOptions io() {
+        boolean direct = bool("direct", false);
+        long timeout = 0;
+        String v = get("io.timeout.ms");
+        if (v != null) {
+            try {
+                timeout = Long.parseLong(v);
+            } catch (NumberFormatException e) {
+                throw invalid("io.timeout.ms", "must be a number of milliseconds, not '" + Names.printable(v) + "'");
+            }
+            if (timeout < 0 || timeout > MAX_TIMEOUT_MS) {
+                throw invalid("io.timeout.ms", "must be between 0 (no limit) and " + MAX_TIMEOUT_MS + " ms, not " + timeout);
+            }
+        }
+        return new IoOptions(direct, timeout);
+    }
+
     /** @return the size in bytes, or -1 when absent */
     long size(String key, int multipleOf) {
         String v = get(key);

@@ -2,6 +2,7 @@ package io.strata.local.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -42,8 +43,13 @@ class LocalDriverTest {
     void declaresTypeCapabilitiesAndParameters() {
         assertEquals("local", driver.type());
         assertEquals(java.util.Set.of(Capability.DEVICE_DISCOVERY, Capability.BLOCK_DEVICES,
-                Capability.FILE_SHARES, Capability.DEVICE_CREATE), driver.capabilities());
-        assertEquals(List.of("kind", "path", "create", "size", "devices"), List.copyOf(driver.parameters().keySet()));
+                Capability.FILE_SHARES, Capability.DEVICE_CREATE, Capability.UNCACHED_IO, Capability.IO_TIMEOUT,
+                Capability.DEVICE_STATE), driver.capabilities());
+        // no hardware behind them: honestly not offered
+        assertFalse(driver.capabilities().contains(Capability.COMPARE_AND_WRITE));
+        assertFalse(driver.capabilities().contains(Capability.PERSISTENT_RESERVATIONS));
+        assertEquals(List.of("kind", "path", "create", "size", "devices", "direct", "io.timeout.ms"),
+                List.copyOf(driver.parameters().keySet()));
     }
 
     @Test
@@ -93,7 +99,9 @@ class LocalDriverTest {
         assertEquals(1L << 30, Files.size(f));
         assertTrue(Posix.allocatedBytes(f) < (1 << 20), "a new LUN file is sparse");
         DeviceInfo info = r.devices().get(0);
-        assertEquals(new DeviceInfo("lun0", "lun", DeviceKind.BLOCK, 1L << 30, 512, "file-backed LUN " + f), info);
+        assertTrue(info.identity().startsWith("uuid:"), info.identity());
+        assertEquals(new DeviceInfo("lun0", "lun", DeviceKind.BLOCK, 1L << 30, 512, "file-backed LUN " + f,
+                info.identity()), info);
 
         byte[] data = new byte[8192];
         new Random(3).nextBytes(data);
@@ -109,6 +117,9 @@ class LocalDriverTest {
             assertCode(ErrorCode.INVALID_ARGUMENT, () -> d.write(ByteBuffer.allocate(100), 0));
             assertCode(ErrorCode.OUT_OF_RANGE, () -> d.read(ByteBuffer.allocate(1024), (1L << 30) - 512));
             assertCode(ErrorCode.UNSUPPORTED, () -> d.unmap(0, 512));
+            assertCode(ErrorCode.UNSUPPORTED, () -> d.compareAndWrite(ByteBuffer.allocate(512), ByteBuffer.allocate(512), 0));
+            assertCode(ErrorCode.UNSUPPORTED, d::reservations);
+            assertEquals(info.identity(), d.identity().orElseThrow());
         }
         // re-attach: without size, with the same size; never with another size
         driver.attach("lun0", Map.of("kind", "file-lun", "path", f.toString()));
@@ -147,7 +158,7 @@ class LocalDriverTest {
         List<DeviceInfo> devs = d.attach("disks", Map.of()).devices();
         assertEquals(List.of("nvme0n1", "sda"), devs.stream().map(DeviceInfo::id).toList());
         assertEquals(new DeviceInfo("disks", "sda", DeviceKind.BLOCK, 2048L * 512, 512,
-                tmp.resolve("dev/sda") + " ATA Disk One"), devs.get(1));
+                tmp.resolve("dev/sda") + " ATA Disk One", ""), devs.get(1));
         assertEquals(4096, devs.get(0).sectorSize());
         assertEquals(List.of("loop0"), d.attach("disks", Map.of("kind", "block", "devices", "loop0, loop1"))
                 .devices().stream().map(DeviceInfo::id).toList());
@@ -211,9 +222,12 @@ class LocalDriverTest {
             assertEquals(List.of(k), r.devices().stream().map(DeviceInfo::id).toList());
             byte[] data = new byte[4096];
             new Random(5).nextBytes(data);
+            String identity = r.devices().get(0).identity();
+            assertTrue(identity.startsWith("inode:"), "a loop device is the file behind it: " + identity);
             try (BlockDevice d = (BlockDevice) r.openDevice(k)) {
                 assertEquals(8L << 20, d.size());
                 assertEquals(512, d.sectorSize());
+                assertEquals(identity, d.identity().orElseThrow());
                 d.write(ByteBuffer.wrap(data), 4096);
                 d.flush();
             }

@@ -23,6 +23,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Pattern;
@@ -39,6 +40,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * root, one directory per datastore. The datastore's {@link Datastore#close()}
  * unmounts and detaches the loop device, so nothing stays attached when the
  * bundle goes away; mounting again after a restart is idempotent.
+ *
+ * <p>The filesystem records the {@link BlockDevice#identity() identity} of its device in
+ * {@value DeviceRecord#FILE} in its root ({@link DeviceRecord}): written by mkfs when
+ * formatting, checked read-only with debugfs before every mount (a device with another
+ * identity is refused with {@code DEVICE_UNAVAILABLE}, nothing written), checked again
+ * once mounted, and written then when a filesystem made before has none (adoption).
  */
 @Component(service = DatastoreFilesystem.class, property = DatastoreFilesystem.TYPE_PROPERTY + "=" + Ext4Filesystem.TYPE,
         configurationPid = Ext4Filesystem.PID)
@@ -171,9 +178,86 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
                 args.add("-L");
                 args.add(label);
             }
+            // the record of the device goes in with mkfs itself: no mount needed to write it
+            Optional<String> identity = DeviceRecord.identityOf(device);
+            Path staged = identity.map(id -> DeviceRecord.stage(id, device.info().ref())).orElse(null);
+            if (staged != null) {
+                args.add("-d");
+                args.add(staged.toString());
+            } else {
+                LOG.log(System.Logger.Level.WARNING, "device " + device.info().ref() + " reports no identity: the ext4 "
+                        + "filesystem made on it cannot tell later whether it is mounted from the same device");
+            }
             args.add(path.toString());
-            tools.require(MKFS_TIMEOUT, "formatting " + device.info().ref() + " with ext4", "mkfs.ext4",
-                    args.toArray(String[]::new));
+            try {
+                tools.require(MKFS_TIMEOUT, "formatting " + device.info().ref() + " with ext4", "mkfs.ext4",
+                        args.toArray(String[]::new));
+            } finally {
+                DeviceRecord.delete(staged);
+            }
+        }
+    }
+
+    /**
+     * Reads the device record of an unmounted ext4 filesystem with debugfs, read-only: the
+     * device is not written, not even the superblock a mount would update.
+     *
+     * @return the record's text, or empty when the filesystem has none
+     */
+    Optional<String> readRecord(String source) {
+        Tools.Result r = tools.run(TOOL_TIMEOUT, "debugfs", "-R", "cat /" + DeviceRecord.FILE, source);
+        if (r.exit() == 0 && !r.out().isBlank()) {
+            return Optional.of(r.out());
+        }
+        if (r.exit() == 0 && r.err().contains("File not found by ext2_lookup")) {
+            return Optional.empty();
+        }
+        // not the answer of a filesystem that simply has no record: refuse rather than guess
+        throw new StorageException(ErrorCode.EXTERNAL_TOOL_FAILED, "reading the device record of " + source
+                + ": debugfs exited with " + r.exit() + ": " + r.message());
+    }
+
+    /**
+     * Refuses a device whose identity is not the one the filesystem recorded.
+     *
+     * @param record the record's text, if the filesystem has one
+     * @param written false before mounting (then nothing has been written), true after
+     */
+    private static void compare(String datastoreName, StorageDevice device, String identity, Optional<String> record,
+            boolean written, String source) {
+        if (record.isEmpty()) {
+            return;
+        }
+        Optional<String> recorded = DeviceRecord.identityIn(record.get());
+        if (recorded.isEmpty() || recorded.get().equals(identity)) {
+            return;
+        }
+        throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore " + datastoreName + ": device "
+                + device.info().ref() + " (identity " + identity + ") is not the device this ext4 filesystem was made on"
+                + " (identity " + recorded.get() + ", recorded for " + DeviceRecord.deviceIn(record.get()) + " in /"
+                + DeviceRecord.FILE + "); refusing to mount it" + (written ? " (it was unmounted again)"
+                        : ", nothing was written")
+                + ". If the filesystem was copied or moved to this device on purpose, remove the record (debugfs -w -R 'rm /"
+                + DeviceRecord.FILE + "' " + source + ") and mount again: the filesystem is then adopted");
+    }
+
+    /** After mounting: checks the record (a crash may have left it in the journal only), or adopts the filesystem. */
+    private static void verifyOrAdopt(String datastoreName, StorageDevice device, Path mountPoint, String source) {
+        Optional<String> identity = DeviceRecord.identityOf(device);
+        Optional<String> record = DeviceRecord.read(mountPoint);
+        if (identity.isEmpty()) {
+            if (record.isPresent()) {
+                LOG.log(System.Logger.Level.WARNING, "datastore " + datastoreName + ": device " + device.info().ref()
+                        + " reports no identity, so it cannot be checked against the one recorded in the filesystem ("
+                        + DeviceRecord.identityIn(record.get()).orElse("none") + ")");
+            }
+            return;
+        }
+        compare(datastoreName, device, identity.get(), record, true, source);
+        if (record.isEmpty() || DeviceRecord.identityIn(record.get()).isEmpty()) {
+            DeviceRecord.write(mountPoint, identity.get(), device.info().ref());
+            LOG.log(System.Logger.Level.INFO, "datastore " + datastoreName + ": the ext4 filesystem on " + device.info().ref()
+                    + " had no device record; it now records identity " + identity.get());
         }
     }
 
@@ -304,6 +388,7 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
                             + ": mount point " + mountPoint + " is already used by " + source);
                 }
                 LOG.log(System.Logger.Level.INFO, "datastore " + datastoreName + " is already mounted at " + mountPoint);
+                verifyOrAdopt(datastoreName, device, mountPoint, source);
             } else {
                 for (String s : sources) {
                     List<MountTable.Mount> elsewhere = MountTable.of(mounts, s, majorMinor(s));
@@ -322,6 +407,7 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
                 } else {
                     source = sources.get(0);
                 }
+                boolean mounted = false;
                 try {
                     String type = fsType(Path.of(source));
                     if (!TYPE.equals(type)) {
@@ -329,10 +415,19 @@ public final class Ext4Filesystem implements DatastoreFilesystem {
                                 + device.info().ref() + " holds " + (type == null ? "no filesystem" : article(type) + " filesystem")
                                 + ", not ext4; format it first");
                     }
+                    Optional<String> identity = DeviceRecord.identityOf(device);
+                    if (identity.isPresent()) {
+                        // before mounting, which writes to the device even when nothing else does
+                        compare(datastoreName, device, identity.get(), readRecord(source), false, source);
+                    }
                     tools.require(TOOL_TIMEOUT, "mounting datastore " + datastoreName, "mount", "-t", TYPE,
                             source, mountPoint.toString());
+                    mounted = true;
+                    verifyOrAdopt(datastoreName, device, mountPoint, source);
                 } catch (RuntimeException e) {
-                    if (isFile) {
+                    if (mounted) {
+                        unmount(mountPoint, isFile ? source : null, path);
+                    } else if (isFile) {
                         detach(source, path); // attached now, or a stale loop nobody mounts
                     }
                     throw e;

@@ -25,8 +25,8 @@ import java.util.concurrent.TimeUnit;
  */
 class Tools {
     /** Which Debian package provides each tool, for the "install it" message. */
-    static final Map<String, String> PACKAGES = Map.of("mkfs.ext4", "e2fsprogs", "blkid", "util-linux",
-            "losetup", "mount", "mount", "mount", "umount", "mount");
+    static final Map<String, String> PACKAGES = Map.of("mkfs.ext4", "e2fsprogs", "debugfs", "e2fsprogs",
+            "blkid", "util-linux", "losetup", "mount", "mount", "mount", "umount", "mount");
 
     /** The outcome of one run. */
     record Result(int exit, String out, String err) {
