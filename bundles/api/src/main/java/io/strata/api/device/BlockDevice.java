@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Consumer;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * A block device: a LUN, a local disk or a file-backed LUN. Offsets and
@@ -19,7 +19,7 @@ import org.osgi.annotation.versioning.ProviderType;
  * it reports no identity, is always {@link DeviceState#ONLINE} and answers
  * {@code UNSUPPORTED} to the optional operations.
  */
-@ProviderType
+@ConsumerType
 public interface BlockDevice extends StorageDevice {
     /** @return the size in bytes */
     long size();

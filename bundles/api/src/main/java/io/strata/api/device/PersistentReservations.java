@@ -3,7 +3,7 @@ package io.strata.api.device;
 import io.strata.api.StorageException;
 import java.util.List;
 import java.util.Optional;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * SCSI-3 (and NVMe) persistent reservations on a shared block device, the operations of
@@ -17,7 +17,7 @@ import org.osgi.annotation.versioning.ProviderType;
  *
  * @since 1.1
  */
-@ProviderType
+@ConsumerType
 public interface PersistentReservations {
     /** Reservation types, as in SPC-3 and Linux's {@code enum pr_type}. */
     enum Type {

@@ -2,10 +2,10 @@ package io.strata.api.device;
 
 import java.nio.file.Path;
 import java.util.Optional;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /** An opened device: a {@link BlockDevice} or a {@link FileShare}. */
-@ProviderType
+@ConsumerType
 public interface StorageDevice extends AutoCloseable {
     /** @return what the device is */
     DeviceInfo info();

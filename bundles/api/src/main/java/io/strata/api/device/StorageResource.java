@@ -3,14 +3,14 @@ package io.strata.api.device;
 import io.strata.api.StorageException;
 import java.util.List;
 import java.util.Map;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * An attached storage resource: a physical storage system reached through
  * one driver. It offers devices; closing it releases connections but never
  * touches data.
  */
-@ProviderType
+@ConsumerType
 public interface StorageResource extends AutoCloseable {
     /** @return the user-given resource name */
     String name();

@@ -1,6 +1,6 @@
 package io.strata.api.device;
 
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * A registration (such as a state listener) that ends when closed. Closing twice does
@@ -8,7 +8,7 @@ import org.osgi.annotation.versioning.ProviderType;
  *
  * @since 1.1
  */
-@ProviderType
+@ConsumerType
 @FunctionalInterface
 public interface Subscription extends AutoCloseable {
     /** Ends the registration. Never throws. */

@@ -2,14 +2,16 @@ package io.strata.api.format;
 
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
-import org.osgi.annotation.versioning.ConsumerType;
+import org.osgi.annotation.versioning.ProviderType;
 
 /**
  * Finds the files a child image names as its backing (parent). The core gives
  * one to a format when it opens or creates a differencing image, so that the
  * format never reaches outside the datastore by itself.
+ *
+ * <p>The core implements it and formats only call it ({@link ProviderType}).
  */
-@ConsumerType
+@ProviderType
 @FunctionalInterface
 public interface BackingResolver {
     /**

@@ -5,7 +5,7 @@ import java.nio.ByteBuffer;
 import io.strata.api.ErrorCode;
 import java.util.List;
 import java.util.Optional;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * An open virtual disk: the guest's view of an image. Offsets are bytes from the
@@ -13,8 +13,11 @@ import org.osgi.annotation.versioning.ProviderType;
  * threads. Every method throws {@code OUT_OF_RANGE} for a range past
  * {@link #virtualSize()}, {@code DEVICE_UNAVAILABLE} when the underlying datastore
  * went away, and {@code IO_ERROR} when storage fails.
+ *
+ * <p>Disk formats implement it ({@link ConsumerType}): a later 1.x may add only
+ * default methods, so a format built against 1.x keeps resolving.
  */
-@ProviderType
+@ConsumerType
 public interface VirtualDisk extends AutoCloseable {
     /** @return the format type */
     String format();

@@ -6,15 +6,18 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * A mounted datastore: a flat namespace of files. File names follow
  * {@link io.strata.api.Names#check} except that the datastore's own metadata
  * files may start with {@code .strata}. Every method that takes a name
  * refuses a name with a path separator or {@code ..} with {@code INVALID_NAME}.
+ *
+ * <p>Filesystem layers implement it ({@link ConsumerType}): a later 1.x may add only
+ * default methods, so a layer built against 1.x keeps resolving.
  */
-@ProviderType
+@ConsumerType
 public interface Datastore extends AutoCloseable {
     /** @return the datastore name */
     String name();

@@ -4,13 +4,16 @@ import io.strata.api.StorageException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Optional;
-import org.osgi.annotation.versioning.ProviderType;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * An open file in a datastore, with positional I/O. Safe for concurrent use
  * by several threads at distinct ranges.
+ *
+ * <p>Filesystem layers implement it ({@link ConsumerType}): a later 1.x may add only
+ * default methods, so a layer built against 1.x keeps resolving.
  */
-@ProviderType
+@ConsumerType
 public interface DatastoreFile extends AutoCloseable {
     /** @return the file name within its datastore */
     String name();

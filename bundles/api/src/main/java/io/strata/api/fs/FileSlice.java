@@ -2,6 +2,7 @@ package io.strata.api.fs;
 
 import java.io.IOException;
 import java.nio.channels.WritableByteChannel;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * A byte range of an open datastore file that can be sent to a channel without passing
@@ -10,7 +11,9 @@ import java.nio.channels.WritableByteChannel;
  * is closed or deleted meanwhile, so a reply being sent never reads a reused descriptor.
  *
  * <p>Close it as soon as it has been sent: it may delay the release of the file's lock.
+ * Filesystem layers implement it ({@link ConsumerType}).
  */
+@ConsumerType
 public interface FileSlice extends AutoCloseable {
     /** @return the number of bytes in the slice */
     long length();
