@@ -5,6 +5,7 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.io.File;
+import java.nio.file.Files;
 import java.util.List;
 import java.util.Map;
 
@@ -37,7 +38,7 @@ public class LocalDatastoreIT extends StrataTestSupport {
     @Test
     public void volumeLifecycle() {
         // create: prints the volume-info block
-        Map<String, String> created = keyValues(ok("storage:volume-create local vm1 64M"));
+        Map<String, String> created = keyValues(ok("storage:volume-create local/vm1 64M"));
         assertEquals("vm1", created.get("name"));
         assertEquals("local", created.get("datastore"));
         assertEquals("vhd", created.get("format"));
@@ -76,13 +77,13 @@ public class LocalDatastoreIT extends StrataTestSupport {
 
     @Test
     public void rawAndThickVolumes() {
-        Map<String, String> raw = keyValues(ok("storage:volume-create --format raw local r1 1M"));
+        Map<String, String> raw = keyValues(ok("storage:volume-create --format raw local/r1 1M"));
         assertEquals("raw", raw.get("format"));
         assertEquals("1048576", raw.get("virtual-size"));
         assertEquals(1048576L, new File(raw.get("path")).length());
 
         Map<String, String> thick = keyValues(
-                ok("storage:volume-create --provisioning thick local t1 2M"));
+                ok("storage:volume-create --provisioning thick local/t1 2M"));
         assertEquals("vhd", thick.get("format"));
         assertEquals("thick", thick.get("provisioning"));
         // VHD fixed: the data area followed by a 512-byte footer
@@ -94,13 +95,39 @@ public class LocalDatastoreIT extends StrataTestSupport {
 
     @Test
     public void errorsCarryTheirCode() {
-        assertTrue(error("storage:volume-create local a..b 64M").startsWith("INVALID_NAME"));
-        assertTrue(error("storage:volume-create nosuch vm 64M").startsWith("DATASTORE_NOT_FOUND"));
-        ok("storage:volume-create local dup 1M");
+        assertTrue(error("storage:volume-create local/a..b 64M").startsWith("INVALID_NAME"));
+        assertTrue(error("storage:volume-create nosuch/vm 64M").startsWith("DATASTORE_NOT_FOUND"));
+        ok("storage:volume-create local/dup 1M");
         try {
-            assertTrue(error("storage:volume-create local dup 1M").startsWith("ALREADY_EXISTS"));
+            assertTrue(error("storage:volume-create local/dup 1M").startsWith("ALREADY_EXISTS"));
         } finally {
             ok("storage:volume-delete local/dup");
+        }
+        assertTrue(error("storage:volume-create local 64M").startsWith("INVALID_NAME"));
+        assertTrue(error("storage:volume-create local/vm2 vm3 64M").startsWith("INVALID_ARGUMENT: too many arguments"));
+    }
+
+    @Test
+    public void createAndImportStillTakeTheDeprecatedDatastoreNameForm() throws Exception {
+        Map<String, String> created = keyValues(ok("storage:volume-create local old1 1M"));
+        assertEquals("old1", created.get("name"));
+        assertEquals("local", created.get("datastore"));
+        assertEquals("1048576", created.get("virtual-size"));
+
+        File image = new File(System.getProperty("karaf.data"), "import-source.raw");
+        Files.write(image.toPath(), new byte[1048576]);
+        try {
+            Map<String, String> imported = keyValues(ok("storage:volume-import --format raw local/imp1 " + image));
+            assertEquals("imp1", imported.get("name"));
+            assertEquals("raw", imported.get("format"));
+            Map<String, String> old = keyValues(ok("storage:volume-import --format raw local imp2 " + image));
+            assertEquals("imp2", old.get("name"));
+            assertEquals("1048576", old.get("virtual-size"));
+        } finally {
+            Files.deleteIfExists(image.toPath());
+            for (String v : List.of("old1", "imp1", "imp2")) {
+                ok("storage:volume-delete local/" + v);
+            }
         }
     }
 }

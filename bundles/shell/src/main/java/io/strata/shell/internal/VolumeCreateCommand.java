@@ -2,11 +2,10 @@ package io.strata.shell.internal;
 
 import io.strata.api.Sizes;
 import io.strata.api.format.Provisioning;
-import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
-import io.strata.shell.internal.completers.DatastoreNameCompleter;
 import io.strata.shell.internal.completers.FormatTypeCompleter;
 import io.strata.shell.internal.completers.FreeTextCompleter;
+import io.strata.shell.internal.completers.NewVolumeRefCompleter;
 import io.strata.shell.internal.completers.ProvisioningCompleter;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -31,23 +30,25 @@ public class VolumeCreateCommand extends StorageCommand {
     @Completion(ProvisioningCompleter.class)
     String provisioning = "thin";
 
-    @Argument(index = 0, name = "datastore", description = "The datastore", required = true)
-    @Completion(DatastoreNameCompleter.class)
-    String datastore;
+    @Argument(index = 0, name = "volume", description = "The new volume as <datastore>/<volume>", required = true)
+    @Completion(NewVolumeRefCompleter.class)
+    String volume;
 
-    @Argument(index = 1, name = "name", description = "The volume name", required = true)
-    @Completion(FreeTextCompleter.class)
-    String name;
-
-    @Argument(index = 2, name = "size", description = "The virtual size: 10G, 512M, 1T or bytes", required = true)
+    @Argument(index = 1, name = "size", description = "The virtual size: 10G, 512M, 1T or bytes", required = true)
     @Completion(FreeTextCompleter.class)
     String size;
 
+    /** The deprecated form {@code <datastore> <name> <size>}: the first two are then datastore and name. */
+    @Argument(index = 2, name = "deprecated-size", description = "Only in the deprecated form "
+            + "<datastore> <name> <size>, kept for old scripts: the size")
+    @Completion(FreeTextCompleter.class)
+    String deprecatedSize;
+
     @Override
     String run() {
-        VolumeRef ref = new VolumeRef(datastore, name);
+        NewVolumeArguments args = NewVolumeArguments.parse(volume, size, deprecatedSize, "size");
         Provisioning p = Provisioning.parse(provisioning);
-        long bytes = Sizes.parse(size);
-        return VolumeInfoCommand.render(volumes.create(ref, bytes, format, p));
+        long bytes = Sizes.parse(args.value());
+        return VolumeInfoCommand.render(volumes.create(args.volume(), bytes, format, p));
     }
 }

@@ -3,11 +3,9 @@ package io.strata.shell.internal;
 import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.StorageException;
-import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
-import io.strata.shell.internal.completers.DatastoreNameCompleter;
 import io.strata.shell.internal.completers.FormatTypeCompleter;
-import io.strata.shell.internal.completers.FreeTextCompleter;
+import io.strata.shell.internal.completers.NewVolumeRefCompleter;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import org.apache.karaf.shell.api.action.Argument;
@@ -40,28 +38,31 @@ public class VolumeImportCommand extends StorageCommand {
             + "it was made from, as volume@snapshot, or volume to freeze its current state in a new snapshot")
     String parent;
 
-    @Argument(index = 0, name = "datastore", description = "The datastore", required = true)
-    @Completion(DatastoreNameCompleter.class)
-    String datastore;
+    @Argument(index = 0, name = "volume", description = "The new volume as <datastore>/<volume>", required = true)
+    @Completion(NewVolumeRefCompleter.class)
+    String volume;
 
-    @Argument(index = 1, name = "name", description = "The volume name", required = true)
-    @Completion(FreeTextCompleter.class)
-    String name;
-
-    @Argument(index = 2, name = "path", description = "The image file", required = true)
+    @Argument(index = 1, name = "path", description = "The image file", required = true)
     @Completion(FileCompleter.class)
     String path;
 
+    /** The deprecated form {@code <datastore> <name> <path>}: the first two are then datastore and name. */
+    @Argument(index = 2, name = "deprecated-path", description = "Only in the deprecated form "
+            + "<datastore> <name> <path>, kept for old scripts: the image file")
+    @Completion(FileCompleter.class)
+    String deprecatedPath;
+
     @Override
     String run() {
-        VolumeRef ref = new VolumeRef(datastore, name);
+        NewVolumeArguments args = NewVolumeArguments.parse(volume, path, deprecatedPath, "image's path");
+        String image = args.value();
         Path base = session != null && session.currentDir() != null ? session.currentDir() : Path.of("");
         Path source;
         try {
-            source = base.resolve(path).toAbsolutePath().normalize();
+            source = base.resolve(image).toAbsolutePath().normalize();
         } catch (InvalidPathException e) {
-            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + Names.printable(path) + "' is not a valid path");
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + Names.printable(image) + "' is not a valid path");
         }
-        return VolumeInfoCommand.render(volumes.importImage(ref, source, format, parent));
+        return VolumeInfoCommand.render(volumes.importImage(args.volume(), source, format, parent));
     }
 }

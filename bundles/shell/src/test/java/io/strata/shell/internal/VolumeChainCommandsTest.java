@@ -290,8 +290,7 @@ class VolumeChainCommandsTest {
         VolumeCreateCommand c = new VolumeCreateCommand();
         c.volumes = fakes.volumes;
         c.format = "qcow2";
-        c.datastore = "local";
-        c.name = "q1";
+        c.volume = "local/q1";
         c.size = "3T";
         assertEquals(""
                 + "name: q1\n"

@@ -11,12 +11,19 @@ import org.junit.jupiter.api.Test;
 class VolumeCommandsTest {
     private final Fakes fakes = new Fakes();
 
-    private VolumeCreateCommand create(String datastore, String name, String size) {
+    private VolumeCreateCommand create(String volume, String size) {
         VolumeCreateCommand c = new VolumeCreateCommand();
         c.volumes = fakes.volumes;
-        c.datastore = datastore;
-        c.name = name;
+        c.volume = volume;
         c.size = size;
+        return c;
+    }
+
+    private VolumeImportCommand importing(String volume, String path) {
+        VolumeImportCommand c = new VolumeImportCommand();
+        c.volumes = fakes.volumes;
+        c.volume = volume;
+        c.path = path;
         return c;
     }
 
@@ -33,12 +40,12 @@ class VolumeCommandsTest {
                 + "file: vm3.vhd\n"
                 + "state: READY\n"
                 + "created: 2026-11-21T10:00:00Z\n",
-                create("local", "vm3", "10G").run());
+                create("local/vm3", "10G").run());
     }
 
     @Test
     void createTakesFormatProvisioningAndPlainBytes() {
-        VolumeCreateCommand c = create("local", "db", "1048576");
+        VolumeCreateCommand c = create("local/db", "1048576");
         c.format = "raw";
         c.provisioning = "thick-lazy";
         c.run();
@@ -51,20 +58,20 @@ class VolumeCommandsTest {
     @Test
     void createErrors() {
         assertEquals("Error executing command: INVALID_NAME: volume name 'a/b' must not contain a path separator\n",
-                Shell.errorOutput(create("local", "a/b", "1G")));
+                Shell.errorOutput(create("local/a/b", "1G")));
         assertEquals("Error executing command: INVALID_NAME: volume name 'x\\u0007' must not contain control characters\n",
-                Shell.errorOutput(create("local", "x\u0007", "1G")));
+                Shell.errorOutput(create("local/x\u0007", "1G")));
         assertEquals("Error executing command: INVALID_SIZE: 'ten' is not a size (examples: 10G, 512M, 1048576)\n",
-                Shell.errorOutput(create("local", "vm3", "ten")));
-        VolumeCreateCommand c = create("local", "vm3", "1G");
+                Shell.errorOutput(create("local/vm3", "ten")));
+        VolumeCreateCommand c = create("local/vm3", "1G");
         c.provisioning = "fat";
         assertEquals("Error executing command: INVALID_ARGUMENT: unknown provisioning 'fat' (use thin, thick or thick-lazy)\n",
                 Shell.errorOutput(c));
         assertEquals("Error executing command: ALREADY_EXISTS: volume local/vm1 already exists\n",
-                Shell.errorOutput(create("local", "vm1", "1G")));
+                Shell.errorOutput(create("local/vm1", "1G")));
         assertEquals("Error executing command: DATASTORE_NOT_FOUND: datastore nope does not exist\n",
-                Shell.errorOutput(create("nope", "vm3", "1G")));
-        c = create("local", "big", "1T");
+                Shell.errorOutput(create("nope/vm3", "1G")));
+        c = create("local/big", "1T");
         c.provisioning = "thick";
         assertEquals("Error executing command: DATASTORE_FULL: datastore local has 53687091200 bytes free, "
                 + "volume local/big needs 1099511627776\n", Shell.errorOutput(c));
@@ -73,7 +80,7 @@ class VolumeCommandsTest {
 
     @Test
     void listShowsEveryVolume() {
-        create("local", "vm3", "512M").run();
+        create("local/vm3", "512M").run();
         VolumeListCommand c = new VolumeListCommand();
         c.volumes = fakes.volumes;
         assertEquals(""
@@ -176,11 +183,7 @@ class VolumeCommandsTest {
 
     @Test
     void importResolvesTheSourceAndPrintsTheVolume(@org.junit.jupiter.api.io.TempDir Path dir) {
-        VolumeImportCommand c = new VolumeImportCommand();
-        c.volumes = fakes.volumes;
-        c.datastore = "local";
-        c.name = "imported";
-        c.path = dir.resolve("sub/../disk.vhd").toString();
+        VolumeImportCommand c = importing("local/imported", dir.resolve("sub/../disk.vhd").toString());
         assertEquals(""
                 + "name: imported\n"
                 + "datastore: local\n"
@@ -199,11 +202,7 @@ class VolumeCommandsTest {
 
     @Test
     void importWithoutSessionResolvesRelativePathsAgainstTheWorkingDirectory() {
-        VolumeImportCommand c = new VolumeImportCommand();
-        c.volumes = fakes.volumes;
-        c.datastore = "local";
-        c.name = "rel";
-        c.path = "images/a.vhd";
+        VolumeImportCommand c = importing("local/rel", "images/a.vhd");
         c.format = "vhd";
         c.run();
         assertEquals(Path.of("images/a.vhd").toAbsolutePath(), fakes.volumes.lastImport);
@@ -212,15 +211,42 @@ class VolumeCommandsTest {
 
     @Test
     void importOfADamagedImage() {
-        VolumeImportCommand c = new VolumeImportCommand();
-        c.volumes = fakes.volumes;
-        c.datastore = "local";
-        c.name = "bad";
-        c.path = "/tmp/bad.img";
+        VolumeImportCommand c = importing("local/bad", "/tmp/bad.img");
         assertEquals("Error executing command: CORRUPT_IMAGE: /tmp/bad.img is not a VHD image: bad footer cookie\n",
                 Shell.errorOutput(c));
-        c.name = "a/b";
+        c.volume = "local/a/b";
         assertEquals("Error executing command: INVALID_NAME: volume name 'a/b' must not contain a path separator\n",
                 Shell.errorOutput(c));
+        c.volume = "local";
+        assertEquals("Error executing command: INVALID_NAME: 'local' is not of the form <datastore>/<volume>\n",
+                Shell.errorOutput(c));
+    }
+
+    @Test
+    void createAndImportStillTakeTheDeprecatedDatastoreNameForm(@org.junit.jupiter.api.io.TempDir Path dir) {
+        // storage:volume-create local old1 1M, as scripts written before <datastore>/<volume> do.
+        VolumeCreateCommand create = create("local", "old1");
+        create.deprecatedSize = "1M";
+        assertEquals(create("local/new1", "1M").run().replace("new1", "old1"), create.run());
+        assertEquals(1048576L, fakes.volumes.info(new VolumeRef("local", "old1")).virtualSize());
+
+        VolumeImportCommand imp = importing("local", "old2");
+        imp.deprecatedPath = dir.resolve("disk.vhd").toString();
+        assertEquals(importing("local/new2", dir.resolve("disk.vhd").toString()).run().replace("new2", "old2"),
+                imp.run());
+        assertEquals(dir.resolve("disk.vhd"), fakes.volumes.lastImport);
+    }
+
+    @Test
+    void aVolumeRefFollowedByTwoMoreArgumentsIsRefused() {
+        VolumeCreateCommand create = create("local/vm3", "vm4");
+        create.deprecatedSize = "1G";
+        assertEquals("Error executing command: INVALID_ARGUMENT: too many arguments: give the volume as "
+                + "<datastore>/<volume>, then the size\n", Shell.errorOutput(create));
+        VolumeImportCommand imp = importing("local/vm3", "vm4");
+        imp.deprecatedPath = "/tmp/disk.vhd";
+        assertEquals("Error executing command: INVALID_ARGUMENT: too many arguments: give the volume as "
+                + "<datastore>/<volume>, then the image's path\n", Shell.errorOutput(imp));
+        assertEquals(2, fakes.volumes.list(null).size());
     }
 }

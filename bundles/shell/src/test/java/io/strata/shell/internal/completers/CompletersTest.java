@@ -96,6 +96,19 @@ class CompletersTest {
     }
 
     @Test
+    void newVolumeRefsOfferTheDatastoreThenAcceptTheTypedName() {
+        NewVolumeRefCompleter c = new NewVolumeRefCompleter();
+        c.datastores = service(DatastoreService.class, Map.of("list", List.of(ds("local"), ds("lun"), ds("nfs"))));
+        // No space after "local/": the volume name follows.
+        assertEquals(List.of("local/", "lun/"), complete(c, "l"));
+        assertEquals(List.of("local/", "lun/", "nfs/"), complete(c, ""));
+        assertEquals(List.of("local/vm9 "), complete(c, "local/vm9"));
+        assertEquals(List.of(), complete(c, "x"));
+        c.datastores = service(DatastoreService.class, Map.of());
+        assertEquals(List.of(), complete(c, "l"));
+    }
+
+    @Test
     void volumeRefs() {
         VolumeRefCompleter c = new VolumeRefCompleter();
         var created = java.time.Instant.EPOCH;
