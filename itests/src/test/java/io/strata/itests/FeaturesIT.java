@@ -71,7 +71,7 @@ public class FeaturesIT extends StrataTestSupport {
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete",
                 "volume-import", "volume-clone", "volume-check", "volume-reclaim", "volume-usage",
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
-                "export-add", "export-list", "export-remove")) {
+                "export-add", "export-list", "export-remove", "host-info")) {
             assertTrue("storage:" + command + " missing from:\n" + help, help.contains(command));
         }
     }

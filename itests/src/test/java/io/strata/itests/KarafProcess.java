@@ -319,6 +319,29 @@ final class KarafProcess implements AutoCloseable {
         return all.size();
     }
 
+    /**
+     * Sends a signal ({@code STOP}, {@code CONT}) to the container's JVM and the script that
+     * started it: STOP freezes the whole host as a stalled machine would.
+     */
+    void signal(String signal) throws IOException, InterruptedException {
+        if (process == null) {
+            return;
+        }
+        List<String> command = new ArrayList<>(List.of("kill", "-" + signal));
+        process.toHandle().descendants().forEach(h -> command.add(Long.toString(h.pid())));
+        command.add(Long.toString(process.pid()));
+        HostTools.run(command);
+    }
+
+    /** Sets {@code key} in an etc/ file of the instance, making the file when it is missing. */
+    void configure(String file, String key, String value) throws IOException {
+        Path path = home.resolve(file);
+        if (!Files.exists(path)) {
+            Files.createFile(path);
+        }
+        setProperty(file, key, value);
+    }
+
     /** Kills what is still running and closes the SSH client. The directory stays for inspection. */
     @Override
     public void close() {

@@ -71,7 +71,9 @@ public enum ErrorCode {
     /** No export of that name is configured on this host. */
     EXPORT_NOT_FOUND(404),
     /** The export has connected clients (remove it with force to disconnect them). */
-    EXPORT_IN_USE(409);
+    EXPORT_IN_USE(409),
+    /** No task of that id is known to this host (ids are not kept across restarts). @since 1.4 */
+    TASK_NOT_FOUND(404);
 
     private final int httpStatus;
 

@@ -3,5 +3,5 @@
  * and volumes, and the immutable views they return.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.3.0")
+@org.osgi.annotation.versioning.Version("1.4.0")
 package io.strata.api.service;

@@ -67,6 +67,10 @@ final class CatalogCodec {
             if (!e.base().isEmpty()) {
                 v.put("base", e.base());
             }
+            int area = catalog.area(e.name());
+            if (area >= 0) {
+                v.put("leaseArea", area);
+            }
             if (e.pending() != null) {
                 ObjectNode p = v.putObject("pending");
                 p.put("op", e.pending().op());
@@ -109,10 +113,20 @@ final class CatalogCodec {
             throw corrupt(datastore, "no volume list");
         }
         List<CatalogEntry> entries = new ArrayList<>();
+        java.util.Map<String, Integer> areas = new java.util.TreeMap<>();
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
         for (JsonNode v : vols) {
-            entries.add(entry(datastore, v));
+            CatalogEntry e = entry(datastore, v);
+            entries.add(e);
+            JsonNode a = v.get("leaseArea");
+            if (a != null) {
+                if (!a.canConvertToInt() || a.asInt() < 1 || !seen.add(a.asInt())) {
+                    throw corrupt(datastore, "entry '" + e.name() + "' has a bad or repeated lease area " + a);
+                }
+                areas.put(e.name(), a.asInt());
+            }
         }
-        return new Catalog(generation, entries);
+        return new Catalog(generation, entries, areas);
     }
 
     private static CatalogEntry entry(String datastore, JsonNode v) {

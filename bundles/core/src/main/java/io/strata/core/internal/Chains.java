@@ -176,28 +176,30 @@ final class Chains {
         CatalogEntry e;
         DiskFormat f;
         String newFile;
-        synchronized (m.lock) {
-            m.ensureOpen();
-            e = m.ready(volume);
-            if (m.busy.contains(volume)) {
-                throw new StorageException(ErrorCode.VOLUME_IN_USE,
-                        "volume " + m.ref(volume) + " is being resized or deleted");
+        try (MountedDatastore.Tx tx = m.tx()) {
+            synchronized (m.lock) {
+                m.ensureOpen();
+                e = m.ready(volume);
+                if (m.busy.contains(volume)) {
+                    throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                            "volume " + m.ref(volume) + " is being resized or deleted");
+                }
+                f = chainFormat(e);
+                if (e.snapshot(snap).isPresent()) {
+                    throw new StorageException(ErrorCode.ALREADY_EXISTS,
+                            "snapshot " + snap + " of volume " + m.ref(volume) + " already exists");
+                }
+                checkNoPending(m, e);
+                int length = chainFiles(m.catalog, e).size() + 1;
+                if (length > chainMax) {
+                    throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "volume " + m.ref(volume) + " has "
+                            + (length - 1) + " images in its chain; the limit is " + chainMax
+                            + " (delete a snapshot first)");
+                }
+                newFile = newLeafName(volume, f);
+                e = e.withPending(new CatalogEntry.Pending("snapshot-create", snap, newFile, ""));
+                m.writeCatalog(m.catalog.put(e));
             }
-            f = chainFormat(e);
-            if (e.snapshot(snap).isPresent()) {
-                throw new StorageException(ErrorCode.ALREADY_EXISTS,
-                        "snapshot " + snap + " of volume " + m.ref(volume) + " already exists");
-            }
-            checkNoPending(m, e);
-            int length = chainFiles(m.catalog, e).size() + 1;
-            if (length > chainMax) {
-                throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "volume " + m.ref(volume) + " has "
-                        + (length - 1) + " images in its chain; the limit is " + chainMax
-                        + " (delete a snapshot first)");
-            }
-            newFile = newLeafName(volume, f);
-            e = e.withPending(new CatalogEntry.Pending("snapshot-create", snap, newFile, ""));
-            m.writeCatalog(m.catalog.put(e));
         }
         CatalogEntry.Snap record = new CatalogEntry.Snap(snap, e.file(), e.leafParent(), MountedDatastore.now());
         SharedDisk sd = null;
@@ -220,12 +222,14 @@ final class Chains {
                 }
                 SharedDisk.Chain next = new SharedDisk.Chain(child, nf);
                 try {
-                    synchronized (m.lock) {
-                        m.ensureOpen();
-                        CatalogEntry cur = m.ready(volume);
-                        List<CatalogEntry.Snap> snaps = new ArrayList<>(cur.snapshots());
-                        snaps.add(record);
-                        m.writeCatalog(m.catalog.put(cur.withChain(newFile, snaps, snap).withPending(null)));
+                    try (MountedDatastore.Tx tx = m.tx()) {
+                        synchronized (m.lock) {
+                            m.ensureOpen();
+                            CatalogEntry cur = m.ready(volume);
+                            List<CatalogEntry.Snap> snaps = new ArrayList<>(cur.snapshots());
+                            snaps.add(record);
+                            m.writeCatalog(m.catalog.put(cur.withChain(newFile, snaps, snap).withPending(null)));
+                        }
                     }
                 } catch (RuntimeException ex) {
                     // The catalog still names the old leaf, which now lives inside the child: close
@@ -261,14 +265,16 @@ final class Chains {
     private void undoPending(String volume, RuntimeException cause) {
         boolean interrupted = Thread.interrupted();
         try {
-            synchronized (m.lock) {
-                if (m.closed) {
-                    return;
-                }
-                Optional<CatalogEntry> e = m.catalog.find(volume);
-                if (e.isPresent() && e.get().pending() != null) {
-                    CatalogEntry settled = recoverPending(m, e.get());
-                    m.writeCatalog(m.catalog.put(settled));
+            try (MountedDatastore.Tx tx = m.tx()) {
+                synchronized (m.lock) {
+                    if (m.closed) {
+                        return;
+                    }
+                    Optional<CatalogEntry> e = m.catalog.find(volume);
+                    if (e.isPresent() && e.get().pending() != null) {
+                        CatalogEntry settled = recoverPending(m, e.get());
+                        m.writeCatalog(m.catalog.put(settled));
+                    }
                 }
             }
         } catch (RuntimeException ex) {
@@ -321,27 +327,31 @@ final class Chains {
         DiskFormat f;
         CatalogEntry.Snap target;
         String newFile;
-        synchronized (m.lock) {
-            m.ensureOpen();
-            e = m.ready(volume);
-            m.checkIdle(volume, "revert");
-            checkNoPending(m, e);
-            f = chainFormat(e);
-            target = e.snapshot(snap).orElseThrow(() -> snapshotNotFound(volume, snap));
-            newFile = newLeafName(volume, f);
-            e = e.withPending(new CatalogEntry.Pending("revert", snap, newFile, ""));
-            m.writeCatalog(m.catalog.put(e));
-            m.busy.add(volume);
+        try (MountedDatastore.Tx tx = m.tx()) {
+            synchronized (m.lock) {
+                m.ensureOpen();
+                e = m.ready(volume);
+                m.checkIdle(volume, "revert");
+                checkNoPending(m, e);
+                f = chainFormat(e);
+                target = e.snapshot(snap).orElseThrow(() -> snapshotNotFound(volume, snap));
+                newFile = newLeafName(volume, f);
+                e = e.withPending(new CatalogEntry.Pending("revert", snap, newFile, ""));
+                m.writeCatalog(m.catalog.put(e));
+                m.busy.add(volume);
+            }
         }
         String oldFile = e.file();
         boolean switched = false;
         try {
             writeChild(f, newFile, target.file());
-            synchronized (m.lock) {
-                m.ensureOpen();
-                CatalogEntry cur = m.ready(volume);
-                m.writeCatalog(m.catalog.put(cur.withChain(newFile, cur.snapshots(), snap)
-                        .withPending(cleanup("", oldFile))));
+            try (MountedDatastore.Tx tx = m.tx()) {
+                synchronized (m.lock) {
+                    m.ensureOpen();
+                    CatalogEntry cur = m.ready(volume);
+                    m.writeCatalog(m.catalog.put(cur.withChain(newFile, cur.snapshots(), snap)
+                            .withPending(cleanup("", oldFile))));
+                }
             }
             switched = true;
             // The discarded current image: only this volume used it (clones are based on snapshots).
@@ -361,25 +371,27 @@ final class Chains {
 
     /** The checks of a snapshot delete and its intent record; the merge runs as a task. */
     CatalogEntry.Snap beginDelete(String volume, String snap) {
-        synchronized (m.lock) {
-            m.ensureOpen();
-            CatalogEntry e = m.ready(volume);
-            if (m.busy.contains(volume)) {
-                throw new StorageException(ErrorCode.VOLUME_IN_USE,
-                        "volume " + m.ref(volume) + " is being resized, reverted or deleted");
+        try (MountedDatastore.Tx tx = m.tx()) {
+            synchronized (m.lock) {
+                m.ensureOpen();
+                CatalogEntry e = m.ready(volume);
+                if (m.busy.contains(volume)) {
+                    throw new StorageException(ErrorCode.VOLUME_IN_USE,
+                            "volume " + m.ref(volume) + " is being resized, reverted or deleted");
+                }
+                CatalogEntry.Snap s = e.snapshot(snap).orElseThrow(() -> snapshotNotFound(volume, snap));
+                checkNoPending(m, e);
+                chainFormat(e);
+                List<String> clones = dependents(m.catalog, volume, snap);
+                if (!clones.isEmpty()) {
+                    throw new StorageException(ErrorCode.VOLUME_IN_USE, "snapshot " + snap + " of volume "
+                            + m.ref(volume) + " is the base of linked clone(s) " + String.join(", ", clones)
+                            + "; delete them first");
+                }
+                m.writeCatalog(m.catalog.put(e.withPending(new CatalogEntry.Pending("snapshot-delete", snap, "",
+                        "stream"))));
+                return s;
             }
-            CatalogEntry.Snap s = e.snapshot(snap).orElseThrow(() -> snapshotNotFound(volume, snap));
-            checkNoPending(m, e);
-            chainFormat(e);
-            List<String> clones = dependents(m.catalog, volume, snap);
-            if (!clones.isEmpty()) {
-                throw new StorageException(ErrorCode.VOLUME_IN_USE, "snapshot " + snap + " of volume "
-                        + m.ref(volume) + " is the base of linked clone(s) " + String.join(", ", clones)
-                        + "; delete them first");
-            }
-            m.writeCatalog(m.catalog.put(e.withPending(new CatalogEntry.Pending("snapshot-delete", snap, "",
-                    "stream"))));
-            return s;
         }
     }
 
@@ -398,20 +410,24 @@ final class Chains {
             if (commitInto != null) {
                 // The snapshot's only child holds less: its data goes up into the snapshot's image,
                 // which then serves as the child. Past this catalog write there is no way back.
-                synchronized (m.lock) {
-                    m.ensureOpen();
-                    CatalogEntry cur = m.ready(volume);
-                    e = cur.withPending(new CatalogEntry.Pending("snapshot-delete", snap, commitInto, "commit"));
-                    m.writeCatalog(m.catalog.put(e));
+                try (MountedDatastore.Tx tx = m.tx()) {
+                    synchronized (m.lock) {
+                        m.ensureOpen();
+                        CatalogEntry cur = m.ready(volume);
+                        e = cur.withPending(new CatalogEntry.Pending("snapshot-delete", snap, commitInto, "commit"));
+                        m.writeCatalog(m.catalog.put(e));
+                    }
                 }
                 if (e.leafParent().equals(commitInto)) {
                     sd = acquire(e, f);
                 }
                 CatalogEntry done = commitFiles(e, snap, f, sd, task);
                 String oldChildFile = e.snapshot(commitInto).orElseThrow().file();
-                synchronized (m.lock) {
-                    m.ensureOpen();
-                    m.writeCatalog(m.catalog.put(done.withPending(cleanup(snap, oldChildFile))));
+                try (MountedDatastore.Tx tx = m.tx()) {
+                    synchronized (m.lock) {
+                        m.ensureOpen();
+                        m.writeCatalog(m.catalog.put(done.withPending(cleanup(snap, oldChildFile))));
+                    }
                 }
                 deleteNoted(volume, oldChildFile);
                 LOG.info("datastore {}: snapshot {} of volume {} deleted (its child {} committed into it)", m.name,
@@ -423,20 +439,24 @@ final class Chains {
                 sd = acquire(e, f);
             }
             CatalogEntry done = mergeFiles(e, snap, f, sd, task);
-            synchronized (m.lock) {
-                m.ensureOpen();
-                m.writeCatalog(m.catalog.put(done));
+            try (MountedDatastore.Tx tx = m.tx()) {
+                synchronized (m.lock) {
+                    m.ensureOpen();
+                    m.writeCatalog(m.catalog.put(done));
+                }
             }
             LOG.info("datastore {}: snapshot {} of volume {} deleted", m.name, snap, volume);
             return "snapshot " + snap + " of volume " + m.ref(volume) + " deleted";
         } catch (StorageException ex) {
             if (ex.code() == ErrorCode.CANCELLED) {
                 // Cancelled while streaming: nothing irreversible happened; forget the intent.
-                synchronized (m.lock) {
-                    Optional<CatalogEntry> cur = m.catalog.find(volume);
-                    if (!m.closed && cur.isPresent() && cur.get().pending() != null
-                            && "stream".equals(cur.get().pending().phase())) {
-                        m.writeCatalog(m.catalog.put(cur.get().withPending(null)));
+                try (MountedDatastore.Tx tx = m.tx()) {
+                    synchronized (m.lock) {
+                        Optional<CatalogEntry> cur = m.catalog.find(volume);
+                        if (!m.closed && cur.isPresent() && cur.get().pending() != null
+                                && "stream".equals(cur.get().pending().phase())) {
+                            m.writeCatalog(m.catalog.put(cur.get().withPending(null)));
+                        }
                     }
                 }
             }
@@ -521,11 +541,13 @@ final class Chains {
                     task.checkCancel();
                 }
                 if (streaming && task != null) {
-                    synchronized (m.lock) {
-                        m.ensureOpen();
-                        CatalogEntry cur = m.catalog.find(e.name()).orElseThrow();
-                        m.writeCatalog(m.catalog.put(cur.withPending(
-                                new CatalogEntry.Pending("snapshot-delete", snap, "", "rebase"))));
+                    try (MountedDatastore.Tx tx = m.tx()) {
+                        synchronized (m.lock) {
+                            m.ensureOpen();
+                            CatalogEntry cur = m.catalog.find(e.name()).orElseThrow();
+                            m.writeCatalog(m.catalog.put(cur.withPending(
+                                    new CatalogEntry.Pending("snapshot-delete", snap, "", "rebase"))));
+                        }
                     }
                 }
                 // 2. rebase: from here on the delete is completed, never rolled back.
@@ -691,9 +713,11 @@ final class Chains {
     /** Deletes the image a "cleanup" note names, then clears the note. */
     private void deleteNoted(String volume, String file) {
         m.deleteIfExists(file);
-        synchronized (m.lock) {
-            m.ensureOpen();
-            m.writeCatalog(m.catalog.put(m.ready(volume).withPending(null)));
+        try (MountedDatastore.Tx tx = m.tx()) {
+            synchronized (m.lock) {
+                m.ensureOpen();
+                m.writeCatalog(m.catalog.put(m.ready(volume).withPending(null)));
+            }
         }
     }
 
@@ -809,28 +833,39 @@ final class Chains {
         CatalogEntry entry;
         DiskFormat f;
         String baseFile;
-        synchronized (m.lock) {
-            m.ensureOpen();
-            src = m.ready(source);
-            f = chainFormat(src);
-            CatalogEntry.Snap s = src.snapshot(snap).orElseThrow(() -> snapshotNotFound(source, snap));
-            String file = target + "." + f.fileExtension();
-            m.checkNew(target, file);
-            int length = ancestry(m.catalog, src, snap).size() + 1;
-            if (length > chainMax) {
-                throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "a clone of " + m.ref(source) + "@" + snap
-                        + " would have " + length + " images in its chain; the limit is " + chainMax);
-            }
-            entry = new CatalogEntry(target, file, src.format(), src.provisioning(), src.virtualSize(),
-                    MountedDatastore.now(), CatalogEntry.State.CREATING, null, null, 0).withBase(source + "@" + snap);
-            m.writeCatalog(m.catalog.put(entry));
-            baseFile = s.file();
-        }
-        try {
-            long size = writeChild(f, entry.file(), baseFile);
+        Claim claim;
+        try (MountedDatastore.Tx tx = m.tx()) {
+            claim = m.claimNew(target);
+            try {
             synchronized (m.lock) {
                 m.ensureOpen();
-                m.writeCatalog(m.catalog.put(entry.ready().withVirtualSize(size)));
+                src = m.ready(source);
+                f = chainFormat(src);
+                CatalogEntry.Snap s = src.snapshot(snap).orElseThrow(() -> snapshotNotFound(source, snap));
+                String file = target + "." + f.fileExtension();
+                m.checkNew(target, file);
+                int length = ancestry(m.catalog, src, snap).size() + 1;
+                if (length > chainMax) {
+                    throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "a clone of " + m.ref(source) + "@" + snap
+                            + " would have " + length + " images in its chain; the limit is " + chainMax);
+                }
+                entry = new CatalogEntry(target, file, src.format(), src.provisioning(), src.virtualSize(),
+                        MountedDatastore.now(), CatalogEntry.State.CREATING, null, null, 0).withBase(source + "@" + snap);
+                m.writeCatalog(m.placed(m.catalog.put(entry), target));
+                baseFile = s.file();
+            }
+            } catch (RuntimeException e) {
+                claim.close();
+                throw e;
+            }
+        }
+        try (Claim held = claim) {
+            long size = writeChild(f, entry.file(), baseFile);
+            try (MountedDatastore.Tx tx = m.tx()) {
+                synchronized (m.lock) {
+                    m.ensureOpen();
+                    m.writeCatalog(m.catalog.put(entry.ready().withVirtualSize(size)));
+                }
             }
             LOG.info("datastore {}: linked clone {} of {}@{}", m.name, target, source, snap);
             return target;

@@ -71,6 +71,38 @@ final class CmConfigStore implements ConfigStore {
         }
     }
 
+    @Override
+    public Map<String, Object> loadSingleton(String pid) {
+        List<Configuration> cs = list("(service.pid=" + pid + ")");
+        Dictionary<String, Object> d = cs.isEmpty() ? null : cs.get(0).getProperties();
+        if (d == null) {
+            return Map.of();
+        }
+        Map<String, Object> m = new HashMap<>();
+        for (String key : Collections.list(d.keys())) {
+            m.put(key, d.get(key));
+        }
+        return m;
+    }
+
+    @Override
+    public void saveSingleton(String pid, Map<String, Object> properties) {
+        try {
+            Configuration c = cm.getConfiguration(pid, ANY_LOCATION);
+            Dictionary<String, Object> old = c.getProperties();
+            Hashtable<String, Object> next = new Hashtable<>();
+            if (old != null) {
+                for (String key : Collections.list(old.keys())) {
+                    next.put(key, old.get(key));
+                }
+            }
+            next.putAll(properties);
+            c.update(next);
+        } catch (IOException e) {
+            throw new StorageException(ErrorCode.IO_ERROR, "cannot save configuration " + pid + ": " + e.getMessage(), e);
+        }
+    }
+
     private List<Configuration> list(String filter) {
         try {
             Configuration[] cs = cm.listConfigurations(filter);

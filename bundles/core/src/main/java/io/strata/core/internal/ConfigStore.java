@@ -22,4 +22,21 @@ interface ConfigStore {
 
     /** Deletes the configuration of that name; nothing when there is none. */
     void delete(String factoryPid, String name);
+
+    /**
+     * @return the properties of the singleton configuration {@code pid}, empty when it does not exist.
+     *         By default kept as the one factory configuration of that PID, named {@code pid};
+     *         Configuration Admin keeps a real singleton.
+     */
+    default Map<String, Object> loadSingleton(String pid) {
+        List<Map<String, Object>> all = load(pid);
+        return all.isEmpty() ? Map.of() : all.get(0);
+    }
+
+    /** Adds or replaces {@code properties} in the singleton configuration {@code pid}, keeping the others. */
+    default void saveSingleton(String pid, Map<String, Object> properties) {
+        Map<String, Object> p = new java.util.HashMap<>(loadSingleton(pid));
+        p.putAll(properties);
+        save(pid, pid, p);
+    }
 }

@@ -14,13 +14,18 @@ import java.util.regex.Pattern;
  * @param defaultPath directory of the default datastore
  * @param stateDir where the core keeps its own small state (the embedded-default marker)
  * @param chainMax the most images in a volume's chain, 1 to {@value #CHAIN_LIMIT}
+ * @param hostName this host's name on shared datastores, empty for the hostname
+ * @param lease lease timing on shared datastores
  */
-record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir, int chainMax) {
+record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir, int chainMax,
+        String hostName, io.strata.lease.LeaseSettings lease) {
     /** The hard chain limit: what VHD and qcow2 chains are tested to. */
     static final int CHAIN_LIMIT = 32;
     private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\\\?\\{([^}]+)}");
 
     CoreSettings {
+        requireNonNull(hostName, "hostName");
+        requireNonNull(lease, "lease");
         requireNonNull(defaultName, "defaultName");
         requireNonNull(defaultPath, "defaultPath");
         requireNonNull(stateDir, "stateDir");
@@ -38,10 +43,32 @@ record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath
         this(defaultEnabled, defaultName, defaultPath, stateDir, CHAIN_LIMIT);
     }
 
+    CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir, int chainMax) {
+        this(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, "", io.strata.lease.LeaseSettings.DEFAULTS);
+    }
+
+    /** @return these settings with other lease timing (tests use short ones) */
+    CoreSettings withLease(io.strata.lease.LeaseSettings l, String host) {
+        return new CoreSettings(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, host, l);
+    }
+
     static CoreSettings from(CoreConfig config) {
         return new CoreSettings(config.default_datastore_enabled(), config.default_datastore_name(),
                 Path.of(resolve(config.default_datastore_path())).toAbsolutePath().normalize(),
-                dataDir().resolve("strata"), config.chain_max());
+                dataDir().resolve("strata"), config.chain_max(), config.host_name().trim(),
+                leaseSettings(config));
+    }
+
+    private static io.strata.lease.LeaseSettings leaseSettings(CoreConfig config) {
+        try {
+            return new io.strata.lease.LeaseSettings(java.time.Duration.ofMillis(config.lease_renewal_ms()),
+                    java.time.Duration.ofMillis(config.lease_expiry_ms()),
+                    java.time.Duration.ofMillis(config.lease_io_timeout_ms()));
+        } catch (IllegalArgumentException e) {
+            org.slf4j.LoggerFactory.getLogger(CoreSettings.class).error(
+                    "lease settings refused ({}); using the defaults", e.getMessage());
+            return io.strata.lease.LeaseSettings.DEFAULTS;
+        }
     }
 
     /** @return Karaf's data directory, or java.io.tmpdir/strata outside Karaf */

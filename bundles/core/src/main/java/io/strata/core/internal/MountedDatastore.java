@@ -71,6 +71,17 @@ final class MountedDatastore {
     private final DatastoreFilesystem filesystem;
     final PluginSet<DiskFormat> formats;
     final Object lock = new Object();
+    /**
+     * Serializes this host's catalog changes ({@link Tx}); taken before {@link #lock}, never
+     * while holding it.
+     */
+    final java.util.concurrent.locks.ReentrantLock catalogLock = new java.util.concurrent.locks.ReentrantLock();
+    /** On a shared datastore: the lockspace and leases; null on a datastore of one host. */
+    volatile SharedAccess sharedAccess;
+    /** The catalog lease of the outermost {@link Tx}, guarded by {@link #catalogLock}. */
+    private io.strata.lease.ResourceLease catalogLease;
+    /** Guarded by {@link #lock}: lease areas given to volumes being created (see {@link #claimNew}). */
+    private final Map<String, Integer> newAreas = new HashMap<>();
     /** Written under {@link #lock}; read without it by listings and by the core after an unmount. */
     volatile Catalog catalog = Catalog.EMPTY;
 
@@ -102,6 +113,8 @@ final class MountedDatastore {
         VolumeHandle handle;
         SharedDisk disk;
         boolean invalid;
+        /** The volume's lease on a shared datastore, given back when the handle closes. */
+        Claim claim = Claim.NONE;
 
         Lease(String volume, String format, boolean writer) {
             this.volume = volume;
@@ -109,6 +122,9 @@ final class MountedDatastore {
             this.writer = writer;
         }
     }
+
+    /** Finishes or undoes interrupted work (at mount; on a shared datastore also every few seconds). */
+    final Recovery recovery = new Recovery(this);
 
     /** Per-volume accounting and QoS of the core; set after the mount, null in some tests. */
     volatile IoRegistry io;
@@ -128,23 +144,93 @@ final class MountedDatastore {
      */
     static MountedDatastore mount(HostConfig.Datastore config, StorageResource resource,
             DatastoreFilesystem filesystem, PluginSet<DiskFormat> formats, boolean format, boolean force) {
+        return mount(config, resource, filesystem, formats, format, force, null);
+    }
+
+    /**
+     * As above; a datastore its layer declares {@link Capability#SHARED} is joined through
+     * {@code sharing} (its lockspace, then the catalog under the catalog lease, then recovery of
+     * the intents no live host holds). Without {@code sharing} a shared datastore is refused.
+     */
+    static MountedDatastore mount(HostConfig.Datastore config, StorageResource resource,
+            DatastoreFilesystem filesystem, PluginSet<DiskFormat> formats, boolean format, boolean force,
+            Sharing sharing) {
+        return mount(config, resource, filesystem, formats, format, force, sharing, false);
+    }
+
+    /** @param deferMerges leave interrupted snapshot deletes to {@link #resume} (see {@link #deferMerges}) */
+    static MountedDatastore mount(HostConfig.Datastore config, StorageResource resource,
+            DatastoreFilesystem filesystem, PluginSet<DiskFormat> formats, boolean format, boolean force,
+            Sharing sharing, boolean deferMerges) {
         StorageDevice device = resource.openDevice(config.device());
         Datastore ds = null;
+        SharedAccess access = null;
         try {
             if (format) {
                 filesystem.format(device, config.options(), force);
             }
             ds = filesystem.mount(config.name(), device, config.options());
-            MountedDatastore m = new MountedDatastore(config.name(), ds, device, filesystem, formats);
+            MountedDatastore m;
+            if (ds.capabilities().contains(Capability.SHARED)) {
+                if (sharing == null) {
+                    throw new StorageException(ErrorCode.UNSUPPORTED, "datastore '" + config.name()
+                            + "' is shared and this mount cannot join its lockspace");
+                }
+                String dsName = config.name();
+                access = SharedAccess.join(dsName, ds, sharing.me(), sharing.settings(), sharing.clock(),
+                        () -> sharing.onFence().accept(dsName));
+                m = new MountedDatastore(dsName, new FencedDatastore(ds, access), device, filesystem, formats);
+                m.sharedAccess = access;
+                m.maintenanceEvery = sharing.settings().renewal();
+            } else {
+                m = new MountedDatastore(config.name(), ds, device, filesystem, formats);
+            }
+            m.recovery.deferMerges = deferMerges;
             m.load();
+            m.startMaintenance();
             return m;
         } catch (RuntimeException e) {
+            if (access != null) {
+                access.close();
+            }
             if (ds != null) {
                 closeQuietly(ds);
             }
             closeQuietly(device);
             throw e;
         }
+    }
+
+    /** On a shared datastore: how often the catalog is read again and dead hosts' intents are looked for. */
+    private java.time.Duration maintenanceEvery;
+    private volatile Thread maintenance;
+
+    private void startMaintenance() {
+        if (sharedAccess == null || maintenanceEvery == null) {
+            return;
+        }
+        long every = Math.max(1, maintenanceEvery.toMillis());
+        Thread t = new Thread(() -> {
+            while (!closed && !Thread.currentThread().isInterrupted()) {
+                try {
+                    Thread.sleep(every);
+                    refresh();
+                    recovery.recoverShared();
+                } catch (InterruptedException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    LOG.debug("datastore {}: maintenance pass failed: {}", name, e.getMessage());
+                }
+            }
+        }, "strata-shared-" + name);
+        t.setDaemon(true);
+        maintenance = t;
+        t.start();
+    }
+
+    /** @return the shared datastore's lockspace view for host-info, or null on a datastore of one host */
+    SharedAccess sharedAccess() {
+        return sharedAccess;
     }
 
     String name() {
@@ -166,108 +252,157 @@ final class MountedDatastore {
 
     // ---------------------------------------------------------------- mount and recovery
 
-    /** Reads the catalog (an empty one is written when there is none) and recovers. */
+    /**
+     * Reads the catalog (an empty one is written when there is none) and recovers. On a shared
+     * datastore only the intents no live host holds are recovered (see {@link Recovery#recoverShared}).
+     */
     void load() {
-        Catalog c;
-        if (datastore.exists(Catalog.FILE)) {
-            c = CatalogCodec.decode(name, datastore.readAll(Catalog.FILE));
-        } else {
-            c = Catalog.EMPTY;
-            datastore.writeAtomically(Catalog.FILE, CatalogCodec.encode(c));
+        try (Tx tx = tx()) {
+            Catalog c = datastore.exists(Catalog.FILE) ? CatalogCodec.decode(name, datastore.readAll(Catalog.FILE))
+                    : null;
+            if (c == null) {
+                c = Catalog.EMPTY;
+                datastore.writeAtomically(Catalog.FILE, CatalogCodec.encode(c));
+            }
+            synchronized (lock) {
+                catalog = c;
+                if (sharedAccess == null) {
+                    recovery.recover();
+                }
+                keepReserve(CatalogCodec.encode(catalog).length);
+            }
         }
-        synchronized (lock) {
-            catalog = c;
-            recover();
-            keepReserve(CatalogCodec.encode(catalog).length);
+        if (sharedAccess != null) {
+            recovery.recoverShared();
         }
     }
 
     /**
-     * Finishes what a crash interrupted. The file operations are idempotent and the catalog is
-     * written once at the end, so a crash during recovery is recovered again at the next mount.
+     * On a shared datastore: reads the catalog again when another host changed it. Called at the
+     * start of every catalog change (under the catalog lease) and every few seconds by the
+     * maintenance thread, so each host sees the others' changes within seconds.
      */
-    private void recover() {
-        Catalog c = catalog;
-        boolean changed = false;
-        for (CatalogEntry e : c.volumes()) {
-            switch (e.state()) {
-                case CREATING -> {
-                    rollBackFiles(e);
-                    c = c.remove(e.name());
-                    changed = true;
-                    LOG.info("datastore {}: rolled back volume {} left half-created", name, e.name());
-                }
-                case DELETING -> {
-                    deleteFiles(e);
-                    c = c.remove(e.name());
-                    changed = true;
-                    LOG.info("datastore {}: finished deleting volume {}", name, e.name());
-                }
-                case READY -> {
-                    if (e.pending() != null) {
-                        CatalogEntry settled = Chains.recoverPending(this, e);
-                        if (settled != e) {
-                            c = c.put(settled);
-                            changed = true;
-                            e = settled;
-                        }
-                    }
-                    if (e.resizeTo() > 0) {
-                        CatalogEntry settled = settleSize(e);
-                        if (settled != e) {
-                            c = c.put(settled);
-                            changed = true;
-                        }
-                    }
-                }
-                default -> throw new IllegalStateException(e.state().name());
-            }
-        }
-        if (changed) {
-            writeCatalog(c, true);
-        }
-    }
-
-    /** Deletes every image of a volume: its current image, its snapshots, a pending new image. */
-    void deleteFiles(CatalogEntry e) {
-        deleteIfExists(e.file());
-        for (CatalogEntry.Snap s : e.snapshots()) {
-            deleteIfExists(s.file());
-        }
-        if (e.pending() != null && !e.pending().file().isEmpty()) {
-            deleteIfExists(e.pending().file());
-        }
-    }
-
-    /** Undoes the file side of a CREATING entry: adopted images go back, everything else goes. */
-    void rollBackFiles(CatalogEntry e) {
-        if (e.adoptedFrom() != null) {
-            // The user's own image: never delete it, put it back where it was.
-            if (!e.adoptedFrom().equals(e.file()) && datastore.exists(e.file())
-                    && !datastore.exists(e.adoptedFrom())) {
-                datastore.rename(e.file(), e.adoptedFrom());
-            }
+    void refresh() {
+        if (sharedAccess == null || !datastore.exists(Catalog.FILE)) {
             return;
         }
-        if (e.tempFile() != null) {
-            deleteIfExists(e.tempFile());
+        Catalog c = CatalogCodec.decode(name, datastore.readAll(Catalog.FILE));
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            if (c.generation() > catalog.generation()) {
+                catalog = c;
+            } else if (c.generation() < catalog.generation() && catalogLock.isHeldByCurrentThread()) {
+                // Under the catalog lease the file is the truth; a newer copy here means a write this
+                // host believed done never reached the storage.
+                throw new StorageException(ErrorCode.IO_ERROR, "the catalog of datastore '" + name
+                        + "' on storage (generation " + c.generation() + ") is older than this host's copy ("
+                        + catalog.generation() + "): a catalog write was lost");
+            }
         }
-        deleteIfExists(e.file());
     }
 
-    /** A grow that was interrupted: the image knows its size, the catalog takes it from there. */
-    private CatalogEntry settleSize(CatalogEntry e) {
-        DiskFormat f = formats.get(e.format());
-        if (f == null) {
-            return e;
-        }
-        try (DatastoreFile file = datastore.open(e.file(), false)) {
-            return e.withVirtualSize(f.probe(file).virtualSize());
-        } catch (RuntimeException ex) {
-            LOG.warn("datastore {}: cannot settle the size of volume {}: {}", name, e.name(), ex.getMessage());
-            return e;
+    /**
+     * Must be in a catalog transaction on a shared datastore: the volume's lease area, given one
+     * (written with the next catalog change) when it has none yet.
+     */
+    int areaFor(String volume) {
+        SharedAccess s = sharedAccess;
+        synchronized (lock) {
+            int area = catalog.area(volume);
+            if (area >= 0 || s == null) {
+                return area;
+            }
+            area = catalog.freeArea(SharedAccess.CATALOG_AREA + 1, s.lockspace().areas());
+            if (area < 0) {
+                throw new StorageException(ErrorCode.DATASTORE_FULL, "datastore '" + name + "' has no free lease area left for volume "
+                        + volume + " (" + s.lockspace().areas() + " areas)");
+            }
+            writeCatalog(catalog.withArea(volume, area).put(catalog.find(volume).orElseThrow(() -> notFound(volume))));
+            return area;
         }
     }
+
+    /**
+     * Holds a volume's lease for an open handle or an operation on a shared datastore; on a
+     * datastore of one host, nothing (the in-memory checks of this mount suffice).
+     *
+     * @throws StorageException {@code VOLUME_IN_USE} naming the host that holds the volume
+     */
+    Claim hold(String volume) {
+        SharedAccess s = sharedAccess;
+        if (s == null) {
+            return Claim.NONE;
+        }
+        int area;
+        synchronized (lock) {
+            area = catalog.area(volume);
+        }
+        if (area < 0) {
+            try (Tx tx = tx()) {
+                catalog.find(volume).orElseThrow(() -> notFound(volume));
+                area = areaFor(volume);
+            }
+        }
+        SharedAccess.Hold h = s.hold(volume, area);
+        try {
+            // The holder before this one may have changed the volume's chain: read what it wrote.
+            refresh();
+        } catch (RuntimeException e) {
+            h.close();
+            throw e;
+        }
+        return h;
+    }
+
+    /**
+     * A catalog change: this host's catalog lock and, on a shared datastore, the catalog lease,
+     * with the catalog read fresh from the storage. Begun outside {@link #lock}; nests.
+     */
+    final class Tx implements AutoCloseable {
+        private final io.strata.lease.ResourceLease lease;
+
+        Tx() {
+            if (Thread.holdsLock(lock)) {
+                throw new IllegalStateException("a catalog change must begin outside the mount's lock");
+            }
+            catalogLock.lock();
+            io.strata.lease.ResourceLease taken = null;
+            try {
+                SharedAccess s = sharedAccess;
+                if (s != null && catalogLock.getHoldCount() == 1) {
+                    taken = s.catalogLease();
+                    refresh();
+                }
+            } catch (RuntimeException e) {
+                if (taken != null) {
+                    taken.close();
+                }
+                catalogLock.unlock();
+                throw e;
+            }
+            lease = taken;
+            catalogLease = taken != null ? taken : catalogLease;
+        }
+
+        @Override
+        public void close() {
+            try {
+                if (lease != null) {
+                    catalogLease = null;
+                    lease.close();
+                }
+            } finally {
+                catalogLock.unlock();
+            }
+        }
+    }
+
+    Tx tx() {
+        return new Tx();
+    }
+
 
     // ---------------------------------------------------------------- closing
 
@@ -332,6 +467,13 @@ final class MountedDatastore {
 
     /** Unmounts and releases the device. Never throws. Call {@link #invalidate} first. */
     void close() {
+        Thread t = maintenance;
+        if (t != null) {
+            t.interrupt();
+        }
+        if (sharedAccess != null) {
+            sharedAccess.close();
+        }
         closeQuietly(datastore);
         if (device != null) {
             closeQuietly(device);
@@ -455,18 +597,25 @@ final class MountedDatastore {
         CatalogEntry entry = new CatalogEntry(volume, file, format.type(), provisioning, virtualSize, now(),
                 CatalogEntry.State.CREATING, null, null, 0);
         long need = provisioning == Provisioning.THIN ? 0 : virtualSize + METADATA_MARGIN;
-        synchronized (lock) {
-            ensureOpen();
-            checkNew(volume, file);
-            reserve(volume, need);
-            try {
-                writeCatalog(catalog.put(entry));
-            } catch (RuntimeException e) {
-                reserved.remove(volume);
-                throw e;
+        Claim claim;
+        try (Tx tx = tx()) {
+            synchronized (lock) {
+                ensureOpen();
+                checkNew(volume, file);
+            }
+            claim = claimNew(volume);
+            synchronized (lock) {
+                reserve(volume, need);
+                try {
+                    writeCatalog(placed(catalog.put(entry), volume));
+                } catch (RuntimeException e) {
+                    reserved.remove(volume);
+                    closeQuietly(claim);
+                    throw e;
+                }
             }
         }
-        try {
+        try (Claim held = claim) {
             DatastoreFile df = datastore.create(file);
             try {
                 VirtualDisk disk = format.create(df, new DiskSpec(virtualSize, provisioning));
@@ -481,9 +630,11 @@ final class MountedDatastore {
             } finally {
                 df.close();
             }
-            synchronized (lock) {
-                ensureOpen();
-                writeCatalog(catalog.put(entry.ready()));
+            try (Tx tx = tx()) {
+                synchronized (lock) {
+                    ensureOpen();
+                    writeCatalog(catalog.put(entry.ready()));
+                }
             }
             LOG.info("datastore {}: created volume {} ({} {} bytes {})", name, volume, format.type(), virtualSize,
                     provisioning.label());
@@ -498,30 +649,78 @@ final class MountedDatastore {
         return info(volume);
     }
 
+    /**
+     * In a catalog change, before a new volume's CREATING entry is written: on a shared datastore
+     * gives the volume a free lease area and takes its lease, so that no other host's recovery
+     * rolls the new entry back while this host makes it. {@link #placed} records the area.
+     *
+     * @return the claim, released once the entry is READY or rolled back
+     */
+    Claim claimNew(String volume) {
+        SharedAccess s = sharedAccess;
+        if (s == null) {
+            return Claim.NONE;
+        }
+        int area;
+        synchronized (lock) {
+            area = catalog.freeArea(SharedAccess.CATALOG_AREA + 1, s.lockspace().areas());
+        }
+        if (area < 0) {
+            throw new StorageException(ErrorCode.DATASTORE_FULL, "datastore '" + name
+                    + "' has no free lease area left for volume " + volume);
+        }
+        SharedAccess.Hold h = s.hold(volume, area);
+        synchronized (lock) {
+            newAreas.put(volume, area);
+        }
+        return () -> {
+            synchronized (lock) {
+                newAreas.remove(volume);
+            }
+            h.close();
+        };
+    }
+
+    /** Must hold {@link #lock}: the catalog with a new volume's lease area from {@link #claimNew}, if any. */
+    Catalog placed(Catalog c, String volume) {
+        Integer area = newAreas.get(volume);
+        return area == null ? c : c.withArea(volume, area);
+    }
+
     void delete(String volume) {
         Names.check("volume", volume);
-        CatalogEntry entry;
-        synchronized (lock) {
-            ensureOpen();
-            entry = catalog.find(volume).orElseThrow(() -> notFound(volume));
-            if (entry.state() == CatalogEntry.State.CREATING) {
-                throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume) + " is being created");
-            }
-            checkIdle(volume, "delete");
-            Chains.checkNoPending(this, entry);
-            List<String> clones = Chains.dependents(catalog, volume, null);
-            if (!clones.isEmpty()) {
-                throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume)
-                        + " is the base of linked clone(s) " + String.join(", ", clones) + "; delete them first");
-            }
-            writeCatalog(catalog.put(entry.withState(CatalogEntry.State.DELETING)), true);
-            busy.add(volume);
+        try (Claim held = hold(volume)) {
+            deleteHeld(volume);
         }
-        try {
-            deleteFiles(entry);
+    }
+
+    private void deleteHeld(String volume) {
+        CatalogEntry entry;
+        try (Tx tx = tx()) {
             synchronized (lock) {
                 ensureOpen();
-                writeCatalog(catalog.remove(volume), true);
+                entry = catalog.find(volume).orElseThrow(() -> notFound(volume));
+                if (entry.state() == CatalogEntry.State.CREATING) {
+                    throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume) + " is being created");
+                }
+                checkIdle(volume, "delete");
+                Chains.checkNoPending(this, entry);
+                List<String> clones = Chains.dependents(catalog, volume, null);
+                if (!clones.isEmpty()) {
+                    throw new StorageException(ErrorCode.VOLUME_IN_USE, "volume " + ref(volume)
+                            + " is the base of linked clone(s) " + String.join(", ", clones) + "; delete them first");
+                }
+                writeCatalog(catalog.put(entry.withState(CatalogEntry.State.DELETING)), true);
+                busy.add(volume);
+            }
+        }
+        try {
+            recovery.deleteFiles(entry);
+            try (Tx tx = tx()) {
+                synchronized (lock) {
+                    ensureOpen();
+                    writeCatalog(catalog.remove(volume), true);
+                }
             }
             LOG.info("datastore {}: deleted volume {}", name, volume);
         } catch (RuntimeException e) {
@@ -536,40 +735,48 @@ final class MountedDatastore {
 
     VolumeInfo resize(String volume, long newSize) {
         Names.check("volume", volume);
+        try (Claim held = hold(volume)) {
+            return resizeHeld(volume, newSize);
+        }
+    }
+
+    private VolumeInfo resizeHeld(String volume, long newSize) {
         CatalogEntry entry;
         DiskFormat format;
-        synchronized (lock) {
-            ensureOpen();
-            entry = ready(volume);
-            checkIdle(volume, "resize");
-            Chains.checkNoPending(this, entry);
-            format = format(entry.format());
-            checkSize(volume, newSize);
-            if (newSize < entry.virtualSize()) {
-                throw new StorageException(ErrorCode.INVALID_SIZE, "volume " + ref(volume) + " can only grow: "
-                        + newSize + " bytes is smaller than its " + entry.virtualSize() + " bytes");
+        try (Tx tx = tx()) {
+            synchronized (lock) {
+                ensureOpen();
+                entry = ready(volume);
+                checkIdle(volume, "resize");
+                Chains.checkNoPending(this, entry);
+                format = format(entry.format());
+                checkSize(volume, newSize);
+                if (newSize < entry.virtualSize()) {
+                    throw new StorageException(ErrorCode.INVALID_SIZE, "volume " + ref(volume) + " can only grow: "
+                            + newSize + " bytes is smaller than its " + entry.virtualSize() + " bytes");
+                }
+                if (newSize == entry.virtualSize()) {
+                    return info(volume);
+                }
+                if (newSize > format.maxVirtualSize()) {
+                    throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "volume " + ref(volume) + ": "
+                            + entry.format() + " can address at most " + format.maxVirtualSize() + " bytes");
+                }
+                if (!format.capabilities().contains(Capability.RESIZE)) {
+                    throw new StorageException(ErrorCode.UNSUPPORTED,
+                            "format " + entry.format() + " cannot resize volumes");
+                }
+                long need = entry.provisioning() == Provisioning.THIN ? 0
+                        : newSize - entry.virtualSize() + METADATA_MARGIN;
+                reserve(volume, need);
+                try {
+                    writeCatalog(catalog.put(entry.withResizeTo(newSize)));
+                } catch (RuntimeException e) {
+                    reserved.remove(volume);
+                    throw e;
+                }
+                busy.add(volume);
             }
-            if (newSize == entry.virtualSize()) {
-                return info(volume);
-            }
-            if (newSize > format.maxVirtualSize()) {
-                throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "volume " + ref(volume) + ": "
-                        + entry.format() + " can address at most " + format.maxVirtualSize() + " bytes");
-            }
-            if (!format.capabilities().contains(Capability.RESIZE)) {
-                throw new StorageException(ErrorCode.UNSUPPORTED,
-                        "format " + entry.format() + " cannot resize volumes");
-            }
-            long need = entry.provisioning() == Provisioning.THIN ? 0
-                    : newSize - entry.virtualSize() + METADATA_MARGIN;
-            reserve(volume, need);
-            try {
-                writeCatalog(catalog.put(entry.withResizeTo(newSize)));
-            } catch (RuntimeException e) {
-                reserved.remove(volume);
-                throw e;
-            }
-            busy.add(volume);
         }
         try {
             SharedDisk.Chain chain = openChain(format, entry.file(), false);
@@ -579,9 +786,11 @@ final class MountedDatastore {
             } finally {
                 chain.close();
             }
-            synchronized (lock) {
-                ensureOpen();
-                writeCatalog(catalog.put(ready(volume).withVirtualSize(newSize)));
+            try (Tx tx = tx()) {
+                synchronized (lock) {
+                    ensureOpen();
+                    writeCatalog(catalog.put(ready(volume).withVirtualSize(newSize)));
+                }
             }
             LOG.info("datastore {}: resized volume {} to {} bytes", name, volume, newSize);
         } catch (RuntimeException e) {
@@ -599,13 +808,15 @@ final class MountedDatastore {
     private void settleAfterFailedResize(String volume) {
         boolean interrupted = Thread.interrupted();
         try {
-            synchronized (lock) {
-                if (closed) {
-                    return;
-                }
-                Optional<CatalogEntry> e = catalog.find(volume);
-                if (e.isPresent() && e.get().resizeTo() > 0) {
-                    writeCatalog(catalog.put(settleSize(e.get())));
+            try (Tx tx = tx()) {
+                synchronized (lock) {
+                    if (closed) {
+                        return;
+                    }
+                    Optional<CatalogEntry> e = catalog.find(volume);
+                    if (e.isPresent() && e.get().resizeTo() > 0) {
+                        writeCatalog(catalog.put(recovery.settleSize(e.get())));
+                    }
                 }
             }
         } catch (RuntimeException ex) {
@@ -699,7 +910,9 @@ final class MountedDatastore {
             if (parentSnap == null) {
                 // Freeze the parent's current state: its image becomes a read-only snapshot the
                 // child can safely sit on while the parent volume goes on being written.
-                new Chains(this).createSnapshot(parentVolume, volume, chainMax);
+                try (Claim held = hold(parentVolume)) {
+                    new Chains(this).createSnapshot(parentVolume, volume, chainMax);
+                }
                 parentSnap = volume;
                 froze = true;
                 LOG.info("datastore {}: snapshot {}@{} taken as the parent of imported volume {}", name,
@@ -721,51 +934,60 @@ final class MountedDatastore {
         CatalogEntry entry;
         String parentFile = null;
         Set<String> parentChain = Set.of();
-        synchronized (lock) {
-            ensureOpen();
-            if (catalog.find(volume).isPresent()) {
-                throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
-            }
-            if (parentVolume != null) {
-                CatalogEntry p = ready(parentVolume);
-                List<String> anc = Chains.ancestry(catalog, p, parentSnap);
-                if (anc.isEmpty()) {
-                    String ps = parentSnap;
-                    throw new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
-                            "volume " + ref(parentVolume) + " has no snapshot '" + ps + "'");
-                }
-                parentFile = anc.get(0);
-                parentChain = Set.copyOf(anc);
-            }
-            if (inPlace != null) {
-                Optional<CatalogEntry> owner = catalog.findByFile(inPlace);
-                if (owner.isPresent()) {
-                    throw new StorageException(ErrorCode.ALREADY_EXISTS,
-                            "image " + src + " already belongs to volume " + ref(owner.get().name()));
-                }
-                if (!inPlace.equals(file)) {
-                    checkNew(volume, file);
-                }
-                entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
-                        now(), CatalogEntry.State.CREATING, inPlace, null, 0);
-            } else {
-                checkNew(volume, file);
-                long need = image.provisioning() == Provisioning.THIN ? 0 : sizeOf(src) + METADATA_MARGIN;
-                reserve(volume, need);
-                entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
-                        now(), CatalogEntry.State.CREATING, null, IMPORT_PREFIX + file, 0);
-            }
-            if (parentVolume != null) {
-                entry = entry.withBase(parentVolume + "@" + parentSnap);
-            }
+        Claim claim;
+        try (Tx tx = tx()) {
+            claim = claimNew(volume);
             try {
-                writeCatalog(catalog.put(entry));
+            synchronized (lock) {
+                ensureOpen();
+                if (catalog.find(volume).isPresent()) {
+                    throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
+                }
+                if (parentVolume != null) {
+                    CatalogEntry p = ready(parentVolume);
+                    List<String> anc = Chains.ancestry(catalog, p, parentSnap);
+                    if (anc.isEmpty()) {
+                        String ps = parentSnap;
+                        throw new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
+                                "volume " + ref(parentVolume) + " has no snapshot '" + ps + "'");
+                    }
+                    parentFile = anc.get(0);
+                    parentChain = Set.copyOf(anc);
+                }
+                if (inPlace != null) {
+                    Optional<CatalogEntry> owner = catalog.findByFile(inPlace);
+                    if (owner.isPresent()) {
+                        throw new StorageException(ErrorCode.ALREADY_EXISTS,
+                                "image " + src + " already belongs to volume " + ref(owner.get().name()));
+                    }
+                    if (!inPlace.equals(file)) {
+                        checkNew(volume, file);
+                    }
+                    entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
+                            now(), CatalogEntry.State.CREATING, inPlace, null, 0);
+                } else {
+                    checkNew(volume, file);
+                    long need = image.provisioning() == Provisioning.THIN ? 0 : sizeOf(src) + METADATA_MARGIN;
+                    reserve(volume, need);
+                    entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
+                            now(), CatalogEntry.State.CREATING, null, IMPORT_PREFIX + file, 0);
+                }
+                if (parentVolume != null) {
+                    entry = entry.withBase(parentVolume + "@" + parentSnap);
+                }
+                try {
+                    writeCatalog(placed(catalog.put(entry), volume));
+                } catch (RuntimeException e) {
+                    reserved.remove(volume);
+                    throw e;
+                }
+            }
             } catch (RuntimeException e) {
-                reserved.remove(volume);
+                closeQuietly(claim);
                 throw e;
             }
         }
-        try {
+        try (Claim held = claim) {
             String work = inPlace != null ? inPlace : entry.tempFile();
             if (inPlace == null) {
                 try (DatastoreFile tmp = datastore.create(entry.tempFile())) {
@@ -783,9 +1005,11 @@ final class MountedDatastore {
             if (inPlace == null || !inPlace.equals(file)) {
                 datastore.rename(work, file);
             }
-            synchronized (lock) {
-                ensureOpen();
-                writeCatalog(catalog.put(entry.ready().withVirtualSize(size)));
+            try (Tx tx = tx()) {
+                synchronized (lock) {
+                    ensureOpen();
+                    writeCatalog(catalog.put(entry.ready().withVirtualSize(size)));
+                }
             }
             LOG.info("datastore {}: imported volume {} from {} ({}, {} bytes, {}{})", name, volume, src,
                     format.type(), size, inPlace != null ? "adopted in place" : "copied",
@@ -805,8 +1029,10 @@ final class MountedDatastore {
     private void unfreeze(String parentVolume, String snap, RuntimeException cause) {
         try {
             Chains chains = new Chains(this);
-            chains.beginDelete(parentVolume, snap);
-            chains.merge(parentVolume, snap, null);
+            try (Claim held = hold(parentVolume)) {
+                chains.beginDelete(parentVolume, snap);
+                chains.merge(parentVolume, snap, null);
+            }
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
             LOG.warn("datastore {}: the snapshot {}@{} taken for a failed import stays: {}", name, parentVolume, snap,
@@ -951,6 +1177,18 @@ final class MountedDatastore {
 
     VolumeHandle open(String volume, boolean readOnly) {
         Names.check("volume", volume);
+        Claim held = hold(volume);
+        try {
+            VolumeHandle h = openHeld(volume, readOnly, held);
+            return h;
+        } catch (RuntimeException e) {
+            held.close();
+            throw e;
+        }
+    }
+
+    /** @param held the volume's lease on a shared datastore, handed to the handle's lease on success */
+    private VolumeHandle openHeld(String volume, boolean readOnly, Claim held) {
         CatalogEntry entry;
         DiskFormat format;
         Lease lease;
@@ -972,6 +1210,7 @@ final class MountedDatastore {
                         "volume " + ref(volume) + " is already open for writing");
             }
             lease = new Lease(volume, entry.format(), !readOnly);
+            lease.claim = held;
             list.add(lease);
             sd = shared.computeIfAbsent(volume, k -> new SharedDisk(volume, entry.format()));
             sd.refs++;
@@ -999,6 +1238,7 @@ final class MountedDatastore {
             }
             return h;
         } catch (RuntimeException e) {
+            lease.claim = Claim.NONE; // the caller gives the claim back
             release(lease);
             throw translate(e);
         }
@@ -1006,6 +1246,7 @@ final class MountedDatastore {
 
     private void release(Lease lease) {
         SharedDisk last = null;
+        Claim claim;
         synchronized (lock) {
             List<Lease> list = leases.get(lease.volume);
             if (list != null) {
@@ -1014,6 +1255,8 @@ final class MountedDatastore {
                     leases.remove(lease.volume);
                 }
             }
+            claim = lease.claim;
+            lease.claim = Claim.NONE;
             SharedDisk sd = lease.disk;
             lease.disk = null;
             if (sd != null && --sd.refs == 0) {
@@ -1026,6 +1269,7 @@ final class MountedDatastore {
         if (last != null) {
             last.close();
         }
+        claim.close();
     }
 
     /** A snapshot opened read-only with its chain, for a full clone; the caller closes the chain. */
@@ -1115,10 +1359,12 @@ final class MountedDatastore {
                     return;
                 }
             }
-            rollBackFiles(entry);
-            synchronized (lock) {
-                if (!closed && catalog.find(entry.name()).isPresent()) {
-                    writeCatalog(catalog.remove(entry.name()), true);
+            recovery.rollBackFiles(entry);
+            try (Tx tx = tx()) {
+                synchronized (lock) {
+                    if (!closed && catalog.find(entry.name()).isPresent()) {
+                        writeCatalog(catalog.remove(entry.name()), true);
+                    }
                 }
             }
         } catch (RuntimeException e) {
@@ -1144,6 +1390,25 @@ final class MountedDatastore {
      *        so that a full datastore can always be freed through Strata
      */
     void writeCatalog(Catalog next, boolean freeing) {
+        if (!catalogLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("catalog of datastore " + name + " written outside a catalog change");
+        }
+        SharedAccess s = sharedAccess;
+        if (s != null) {
+            // The generation check: under the catalog lease nobody else writes, so the file must be
+            // the copy this change started from; anything else means the lease was not respected.
+            io.strata.lease.ResourceLease lease = catalogLease;
+            if (lease == null || !lease.valid()) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore '" + name
+                        + "': this host lost the catalog lease (it could not renew its lease in time)");
+            }
+            long onDisk = CatalogCodec.decode(name, datastore.readAll(Catalog.FILE)).generation();
+            if (onDisk != catalog.generation()) {
+                throw new StorageException(ErrorCode.LOCKED, "datastore '" + name + "': the catalog changed under "
+                        + "this host's lease (generation " + onDisk + ", expected " + catalog.generation()
+                        + "); nothing was written");
+            }
+        }
         byte[] bytes = CatalogCodec.encode(next);
         try {
             datastore.writeAtomically(Catalog.FILE, bytes);

@@ -17,6 +17,8 @@ import io.strata.api.fs.DatastoreFilesystem;
 import io.strata.api.service.Availability;
 import io.strata.api.service.DatastoreInfo;
 import io.strata.api.service.DatastoreService;
+import io.strata.api.service.HostInfo;
+import io.strata.api.service.HostService;
 import io.strata.api.service.PluginInfo;
 import io.strata.api.service.PluginKind;
 import io.strata.api.service.ResourceInfo;
@@ -73,10 +75,12 @@ import org.slf4j.LoggerFactory;
  * lock, never after.</li>
  * </ul>
  */
-@Component(service = {StrataCore.class, DatastoreService.class, VolumeService.class},
+@Component(service = {StrataCore.class, DatastoreService.class, VolumeService.class, HostService.class},
         configurationPid = StrataCore.PID, immediate = true)
 @Designate(ocd = CoreConfig.class)
-public final class StrataCore implements DatastoreService, VolumeService {
+public final class StrataCore implements DatastoreService, VolumeService, HostService {
+    /** The PID of this host's identity (its UUID, made at first start, and its name). */
+    static final String HOST_PID = "io.strata.host";
     /** The PID of the core's own configuration. */
     public static final String PID = "io.strata.core";
     /** The file, under the state directory, recording that the embedded default was made once. */
@@ -100,6 +104,17 @@ public final class StrataCore implements DatastoreService, VolumeService {
     private final TaskManager tasks = new TaskManager();
     /** Per-volume I/O statistics and QoS limits (VolumeIoServiceImpl). */
     private final IoRegistry ioRegistry;
+    /** This host, as shared datastores know it. */
+    private final io.strata.lease.HostIdentity host;
+    /** The lease clock; tests may slow or speed it. */
+    private final io.strata.lease.LeaseClock leaseClock = io.strata.lease.LeaseClock.SYSTEM;
+    /** Runs {@link #reconcile} for binds and fences, which only record what changed. */
+    private final java.util.concurrent.ExecutorService reconciler = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "strata-reconciler");
+        t.setDaemon(true);
+        return t;
+    });
+    private final java.util.concurrent.atomic.AtomicBoolean reconcileQueued = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** A configured resource and, while attached, its handle. Mutable fields guarded by {@link #lock}. */
     private static final class ResourceEntry {
@@ -139,6 +154,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
         this.store = requireNonNull(store, "store");
         this.settings = requireNonNull(settings, "settings");
         this.ioRegistry = new IoRegistry(store, ticker, jmx);
+        this.host = HostIdentities.load(store, settings.hostName());
         loadResources().values().forEach(r -> resources.put(r.name(), new ResourceEntry(r)));
         loadDatastores().values().forEach(d -> datastores.put(d.name(), new DatastoreEntry(d)));
         ensureEmbeddedDefault();
@@ -269,7 +285,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
     @Reference(service = StorageDriver.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindDriver(ServiceReference<StorageDriver> ref, StorageDriver driver) {
-        addDriver(driver, type(ref, StorageDriver.TYPE_PROPERTY, driver::type), bundle(ref));
+        recordDriver(driver, type(ref, StorageDriver.TYPE_PROPERTY, driver::type), bundle(ref));
+        wake();
     }
 
     void unbindDriver(ServiceReference<StorageDriver> ref, StorageDriver driver) {
@@ -279,7 +296,8 @@ public final class StrataCore implements DatastoreService, VolumeService {
     @Reference(service = DatastoreFilesystem.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindFilesystem(ServiceReference<DatastoreFilesystem> ref, DatastoreFilesystem fs) {
-        addFilesystem(fs, type(ref, DatastoreFilesystem.TYPE_PROPERTY, fs::type), bundle(ref));
+        recordFilesystem(fs, type(ref, DatastoreFilesystem.TYPE_PROPERTY, fs::type), bundle(ref));
+        wake();
     }
 
     void unbindFilesystem(ServiceReference<DatastoreFilesystem> ref, DatastoreFilesystem fs) {
@@ -306,18 +324,126 @@ public final class StrataCore implements DatastoreService, VolumeService {
         return b == null || b.getSymbolicName() == null ? "" : b.getSymbolicName();
     }
 
+    /** Records a driver and attaches what waited for it, before returning (tests call this). */
     void addDriver(StorageDriver driver, String type, String bundle) {
-        drivers.add(driver, new PluginInfo(PluginKind.DRIVER, type, driver.description(), driver.capabilities(),
-                bundle));
-        LOG.info("storage driver '{}' from {} is available", type, bundle);
+        recordDriver(driver, type, bundle);
         reconcile();
     }
 
+    private void recordDriver(StorageDriver driver, String type, String bundle) {
+        drivers.add(driver, new PluginInfo(PluginKind.DRIVER, type, driver.description(), driver.capabilities(),
+                bundle));
+        LOG.info("storage driver '{}' from {} is available", type, bundle);
+    }
+
+    /** Records a filesystem layer and mounts what waited for it, before returning (tests call this). */
     void addFilesystem(DatastoreFilesystem fs, String type, String bundle) {
+        recordFilesystem(fs, type, bundle);
+        reconcile();
+    }
+
+    private void recordFilesystem(DatastoreFilesystem fs, String type, String bundle) {
         filesystems.add(fs, new PluginInfo(PluginKind.FILESYSTEM, type, fs.description(), fs.capabilities(),
                 bundle));
         LOG.info("filesystem layer '{}' from {} is available", type, bundle);
-        reconcile();
+    }
+
+    /**
+     * Asks the reconciler thread to attach and mount what is now possible. DS binds and fences
+     * only record what changed and call this: attaching, mounting, joining a lockspace and the
+     * recovery of a mount (which may finish a snapshot merge) never run inside a service callback.
+     */
+    void wake() {
+        if (reconcileQueued.compareAndSet(false, true)) {
+            try {
+                reconciler.execute(() -> {
+                    reconcileQueued.set(false);
+                    try {
+                        reconcile();
+                    } catch (RuntimeException e) {
+                        LOG.error("reconciliation failed: {}", e.toString(), e);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                reconcileQueued.set(false); // stopping
+            }
+        }
+    }
+
+    /** Waits until the reconciler has nothing queued or running (tests). */
+    void awaitReconciled() {
+        try {
+            reconciler.submit(() -> { }).get(5, java.util.concurrent.TimeUnit.MINUTES);
+            reconciler.submit(() -> { }).get(5, java.util.concurrent.TimeUnit.MINUTES);
+        } catch (Exception e) {
+            throw new IllegalStateException("the reconciler did not finish: " + e, e);
+        }
+    }
+
+    /**
+     * Long work a restart interrupted (a snapshot delete's merge) resumes as a task, listed by
+     * task-list, once its datastore is online: never inside the mount.
+     */
+    private void resumeTasks(MountedDatastore m) {
+        m.recovery.onResumable = () -> resumeTasks(m);
+        for (String volume : m.recovery.takeResumable()) {
+            tasks.submit("snapshot-delete", m.name() + "/" + volume + " (resumed)", t -> {
+                try {
+                    return m.recovery.resume(volume);
+                } finally {
+                    m.recovery.resumed(volume);
+                }
+            });
+            LOG.info("datastore {}: the interrupted snapshot delete of volume {} resumes as a task", m.name(), volume);
+        }
+    }
+
+    /** What a mount needs to join a shared datastore. */
+    Sharing sharing() {
+        CoreSettings s = settings;
+        return new Sharing(host, s.lease(), leaseClock, this::fenced);
+    }
+
+    /**
+     * This host could not renew its lease on a shared datastore in time and stopped its I/O there
+     * (called on the lease's thread): the datastore goes offline here, its handles fail, and the
+     * reconciler mounts it again, joining the lockspace with a new generation. Volumes this host
+     * held may meanwhile have been taken over by other hosts.
+     */
+    void fenced(String datastore) {
+        List<Detached> mounts = new ArrayList<>();
+        synchronized (lock) {
+            DatastoreEntry e = datastores.get(datastore);
+            if (e != null && e.mount != null) {
+                mounts.add(detach(e, "this host could not renew its lease on the shared datastore in time "
+                        + "and stopped its I/O there (self-fencing); it joins again"));
+            }
+        }
+        LOG.error("datastore {}: host {} lost its lease (could not renew in time) and stopped all I/O there",
+                datastore, host);
+        release(mounts, List.of());
+        wake();
+    }
+
+    @Override
+    public HostInfo host() {
+        List<HostInfo.Shared> shared = new ArrayList<>();
+        List<DatastoreEntry> entries;
+        synchronized (lock) {
+            entries = List.copyOf(datastores.values());
+        }
+        for (DatastoreEntry e : entries) {
+            MountedDatastore m = e.mount;
+            SharedAccess a = m == null ? null : m.sharedAccess();
+            if (a == null) {
+                continue;
+            }
+            io.strata.lease.Lockspace ls = a.lockspace();
+            List<HostInfo.Member> members = ls.hosts().stream().map(h -> new HostInfo.Member(h.slot(), h.host().id(),
+                    h.host().name(), h.generation(), h.state().name(), h.unchangedMillis())).toList();
+            shared.add(new HostInfo.Shared(e.config.name(), ls.slot(), ls.generation(), ls.valid(), members));
+        }
+        return new HostInfo(host.id(), host.name(), shared);
     }
 
     void addFormat(DiskFormat format, String type, String bundle) {
@@ -439,6 +565,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
                 return;
             }
             closed = true;
+            reconciler.shutdownNow();
             tasks.close();
             ioRegistry.close();
             for (DatastoreEntry e : datastores.values()) {
@@ -545,7 +672,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
             }
             MountedDatastore m;
             try {
-                m = MountedDatastore.mount(e.config, t.attached(), fs, formats, false, false);
+                m = MountedDatastore.mount(e.config, t.attached(), fs, formats, false, false, sharing(), true);
                 m.io = ioRegistry;
             } catch (RuntimeException ex) {
                 LOG.warn("cannot mount datastore {}: {}", e.config.name(), ex.getMessage());
@@ -563,6 +690,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
             }
             if (kept) {
                 LOG.info("datastore {} mounted ({} on {})", e.config.name(), type, e.config.deviceRef());
+                resumeTasks(m);
             } else {
                 m.invalidate("datastore '" + e.config.name() + "' went away while it was being mounted");
                 m.close();
@@ -921,7 +1049,7 @@ public final class StrataCore implements DatastoreService, VolumeService {
             }
             HostConfig.Datastore config = new HostConfig.Datastore(name, filesystem, resourceName, dev.id(), opts);
             MountedDatastore m = MountedDatastore.mount(config, res, fs, formats,
-                    fs.capabilities().contains(Capability.FORMAT), force);
+                    fs.capabilities().contains(Capability.FORMAT), force, sharing());
             m.io = ioRegistry;
             try {
                 store.save(ConfigStore.DATASTORE_FACTORY_PID, name, config.toProperties());
@@ -1130,15 +1258,20 @@ public final class StrataCore implements DatastoreService, VolumeService {
             }
             Chains chains = new Chains(src);
             String snap = snapshot;
-            if (snap == null || snap.isBlank()) {
-                // The current state is frozen in a snapshot named after the clone, which becomes its base.
-                snap = "clone-base-" + target.volume();
-                chains.createSnapshot(source.volume(), snap, settings.chainMax());
+            // A clone runs on the host that holds its source (on a shared datastore).
+            try (Claim held = src.hold(source.volume())) {
+                if (snap == null || snap.isBlank()) {
+                    // The current state is frozen in a snapshot named after the clone, which becomes its base.
+                    snap = "clone-base-" + target.volume();
+                    chains.createSnapshot(source.volume(), snap, settings.chainMax());
+                }
+                chains.linkedClone(source.volume(), snap, target.volume(), settings.chainMax());
             }
-            chains.linkedClone(source.volume(), snap, target.volume(), settings.chainMax());
             return src.info(target.volume());
         }
-        return fullClone(src, source, snapshot, target, format, provisioning);
+        try (Claim held = src.hold(source.volume())) {
+            return fullClone(src, source, snapshot, target, format, provisioning);
+        }
     }
 
     private VolumeInfo fullClone(MountedDatastore src, VolumeRef source, String snapshot, VolumeRef target,
@@ -1163,12 +1296,19 @@ public final class StrataCore implements DatastoreService, VolumeService {
 
     @Override
     public long reclaim(VolumeRef ref) {
-        return new Chains(mounted(ref.datastore())).reclaim(ref.volume());
+        MountedDatastore m = mounted(ref.datastore());
+        try (Claim held = m.hold(ref.volume())) {
+            return new Chains(m).reclaim(ref.volume());
+        }
     }
 
     @Override
     public List<io.strata.api.format.CheckReport> check(VolumeRef ref, boolean repair) {
-        return new Chains(mounted(ref.datastore())).check(ref.volume(), repair);
+        MountedDatastore m = mounted(ref.datastore());
+        // A check reads the current image, which the holder may be changing; a repair writes it.
+        try (Claim held = m.hold(ref.volume())) {
+            return new Chains(m).check(ref.volume(), repair);
+        }
     }
 
     @Override
@@ -1179,7 +1319,10 @@ public final class StrataCore implements DatastoreService, VolumeService {
     // ================================================================ snapshots and tasks (SnapshotServiceImpl)
 
     io.strata.api.service.SnapshotInfo snapshotCreate(VolumeRef ref, String name) {
-        return new Chains(mounted(ref.datastore())).createSnapshot(ref.volume(), name, settings.chainMax());
+        MountedDatastore m = mounted(ref.datastore());
+        try (Claim held = m.hold(ref.volume())) {
+            return new Chains(m).createSnapshot(ref.volume(), name, settings.chainMax());
+        }
     }
 
     List<io.strata.api.service.SnapshotInfo> snapshotList(VolumeRef ref) {
@@ -1187,13 +1330,28 @@ public final class StrataCore implements DatastoreService, VolumeService {
     }
 
     void snapshotRevert(VolumeRef ref, String name) {
-        new Chains(mounted(ref.datastore())).revert(ref.volume(), name);
+        MountedDatastore m = mounted(ref.datastore());
+        try (Claim held = m.hold(ref.volume())) {
+            new Chains(m).revert(ref.volume(), name);
+        }
     }
 
     io.strata.api.service.TaskInfo snapshotDelete(VolumeRef ref, String name) {
-        Chains chains = new Chains(mounted(ref.datastore()));
-        chains.beginDelete(ref.volume(), name);
-        return tasks.submit("snapshot-delete", ref + "@" + name, t -> chains.merge(ref.volume(), name, t)).info();
+        MountedDatastore m = mounted(ref.datastore());
+        Chains chains = new Chains(m);
+        // The merge runs on the host that holds the volume, for as long as the task runs.
+        Claim held = m.hold(ref.volume());
+        try {
+            chains.beginDelete(ref.volume(), name);
+            return tasks.submit("snapshot-delete", ref + "@" + name, t -> {
+                try (held) {
+                    return chains.merge(ref.volume(), name, t);
+                }
+            }).info();
+        } catch (RuntimeException e) {
+            held.close();
+            throw e;
+        }
     }
 
     TaskManager tasks() {

@@ -158,7 +158,7 @@ final class TaskManager implements AutoCloseable {
         synchronized (tasks) {
             Task t = id == null ? null : tasks.get(id);
             if (t == null) {
-                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "no task '" + id + "'");
+                throw new StorageException(ErrorCode.TASK_NOT_FOUND, "no task '" + id + "'");
             }
             return t;
         }

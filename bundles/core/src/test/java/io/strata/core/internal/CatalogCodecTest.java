@@ -59,4 +59,35 @@ class CatalogCodecTest {
                 null, null, 0);
         fails(ErrorCode.CORRUPT_IMAGE, () -> new Catalog(1, List.of(e, e)));
     }
+
+    @Test
+    void leaseAreasOfASharedDatastoreRoundTripAndGoWithTheirVolume() {
+        CatalogEntry a = new CatalogEntry("a", "a.raw", "raw", Provisioning.THIN, 512, T, CatalogEntry.State.READY,
+                null, null, 0);
+        CatalogEntry b = new CatalogEntry("b", "b.raw", "raw", Provisioning.THIN, 512, T, CatalogEntry.State.READY,
+                null, null, 0);
+        Catalog c = new Catalog(4, List.of(a, b)).withArea("a", 1).withArea("b", 7);
+        Catalog back = CatalogCodec.decode("ds", CatalogCodec.encode(c));
+        assertEquals(c, back);
+        assertEquals(7, back.area("b"));
+        assertEquals(2, back.freeArea(1, 10), "the lowest area nobody uses");
+        Catalog removed = back.remove("a");
+        assertEquals(-1, removed.area("a"), "a deleted volume gives its area back");
+        assertEquals(1, removed.freeArea(1, 10));
+        assertEquals(7, back.put(b.withVirtualSize(1024)).area("b"), "a change keeps the area");
+    }
+
+    @Test
+    void aRepeatedOrBadLeaseAreaIsDamage() {
+        String entry = "{\"name\":\"%s\",\"file\":\"%s.raw\",\"format\":\"raw\",\"provisioning\":\"thin\","
+                + "\"virtualSize\":512,\"created\":\"2026-11-21T13:00:00Z\",\"state\":\"READY\",\"leaseArea\":%s}";
+        for (String areas : List.of("3,3", "0,1", "-1,2", "\"x\",2")) {
+            String[] p = areas.split(",");
+            String json = "{\"version\":2,\"generation\":1,\"volumes\":[" + String.format(entry, "a", "a", p[0]) + ","
+                    + String.format(entry, "b", "b", p[1]) + "]}";
+            StorageException e = fails(ErrorCode.CORRUPT_IMAGE,
+                    () -> CatalogCodec.decode("ds", json.getBytes(StandardCharsets.UTF_8)));
+            assertTrue(e.getMessage().contains("lease area"), e.getMessage());
+        }
+    }
 }

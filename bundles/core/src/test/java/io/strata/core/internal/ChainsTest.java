@@ -422,7 +422,7 @@ class ChainsTest {
             assertContents(v, contents, "s2");
         }
         assertTrue(tasks.list().stream().anyMatch(x -> x.id().equals(t.id())));
-        fails(ErrorCode.INVALID_ARGUMENT, () -> tasks.get("task-none"));
+        fails(ErrorCode.TASK_NOT_FOUND, () -> tasks.get("task-none"));
         new ArrayList<>(tasks.list());
     }
 

@@ -56,9 +56,9 @@ class BundleTest {
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete", "volume-import",
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
                 "volume-clone", "volume-reclaim", "volume-check", "volume-usage", "export-add", "export-list",
-                "export-remove", "volume-stats", "volume-qos")),
+                "export-remove", "volume-stats", "volume-qos", "host-info")),
                 names);
-        assertEquals(30, names.size());
+        assertEquals(31, names.size());
     }
 
     @Test
@@ -71,7 +71,7 @@ class BundleTest {
         assertEquals(new TreeSet<>(Set.of("DatastoreNameCompleter", "VolumeRefCompleter", "ResourceNameCompleter",
                 "DeviceRefCompleter", "DriverTypeCompleter", "FilesystemTypeCompleter", "FormatTypeCompleter",
                 "ProvisioningCompleter", "FreeTextCompleter", "SnapshotNameCompleter", "VolumeOrSnapshotCompleter",
-                "TaskIdCompleter", "ExportNameCompleter")), found);
+                "TaskIdCompleter", "ExportNameCompleter", "NewVolumeRefCompleter")), found);
     }
 
     @Test

@@ -506,7 +506,7 @@ final class Fakes {
         public TaskInfo get(String id) {
             TaskInfo t = map.get(id);
             if (t == null) {
-                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "task " + id + " does not exist");
+                throw new StorageException(ErrorCode.TASK_NOT_FOUND, "no task '" + id + "'");
             }
             return t;
         }

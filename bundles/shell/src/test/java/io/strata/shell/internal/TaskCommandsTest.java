@@ -62,7 +62,7 @@ class TaskCommandsTest {
 
     @Test
     void cancelOfAnUnknownTask() {
-        assertEquals("Error executing command: INVALID_ARGUMENT: task t9 does not exist\n",
+        assertEquals("Error executing command: TASK_NOT_FOUND: no task 't9'\n",
                 Shell.errorOutput(cancel("t9")));
     }
 }

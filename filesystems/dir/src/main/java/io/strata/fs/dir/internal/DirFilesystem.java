@@ -24,6 +24,12 @@ import org.osgi.service.component.annotations.Component;
 @Component(service = DatastoreFilesystem.class, property = DatastoreFilesystem.TYPE_PROPERTY + "=" + DirFilesystem.TYPE)
 public final class DirFilesystem implements DatastoreFilesystem {
     static final String TYPE = "dir";
+    /**
+     * The option that mounts the directory as a shared datastore: a directory of a cluster
+     * filesystem (or any filesystem several hosts mount) that many Strata hosts use at once,
+     * coordinating through the lockspace the core keeps in it.
+     */
+    static final String SHARED_OPTION = "shared";
 
     @Override
     public String type() {
@@ -64,15 +70,25 @@ public final class DirFilesystem implements DatastoreFilesystem {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "datastore " + datastoreName + ": device "
                     + device.info().ref() + " is not a local directory; a dir datastore needs a file share with a local path");
         }
-        if (options != null && !options.isEmpty()) {
-            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "datastore " + datastoreName
-                    + ": the dir layer takes no options, got " + options.keySet());
+        Map<String, String> opts = options == null ? Map.of() : options;
+        for (String key : opts.keySet()) {
+            if (!key.equals(SHARED_OPTION)) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "datastore " + datastoreName
+                        + ": the dir layer takes only the option '" + SHARED_OPTION + "', got '" + key + "'");
+            }
         }
+        String sharedValue = opts.getOrDefault(SHARED_OPTION, "false").trim();
+        if (!sharedValue.equalsIgnoreCase("true") && !sharedValue.equalsIgnoreCase("false")) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "datastore " + datastoreName + ": option "
+                    + SHARED_OPTION + " must be true or false, got '" + sharedValue + "'");
+        }
+        boolean shared = Boolean.parseBoolean(sharedValue);
         Path dir = device.localPath().get();
         if (!Files.isDirectory(dir)) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
                     "datastore " + datastoreName + ": directory " + dir + " does not exist");
         }
-        return new LocalDirectoryDatastore(datastoreName, TYPE, dir, null);
+        LocalDirectoryDatastore ds = new LocalDirectoryDatastore(datastoreName, TYPE, dir, null);
+        return shared ? new SharedDirectory(ds) : ds;
     }
 }

@@ -2,6 +2,7 @@ package io.strata.fs.dir.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -94,5 +95,23 @@ class DirFilesystemTest {
         assertCode(ErrorCode.INVALID_ARGUMENT, () -> fs.mount("x", share(null), Map.of()));
         assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("x", share(tmp.resolve("gone")), Map.of()));
         assertCode(ErrorCode.INVALID_ARGUMENT, () -> fs.mount("x", share(tmp), Map.of("subdir", "a")));
+    }
+
+    @Test
+    void sharedTrueMountsTheDirectoryAsASharedDatastore() throws Exception {
+        try (Datastore plain = fs.mount("d", share(tmp), Map.of());
+                Datastore shared = fs.mount("d", share(tmp), Map.of("shared", "true"))) {
+            assertFalse(plain.capabilities().contains(Capability.SHARED));
+            assertTrue(shared.capabilities().contains(Capability.SHARED));
+            assertFalse(shared.capabilities().contains(Capability.FILE_LOCKS),
+                    "byte-range locks do not reach other hosts on every shared filesystem");
+            shared.writeAtomically("f", new byte[] {1, 2});
+            assertArrayEquals(new byte[] {1, 2}, plain.readAll("f"), "the same directory");
+        }
+        try (Datastore off = fs.mount("d", share(tmp), Map.of("shared", "FALSE"))) {
+            assertFalse(off.capabilities().contains(Capability.SHARED));
+        }
+        assertCode(ErrorCode.INVALID_ARGUMENT, () -> fs.mount("d", share(tmp), Map.of("shared", "yes")));
+        assertCode(ErrorCode.INVALID_ARGUMENT, () -> fs.mount("d", share(tmp), Map.of("size", "1")));
     }
 }
