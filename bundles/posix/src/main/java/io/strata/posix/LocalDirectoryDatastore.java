@@ -68,6 +68,20 @@ public final class LocalDirectoryDatastore implements Datastore {
      * @throws StorageException {@code DEVICE_UNAVAILABLE} when the directory does not exist
      */
     public LocalDirectoryDatastore(String name, String filesystemType, Path directory, Runnable onClose) {
+        this(name, filesystemType, directory, onClose, false);
+    }
+
+    /**
+     * Opens the datastore, possibly as a directory that several hosts use at once.
+     *
+     * @param shared the directory is shared by several hosts: the datastore declares
+     *        {@link Capability#SHARED}, offers no {@link Capability#FILE_LOCKS} (byte-range locks do
+     *        not reach other hosts on every shared filesystem), and leaves temporary files alone at
+     *        open (they may be another host's atomic write in progress)
+     * @see #LocalDirectoryDatastore(String, String, Path, Runnable)
+     */
+    public LocalDirectoryDatastore(String name, String filesystemType, Path directory, Runnable onClose,
+            boolean shared) {
         this.name = name;
         this.filesystemType = filesystemType;
         this.directory = directory.toAbsolutePath().normalize();
@@ -76,8 +90,14 @@ public final class LocalDirectoryDatastore implements Datastore {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
                     "datastore " + name + ": directory " + this.directory + " does not exist");
         }
-        this.capabilities = Collections.unmodifiableSet(probe(this.directory));
-        removeStaleTemporaries();
+        Set<Capability> caps = probe(this.directory);
+        if (shared) {
+            caps.add(Capability.SHARED);
+            caps.remove(Capability.FILE_LOCKS);
+        } else {
+            removeStaleTemporaries();
+        }
+        this.capabilities = Collections.unmodifiableSet(caps);
     }
 
     /**

@@ -654,6 +654,10 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
                 }
             }
         }
+        // Joining a shared datastore's lockspace can wait for an expiry (a restart after a crash):
+        // datastores of this host alone come online first.
+        todo.sort(java.util.Comparator.comparing(t -> "true".equalsIgnoreCase(
+                t.entry().config.options().getOrDefault("shared", "false").trim())));
         for (Todo t : todo) {
             DatastoreEntry e = t.entry();
             if (t.resource() == null) {

@@ -88,7 +88,6 @@ public final class DirFilesystem implements DatastoreFilesystem {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
                     "datastore " + datastoreName + ": directory " + dir + " does not exist");
         }
-        LocalDirectoryDatastore ds = new LocalDirectoryDatastore(datastoreName, TYPE, dir, null);
-        return shared ? new SharedDirectory(ds) : ds;
+        return new LocalDirectoryDatastore(datastoreName, TYPE, dir, null, shared);
     }
 }

@@ -99,6 +99,14 @@ class DirFilesystemTest {
 
     @Test
     void sharedTrueMountsTheDirectoryAsASharedDatastore() throws Exception {
+        // A temporary file old enough to look stale may be a stalled host's atomic write: a shared
+        // mount leaves it alone, a plain one cleans up.
+        Path inProgress = tmp.resolve(io.strata.posix.LocalDirectoryDatastore.TEMP_PREFIX + "catalog-1234");
+        Files.write(inProgress, new byte[] {7});
+        Files.setLastModifiedTime(inProgress, java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(java.time.Duration.ofDays(1))));
+        fs.mount("d", share(tmp), Map.of("shared", "true")).close();
+        assertTrue(Files.exists(inProgress), "a shared mount removes no temporary file");
         try (Datastore plain = fs.mount("d", share(tmp), Map.of());
                 Datastore shared = fs.mount("d", share(tmp), Map.of("shared", "true"))) {
             assertFalse(plain.capabilities().contains(Capability.SHARED));
@@ -111,6 +119,7 @@ class DirFilesystemTest {
         try (Datastore off = fs.mount("d", share(tmp), Map.of("shared", "FALSE"))) {
             assertFalse(off.capabilities().contains(Capability.SHARED));
         }
+        assertFalse(Files.exists(inProgress), "a plain mount cleans up after a crash");
         assertCode(ErrorCode.INVALID_ARGUMENT, () -> fs.mount("d", share(tmp), Map.of("shared", "yes")));
         assertCode(ErrorCode.INVALID_ARGUMENT, () -> fs.mount("d", share(tmp), Map.of("size", "1")));
     }

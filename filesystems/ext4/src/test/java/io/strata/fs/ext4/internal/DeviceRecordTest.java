@@ -47,58 +47,6 @@ class DeviceRecordTest {
     Ext4Filesystem fs;
     final List<String> loops = new ArrayList<>();
 
-    /** A block device on a file or a device node, reporting the identity it is given (null: none, as before 1.1). */
-    record Dev(String id, Path path, String ident) implements BlockDevice {
-        @Override
-        public DeviceInfo info() {
-            return new DeviceInfo("res", id, DeviceKind.BLOCK, 64 * MIB, 512, "test device " + path,
-                    ident == null ? "" : ident);
-        }
-
-        @Override
-        public Optional<String> identity() {
-            return Optional.ofNullable(ident);
-        }
-
-        @Override
-        public Optional<Path> localPath() {
-            return Optional.of(path);
-        }
-
-        @Override
-        public long size() {
-            return 64 * MIB;
-        }
-
-        @Override
-        public int sectorSize() {
-            return 512;
-        }
-
-        @Override
-        public void read(ByteBuffer dst, long offset) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void write(ByteBuffer src, long offset) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void unmap(long offset, long length) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
     @BeforeEach
     void setUp() {
         mountRoot = tmp.resolve("mounts");
@@ -189,7 +137,7 @@ class DeviceRecordTest {
     void formattingRecordsTheDeviceInTheFilesystemRoot() throws Exception {
         assumeRootAndTools();
         Path a = image("a.img");
-        Dev dev = new Dev("a", a, "uuid:aaaa");
+        TestDevice dev = new TestDevice("a", a, "uuid:aaaa");
         fs.format(dev, Map.of("label", "rec"), false);
         String record = fs.readRecord(a.toString()).orElseThrow();
         assertEquals(Optional.of("uuid:aaaa"), DeviceRecord.identityIn(record));
@@ -204,7 +152,7 @@ class DeviceRecordTest {
         try (Datastore ds = fs.mount("dsa", dev, Map.of())) {
             assertArrayEquals("{}".getBytes(StandardCharsets.UTF_8), ds.readAll(".strata-catalog"));
             // a second handle on the mounted datastore is checked too
-            assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("dsa", new Dev("a", a, "uuid:other"), Map.of()));
+            assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("dsa", new TestDevice("a", a, "uuid:other"), Map.of()));
         }
         assertFalse(mounted("dsa"));
     }
@@ -213,15 +161,15 @@ class DeviceRecordTest {
     void anotherDeviceIsRefusedAndNothingIsWrittenToIt() throws Exception {
         assumeRootAndTools();
         Path a = image("a.img");
-        fs.format(new Dev("a", a, "uuid:aaaa"), Map.of(), false);
-        try (Datastore ds = fs.mount("dsa", new Dev("a", a, "uuid:aaaa"), Map.of())) {
+        fs.format(new TestDevice("a", a, "uuid:aaaa"), Map.of(), false);
+        try (Datastore ds = fs.mount("dsa", new TestDevice("a", a, "uuid:aaaa"), Map.of())) {
             ds.writeAtomically(".strata-catalog", "{\"volumes\":[]}".getBytes(StandardCharsets.UTF_8));
         }
         // b holds a copy of a's filesystem, catalog and record included: a disk cloned, or a
         // kernel name (sdb) that now means another disk
         Path b = Files.copy(a, tmp.resolve("b.img"));
         String before = sha256(b);
-        Dev other = new Dev("b", b, "uuid:bbbb");
+        TestDevice other = new TestDevice("b", b, "uuid:bbbb");
         StorageException e = assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("dsb", other, Map.of()));
         assertTrue(e.getMessage().contains("uuid:bbbb") && e.getMessage().contains("uuid:aaaa")
                 && e.getMessage().contains("res/a") && e.getMessage().contains("nothing was written"), e.getMessage());
@@ -232,29 +180,29 @@ class DeviceRecordTest {
         assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("dsb", other, Map.of()));
         assertEquals(before, sha256(b));
         // the right device mounts
-        fs.mount("dsa", new Dev("a", a, "uuid:aaaa"), Map.of()).close();
+        fs.mount("dsa", new TestDevice("a", a, "uuid:aaaa"), Map.of()).close();
     }
 
     @Test
     void aFilesystemMadeBeforeRecordsIsAdoptedAtItsFirstMount() throws Exception {
         assumeRootAndTools();
         Path c = image("c.img");
-        fs.format(new Dev("c", c, null), Map.of(), false); // a driver without identities: no record
+        fs.format(new TestDevice("c", c, null), Map.of(), false); // a driver without identities: no record
         assertEquals(Optional.empty(), fs.readRecord(c.toString()));
-        try (Datastore ds = fs.mount("dsc", new Dev("c", c, null), Map.of())) {
+        try (Datastore ds = fs.mount("dsc", new TestDevice("c", c, null), Map.of())) {
             assertFalse(Files.exists(ds.localPath().orElseThrow().resolve(DeviceRecord.FILE)), "nothing to record");
         }
-        try (Datastore ds = fs.mount("dsc", new Dev("c", c, "serial:cccc"), Map.of())) {
+        try (Datastore ds = fs.mount("dsc", new TestDevice("c", c, "serial:cccc"), Map.of())) {
             assertTrue(Files.exists(ds.localPath().orElseThrow().resolve(DeviceRecord.FILE)), "adopted");
             assertEquals(List.of(DeviceRecord.FILE), ds.list(), "no temporary file left");
         }
         assertEquals(Optional.of("serial:cccc"), DeviceRecord.identityIn(fs.readRecord(c.toString()).orElseThrow()));
         String before = sha256(c);
-        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("dsc", new Dev("c", c, "serial:dddd"), Map.of()));
+        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> fs.mount("dsc", new TestDevice("c", c, "serial:dddd"), Map.of()));
         assertEquals(before, sha256(c));
         // a driver that reports no identity cannot be checked: it mounts, with a warning
-        fs.mount("dsc", new Dev("c", c, null), Map.of()).close();
-        fs.mount("dsc", new Dev("c", c, "serial:cccc"), Map.of()).close();
+        fs.mount("dsc", new TestDevice("c", c, null), Map.of()).close();
+        fs.mount("dsc", new TestDevice("c", c, "serial:cccc"), Map.of()).close();
     }
 
     @Test
@@ -262,7 +210,7 @@ class DeviceRecordTest {
         assumeRootAndTools();
         Path imgA = image("disk-a.img");
         String loopA = attachLoop(imgA);
-        Dev diskA = new Dev("wwn-0xa", Path.of(loopA), "wwid:naa.a");
+        TestDevice diskA = new TestDevice("wwn-0xa", Path.of(loopA), "wwid:naa.a");
         fs.format(diskA, Map.of(), false);
         try (Datastore ds = fs.mount("disk", diskA, Map.of())) {
             ds.writeAtomically(".strata-catalog", "{}".getBytes(StandardCharsets.UTF_8));
@@ -273,12 +221,12 @@ class DeviceRecordTest {
         String loopB = attachLoop(imgB);
         String before = sha256(imgB);
         StorageException e = assertCode(ErrorCode.DEVICE_UNAVAILABLE,
-                () -> fs.mount("disk", new Dev("wwn-0xb", Path.of(loopB), "wwid:naa.b"), Map.of()));
+                () -> fs.mount("disk", new TestDevice("wwn-0xb", Path.of(loopB), "wwid:naa.b"), Map.of()));
         assertTrue(e.getMessage().contains("wwid:naa.a") && e.getMessage().contains("wwid:naa.b"), e.getMessage());
         assertFalse(mounted("disk"));
         assertEquals(before, sha256(imgB));
         // the same disk under another kernel name (its identity moves with it) mounts
-        try (Datastore ds = fs.mount("disk", new Dev("wwn-0xa", Path.of(loopB), "wwid:naa.a"), Map.of())) {
+        try (Datastore ds = fs.mount("disk", new TestDevice("wwn-0xa", Path.of(loopB), "wwid:naa.a"), Map.of())) {
             assertArrayEquals("{}".getBytes(StandardCharsets.UTF_8), ds.readAll(".strata-catalog"));
         }
         detachLoop(loopB);

@@ -76,50 +76,7 @@ class Ext4FilesystemTest {
     }
 
     static BlockDevice lun(Path file) {
-        return new BlockDevice() {
-            @Override
-            public DeviceInfo info() {
-                return new DeviceInfo("lun0", "lun", DeviceKind.BLOCK, 64 * MIB, 512, "file-backed LUN " + file);
-            }
-
-            @Override
-            public Optional<Path> localPath() {
-                return Optional.of(file);
-            }
-
-            @Override
-            public long size() {
-                return 64 * MIB;
-            }
-
-            @Override
-            public int sectorSize() {
-                return 512;
-            }
-
-            @Override
-            public void read(ByteBuffer dst, long offset) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public void write(ByteBuffer src, long offset) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void unmap(long offset, long length) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+        return new TestDevice("lun", file, null);
     }
 
     static StorageException assertCode(ErrorCode code, Executable e) {
@@ -279,7 +236,7 @@ class Ext4FilesystemTest {
             throw new AssertionError(ex);
         }
         StorageException e = assertCode(ErrorCode.EXTERNAL_TOOL_FAILED, () -> fs.format(tiny, Map.of(), false));
-        assertTrue(e.getMessage().startsWith("formatting lun0/lun with ext4: mkfs.ext4 exited with"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("formatting res/lun with ext4: mkfs.ext4 exited with"), e.getMessage());
     }
 
     @Test
