@@ -26,7 +26,8 @@ public class FeaturesIT extends StrataTestSupport {
     static final Set<String> BUNDLES = Set.of(
             "io.strata.api", "io.strata.core",
             "io.strata.format-raw", "io.strata.format-vhd", "io.strata.format-qcow2",
-            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell", "io.strata.nbd");
+            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell", "io.strata.nbd",
+            "io.strata.lease");
 
     @Inject
     protected FeaturesService featuresService;
