@@ -837,23 +837,23 @@ final class Chains {
         try (MountedDatastore.Tx tx = m.tx()) {
             claim = m.claimNew(target);
             try {
-            synchronized (m.lock) {
-                m.ensureOpen();
-                src = m.ready(source);
-                f = chainFormat(src);
-                CatalogEntry.Snap s = src.snapshot(snap).orElseThrow(() -> snapshotNotFound(source, snap));
-                String file = target + "." + f.fileExtension();
-                m.checkNew(target, file);
-                int length = ancestry(m.catalog, src, snap).size() + 1;
-                if (length > chainMax) {
-                    throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "a clone of " + m.ref(source) + "@" + snap
-                            + " would have " + length + " images in its chain; the limit is " + chainMax);
+                synchronized (m.lock) {
+                    m.ensureOpen();
+                    src = m.ready(source);
+                    f = chainFormat(src);
+                    CatalogEntry.Snap s = src.snapshot(snap).orElseThrow(() -> snapshotNotFound(source, snap));
+                    String file = target + "." + f.fileExtension();
+                    m.checkNew(target, file);
+                    int length = ancestry(m.catalog, src, snap).size() + 1;
+                    if (length > chainMax) {
+                        throw new StorageException(ErrorCode.CHAIN_TOO_LONG, "a clone of " + m.ref(source) + "@" + snap
+                                + " would have " + length + " images in its chain; the limit is " + chainMax);
+                    }
+                    entry = new CatalogEntry(target, file, src.format(), src.provisioning(), src.virtualSize(),
+                            MountedDatastore.now(), CatalogEntry.State.CREATING, null, null, 0).withBase(source + "@" + snap);
+                    m.writeCatalog(m.placed(m.catalog.put(entry), target));
+                    baseFile = s.file();
                 }
-                entry = new CatalogEntry(target, file, src.format(), src.provisioning(), src.virtualSize(),
-                        MountedDatastore.now(), CatalogEntry.State.CREATING, null, null, 0).withBase(source + "@" + snap);
-                m.writeCatalog(m.placed(m.catalog.put(entry), target));
-                baseFile = s.file();
-            }
             } catch (RuntimeException e) {
                 claim.close();
                 throw e;

@@ -938,50 +938,50 @@ final class MountedDatastore {
         try (Tx tx = tx()) {
             claim = claimNew(volume);
             try {
-            synchronized (lock) {
-                ensureOpen();
-                if (catalog.find(volume).isPresent()) {
-                    throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
-                }
-                if (parentVolume != null) {
-                    CatalogEntry p = ready(parentVolume);
-                    List<String> anc = Chains.ancestry(catalog, p, parentSnap);
-                    if (anc.isEmpty()) {
-                        String ps = parentSnap;
-                        throw new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
-                                "volume " + ref(parentVolume) + " has no snapshot '" + ps + "'");
+                synchronized (lock) {
+                    ensureOpen();
+                    if (catalog.find(volume).isPresent()) {
+                        throw new StorageException(ErrorCode.ALREADY_EXISTS, "volume " + ref(volume) + " already exists");
                     }
-                    parentFile = anc.get(0);
-                    parentChain = Set.copyOf(anc);
-                }
-                if (inPlace != null) {
-                    Optional<CatalogEntry> owner = catalog.findByFile(inPlace);
-                    if (owner.isPresent()) {
-                        throw new StorageException(ErrorCode.ALREADY_EXISTS,
-                                "image " + src + " already belongs to volume " + ref(owner.get().name()));
+                    if (parentVolume != null) {
+                        CatalogEntry p = ready(parentVolume);
+                        List<String> anc = Chains.ancestry(catalog, p, parentSnap);
+                        if (anc.isEmpty()) {
+                            String ps = parentSnap;
+                            throw new StorageException(ErrorCode.SNAPSHOT_NOT_FOUND,
+                                    "volume " + ref(parentVolume) + " has no snapshot '" + ps + "'");
+                        }
+                        parentFile = anc.get(0);
+                        parentChain = Set.copyOf(anc);
                     }
-                    if (!inPlace.equals(file)) {
+                    if (inPlace != null) {
+                        Optional<CatalogEntry> owner = catalog.findByFile(inPlace);
+                        if (owner.isPresent()) {
+                            throw new StorageException(ErrorCode.ALREADY_EXISTS,
+                                    "image " + src + " already belongs to volume " + ref(owner.get().name()));
+                        }
+                        if (!inPlace.equals(file)) {
+                            checkNew(volume, file);
+                        }
+                        entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
+                                now(), CatalogEntry.State.CREATING, inPlace, null, 0);
+                    } else {
                         checkNew(volume, file);
+                        long need = image.provisioning() == Provisioning.THIN ? 0 : sizeOf(src) + METADATA_MARGIN;
+                        reserve(volume, need);
+                        entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
+                                now(), CatalogEntry.State.CREATING, null, IMPORT_PREFIX + file, 0);
                     }
-                    entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
-                            now(), CatalogEntry.State.CREATING, inPlace, null, 0);
-                } else {
-                    checkNew(volume, file);
-                    long need = image.provisioning() == Provisioning.THIN ? 0 : sizeOf(src) + METADATA_MARGIN;
-                    reserve(volume, need);
-                    entry = new CatalogEntry(volume, file, format.type(), image.provisioning(), image.virtualSize(),
-                            now(), CatalogEntry.State.CREATING, null, IMPORT_PREFIX + file, 0);
+                    if (parentVolume != null) {
+                        entry = entry.withBase(parentVolume + "@" + parentSnap);
+                    }
+                    try {
+                        writeCatalog(placed(catalog.put(entry), volume));
+                    } catch (RuntimeException e) {
+                        reserved.remove(volume);
+                        throw e;
+                    }
                 }
-                if (parentVolume != null) {
-                    entry = entry.withBase(parentVolume + "@" + parentSnap);
-                }
-                try {
-                    writeCatalog(placed(catalog.put(entry), volume));
-                } catch (RuntimeException e) {
-                    reserved.remove(volume);
-                    throw e;
-                }
-            }
             } catch (RuntimeException e) {
                 closeQuietly(claim);
                 throw e;
