@@ -64,5 +64,10 @@ public enum Capability {
     /** Block device I/O can be given a time limit; an I/O exceeding it fails with {@link ErrorCode#DEVICE_UNAVAILABLE}. */
     IO_TIMEOUT,
     /** Block devices report their {@link io.strata.api.device.DeviceState state} and its changes. */
-    DEVICE_STATE
+    DEVICE_STATE,
+    /**
+     * Devices are reached through several paths grouped by identity; the resource lists them
+     * ({@link io.strata.api.device.StorageResource#paths()}) and fails I/O over between them.
+     */
+    MULTIPATH
 }

@@ -44,4 +44,45 @@ public interface ResourceService {
      * @throws StorageException {@code RESOURCE_NOT_FOUND}, {@code DEVICE_UNAVAILABLE}
      */
     List<DeviceInfo> devices(String resource);
+    /**
+     * Lists the paths of multipathed devices ({@code storage:path-list}).
+     *
+     * @param resource a resource name, or null for every resource
+     * @param device a device id within it, or null for every device
+     * @return the paths with their resource, sorted by resource, device, path
+     * @throws StorageException {@code RESOURCE_NOT_FOUND}, {@code DEVICE_NOT_FOUND}
+     * @since 1.4
+     */
+    default List<ResourcePath> paths(String resource, String device) {
+        return List.of();
+    }
+
+    /**
+     * Sets a path offline for maintenance or online again ({@code storage:path-set}).
+     *
+     * @param resource the resource name
+     * @param pathId the path id
+     * @param enabled false for offline, true for online
+     * @throws StorageException {@code RESOURCE_NOT_FOUND}, {@code DEVICE_NOT_FOUND},
+     *         {@code UNSUPPORTED}
+     * @since 1.4
+     */
+    default void setPathEnabled(String resource, String pathId, boolean enabled) {
+        throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED, "paths cannot be set here");
+    }
+
+    /**
+     * Changes parameters of an attached resource at run time (a multipath policy, for
+     * instance) and records them in the host configuration.
+     *
+     * @param name the resource name
+     * @param changes parameter name to new value
+     * @return the resource as it is now
+     * @throws StorageException {@code RESOURCE_NOT_FOUND}, {@code INVALID_ARGUMENT},
+     *         {@code UNSUPPORTED}
+     * @since 1.4
+     */
+    default ResourceInfo update(String name, Map<String, String> changes) {
+        throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED, "resources cannot be changed here");
+    }
 }

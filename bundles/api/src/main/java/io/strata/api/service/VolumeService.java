@@ -144,4 +144,25 @@ public interface VolumeService {
     default VolumeUsage usage(VolumeRef ref) {
         throw new StorageException(ErrorCode.UNSUPPORTED, "space accounting across chains is not available");
     }
+
+    /**
+     * Maps a whole block device (a SAN LUN, a local disk) as a volume: raw device mapping. The
+     * volume's bytes are the device's, with no image format and no filesystem between; the
+     * datastore keeps only a small mapping file. It can be exported, measured and limited like
+     * any volume; snapshots, clones linked to it and resize are refused. Deleting the volume
+     * removes the mapping and never touches the device's data.
+     *
+     * @param ref the new volume
+     * @param resource the resource offering the device
+     * @param device the device id
+     * @return the new volume
+     * @throws StorageException {@code RESOURCE_NOT_FOUND}, {@code DEVICE_NOT_FOUND},
+     *         {@code INVALID_ARGUMENT} for a file share, {@code RESOURCE_IN_USE} when the device
+     *         carries a datastore or is mapped already, {@code ALREADY_EXISTS},
+     *         {@code DEVICE_UNAVAILABLE}
+     * @since 1.4
+     */
+    default VolumeInfo mapDevice(VolumeRef ref, String resource, String device) {
+        throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED, "raw device mapping is not available here");
+    }
 }

@@ -38,6 +38,12 @@ final class HostConfig {
             return Map.of(NAME, name, DRIVER, driver, PARAMETERS, pairs(parameters));
         }
 
+        /** @return the parameters for logs and messages, secrets masked */
+        Map<String, String> shown() {
+            return new io.strata.api.service.ResourceInfo(name, driver, parameters,
+                    io.strata.api.service.Availability.ONLINE, "").shownParameters();
+        }
+
         static Resource fromProperties(Map<String, Object> p) {
             return new Resource(string(p, NAME), string(p, DRIVER), map(p.get(PARAMETERS)));
         }

@@ -575,6 +575,39 @@ final class MountedDatastore {
      */
     VolumeInfo create(String volume, long virtualSize, String formatType, Provisioning provisioning,
             java.util.function.Consumer<VirtualDisk> fill) {
+        return create(volume, virtualSize, formatType, provisioning, fill, null);
+    }
+
+    /**
+     * Maps a block device as a volume: a {@link RdmMapping} file in a catalog entry of format
+     * {@code rdm}, made through the same CREATING/READY steps as any volume.
+     */
+    VolumeInfo map(String volume, RdmMapping mapping) {
+        return create(volume, mapping.size(), RdmMapping.TYPE, Provisioning.THICK, null, mapping::writeTo);
+    }
+
+    /** The raw device mappings of this datastore's volumes, by volume name; unreadable ones are skipped. */
+    java.util.Map<String, RdmMapping> mappings() {
+        Catalog c;
+        synchronized (lock) {
+            c = catalog;
+        }
+        java.util.Map<String, RdmMapping> found = new java.util.TreeMap<>();
+        for (CatalogEntry e : c.volumes()) {
+            if (!RdmMapping.TYPE.equals(e.format()) || e.state() == CatalogEntry.State.DELETING) {
+                continue;
+            }
+            try (DatastoreFile f = datastore.open(e.file(), false)) {
+                found.put(e.name(), RdmMapping.read(f));
+            } catch (RuntimeException ex) {
+                LOG.warn("datastore {}: mapping of volume {} cannot be read: {}", name, e.name(), ex.getMessage());
+            }
+        }
+        return found;
+    }
+
+    private VolumeInfo create(String volume, long virtualSize, String formatType, Provisioning provisioning,
+            java.util.function.Consumer<VirtualDisk> fill, java.util.function.Consumer<DatastoreFile> maker) {
         Names.check("volume", volume);
         requireNonNull(provisioning, "provisioning");
         checkSize(volume, virtualSize);
@@ -596,7 +629,7 @@ final class MountedDatastore {
         String file = volume + "." + format.fileExtension();
         CatalogEntry entry = new CatalogEntry(volume, file, format.type(), provisioning, virtualSize, now(),
                 CatalogEntry.State.CREATING, null, null, 0);
-        long need = provisioning == Provisioning.THIN ? 0 : virtualSize + METADATA_MARGIN;
+        long need = provisioning == Provisioning.THIN || maker != null ? 0 : virtualSize + METADATA_MARGIN;
         Claim claim;
         try (Tx tx = tx()) {
             synchronized (lock) {
@@ -618,14 +651,18 @@ final class MountedDatastore {
         try (Claim held = claim) {
             DatastoreFile df = datastore.create(file);
             try {
-                VirtualDisk disk = format.create(df, new DiskSpec(virtualSize, provisioning));
-                try {
-                    if (fill != null) {
-                        fill.accept(disk);
+                if (maker != null) {
+                    maker.accept(df);
+                } else {
+                    VirtualDisk disk = format.create(df, new DiskSpec(virtualSize, provisioning));
+                    try {
+                        if (fill != null) {
+                            fill.accept(disk);
+                        }
+                        disk.flush();
+                    } finally {
+                        disk.close();
                     }
-                    disk.flush();
-                } finally {
-                    disk.close();
                 }
             } finally {
                 df.close();

@@ -77,6 +77,16 @@ final class Recovery {
                 continue;
             }
             try (MountedDatastore.Tx tx = m.tx()) {
+                // The view e came from may be stale: the host that recorded the intent may have
+                // finished it since. Only an intent still in the catalog read under the catalog lease
+                // is worth the volume's lease; holding it needlessly would refuse that host's next
+                // operation on its own volume with VOLUME_IN_USE.
+                synchronized (m.lock) {
+                    Optional<CatalogEntry> now = m.catalog.find(e.name());
+                    if (now.isEmpty() || !hasIntent(now.get())) {
+                        continue;
+                    }
+                }
                 int area = m.areaFor(e.name());
                 Optional<io.strata.lease.HostIdentity> was = s.holder(e.name(), area);
                 try (SharedAccess.Hold hold = s.hold(e.name(), area)) {

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.strata.api.device.DeviceInfo;
 import io.strata.api.service.PluginInfo;
 import io.strata.api.service.ResourceInfo;
+import io.strata.api.service.ResourcePath;
 import io.strata.api.service.ResourceService;
 import java.util.List;
 import java.util.Map;
@@ -55,5 +56,20 @@ public final class ResourceServiceImpl implements ResourceService {
     @Override
     public List<DeviceInfo> devices(String resource) {
         return core.devices(resource);
+    }
+
+    @Override
+    public List<ResourcePath> paths(String resource, String device) {
+        return core.paths(resource, device);
+    }
+
+    @Override
+    public void setPathEnabled(String resource, String pathId, boolean enabled) {
+        core.setPathEnabled(resource, pathId, enabled);
+    }
+
+    @Override
+    public ResourceInfo update(String name, Map<String, String> changes) {
+        return core.updateResource(name, changes);
     }
 }

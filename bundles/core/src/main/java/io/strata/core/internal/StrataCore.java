@@ -6,7 +6,10 @@ import io.strata.api.Capability;
 import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.StorageException;
+import io.strata.api.device.BlockDevice;
 import io.strata.api.device.DeviceInfo;
+import io.strata.api.device.StorageDevice;
+import io.strata.api.device.PathInfo;
 import io.strata.api.device.StorageDriver;
 import io.strata.api.device.StorageResource;
 import io.strata.api.format.DiskFormat;
@@ -22,6 +25,7 @@ import io.strata.api.service.HostService;
 import io.strata.api.service.PluginInfo;
 import io.strata.api.service.PluginKind;
 import io.strata.api.service.ResourceInfo;
+import io.strata.api.service.ResourcePath;
 import io.strata.api.service.ResourceService;
 import io.strata.api.service.VolumeInfo;
 import io.strata.api.service.VolumeRef;
@@ -118,7 +122,8 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
 
     /** A configured resource and, while attached, its handle. Mutable fields guarded by {@link #lock}. */
     private static final class ResourceEntry {
-        final HostConfig.Resource config;
+        /** Replaced by {@link #updateResource}; read and written under {@link #lock}. */
+        volatile HostConfig.Resource config;
         StorageResource attached;
         StorageDriver driver;
         String message = "";
@@ -155,6 +160,9 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
         this.settings = requireNonNull(settings, "settings");
         this.ioRegistry = new IoRegistry(store, ticker, jmx);
         this.host = HostIdentities.load(store, settings.hostName());
+        RdmFormat rdm = new RdmFormat(this::openMapped);
+        formats.add(rdm, new PluginInfo(PluginKind.FORMAT, rdm.type(), rdm.description(), rdm.capabilities(),
+                "io.strata.core (built in)"));
         loadResources().values().forEach(r -> resources.put(r.name(), new ResourceEntry(r)));
         loadDatastores().values().forEach(d -> datastores.put(d.name(), new DatastoreEntry(d)));
         ensureEmbeddedDefault();
@@ -871,7 +879,7 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
             if (!kept) {
                 MountedDatastore.closeQuietly(res);
             }
-            LOG.info("resource {} added (driver {}, {})", name, driver, params);
+            LOG.info("resource {} added (driver {}, {})", name, driver, config.shown());
             // Datastores configured on this name (edited by hand, or left over) can mount now.
             mountDatastores();
         } finally {
@@ -939,6 +947,90 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
         }
         all.sort(Comparator.comparing(DeviceInfo::resource).thenComparing(DeviceInfo::id));
         return all;
+    }
+
+    /** {@link ResourceService#paths}. */
+    List<ResourcePath> paths(String resource, String device) {
+        List<StorageResource> targets = new ArrayList<>();
+        synchronized (lock) {
+            if (resource != null) {
+                ResourceEntry r = resourceEntry(resource);
+                if (r.attached == null) {
+                    throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                            "resource '" + resource + "' is unavailable: " + r.message);
+                }
+                targets.add(r.attached);
+            } else {
+                resources.values().stream().filter(r -> r.attached != null).forEach(r -> targets.add(r.attached));
+            }
+        }
+        List<ResourcePath> all = new ArrayList<>();
+        for (StorageResource r : targets) {
+            for (PathInfo p : r.paths()) {
+                if (device == null || device.equals(p.device())) {
+                    all.add(new ResourcePath(r.name(), p));
+                }
+            }
+        }
+        if (device != null && all.isEmpty() && resource != null
+                && devices(resource).stream().noneMatch(d -> d.id().equals(device))) {
+            throw new StorageException(ErrorCode.DEVICE_NOT_FOUND,
+                    "resource '" + resource + "' has no device '" + Names.printable(device) + "'");
+        }
+        all.sort(Comparator.comparing(ResourcePath::resource).thenComparing(p -> p.path().device())
+                .thenComparing(p -> p.path().id()));
+        return all;
+    }
+
+    /** {@link ResourceService#setPathEnabled}. */
+    void setPathEnabled(String resource, String pathId, boolean enabled) {
+        StorageResource r = attachedResource(resource);
+        r.setPathEnabled(pathId, enabled);
+        LOG.info("resource {}: path {} set {}", resource, Names.printable(pathId), enabled ? "online" : "offline");
+    }
+
+    private StorageResource attachedResource(String resource) {
+        synchronized (lock) {
+            ResourceEntry r = resourceEntry(resource);
+            if (r.attached == null) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                        "resource '" + resource + "' is unavailable: " + r.message);
+            }
+            return r.attached;
+        }
+    }
+
+    /**
+     * {@link ResourceService#update}: the driver applies the changes to the attached resource
+     * first; only then are they recorded, so the configuration never holds what the driver refused.
+     */
+    ResourceInfo updateResource(String name, Map<String, String> changes) {
+        if (changes == null || changes.isEmpty()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "resource '" + name + "': nothing to change");
+        }
+        control.lock();
+        try {
+            StorageResource r = attachedResource(name);
+            r.reconfigure(Map.copyOf(changes));
+            HostConfig.Resource updated;
+            synchronized (lock) {
+                ResourceEntry e = resourceEntry(name);
+                Map<String, String> merged = new java.util.TreeMap<>(e.config.parameters());
+                merged.putAll(changes);
+                updated = new HostConfig.Resource(name, e.config.driver(), merged);
+            }
+            store.save(ConfigStore.RESOURCE_FACTORY_PID, name, updated.toProperties());
+            synchronized (lock) {
+                ResourceEntry e = resources.get(name);
+                if (e != null) {
+                    e.config = updated;
+                }
+            }
+            LOG.info("resource {} changed: {}", name, new HostConfig.Resource(name, updated.driver(), changes).shown());
+        } finally {
+            control.unlock();
+        }
+        return resource(name);
     }
 
     // ================================================================ DatastoreService
@@ -1047,6 +1139,11 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
                     }
                 }
             }
+            String mappedAs = mappedAs(resourceName, dev);
+            if (mappedAs != null) {
+                throw new StorageException(ErrorCode.RESOURCE_IN_USE, "device " + dev.ref()
+                        + " is mapped whole as volume " + mappedAs + "; delete that volume before formatting it");
+            }
             if (dev.kind() != fs.deviceKind()) {
                 throw new StorageException(ErrorCode.INVALID_ARGUMENT, "filesystem '" + filesystem + "' needs a "
                         + kindName(fs.deviceKind()) + "; " + dev.ref() + " is a " + kindName(dev.kind()));
@@ -1083,6 +1180,115 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
             control.unlock();
         }
         return info(name);
+    }
+
+    /**
+     * @return the volume ({@code datastore/volume}) that maps this device whole, by device or by
+     *         identity, among the mounted datastores; null when none
+     */
+    private String mappedAs(String resource, DeviceInfo dev) {
+        List<DatastoreEntry> entries;
+        synchronized (lock) {
+            entries = List.copyOf(datastores.values());
+        }
+        for (DatastoreEntry e : entries) {
+            MountedDatastore m;
+            synchronized (lock) {
+                m = e.mount;
+            }
+            if (m == null) {
+                continue;
+            }
+            for (Map.Entry<String, RdmMapping> mp : m.mappings().entrySet()) {
+                RdmMapping r = mp.getValue();
+                boolean same = r.resource().equals(resource) && r.device().equals(dev.id())
+                        || !r.identity().isEmpty() && r.identity().equals(dev.identity());
+                if (same) {
+                    return e.config.name() + "/" + mp.getKey();
+                }
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public VolumeInfo mapDevice(VolumeRef ref, String resource, String device) {
+        requireNonNull(ref, "ref");
+        Names.check("volume", ref.volume());
+        Names.check("resource", resource);
+        if (device == null || device.isEmpty() || device.contains("/") || device.contains("..")
+                || device.chars().anyMatch(Character::isISOControl)) {
+            throw new StorageException(ErrorCode.INVALID_NAME,
+                    "device id '" + Names.printable(String.valueOf(device)) + "' is not valid");
+        }
+        MountedDatastore m = mounted(ref.datastore());
+        // Under the control lock: two maps of one device, or a map and a datastore-create on it,
+        // cannot both pass the checks.
+        control.lock();
+        try {
+            StorageResource res = attachedResource(resource);
+            DeviceInfo dev = resolveDevice(res, resource, device);
+            if (dev.kind() != io.strata.api.device.DeviceKind.BLOCK) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "device " + dev.ref()
+                        + " is a file share; only a block device (a LUN, a disk) can be mapped as a volume");
+            }
+            synchronized (lock) {
+                for (DatastoreEntry e : datastores.values()) {
+                    if (e.config.resource().equals(resource) && e.config.device().equals(dev.id())) {
+                        throw new StorageException(ErrorCode.RESOURCE_IN_USE, "device " + dev.ref()
+                                + " carries datastore '" + e.config.name() + "'; it cannot be mapped as a volume");
+                    }
+                }
+            }
+            String mappedAs = mappedAs(resource, dev);
+            if (mappedAs != null) {
+                throw new StorageException(ErrorCode.RESOURCE_IN_USE,
+                        "device " + dev.ref() + " is mapped already, as volume " + mappedAs);
+            }
+            RdmMapping mapping;
+            try (StorageDevice sd = res.openDevice(dev.id())) {
+                if (!(sd instanceof BlockDevice b)) {
+                    throw new StorageException(ErrorCode.INVALID_ARGUMENT, "device " + dev.ref() + " is not a block device");
+                }
+                mapping = new RdmMapping(resource, dev.id(), b.identity().orElse(dev.identity()), b.size());
+            }
+            VolumeInfo v = m.map(ref.volume(), mapping);
+            LOG.info("volume {} maps device {} ({}, {} bytes)", ref, mapping.ref(),
+                    mapping.identity().isEmpty() ? "no identity" : mapping.identity(), mapping.size());
+            return v;
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** {@link RdmFormat.DeviceOpener}: the mapped device, through the resource attached now. */
+    private BlockDevice openMapped(RdmMapping mapping) {
+        StorageResource res;
+        synchronized (lock) {
+            ResourceEntry r = resources.get(mapping.resource());
+            if (r == null) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "mapped device " + mapping.ref()
+                        + " is unavailable: resource '" + mapping.resource() + "' is not configured on this host");
+            }
+            if (r.attached == null) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "mapped device " + mapping.ref()
+                        + " is unavailable: " + (r.message.isEmpty() ? "its resource is not attached" : r.message));
+            }
+            res = r.attached;
+        }
+        StorageDevice sd = res.openDevice(mapping.device());
+        if (!(sd instanceof BlockDevice b)) {
+            sd.close();
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+                    "mapped device " + mapping.ref() + " is no longer a block device");
+        }
+        String now = b.identity().orElse("");
+        if (!mapping.identity().isEmpty() && !now.isEmpty() && !now.equals(mapping.identity())) {
+            b.close();
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "device " + mapping.ref()
+                    + " is no longer the LUN that was mapped (identity " + now + ", mapped " + mapping.identity() + ")");
+        }
+        return b;
     }
 
     private static DeviceInfo resolveDevice(StorageResource res, String resource, String deviceId) {

@@ -141,7 +141,7 @@ class AvailabilityTest {
     @Test
     void pluginsAreListedWithTheirBundles() {
         var plugins = f.resources.plugins();
-        assertEquals(List.of("local", "dir", "raw", "tst"), plugins.stream().map(p -> p.type()).toList());
+        assertEquals(List.of("local", "dir", "raw", "rdm", "tst"), plugins.stream().map(p -> p.type()).toList());
         assertEquals("io.strata.test.driver", plugins.get(0).bundle());
     }
 

@@ -29,10 +29,20 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class TestDriver implements StorageDriver {
     final AtomicInteger attaches = new AtomicInteger();
     final List<TestResource> open = new ArrayList<>();
+    final String type;
+
+    TestDriver() {
+        this("local");
+    }
+
+    /** @param type the driver type, for a second driver beside "local" */
+    TestDriver(String type) {
+        this.type = type;
+    }
 
     @Override
     public String type() {
-        return "local";
+        return type;
     }
 
     @Override
@@ -58,7 +68,7 @@ final class TestDriver implements StorageDriver {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "kind and path are required");
         }
         attaches.incrementAndGet();
-        TestResource r = new TestResource(name, Path.of(path), kind, parameters);
+        TestResource r = new TestResource(name, Path.of(path), kind, parameters, type);
         open.add(r);
         return r;
     }
@@ -68,9 +78,11 @@ final class TestDriver implements StorageDriver {
         final Path path;
         final String kind;
         final Map<String, String> parameters;
+        final String type;
         volatile boolean closed;
 
-        TestResource(String name, Path path, String kind, Map<String, String> parameters) {
+        TestResource(String name, Path path, String kind, Map<String, String> parameters, String type) {
+            this.type = type;
             this.name = name;
             this.path = path;
             this.kind = kind;
@@ -84,7 +96,7 @@ final class TestDriver implements StorageDriver {
 
         @Override
         public String driverType() {
-            return "local";
+            return type;
         }
 
         @Override
@@ -97,6 +109,11 @@ final class TestDriver implements StorageDriver {
             return switch (kind) {
                 case "directory" -> List.of(new DeviceInfo(name, "dir", DeviceKind.FILE_SHARE, -1, 0, path.toString()));
                 case "file-lun" -> List.of(new DeviceInfo(name, "lun", DeviceKind.BLOCK, 1 << 20, 512, path.toString()));
+                case "mem-luns" -> List.of(
+                        new DeviceInfo(name, "m1", DeviceKind.BLOCK, MemLun.SIZE, 512, "memory LUN 1",
+                                MemLun.identity(path, "m1")),
+                        new DeviceInfo(name, "m2", DeviceKind.BLOCK, MemLun.SIZE, 512, "memory LUN 2",
+                                MemLun.identity(path, "m2")));
                 case "multi" -> List.of(new DeviceInfo(name, "a", DeviceKind.FILE_SHARE, -1, 0, "a"),
                         new DeviceInfo(name, "b", DeviceKind.FILE_SHARE, -1, 0, "b"));
                 default -> throw new StorageException(ErrorCode.INVALID_ARGUMENT, "kind " + kind);
@@ -111,6 +128,10 @@ final class TestDriver implements StorageDriver {
             DeviceInfo info = devices().stream().filter(d -> d.id().equals(deviceId)).findFirst()
                     .orElseThrow(() -> new StorageException(ErrorCode.DEVICE_NOT_FOUND, deviceId));
             Path p = info.kind() == DeviceKind.FILE_SHARE && kind.equals("multi") ? path.resolve(deviceId) : path;
+            if (info.kind() == DeviceKind.BLOCK && kind.equals("mem-luns")) {
+                MemLun lun = new MemLun(info, MemLun.bytes(path, deviceId), this);
+                return lun;
+            }
             if (info.kind() == DeviceKind.BLOCK) {
                 return new Lun(info);
             }
@@ -174,6 +195,111 @@ final class TestDriver implements StorageDriver {
 
         @Override
         public void unmap(long offset, long length) {
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /**
+     * A block device in memory whose bytes outlive the resource (kept by path and device id), so
+     * a detach and re-attach finds the same data; I/O after its resource is closed fails with
+     * DEVICE_UNAVAILABLE, as a real driver's would.
+     */
+    static final class MemLun implements BlockDevice {
+        static final int SIZE = 4 << 20;
+        static final Map<String, byte[]> DATA = new java.util.concurrent.ConcurrentHashMap<>();
+        static final Map<String, String> IDENTITIES = new java.util.concurrent.ConcurrentHashMap<>();
+        final DeviceInfo info;
+        final byte[] bytes;
+        final TestResource resource;
+
+        MemLun(DeviceInfo info, byte[] bytes, TestResource resource) {
+            this.info = info;
+            this.bytes = bytes;
+            this.resource = resource;
+        }
+
+        static byte[] bytes(Path path, String id) {
+            return DATA.computeIfAbsent(path + "/" + id, k -> new byte[SIZE]);
+        }
+
+        /** The identity of a LUN; a test may replace it (a different LUN behind the same name). */
+        static String identity(Path path, String id) {
+            return IDENTITIES.getOrDefault(path + "/" + id, "wwid:naa." + Integer.toHexString((path + id).hashCode()));
+        }
+
+        private void live() {
+            if (resource.closed) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "resource " + resource.name + " is detached");
+            }
+        }
+
+        private void range(long offset, int length) {
+            if (offset % 512 != 0 || length % 512 != 0) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "unaligned " + offset + "+" + length);
+            }
+            if (offset < 0 || offset + length > SIZE) {
+                throw new StorageException(ErrorCode.OUT_OF_RANGE, offset + "+" + length);
+            }
+        }
+
+        @Override
+        public DeviceInfo info() {
+            return info;
+        }
+
+        @Override
+        public Optional<Path> localPath() {
+            return Optional.empty();
+        }
+
+        @Override
+        public Optional<String> identity() {
+            return Optional.of(identity(resource.path, info.id()));
+        }
+
+        @Override
+        public long size() {
+            return SIZE;
+        }
+
+        @Override
+        public int sectorSize() {
+            return 512;
+        }
+
+        @Override
+        public void read(ByteBuffer dst, long offset) {
+            live();
+            range(offset, dst.remaining());
+            synchronized (bytes) {
+                dst.put(bytes, (int) offset, dst.remaining());
+            }
+        }
+
+        @Override
+        public void write(ByteBuffer src, long offset) {
+            live();
+            range(offset, src.remaining());
+            synchronized (bytes) {
+                src.get(bytes, (int) offset, src.remaining());
+            }
+        }
+
+        @Override
+        public void flush() {
+            live();
+        }
+
+        @Override
+        public void unmap(long offset, long length) {
+            live();
+            range(offset, (int) length);
+            synchronized (bytes) {
+                java.util.Arrays.fill(bytes, (int) offset, (int) (offset + length), (byte) 0);
+            }
         }
 
         @Override

@@ -22,7 +22,7 @@ public class ResourceListCommand extends ListCommand {
         table.column("State");
         table.column("Parameters");
         for (ResourceInfo r : resources.resources()) {
-            table.row(r.name(), r.driver(), r.state(), Text.pairs(r.parameters()));
+            table.row(r.name(), r.driver(), r.state(), Text.pairs(r.shownParameters()));
         }
         return table.render(!noFormat);
     }
