@@ -136,6 +136,43 @@ final class Fakes {
             return devices.stream().filter(d -> resource == null || d.resource().equals(resource))
                     .collect(Collectors.toList());
         }
+
+        final List<io.strata.api.service.ResourcePath> paths = new ArrayList<>();
+
+        @Override
+        public List<io.strata.api.service.ResourcePath> paths(String resource, String device) {
+            if (resource != null) {
+                resource(resource);
+            }
+            return paths.stream().filter(p -> resource == null || p.resource().equals(resource))
+                    .filter(p -> device == null || p.path().device().equals(device)).toList();
+        }
+
+        @Override
+        public void setPathEnabled(String resource, String pathId, boolean enabled) {
+            resource(resource);
+            for (int i = 0; i < paths.size(); i++) {
+                io.strata.api.service.ResourcePath rp = paths.get(i);
+                io.strata.api.device.PathInfo p = rp.path();
+                if (rp.resource().equals(resource) && p.id().equals(pathId)) {
+                    paths.set(i, new io.strata.api.service.ResourcePath(resource, new io.strata.api.device.PathInfo(
+                            p.device(), p.id(), p.transport(), p.state(), enabled, enabled && p.active(), p.ios(),
+                            p.errors(), p.inFlight())));
+                    return;
+                }
+            }
+            throw new StorageException(ErrorCode.DEVICE_NOT_FOUND, "resource " + resource + " has no path " + pathId);
+        }
+
+        @Override
+        public ResourceInfo update(String name, Map<String, String> changes) {
+            ResourceInfo r = resource(name);
+            Map<String, String> merged = new TreeMap<>(r.parameters());
+            merged.putAll(changes);
+            ResourceInfo u = new ResourceInfo(name, r.driver(), merged, r.state(), r.message());
+            resources.put(name, u);
+            return u;
+        }
     }
 
     final class Datastores implements DatastoreService {
