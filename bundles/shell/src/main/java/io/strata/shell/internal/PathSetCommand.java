@@ -3,6 +3,7 @@ package io.strata.shell.internal;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.service.ResourceService;
+import io.strata.shell.internal.completers.PathIdCompleter;
 import io.strata.shell.internal.completers.ResourceNameCompleter;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -25,6 +26,7 @@ public class PathSetCommand extends StorageCommand {
     String resource;
 
     @Argument(index = 1, name = "path", description = "The path id, as storage:path-list shows it", required = true)
+    @Completion(PathIdCompleter.class)
     String path;
 
     @Argument(index = 2, name = "state", description = "offline or online", required = true)

@@ -56,9 +56,10 @@ class BundleTest {
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete", "volume-import",
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
                 "volume-clone", "volume-reclaim", "volume-check", "volume-usage", "export-add", "export-list",
-                "export-remove", "volume-stats", "volume-qos", "host-info")),
+                "export-remove", "volume-stats", "volume-qos", "host-info", "path-list", "path-set", "resource-set",
+                "volume-map")),
                 names);
-        assertEquals(31, names.size());
+        assertEquals(35, names.size());
     }
 
     @Test
@@ -69,6 +70,7 @@ class BundleTest {
             found.add(c.getSimpleName());
         }
         assertEquals(new TreeSet<>(Set.of("DatastoreNameCompleter", "VolumeRefCompleter", "ResourceNameCompleter",
+                "PathIdCompleter",
                 "DeviceRefCompleter", "DriverTypeCompleter", "FilesystemTypeCompleter", "FormatTypeCompleter",
                 "ProvisioningCompleter", "FreeTextCompleter", "SnapshotNameCompleter", "VolumeOrSnapshotCompleter",
                 "TaskIdCompleter", "ExportNameCompleter", "NewVolumeRefCompleter")), found);
