@@ -81,6 +81,20 @@ public interface VirtualDisk extends AutoCloseable {
     long allocatedBytes();
 
     /**
+     * Whether this disk's I/O waits on a round trip (a LUN over the network, a NAS): each
+     * request is slow but many can be under way at once, so a server in front of it (the NBD
+     * export) gains by issuing a client's requests concurrently instead of one after the other.
+     * Disks on local files answer false (the default): their requests are served fastest in
+     * order, batched.
+     *
+     * @return true when concurrent requests are worth their cost
+     * @since 1.4
+     */
+    default boolean concurrentIo() {
+        return false;
+    }
+
+    /**
      * Where {@code length} bytes at {@code offset} are, when they are stored contiguously in
      * one file of the chain (an allocated block of this image, or of a parent where this one
      * has none of the range), so that a front end can send them without copying them through

@@ -91,6 +91,12 @@ final class MappedDisk implements VirtualDisk {
         return RdmMapping.TYPE;
     }
 
+    /** A LUN is reached through a driver: network round trips, many commands in flight. */
+    @Override
+    public boolean concurrentIo() {
+        return true;
+    }
+
     @Override
     public long virtualSize() {
         return size;

@@ -120,6 +120,12 @@ final class VolumeHandle implements VirtualDisk {
      * the read is accounted when the slice is sent.
      */
     @Override
+    public boolean concurrentIo() {
+        SharedDisk.Chain c = shared.chain;
+        return c != null && c.disk().concurrentIo();
+    }
+
+    @Override
     public Optional<FileSlice> slice(long offset, int length) {
         check();
         Optional<FileSlice> found;

@@ -58,6 +58,12 @@ final class Connection implements Runnable {
     private static final int MAX_DESCRIPTORS = (BUF - 64) / 8;
     /** Replies of large reads queued or being read, per connection (the rest wait for these). */
     static final int ASYNC_READS = 4;
+    /**
+     * Reads and writes of a latency-bound disk ({@link VirtualDisk#concurrentIo()}, a LUN over
+     * the network) under way at once per connection, on the server's device I/O threads: served
+     * one after the other, a queue depth of 32 would wait for 32 round trips in a row.
+     */
+    static final int ASYNC_IO = 32;
     private static final int MAX_MESSAGE = 1024;
     /** A queued reply's header: an error chunk with its message fits. */
     private static final int HEADER = 64 + MAX_MESSAGE;
@@ -79,6 +85,8 @@ final class Connection implements Runnable {
         ByteBuffer[] data;
         FileSlice slice;
         int chunks;
+        /** Holds a slot of {@link #asyncIo} (device I/O) rather than of {@link #inFlight}. */
+        boolean device;
 
         Reply(ByteBuffer header) {
             this.header = header;
@@ -90,6 +98,7 @@ final class Connection implements Runnable {
     private final Resources res;
     /** Large reads queued or in progress (and their header buffers), per connection. */
     private final Semaphore inFlight = new Semaphore(ASYNC_READS);
+    private final Semaphore asyncIo = new Semaphore(ASYNC_IO);
     /** Chunks of the reply pool this connection may still take. */
     private final Semaphore budget;
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
@@ -528,6 +537,7 @@ final class Connection implements Runnable {
                     // Requests in flight are answered before the session ends.
                     inFlight.acquireUninterruptibly(ASYNC_READS);
                     inFlight.release(ASYNC_READS);
+                    awaitDeviceIo();
                     flushOut();
                     return;
                 }
@@ -591,6 +601,9 @@ final class Connection implements Runnable {
             reserve(20);
             out.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_NONE)
                     .putLong(cookie).putInt(0);
+            return;
+        }
+        if (d.concurrentIo() && deviceRead(d, cookie, offset, n)) {
             return;
         }
         int header = structured ? 28 : 16;
@@ -673,6 +686,63 @@ final class Connection implements Runnable {
         }
     }
 
+    /**
+     * A read of a latency-bound disk: pooled buffers filled on a device I/O thread and sent by
+     * the sender, so that the connection goes on reading requests meanwhile.
+     *
+     * @return false when this connection's slots or the pool's memory are taken: read it here
+     */
+    private boolean deviceRead(VirtualDisk d, long cookie, long offset, int n) throws IOException {
+        ByteBuffer[] bufs = deviceBuffers(n);
+        if (bufs == null) {
+            return false;
+        }
+        Reply r = new Reply(header());
+        r.device = true;
+        r.data = bufs;
+        r.chunks = res.replies().chunks(n);
+        boolean structuredNow = structured;
+        try {
+            res.deviceIo().execute(() -> fill(r, d, structuredNow, cookie, offset, n));
+        } catch (RejectedExecutionException e) {
+            release(r);
+            throw new IOException("the server is stopping", e);
+        }
+        return true;
+    }
+
+    /**
+     * A slot of {@link #asyncIo} (waiting for one while {@link #ASYNC_IO} requests are under
+     * way) and pooled buffers for {@code n} bytes within this connection's budget.
+     *
+     * @return the buffers, or null (and no slot held) when the memory is not free now
+     */
+    private ByteBuffer[] deviceBuffers(int n) {
+        int chunks = res.replies().chunks(n);
+        if (chunks > res.connectionChunks()) {
+            return null;
+        }
+        asyncIo.acquireUninterruptibly();
+        if (!budget.tryAcquire(chunks)) {
+            asyncIo.release();
+            return null;
+        }
+        ByteBuffer[] bufs = res.replies().tryAcquire(n);
+        if (bufs == null) {
+            budget.release(chunks);
+            asyncIo.release();
+        }
+        return bufs;
+    }
+
+    /** Waits until every device I/O of this connection has been answered. */
+    private void awaitDeviceIo() {
+        if (asyncIo.availablePermits() < ASYNC_IO) {
+            asyncIo.acquireUninterruptibly(ASYNC_IO);
+            asyncIo.release(ASYNC_IO);
+        }
+    }
+
     /** On a worker: reads the image into the reply's buffers (or makes it an error reply) and queues it. */
     private void fill(Reply r, VirtualDisk d, boolean structuredNow, long cookie, long offset, int n) {
         try {
@@ -725,7 +795,7 @@ final class Connection implements Runnable {
             r.slice = null;
         }
         headers.offer(r.header);
-        inFlight.release();
+        (r.device ? asyncIo : inFlight).release();
     }
 
     private void enqueue(Reply r) {
@@ -868,6 +938,10 @@ final class Connection implements Runnable {
             return;
         }
         int n = (int) length;
+        VirtualDisk dev = concurrentDisk();
+        if (dev != null && inRange(dev, offset, n) && deviceWrite(dev, cookie, flags, offset, n)) {
+            return;
+        }
         if (n <= in.capacity()) {
             need(n);
             ByteBuffer data = in.slice();
@@ -882,23 +956,100 @@ final class Connection implements Runnable {
             return;
         }
         try {
-            for (ByteBuffer b : bufs) {
-                int buffered = Math.min(in.remaining(), b.remaining());
-                ByteBuffer part = in.slice();
-                part.limit(buffered);
-                b.put(part);
-                in.position(in.position() + buffered);
-                while (b.hasRemaining()) {
-                    if (ch.read(b) < 0) {
-                        throw new EOFException("client disconnected in the middle of a write payload");
-                    }
-                }
-                b.flip();
-            }
+            readPayload(bufs);
             modify(cookie, CMD_WRITE, flags, offset, length, bufs);
         } finally {
             res.replies().release(bufs);
         }
+    }
+
+    /** Fills the buffers with the rest of a write's payload: what is buffered, then the socket. */
+    private void readPayload(ByteBuffer[] bufs) throws IOException {
+        for (ByteBuffer b : bufs) {
+            int buffered = Math.min(in.remaining(), b.remaining());
+            ByteBuffer part = in.slice();
+            part.limit(buffered);
+            b.put(part);
+            in.position(in.position() + buffered);
+            while (b.hasRemaining()) {
+                if (ch.read(b) < 0) {
+                    throw new EOFException("client disconnected in the middle of a write payload");
+                }
+            }
+            b.flip();
+        }
+    }
+
+    /** The export's disk when its I/O is latency-bound and it may be written; else null. */
+    private VirtualDisk concurrentDisk() {
+        if (export.readOnly) {
+            return null;
+        }
+        try {
+            VirtualDisk d = export.disk();
+            return d.concurrentIo() ? d : null;
+        } catch (StorageException e) {
+            return null; // the ordinary path answers with the error
+        }
+    }
+
+    /**
+     * A write to a latency-bound disk: the payload is read into pooled buffers here, written
+     * (and flushed for FUA) on a device I/O thread, and answered by the sender.
+     *
+     * @return false when no slot or memory is free now: the caller writes it here
+     */
+    private boolean deviceWrite(VirtualDisk d, long cookie, int flags, long offset, int n) throws IOException {
+        ByteBuffer[] bufs = deviceBuffers(n);
+        if (bufs == null) {
+            return false;
+        }
+        Reply r = new Reply(header());
+        r.device = true;
+        r.data = bufs;
+        r.chunks = res.replies().chunks(n);
+        try {
+            readPayload(bufs);
+            res.deviceIo().execute(() -> applyWrite(r, d, cookie, flags, offset));
+        } catch (IOException | RejectedExecutionException e) {
+            release(r);
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("the server is stopping", e);
+        }
+        return true;
+    }
+
+    /** On a device I/O thread: the write, FUA, and its simple reply queued for the sender. */
+    private void applyWrite(Reply r, VirtualDisk d, long cookie, int flags, long offset) {
+        int error = 0;
+        try {
+            try {
+                long pos = offset;
+                for (ByteBuffer b : r.data) {
+                    int len = b.remaining();
+                    d.write(b, pos);
+                    pos += len;
+                }
+                if ((flags & CMD_FLAG_FUA) != 0) {
+                    d.flush();
+                }
+            } catch (StorageException e) {
+                export.failed(d, e);
+                error = errno(e);
+            }
+            freeData(r);
+            r.header.clear();
+            r.header.putInt(SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).flip();
+        } catch (RuntimeException e) {
+            unexpected = e;
+            LOG.warn("nbd client {}: write failed; disconnecting", peer, e);
+            close();
+            release(r);
+            return;
+        }
+        enqueue(r);
     }
 
     /** A large write while the pool has no memory free: applied piece by piece as it arrives. */
@@ -957,6 +1108,9 @@ final class Connection implements Runnable {
      */
     private void modify(long cookie, int type, int flags, long offset, long length, ByteBuffer[] payload)
             throws IOException {
+        if (type != CMD_WRITE) {
+            awaitDeviceIo(); // a trim or zeroing does not overtake writes under way
+        }
         if (export.readOnly) {
             simpleReply(cookie, EPERM);
             return;
@@ -1006,6 +1160,7 @@ final class Connection implements Runnable {
     }
 
     private void flush(long cookie) throws IOException {
+        awaitDeviceIo(); // the writes under way are part of what this flush makes durable
         VirtualDisk d = null;
         try {
             d = export.disk();

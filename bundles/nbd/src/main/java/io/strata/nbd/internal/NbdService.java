@@ -58,6 +58,13 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final ThreadPoolExecutor senders = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
             new SynchronousQueue<>(), r -> daemon(r, "nbd-send"));
     static final int WORKERS = 16;
+    /**
+     * Reads and writes of disks whose I/O waits on a round trip (LUNs over the network), many
+     * at once: each thread mostly waits for its command to come back. Threads end when idle.
+     */
+    private final ThreadPoolExecutor deviceIo = new ThreadPoolExecutor(DEVICE_IO, DEVICE_IO, 30, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), r -> daemon(r, "nbd-device-io"));
+    static final int DEVICE_IO = 128;
     private final Limits limits;
     private final Resources resources;
     private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
@@ -100,12 +107,13 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         int perConnection = (int) Math.min(Integer.MAX_VALUE, limits.connectionMemoryBytes() / Resources.CHUNK);
         resources = new Resources(workers, senders, replies,
                 new BufferPool(Resources.CHUNK, 2L * Connection.BUF * limits.maxConnections()), perConnection,
-                sendfile, Resources.newZeros());
+                sendfile, Resources.newZeros(), deviceIo);
         this.volumes = requireNonNull(volumes, "volumes");
         this.store = requireNonNull(store, "store");
         this.address = requireNonNull(address, "address");
         this.handshakeTimeout = handshakeTimeoutSeconds;
         workers.allowCoreThreadTimeOut(true);
+        deviceIo.allowCoreThreadTimeOut(true);
         for (ExportStore.Saved s : store.load()) {
             try {
                 Export e = new Export(s.name(), VolumeRef.parse(s.volume()), s.readOnly(), volumes);
@@ -359,6 +367,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         }
         timer.shutdownNow();
         workers.shutdown();
+        deviceIo.shutdown();
         List<Connection> cs = new ArrayList<>(live);
         cs.forEach(Connection::close);
         cs.forEach(c -> c.awaitFinished(5000));

@@ -17,9 +17,18 @@ import java.util.concurrent.Executor;
  *     ({@code memory.connection.mb})
  * @param sendfile large reads of allocated blocks go from the image file to the socket
  * @param zeros 1 MiB of zeros (WRITE_ZEROES with NO_HOLE writes duplicates of it)
+ * @param deviceIo reads and writes of disks whose I/O waits on a round trip
+ *     ({@code VirtualDisk.concurrentIo()}, a LUN over the network): many threads, since each
+ *     mostly waits; at most {@link Connection#ASYNC_IO} tasks per connection
  */
 record Resources(Executor workers, Executor senders, BufferPool replies, BufferPool connections,
-        int connectionChunks, boolean sendfile, ByteBuffer zeros) {
+        int connectionChunks, boolean sendfile, ByteBuffer zeros, Executor deviceIo) {
+
+    /** Without an executor of its own for device I/O: the workers do it. */
+    Resources(Executor workers, Executor senders, BufferPool replies, BufferPool connections, int connectionChunks,
+            boolean sendfile, ByteBuffer zeros) {
+        this(workers, senders, replies, connections, connectionChunks, sendfile, zeros, workers);
+    }
 
     /** Chunk of every pool: the size of a connection's input and output buffer. */
     static final int CHUNK = Connection.BUF;

@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
 final class Session implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Session.class);
 
-    static final int NOP_INTERVAL_MS = 5000;
+    static final int NOP_INTERVAL_MS = 1000;
     static final int MAX_NOPS_IN_FLIGHT = 3;
     private static final long TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -354,8 +354,12 @@ final class Session implements AutoCloseable {
             return;
         }
         if (pollFds.getShort(6) != 0) {
-            wakePending.set(false);
+            // Drain first, then allow the next wake-up: the other order can lose one (a submitter
+            // writing between the two sees its write drained while wakePending stays true, and
+            // every later submitter skips its write; the loop would then sleep until its tick).
+            // The queue is read at the top of the loop, after this.
             LibIscsi.C.read(wakeFd, Pointer.nativeValue(drain), 8);
+            wakePending.set(false);
         }
         if (nfds == 2) {
             int revents = pollFds.getShort(14) & 0xffff;

@@ -1,0 +1,272 @@
+package io.strata.nbd.internal;
+
+import static io.strata.nbd.internal.Protocol.CMD_DISC;
+import static io.strata.nbd.internal.Protocol.CMD_FLUSH;
+import static io.strata.nbd.internal.Protocol.CMD_READ;
+import static io.strata.nbd.internal.Protocol.CMD_WRITE;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.format.Extent;
+import io.strata.api.format.Provisioning;
+import io.strata.api.format.VirtualDisk;
+import io.strata.api.service.VolumeRef;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Requests to a disk whose I/O waits on a round trip ({@code concurrentIo()}, a LUN over the
+ * network) are served many at once, not one after the other; replies may come in any order
+ * (each carries its cookie); a flush answers only after the writes under way are done; errors
+ * are answered per request and the session goes on. A disk on local files keeps the in-order
+ * path. Asserted on what the disk saw (how many requests it had at once), not on timings.
+ */
+class DeviceIoTest {
+    static final int SIZE = 4 << 20;
+    static final VolumeRef LUN = new VolumeRef("local", "lun");
+    NbdService nbd;
+
+    /** A disk in memory whose every read and write takes a few milliseconds, like a LUN. */
+    static final class SlowDisk implements VirtualDisk {
+        final byte[] bytes = new byte[SIZE];
+        final boolean concurrent;
+        final AtomicInteger now = new AtomicInteger();
+        final AtomicInteger most = new AtomicInteger();
+        final AtomicInteger writesUnderway = new AtomicInteger();
+        /** Writes still under way when a flush began: must stay 0. */
+        final AtomicInteger writesAtFlush = new AtomicInteger();
+        final AtomicInteger flushes = new AtomicInteger();
+        volatile boolean failing;
+
+        SlowDisk(boolean concurrent) {
+            this.concurrent = concurrent;
+        }
+
+        private void enter() {
+            most.accumulateAndGet(now.incrementAndGet(), Math::max);
+            try {
+                Thread.sleep(3);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (failing) {
+                now.decrementAndGet();
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "LUN gone");
+            }
+        }
+
+        @Override
+        public boolean concurrentIo() {
+            return concurrent;
+        }
+
+        @Override
+        public String format() {
+            return "raw";
+        }
+
+        @Override
+        public long virtualSize() {
+            return SIZE;
+        }
+
+        @Override
+        public Provisioning provisioning() {
+            return Provisioning.THICK;
+        }
+
+        @Override
+        public boolean readOnly() {
+            return false;
+        }
+
+        @Override
+        public void read(ByteBuffer dst, long offset) {
+            enter();
+            synchronized (bytes) {
+                dst.put(bytes, (int) offset, dst.remaining());
+            }
+            now.decrementAndGet();
+        }
+
+        @Override
+        public void write(ByteBuffer src, long offset) {
+            writesUnderway.incrementAndGet();
+            try {
+                enter();
+                synchronized (bytes) {
+                    src.get(bytes, (int) offset, src.remaining());
+                }
+                now.decrementAndGet();
+            } finally {
+                writesUnderway.decrementAndGet();
+            }
+        }
+
+        @Override
+        public void flush() {
+            flushes.incrementAndGet();
+            writesAtFlush.addAndGet(writesUnderway.get());
+        }
+
+        @Override
+        public void trim(long offset, long length) {
+        }
+
+        @Override
+        public List<Extent> blockStatus(long offset, long length) {
+            return List.of(new Extent(offset, length, true, false));
+        }
+
+        @Override
+        public void resize(long newSize) {
+            throw new StorageException(ErrorCode.UNSUPPORTED, "no");
+        }
+
+        @Override
+        public long allocatedBytes() {
+            return SIZE;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private RawClient serve(SlowDisk disk) throws Exception {
+        Volumes volumes = new Volumes() {
+            @Override
+            public VirtualDisk open(VolumeRef ref, boolean readOnly) {
+                return disk;
+            }
+
+            @Override
+            public boolean fastZero(VolumeRef ref) {
+                return false;
+            }
+        };
+        nbd = new NbdService(volumes, new Fixture.MemoryStore(), "127.0.0.1", 0, 30, true);
+        nbd.add(LUN, "lun", false);
+        RawClient c = new RawClient(nbd.port()).hello();
+        assertEquals(SIZE, c.go("lun")[0]);
+        return c;
+    }
+
+    @AfterEach
+    void stop() {
+        if (nbd != null) {
+            nbd.close();
+        }
+    }
+
+    /** Sends 32 writes of 4 KiB without waiting, then a flush; returns the replies' errors by cookie. */
+    private static Map<Long, Integer> writes(RawClient c, byte[][] data) throws Exception {
+        for (int i = 0; i < data.length; i++) {
+            c.request(CMD_WRITE, 0, i, i * 8192L, data[i].length, data[i]);
+        }
+        c.request(CMD_FLUSH, 0, 1000, 0, 0, null);
+        Map<Long, Integer> errors = new HashMap<>();
+        for (int i = 0; i <= data.length; i++) {
+            assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+            int error = c.in.readInt();
+            long cookie = c.in.readLong();
+            if (cookie == 1000) {
+                assertEquals(data.length, errors.size(), "the flush is answered after every write before it");
+            }
+            errors.put(cookie, error);
+        }
+        return errors;
+    }
+
+    /** Sends 32 reads without waiting; returns the data by cookie, in whatever order it came. */
+    private static Map<Long, byte[]> reads(RawClient c, int n, int length) throws Exception {
+        for (int i = 0; i < n; i++) {
+            c.request(CMD_READ, 0, i, i * 8192L, length, null);
+        }
+        Map<Long, byte[]> got = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+            int error = c.in.readInt();
+            long cookie = c.in.readLong();
+            byte[] b = new byte[error == 0 ? length : 0];
+            c.in.readFully(b);
+            got.put(cookie, error == 0 ? b : null);
+        }
+        return got;
+    }
+
+    private static byte[][] patterns(int n, int length) {
+        Random r = new Random(42);
+        byte[][] data = new byte[n][length];
+        for (byte[] d : data) {
+            r.nextBytes(d);
+        }
+        return data;
+    }
+
+    @Test
+    void aLatencyBoundDiskGetsAClientsRequestsAtOnceAndEveryByteIsRight() throws Exception {
+        SlowDisk disk = new SlowDisk(true);
+        try (RawClient c = serve(disk)) {
+            byte[][] data = patterns(32, 4096);
+            Map<Long, Integer> errors = writes(c, data);
+            assertTrue(errors.values().stream().allMatch(e -> e == 0), errors.toString());
+            assertEquals(0, disk.writesAtFlush.get(), "no write was under way when the flush ran");
+            assertEquals(1, disk.flushes.get());
+            Map<Long, byte[]> got = reads(c, 32, 4096);
+            for (int i = 0; i < 32; i++) {
+                assertArrayEquals(data[i], got.get((long) i), "read " + i);
+            }
+            assertTrue(disk.most.get() >= 4, "requests reached the disk at once: at most " + disk.most.get());
+            c.request(CMD_DISC, 0, 0, 0, 0, null);
+        }
+    }
+
+    @Test
+    void aDiskOnLocalFilesKeepsTheInOrderPath() throws Exception {
+        SlowDisk disk = new SlowDisk(false);
+        try (RawClient c = serve(disk)) {
+            writes(c, patterns(32, 4096));
+            reads(c, 32, 4096);
+            assertEquals(1, disk.most.get(), "one request at a time");
+        }
+    }
+
+    @Test
+    void aFailingDeviceAnswersEachRequestWithAnErrorAndTheSessionGoesOn() throws Exception {
+        SlowDisk disk = new SlowDisk(true);
+        try (RawClient c = serve(disk)) {
+            disk.failing = true;
+            Map<Long, Integer> errors = writes(c, patterns(8, 4096));
+            assertTrue(errors.entrySet().stream().filter(e -> e.getKey() < 8).allMatch(e -> e.getValue() != 0),
+                    errors.toString());
+            Map<Long, byte[]> got = reads(c, 8, 4096);
+            assertTrue(got.values().stream().allMatch(b -> b == null), "every read failed");
+            disk.failing = false;
+            byte[][] data = patterns(4, 65536);
+            for (int i = 0; i < 4; i++) {
+                c.request(CMD_WRITE, 0, 50 + i, i * 65536L, 65536, data[i]);
+            }
+            for (int i = 0; i < 4; i++) {
+                assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+                assertEquals(0, c.in.readInt());
+                assertNotEquals(-1, c.in.readLong());
+            }
+            c.request(CMD_READ, 0, 99, 65536, 65536, null);
+            assertEquals(0, c.simpleReply(99));
+            byte[] b = new byte[65536];
+            c.in.readFully(b);
+            assertArrayEquals(data[1], b);
+        }
+    }
+}
