@@ -165,7 +165,7 @@ public class SanIT {
 
         Map.Entry<Integer, String> fio = tool(300, "fio", "--name=verify", "--ioengine=nbd", "--uri=" + nbd("lun1"),
                 "--rw=randwrite", "--bs=4k", "--iodepth=16", "--offset=4M", "--size=16M", "--verify=crc32c",
-                "--verify_fatal=1", "--do_verify=1");
+                "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0");
         assertTrue(fio.getValue(), fio.getKey() == 0 && !fio.getValue().contains("verify: bad"));
         Map.Entry<Integer, String> cmp = tool(300, "qemu-img", "compare", "-f", "raw", "-F", "raw", nbd("lun1"),
                 iscsi(1));
@@ -204,7 +204,7 @@ public class SanIT {
         awaitActive(second);
         ProcessBuilder pb = new ProcessBuilder("fio", "--name=failover", "--ioengine=nbd", "--uri=" + nbd("lun1"),
                 "--rw=randwrite", "--bs=64k", "--iodepth=8", "--offset=24M", "--size=16M", "--verify=crc32c",
-                "--verify_backlog=64", "--verify_fatal=1", "--loops=1000", "--runtime=40")
+                "--verify_backlog=64", "--verify_fatal=1", "--verify_state_save=0", "--loops=1000", "--runtime=40")
                 .redirectErrorStream(true);
         Process fio = pb.start();
         StringBuilder fioOut = new StringBuilder();

@@ -195,7 +195,9 @@ final class MultipathDevice implements BlockDevice {
     }
 
     private void checkRequest(String what, long offset, long length) {
-        Bounds.checkRange(offset, length, device.size, what + " on " + ref());
+        if (!Bounds.inRange(offset, length, device.size)) { // the message is built only when it is needed
+            Bounds.checkRange(offset, length, device.size, what + " on " + ref());
+        }
         long sector = device.sectorSize;
         if (offset % sector != 0 || length % sector != 0) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, what + " on " + ref() + " at offset " + offset
