@@ -921,19 +921,7 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
 
     /** {@link ResourceService#devices}. */
     List<DeviceInfo> devices(String resource) {
-        List<StorageResource> targets = new ArrayList<>();
-        synchronized (lock) {
-            if (resource != null) {
-                ResourceEntry r = resourceEntry(resource);
-                if (r.attached == null) {
-                    throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
-                            "resource '" + resource + "' is unavailable: " + r.message);
-                }
-                targets.add(r.attached);
-            } else {
-                resources.values().stream().filter(r -> r.attached != null).forEach(r -> targets.add(r.attached));
-            }
-        }
+        List<StorageResource> targets = resource == null ? attachedResources() : List.of(attachedResource(resource));
         List<DeviceInfo> all = new ArrayList<>();
         for (StorageResource r : targets) {
             try {
@@ -951,19 +939,7 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
 
     /** {@link ResourceService#paths}. */
     List<ResourcePath> paths(String resource, String device) {
-        List<StorageResource> targets = new ArrayList<>();
-        synchronized (lock) {
-            if (resource != null) {
-                ResourceEntry r = resourceEntry(resource);
-                if (r.attached == null) {
-                    throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
-                            "resource '" + resource + "' is unavailable: " + r.message);
-                }
-                targets.add(r.attached);
-            } else {
-                resources.values().stream().filter(r -> r.attached != null).forEach(r -> targets.add(r.attached));
-            }
-        }
+        List<StorageResource> targets = resource == null ? attachedResources() : List.of(attachedResource(resource));
         List<ResourcePath> all = new ArrayList<>();
         for (StorageResource r : targets) {
             for (PathInfo p : r.paths()) {
@@ -989,6 +965,14 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
         LOG.info("resource {}: path {} set {}", resource, Names.printable(pathId), enabled ? "online" : "offline");
     }
 
+    /** @return every resource attached now */
+    private List<StorageResource> attachedResources() {
+        synchronized (lock) {
+            return resources.values().stream().filter(r -> r.attached != null).map(r -> r.attached).toList();
+        }
+    }
+
+    /** @return the resource, attached; {@code DEVICE_UNAVAILABLE} (with why) when it is not */
     private StorageResource attachedResource(String resource) {
         synchronized (lock) {
             ResourceEntry r = resourceEntry(resource);

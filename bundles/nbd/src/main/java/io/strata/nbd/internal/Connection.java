@@ -697,10 +697,7 @@ final class Connection implements Runnable {
         if (bufs == null) {
             return false;
         }
-        Reply r = new Reply(header());
-        r.device = true;
-        r.data = bufs;
-        r.chunks = res.replies().chunks(n);
+        Reply r = deviceReply(bufs, n);
         boolean structuredNow = structured;
         try {
             res.deviceIo().execute(() -> fill(r, d, structuredNow, cookie, offset, n));
@@ -733,6 +730,15 @@ final class Connection implements Runnable {
             asyncIo.release();
         }
         return bufs;
+    }
+
+    /** A reply holding a device I/O slot and the buffers {@link #deviceBuffers} gave for {@code n} bytes. */
+    private Reply deviceReply(ByteBuffer[] bufs, int n) {
+        Reply r = new Reply(header());
+        r.device = true;
+        r.data = bufs;
+        r.chunks = res.replies().chunks(n);
+        return r;
     }
 
     /** Waits until every device I/O of this connection has been answered. */
@@ -1004,10 +1010,7 @@ final class Connection implements Runnable {
         if (bufs == null) {
             return false;
         }
-        Reply r = new Reply(header());
-        r.device = true;
-        r.data = bufs;
-        r.chunks = res.replies().chunks(n);
+        Reply r = deviceReply(bufs, n);
         try {
             readPayload(bufs);
             res.deviceIo().execute(() -> applyWrite(r, d, cookie, flags, offset));
