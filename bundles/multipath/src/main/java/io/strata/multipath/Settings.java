@@ -100,29 +100,16 @@ record Settings(Policy policy, List<String> preferred, long failback, long noPat
             } else if (v.trim().equals("manual")) {
                 newFailback = FAILBACK_MANUAL;
             } else {
-                long s = seconds(v, 1, MAX_SECONDS);
-                if (s < 0) {
-                    throw invalid(FAILBACK, v, "is not immediate, manual or a whole number of seconds from 1 to "
-                            + MAX_SECONDS);
-                }
-                newFailback = TimeUnit.SECONDS.toNanos(s);
+                newFailback = nanos(FAILBACK, v, 1, MAX_SECONDS, "is not immediate, manual or ");
             }
         }
         if (changes.containsKey(NO_PATH_RETRY)) {
             String v = value(changes, NO_PATH_RETRY);
-            long s = seconds(v, 0, MAX_SECONDS);
-            if (s < 0) {
-                throw invalid(NO_PATH_RETRY, v, "is not a whole number of seconds from 0 to " + MAX_SECONDS);
-            }
-            newNoPathRetry = TimeUnit.SECONDS.toNanos(s);
+            newNoPathRetry = nanos(NO_PATH_RETRY, v, 0, MAX_SECONDS, "is not ");
         }
         if (changes.containsKey(CHECKER_INTERVAL)) {
             String v = value(changes, CHECKER_INTERVAL);
-            long s = seconds(v, 1, MAX_INTERVAL);
-            if (s < 0) {
-                throw invalid(CHECKER_INTERVAL, v, "is not a whole number of seconds from 1 to " + MAX_INTERVAL);
-            }
-            newInterval = TimeUnit.SECONDS.toNanos(s);
+            newInterval = nanos(CHECKER_INTERVAL, v, 1, MAX_INTERVAL, "is not ");
         }
         return new Settings(newPolicy, newPreferred, newFailback, newNoPathRetry, newInterval);
     }
@@ -149,6 +136,19 @@ record Settings(Policy policy, List<String> preferred, long failback, long noPat
     }
 
     /** @return the whole number of seconds {@code v} holds within [min, max], or -1 */
+    /**
+     * @param not the start of the message for a bad value, up to "a whole number of seconds"
+     * @return the value, whole seconds from min to max, in nanoseconds
+     * @throws StorageException {@code INVALID_ARGUMENT} naming the parameter and the range
+     */
+    private static long nanos(String name, String value, long min, long max, String not) {
+        long s = seconds(value, min, max);
+        if (s < 0) {
+            throw invalid(name, value, not + "a whole number of seconds from " + min + " to " + max);
+        }
+        return TimeUnit.SECONDS.toNanos(s);
+    }
+
     private static long seconds(String value, long min, long max) {
         String v = value.trim();
         if (v.isEmpty() || v.length() > 9 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
