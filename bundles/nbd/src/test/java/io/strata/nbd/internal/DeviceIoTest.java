@@ -36,7 +36,7 @@ class DeviceIoTest {
     static final VolumeRef LUN = new VolumeRef("local", "lun");
     NbdService nbd;
 
-    /** A disk in memory whose every read and write takes a few milliseconds, like a LUN. */
+    /** A disk in memory whose every read and write takes 10 ms, like a slow LUN. */
     static final class SlowDisk implements VirtualDisk {
         final byte[] bytes = new byte[SIZE];
         final boolean concurrent;
@@ -55,7 +55,7 @@ class DeviceIoTest {
         private void enter() {
             most.accumulateAndGet(now.incrementAndGet(), Math::max);
             try {
-                Thread.sleep(3);
+                Thread.sleep(10); // long beside dispatching 32 requests, even on a busy machine
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
