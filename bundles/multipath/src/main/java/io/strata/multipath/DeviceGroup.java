@@ -10,6 +10,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -475,6 +477,57 @@ final class DeviceGroup {
                 p.inFlight.decrementAndGet();
             }
         }
+    }
+
+    /**
+     * {@link #execute} without waiting, for reads and writes: the operation starts on the path
+     * the selector chooses and the future completes on the path's I/O thread. When that path
+     * fails, or none is usable now, the rest is {@link #execute} on a retry thread of the
+     * owner (which moves it to another path or waits for one), so no driver thread ever waits.
+     *
+     * @param what the operation, for messages
+     * @param op starts the operation on a path; it must start afresh each time it is called
+     * @param retry the same operation, blocking, for the retry
+     * @return completes with what the operation returned, or the device's error, or
+     *         {@code DEVICE_UNAVAILABLE}
+     */
+    <T> CompletableFuture<T> executeAsync(String what, Function<PathTransport, CompletableFuture<T>> op,
+            Function<PathTransport, T> retry) {
+        checkOpen(what);
+        MultipathClock clock = owner.clock();
+        long start = clock.nanoTime();
+        PathEntry p = select(start);
+        CompletableFuture<T> result = new CompletableFuture<>();
+        if (p == null) {
+            owner.retry(() -> execute(what, retry), result);
+            return result;
+        }
+        CompletableFuture<T> sent;
+        try {
+            sent = op.apply(p.transport);
+        } catch (RuntimeException e) {
+            sent = CompletableFuture.failedFuture(e);
+        }
+        sent.whenComplete((v, e) -> {
+            p.inFlight.decrementAndGet();
+            if (e == null) {
+                long now = clock.nanoTime();
+                p.completed(now - start, now);
+                result.complete(v);
+                return;
+            }
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof PathFailedException) {
+                failed(p, what, cause);
+                owner.retry(() -> execute(what, retry), result);
+            } else {
+                if (cause instanceof StorageException) {
+                    p.ios.incrementAndGet();
+                }
+                result.completeExceptionally(cause);
+            }
+        });
+        return result;
     }
 
     /**

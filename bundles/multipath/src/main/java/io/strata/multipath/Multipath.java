@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -27,6 +28,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,6 +64,8 @@ public final class Multipath implements AutoCloseable {
     private final ThreadPoolExecutor checks;
     /** Calls state listeners, in order, away from I/O and checker threads. */
     private final ThreadPoolExecutor notifier;
+    /** Runs asynchronous I/O that lost its path: the retry on other paths may wait for one. */
+    private final ThreadPoolExecutor retries;
     /** One checker round at a time. */
     private final ReentrantLock roundLock = new ReentrantLock();
     private final ReentrantLock wakeLock = new ReentrantLock();
@@ -98,6 +102,8 @@ public final class Multipath implements AutoCloseable {
         this.notifier = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 r -> daemon(r, "strata-multipath-notify-" + resource + "-" + n));
         notifier.allowCoreThreadTimeOut(true);
+        this.retries = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                r -> daemon(r, "strata-multipath-retry-" + resource + "-" + n));
         long created = clock.nanoTime();
         this.checker = daemon(() -> checkerLoop(created), "strata-multipath-checker-" + resource + "-" + n);
         checker.start();
@@ -480,6 +486,7 @@ public final class Multipath implements AutoCloseable {
             d.close();
         }
         checks.shutdownNow();
+        retries.shutdown(); // a retry under way fails at once: its device is closed
         for (PathEntry p : all) {
             closeQuietly(p);
         }
@@ -522,6 +529,25 @@ public final class Multipath implements AutoCloseable {
 
     boolean isClosed() {
         return closed;
+    }
+
+    /**
+     * Runs {@code retry} (blocking) on a retry thread and completes {@code result} with what it
+     * returns or throws; after close, fails it with DEVICE_UNAVAILABLE.
+     */
+    <T> void retry(Supplier<T> retry, CompletableFuture<T> result) {
+        try {
+            retries.execute(() -> {
+                try {
+                    result.complete(retry.get());
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "multipath of resource "
+                    + resource + " is closed"));
+        }
     }
 
     /** Runs a listener call on the notifier thread; dropped after close. */

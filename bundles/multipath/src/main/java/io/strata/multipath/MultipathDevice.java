@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
@@ -87,6 +88,34 @@ final class MultipathDevice implements BlockDevice {
             return null;
         });
         src.position(start + length);
+    }
+
+    /** Starts the read on a path; when the path fails the read is retried as {@link #read} does it. */
+    @Override
+    public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        requireNonNull(dst, "dst");
+        int length = dst.remaining();
+        checkRequest("read", offset, length);
+        checkOpen();
+        int start = dst.position();
+        return device.executeAsync("read", t -> t.readAsync(copy(dst), offset), t -> {
+            t.read(copy(dst), offset);
+            return null;
+        }).thenRun(() -> dst.position(start + length));
+    }
+
+    /** Starts the write on a path; when the path fails the write is retried as {@link #write} does it. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        requireNonNull(src, "src");
+        int length = src.remaining();
+        checkRequest("write", offset, length);
+        checkOpen();
+        int start = src.position();
+        return device.executeAsync("write", t -> t.writeAsync(copy(src), offset), t -> {
+            t.write(copy(src), offset);
+            return null;
+        }).thenRun(() -> src.position(start + length));
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.strata.api.StorageException;
 import io.strata.api.device.PersistentReservations;
 import java.nio.ByteBuffer;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
@@ -39,6 +40,37 @@ public interface PathTransport extends AutoCloseable {
 
     /** Writes all of {@code src} at {@code offset} (sector aligned). */
     void write(ByteBuffer src, long offset);
+
+    /**
+     * Starts {@link #read} without waiting: the future completes with nothing when the bytes
+     * are in {@code dst}, or with the {@link PathFailedException} or {@link StorageException}
+     * {@code read} would throw; it may complete on the driver's I/O thread. The default reads
+     * at once in the calling thread.
+     *
+     * @since 1.1
+     */
+    default CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        try {
+            read(dst, offset);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * Starts {@link #write} without waiting, as {@link #readAsync}.
+     *
+     * @since 1.1
+     */
+    default CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        try {
+            write(src, offset);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
 
     /** Makes completed writes durable (SYNCHRONIZE CACHE). */
     void flush();

@@ -5,7 +5,9 @@ import io.strata.api.device.PersistentReservations;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -39,6 +41,13 @@ final class FakePath implements PathTransport {
     /** Runs at the start of every I/O (to hold it, or to move a clock), when set. */
     volatile Consumer<FakePath> beforeIo;
     volatile boolean closed;
+    /**
+     * When set, {@link #readAsync} and {@link #writeAsync} return at once and do the I/O on
+     * this executor, as a driver's I/O thread would; when null they are the interface's default.
+     */
+    volatile Executor asyncOn;
+    /** Calls of readAsync and writeAsync. */
+    final AtomicInteger asyncCalls = new AtomicInteger();
     private final CountDownLatch released = new CountDownLatch(1);
 
     FakePath(String id, FakeLun lun) {
@@ -128,6 +137,20 @@ final class FakePath implements PathTransport {
         lun.write(src, offset);
         ios.incrementAndGet();
         writes.incrementAndGet();
+    }
+
+    @Override
+    public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        asyncCalls.incrementAndGet();
+        Executor on = asyncOn;
+        return on == null ? PathTransport.super.readAsync(dst, offset) : CompletableFuture.runAsync(() -> read(dst, offset), on);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        asyncCalls.incrementAndGet();
+        Executor on = asyncOn;
+        return on == null ? PathTransport.super.writeAsync(src, offset) : CompletableFuture.runAsync(() -> write(src, offset), on);
     }
 
     @Override

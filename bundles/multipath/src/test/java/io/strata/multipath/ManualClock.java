@@ -29,6 +29,11 @@ final class ManualClock implements MultipathClock {
         advance(Duration.ofSeconds(seconds));
     }
 
+    /** @return whether a thread whose name starts with {@code prefix} has waited for this clock's time */
+    boolean hasWaited(String prefix) {
+        return waiters.stream().anyMatch(t -> t.getName().startsWith(prefix));
+    }
+
     /** @return whether {@code t} has waited for this clock's time */
     boolean hasWaited(Thread t) {
         return waiters.contains(t);

@@ -5,6 +5,7 @@ import io.strata.api.StorageException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -42,6 +43,51 @@ public interface BlockDevice extends StorageDevice {
      * @throws StorageException as {@link #read}, plus {@code READ_ONLY}
      */
     void write(ByteBuffer src, long offset);
+
+    /**
+     * Starts {@link #read} and returns without waiting for the device, so that one thread can
+     * keep many requests under way on a device whose requests are round trips (a SAN LUN). The
+     * future completes when the bytes are in {@code dst} (its position then at its limit) or
+     * with the exception {@code read} would throw. The caller leaves the buffer alone until
+     * then. The future may complete on the driver's I/O thread (an iSCSI session's event loop):
+     * what the caller chains to it must not block.
+     *
+     * <p>Errors of the request itself (range, alignment, a closed handle) may also be thrown
+     * at once. The default reads in the calling thread and returns a completed future, which
+     * is right for a device whose reads are served from local memory or disk.
+     *
+     * @param dst where the bytes go; a direct buffer spares a driver a copy
+     * @param offset where to read, sector aligned
+     * @return completes when the read is done
+     * @since 1.2
+     */
+    default CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        try {
+            read(dst, offset);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * Starts {@link #write} and returns without waiting for the device; the future completes
+     * when the device has taken the bytes (not durable before a {@link #flush}), with the
+     * position of {@code src} at its limit. Threads and errors as {@link #readAsync}.
+     *
+     * @param src the bytes to write, left alone by the caller until the future completes
+     * @param offset where to write, sector aligned
+     * @return completes when the write is done
+     * @since 1.2
+     */
+    default CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        try {
+            write(src, offset);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
 
     /**
      * Makes every completed write durable.

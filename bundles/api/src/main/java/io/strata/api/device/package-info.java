@@ -12,5 +12,5 @@
  * listeners ({@link io.strata.api.device.Subscription}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.1.0")
+@org.osgi.annotation.versioning.Version("1.2.0")
 package io.strata.api.device;

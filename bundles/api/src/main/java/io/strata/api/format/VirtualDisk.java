@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import io.strata.api.ErrorCode;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
@@ -40,6 +41,46 @@ public interface VirtualDisk extends AutoCloseable {
      * @throws StorageException also {@code READ_ONLY}, {@code DATASTORE_FULL}
      */
     void write(ByteBuffer src, long offset);
+
+    /**
+     * Starts {@link #read} and returns without waiting when the disk can ({@link #concurrentIo}):
+     * the future completes when the bytes are in {@code dst} (its position at its limit) or
+     * with the exception {@code read} would throw. The caller leaves the buffer alone until
+     * then; what it chains to the future may run on a driver's I/O thread and must not block.
+     * Errors found before the read starts (range, a closed or unavailable volume) may also be
+     * thrown at once. The default reads in the calling thread and returns a completed future.
+     *
+     * @param dst where the bytes go
+     * @param offset the virtual offset
+     * @return completes when the read is done
+     * @since 1.4
+     */
+    default CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        try {
+            read(dst, offset);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * Starts {@link #write} as {@link #readAsync} starts a read; the future completes when the
+     * write is done (durable only after a {@link #flush}).
+     *
+     * @param src the bytes, left alone by the caller until the future completes
+     * @param offset the virtual offset
+     * @return completes when the write is done
+     * @since 1.4
+     */
+    default CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        try {
+            write(src, offset);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
 
     /** Makes every completed write durable, data before the metadata that points at it. */
     void flush();
@@ -84,8 +125,10 @@ public interface VirtualDisk extends AutoCloseable {
      * Whether this disk's I/O waits on a round trip (a LUN over the network, a NAS): each
      * request is slow but many can be under way at once, so a server in front of it (the NBD
      * export) gains by issuing a client's requests concurrently instead of one after the other.
-     * Disks on local files answer false (the default): their requests are served fastest in
-     * order, batched.
+     * A disk that answers true starts reads and writes in {@link #readAsync} and
+     * {@link #writeAsync} without waiting for them, except where it says otherwise (a mapped
+     * LUN's requests that are not sector aligned). Disks on local files answer false (the
+     * default): their requests are served fastest in order, batched.
      *
      * @return true when concurrent requests are worth their cost
      * @since 1.4
