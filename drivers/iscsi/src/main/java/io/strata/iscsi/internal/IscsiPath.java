@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -277,50 +278,77 @@ final class IscsiPath implements PathTransport {
 
     /** Sends every piece of a read or write, then waits for all (retrying pieces as needed). */
     private void transfer(boolean read, ByteBuffer owner, long addr, long offset, int length) {
+        channel.session().await(transferAsync(read, owner, addr, offset, length), channel.backstopSeconds());
+    }
+
+    /**
+     * Sends every piece of a read or write at once; the future completes when all have
+     * completed (each retried as needed), with the first failure if any failed.
+     */
+    private CompletableFuture<Void> transferAsync(boolean read, ByteBuffer owner, long addr, long offset,
+            int length) {
         long lba = offset / blockSize;
         int blocks = length / blockSize;
         int pieces = (blocks + maxTransferBlocks - 1) / maxTransferBlocks;
-        int dir = read ? LibIscsi.XFER_READ : LibIscsi.XFER_WRITE;
         if (pieces == 1) {
-            byte[] cdb = read ? Cdb.read16(lba, blocks) : Cdb.write16(lba, blocks);
-            finishPiece(read, lba, cdb, channel.send(cdb, dir, length, addr, owner), dir, length, addr, owner);
-            return;
+            return piece(read, owner, addr, lba, blocks);
         }
-        List<CompletableFuture<ScsiResult>> sent = new ArrayList<>(pieces);
-        List<byte[]> cdbs = new ArrayList<>(pieces);
+        CompletableFuture<?>[] sent = new CompletableFuture<?>[pieces];
         for (int i = 0; i < pieces; i++) {
             int first = i * maxTransferBlocks;
             int n = Math.min(maxTransferBlocks, blocks - first);
-            byte[] cdb = read ? Cdb.read16(lba + first, n) : Cdb.write16(lba + first, n);
-            cdbs.add(cdb);
-            sent.add(channel.send(cdb, dir, n * blockSize, addr + (long) first * blockSize, owner));
+            sent[i] = piece(read, owner, addr + (long) first * blockSize, lba + first, n);
         }
-        RuntimeException failed = null;
-        for (int i = 0; i < pieces; i++) {
-            int first = i * maxTransferBlocks;
-            int n = Math.min(maxTransferBlocks, blocks - first);
-            try {
-                finishPiece(read, lba + first, cdbs.get(i), sent.get(i), dir, n * blockSize,
-                        addr + (long) first * blockSize, owner);
-            } catch (RuntimeException e) {
-                if (failed == null) {
-                    failed = e;
-                }
-            }
-        }
-        if (failed != null) {
-            throw failed;
-        }
+        return CompletableFuture.allOf(sent);
     }
 
-    private void finishPiece(boolean read, long lba, byte[] cdb, CompletableFuture<ScsiResult> sent, int dir,
-            int length, long addr, Object owner) {
+    /** Sends one READ(16) or WRITE(16) and follows it with the channel's retries. */
+    private CompletableFuture<Void> piece(boolean read, Object owner, long addr, long lba, int blocks) {
+        byte[] cdb = read ? Cdb.read16(lba, blocks) : Cdb.write16(lba, blocks);
+        int dir = read ? LibIscsi.XFER_READ : LibIscsi.XFER_WRITE;
+        int length = blocks * blockSize;
+        Supplier<CompletableFuture<ScsiResult>> send = () -> channel.send(cdb, dir, length, addr, owner);
         String what = (read ? "READ(16)" : "WRITE(16)") + " at LBA " + lba;
-        ScsiResult r = channel.finish(what, sent, () -> channel.send(cdb, dir, length, addr, owner), false);
-        if (read && r.residual() > 0) {
-            throw new StorageException(ErrorCode.IO_ERROR, id + ": " + what + " returned " + r.residual()
-                    + " bytes too few");
+        return channel.finishAsync(what, send.get(), send, false).thenApply(r -> {
+            if (read && r.residual() > 0) {
+                throw new StorageException(ErrorCode.IO_ERROR, id + ": " + what + " returned " + r.residual()
+                        + " bytes too few");
+            }
+            return null;
+        });
+    }
+
+    /**
+     * A read from a direct buffer goes out without waiting, straight into the buffer; a heap
+     * buffer is read as {@link #read} does it, through a staging buffer.
+     */
+    @Override
+    public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        if (!dst.isDirect()) {
+            return PathTransport.super.readAsync(dst, offset);
         }
+        int length = dst.remaining();
+        checkRange(offset, length);
+        if (length == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return transferAsync(true, dst, address(dst) + dst.position(), offset, length)
+                .thenRun(() -> dst.position(dst.limit()));
+    }
+
+    /** As {@link #readAsync}, for a write. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        if (!src.isDirect()) {
+            return PathTransport.super.writeAsync(src, offset);
+        }
+        int length = src.remaining();
+        checkRange(offset, length);
+        if (length == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return transferAsync(false, src, address(src) + src.position(), offset, length)
+                .thenRun(() -> src.position(src.limit()));
     }
 
     @Override

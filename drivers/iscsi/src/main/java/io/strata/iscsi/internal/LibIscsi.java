@@ -43,6 +43,7 @@ final class LibIscsi {
     static final int TASK_SENSE_ASCQ = 56;
 
     static final short POLLIN = 0x1;
+    static final short POLLOUT = 0x4;
 
     private static final Throwable LOAD_ERROR;
 

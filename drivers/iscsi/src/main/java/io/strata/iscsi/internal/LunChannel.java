@@ -4,6 +4,8 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.multipath.PathFailedException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -51,42 +53,99 @@ final class LunChannel {
     }
 
     /**
-     * Waits for a command sent with {@link #send} and retries it as needed.
+     * Follows a command sent with {@link #send} and retries it as needed, without waiting: the
+     * retries are sent from the session's loop thread (a BUSY pause from a timer thread).
      *
      * @param what the command, for messages (e.g. {@code READ(16) at LBA 8})
      * @param sent the first attempt
      * @param resend sends it again
      * @param miscompareOk return a MISCOMPARE instead of failing (COMPARE AND WRITE)
+     * @return completes with a GOOD result (or a MISCOMPARE when allowed), or with the
+     *         {@link PathFailedException} or {@link StorageException} of {@link #error}
+     */
+    CompletableFuture<ScsiResult> finishAsync(String what, CompletableFuture<ScsiResult> sent,
+            Supplier<CompletableFuture<ScsiResult>> resend, boolean miscompareOk) {
+        Retries retries = new Retries(what, resend, miscompareOk);
+        sent.whenComplete(retries);
+        return retries.done;
+    }
+
+    /**
+     * Waits for a command sent with {@link #send} and retries it as {@link #finishAsync} does.
+     *
      * @return a GOOD result, or a MISCOMPARE when allowed
      */
     ScsiResult finish(String what, CompletableFuture<ScsiResult> sent, Supplier<CompletableFuture<ScsiResult>> resend,
             boolean miscompareOk) {
-        ScsiResult r = session.await(sent, session.config().timeoutSeconds() + 10L);
-        int unitAttentions = 0;
-        int busy = 0;
-        int aborted = 0;
-        while (true) {
+        return session.await(finishAsync(what, sent, resend, miscompareOk), backstopSeconds());
+    }
+
+    /**
+     * How long a caller waits at most for a command and its retries, beyond which the session's
+     * own time limits have failed: every attempt has the configured timeout, and the retries of
+     * {@link Retries} add at most a few seconds of pauses.
+     */
+    long backstopSeconds() {
+        return (session.config().timeoutSeconds() + 2L) * (MAX_UNIT_ATTENTIONS + MAX_ABORTED + 2L) + 10L;
+    }
+
+    /** What SAN initiators do with a command's answers, one answer at a time. */
+    private final class Retries implements BiConsumer<ScsiResult, Throwable> {
+        final CompletableFuture<ScsiResult> done = new CompletableFuture<>();
+        private final String what;
+        private final Supplier<CompletableFuture<ScsiResult>> resend;
+        private final boolean miscompareOk;
+        private int unitAttentions;
+        private int busy;
+        private int aborted;
+
+        Retries(String what, Supplier<CompletableFuture<ScsiResult>> resend, boolean miscompareOk) {
+            this.what = what;
+            this.resend = resend;
+            this.miscompareOk = miscompareOk;
+        }
+
+        @Override
+        public void accept(ScsiResult r, Throwable failure) {
+            if (failure != null) { // not from a session (its futures always complete normally); kept as it is
+                done.completeExceptionally(failure);
+                return;
+            }
             if (r.good()) {
-                return r;
+                done.complete(r);
+                return;
             }
             if (r.transportFailed()) {
-                throw new PathFailedException(label + ": " + what + ": " + r.describe());
+                done.completeExceptionally(new PathFailedException(label + ": " + what + ": " + r.describe()));
+                return;
             }
             if (r.checkCondition(ScsiResult.KEY_UNIT_ATTENTION) && unitAttentions < MAX_UNIT_ATTENTIONS) {
                 unitAttentions++;
             } else if ((r.status() == LibIscsi.SCSI_STATUS_BUSY || r.status() == LibIscsi.SCSI_STATUS_TASK_SET_FULL)
                     && busy < MAX_BUSY) {
-                pause(Math.min(MAX_BUSY_PAUSE_MS, 1L << busy));
+                long pause = Math.min(MAX_BUSY_PAUSE_MS, 1L << busy);
                 busy++;
+                CompletableFuture.delayedExecutor(pause, TimeUnit.MILLISECONDS).execute(this::again);
+                return;
             } else if ((r.checkCondition(ScsiResult.KEY_ABORTED_COMMAND)
                     || r.status() == LibIscsi.SCSI_STATUS_TASK_ABORTED) && aborted < MAX_ABORTED) {
                 aborted++;
             } else if (miscompareOk && r.checkCondition(ScsiResult.KEY_MISCOMPARE)) {
-                return r;
+                done.complete(r);
+                return;
             } else {
-                throw error(label, what, r);
+                done.completeExceptionally(error(label, what, r));
+                return;
             }
-            r = session.await(resend.get(), session.config().timeoutSeconds() + 10L);
+            again();
+        }
+
+        private void again() {
+            try {
+                resend.get().whenComplete(this);
+            } catch (RuntimeException e) {
+                done.completeExceptionally(e);
+            }
         }
     }
 

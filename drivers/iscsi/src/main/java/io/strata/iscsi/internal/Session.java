@@ -111,6 +111,13 @@ final class Session implements AutoCloseable {
     // owned by the loop thread
     private long ctx;
     private final Map<Long, Pending> pending = new HashMap<>();
+    /**
+     * Commands libiscsi completed during the current call into it, whose futures are completed
+     * together once it returns (loop thread only): a burst of responses read in one
+     * {@code iscsi_service} then reaches the callers as a burst, so that what follows them
+     * (an NBD server's reply sender) wakes once for all rather than once for each.
+     */
+    private final List<Command> completed = new ArrayList<>();
     private long nextTag;
     private CompletableFuture<Void> login;
     private long loginDeadline;
@@ -291,6 +298,7 @@ final class Session implements AutoCloseable {
         lastNop = lastTick;
         try {
             while (!closing) {
+                completeDeferred();
                 runQueued();
                 if (teardown) {
                     tearDown();
@@ -318,22 +326,45 @@ final class Session implements AutoCloseable {
                 LibIscsi.iscsi_destroy_context(ctx);
                 ctx = 0;
             }
+            completeDeferred();
             failQueued();
             LibIscsi.C.close(wakeFd);
         }
     }
 
+    /** Completes the futures of the commands {@link #completed} holds. */
+    private void completeDeferred() {
+        if (completed.isEmpty()) {
+            return;
+        }
+        Command[] batch = completed.toArray(new Command[0]);
+        completed.clear();
+        for (Command c : batch) {
+            c.future.complete(c.result);
+        }
+    }
+
     private void runQueued() {
+        boolean ran = false;
         for (Op op; (op = queue.poll()) != null;) {
+            ran = true;
             try {
                 op.run();
             } catch (RuntimeException e) {
                 op.fail(e);
             }
         }
+        if (ran && state == State.LOGGED_IN && ctx != 0
+                && (LibIscsi.iscsi_which_events(ctx) & LibIscsi.POLLOUT) != 0
+                && LibIscsi.iscsi_service(ctx, LibIscsi.POLLOUT) < 0) {
+            // The commands just queued go out now rather than after a poll that would only say
+            // the socket is writable; what cannot be written waits for that poll as before.
+            connectionLost(error("connection failed"));
+        }
     }
 
     private void pollOnce() {
+        completeDeferred(); // before sleeping: nothing completed waits for the next event
         int events = ctx == 0 ? 0 : LibIscsi.iscsi_which_events(ctx);
         int fd = ctx == 0 ? -1 : LibIscsi.iscsi_get_fd(ctx);
         long base = Pointer.nativeValue(pollFds);
@@ -366,6 +397,7 @@ final class Session implements AutoCloseable {
             if (revents != 0 && ctx != 0 && LibIscsi.iscsi_service(ctx, revents) < 0) {
                 connectionLost(error("connection failed"));
             }
+            completeDeferred();
         }
     }
 
@@ -660,6 +692,8 @@ final class Session implements AutoCloseable {
         private final Object owner;
         private long task;
         private long deadline = Long.MAX_VALUE;
+        /** The result, set by {@link #complete} until {@link #completeDeferred} hands it over. */
+        private ScsiResult result;
 
         Command(int lun, byte[] cdb, int direction, int length, long address, Object owner) {
             this.lun = lun;
@@ -736,7 +770,8 @@ final class Session implements AutoCloseable {
                 r = new ScsiResult(status, key, (ascq >>> 8) & 0xff, ascq & 0xff, residual, null);
             }
             LibIscsi.scsi_free_scsi_task(t);
-            future.complete(r);
+            result = r;
+            completed.add(this);
         }
 
         @Override

@@ -17,9 +17,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -134,6 +138,56 @@ class IscsiPathTest {
         byte[] got = new byte[big.length];
         back.flip().get(got);
         assertArrayEquals(big, got);
+    }
+
+    /**
+     * One thread starts many reads and writes at once without waiting; they complete on the
+     * session's event loop thread, a large one split into several commands, and the bytes
+     * written are the bytes read back.
+     */
+    @Test
+    void asyncIoFromOneThreadCompletesOnTheSessionsThread() throws Exception {
+        IscsiPath p = path(TgtFixture.THICK_SIZE, 0);
+        Random rnd = new Random(11);
+        int n = 64;
+        Set<String> threads = ConcurrentHashMap.newKeySet();
+        byte[][] data = new byte[n][4096];
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            rnd.nextBytes(data[i]);
+            ByteBuffer b = ByteBuffer.allocateDirect(4096).put(data[i]).flip();
+            writes.add(p.writeAsync(b, i * 8192L).whenComplete((v, e) -> threads.add(Thread.currentThread().getName())));
+        }
+        byte[] big = new byte[9 << 20]; // more than one command carries (4 MiB at most)
+        rnd.nextBytes(big);
+        ByteBuffer bigSrc = ByteBuffer.allocateDirect(big.length).put(big).flip();
+        writes.add(p.writeAsync(bigSrc, 16L << 20));
+        CompletableFuture.allOf(writes.toArray(new CompletableFuture<?>[0])).get(60, TimeUnit.SECONDS);
+        assertEquals(0, bigSrc.remaining(), "the write consumed its buffer");
+
+        List<ByteBuffer> dsts = new ArrayList<>();
+        List<CompletableFuture<Void>> reads = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ByteBuffer d = ByteBuffer.allocateDirect(4096);
+            dsts.add(d);
+            reads.add(p.readAsync(d, i * 8192L).whenComplete((v, e) -> threads.add(Thread.currentThread().getName())));
+        }
+        ByteBuffer bigDst = ByteBuffer.allocateDirect(big.length);
+        reads.add(p.readAsync(bigDst, 16L << 20));
+        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0])).get(60, TimeUnit.SECONDS);
+        for (int i = 0; i < n; i++) {
+            byte[] got = new byte[4096];
+            dsts.get(i).flip().get(got);
+            assertArrayEquals(data[i], got, "block " + i);
+        }
+        byte[] gotBig = new byte[big.length];
+        bigDst.flip().get(gotBig);
+        assertArrayEquals(big, gotBig);
+        // a completion runs on the session's thread, unless the I/O was done before the test
+        // attached to it (then on the test's own thread)
+        String me = Thread.currentThread().getName();
+        assertTrue(threads.stream().anyMatch(t -> t.startsWith("iscsi ")), threads.toString());
+        assertTrue(threads.stream().allMatch(t -> t.startsWith("iscsi ") || t.equals(me)), threads.toString());
     }
 
     @Test
