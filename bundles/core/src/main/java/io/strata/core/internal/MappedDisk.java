@@ -8,6 +8,7 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The disk of a raw device mapping volume: reads and writes go to the device at the same
@@ -19,6 +20,9 @@ import java.util.List;
  * {@code DEVICE_UNAVAILABLE}; once the resource is attached again, the next I/O opens the
  * device afresh through the core and carries on, so an export of the volume serves the same
  * bytes again without being removed.
+ *
+ * <p>Aligned reads and writes also start without waiting ({@link #readAsync}, {@link #writeAsync})
+ * through the device's asynchronous I/O; unaligned ones are done in the calling thread.
  */
 final class MappedDisk implements VirtualDisk {
     private final RdmMapping mapping;
@@ -28,6 +32,8 @@ final class MappedDisk implements VirtualDisk {
     private final int sector;
     private final Object edges = new Object();
     private volatile BlockDevice device;
+    /** A device whose asynchronous I/O failed with DEVICE_UNAVAILABLE: the next I/O reopens it. */
+    private volatile BlockDevice failedAsync;
     private volatile boolean closed;
 
     MappedDisk(RdmMapping mapping, RdmFormat.DeviceOpener opener, boolean readOnly) {
@@ -44,12 +50,19 @@ final class MappedDisk implements VirtualDisk {
         T on(BlockDevice d);
     }
 
-    /** Runs one I/O; when the device became unavailable, reopens it once and retries. */
+    /**
+     * Runs one I/O; when the device became unavailable, reopens it once and retries. A device
+     * whose asynchronous I/O failed with DEVICE_UNAVAILABLE ({@link #failedAsync}) is reopened
+     * before the next I/O starts.
+     */
     private <T> T io(Io<T> op) {
         if (closed) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "mapped device " + mapping.ref() + " is closed");
         }
         BlockDevice d = device;
+        if (d == failedAsync) {
+            d = reopen(d); // still unavailable: this I/O fails as the last one did
+        }
         try {
             return op.on(d);
         } catch (StorageException e) {
@@ -57,25 +70,53 @@ final class MappedDisk implements VirtualDisk {
                 throw e;
             }
             BlockDevice fresh;
-            synchronized (this) {
-                if (closed) {
-                    throw e;
+            try {
+                fresh = reopen(d);
+            } catch (StorageException again) {
+                if (again != e) {
+                    e.addSuppressed(again);
                 }
-                if (device != d) {
-                    fresh = device; // another thread reopened it already
-                } else {
-                    try {
-                        fresh = opener.open(mapping);
-                    } catch (StorageException again) {
-                        e.addSuppressed(again);
-                        throw e;
-                    }
-                    device = fresh;
-                    closeQuietly(d);
-                }
+                throw e;
             }
             return op.on(fresh);
         }
+    }
+
+    /** @return the device opened afresh in place of {@code d} (or as another thread already did) */
+    private BlockDevice reopen(BlockDevice d) {
+        synchronized (this) {
+            if (closed) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "mapped device " + mapping.ref()
+                        + " is closed");
+            }
+            if (device != d) {
+                return device; // another thread reopened it already
+            }
+            BlockDevice fresh = opener.open(mapping);
+            device = fresh;
+            closeQuietly(d);
+            return fresh;
+        }
+    }
+
+    /**
+     * Starts an asynchronous I/O through {@link #io}; when it fails later with
+     * DEVICE_UNAVAILABLE (on the device's thread, where nothing may wait to reopen it), the
+     * device is marked so that the next I/O reopens it.
+     */
+    private CompletableFuture<Void> ioAsync(Io<CompletableFuture<Void>> op) {
+        BlockDevice[] used = new BlockDevice[1];
+        CompletableFuture<Void> f = io(d -> {
+            used[0] = d;
+            return op.on(d);
+        });
+        return f.whenComplete((v, e) -> {
+            Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                    ? e.getCause() : e;
+            if (cause instanceof StorageException se && se.code() == ErrorCode.DEVICE_UNAVAILABLE) {
+                failedAsync = used[0];
+            }
+        });
     }
 
     private static void closeQuietly(BlockDevice d) {
@@ -149,6 +190,44 @@ final class MappedDisk implements VirtualDisk {
         });
         bounce.position((int) (offset - start)).limit((int) (offset - start) + length);
         dst.put(bounce);
+    }
+
+    /**
+     * Starts an aligned read on the device. A device found unavailable as the read starts (its
+     * handle closed with its driver) is reopened once, in the calling thread, as for
+     * {@link #read}; a read that fails later with DEVICE_UNAVAILABLE, on the device's thread, is
+     * reported as it is, and the next request reopens the device first.
+     */
+    @Override
+    public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        int length = dst.remaining();
+        check(offset, length);
+        if (length == 0 || !aligned(offset, length)) {
+            return VirtualDisk.super.readAsync(dst, offset);
+        }
+        int pos = dst.position();
+        return ioAsync(d -> {
+            dst.position(pos);
+            return d.readAsync(dst, offset);
+        });
+    }
+
+    /** Starts an aligned write on the device, as {@link #readAsync} starts a read. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        if (readOnly) {
+            throw new StorageException(ErrorCode.READ_ONLY, "mapped device " + mapping.ref() + " is open read-only");
+        }
+        int length = src.remaining();
+        check(offset, length);
+        if (length == 0 || !aligned(offset, length)) {
+            return VirtualDisk.super.writeAsync(src, offset);
+        }
+        int pos = src.position();
+        return ioAsync(d -> {
+            src.position(pos);
+            return d.writeAsync(src, offset);
+        });
     }
 
     private long roundUp(long v) {

@@ -11,7 +11,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * What {@code VolumeService.open} hands out: a thin guard in front of the
@@ -223,6 +226,53 @@ final class VolumeHandle implements VirtualDisk {
                 done(m, m.write, ok, t0, n);
             }
         }
+    }
+
+    /**
+     * As {@link #read}, without waiting for the disk: QoS admits the read and the gate is taken
+     * here; both the gate and the accounting end when the read completes, on whichever thread
+     * completes it.
+     */
+    @Override
+    public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        check();
+        return async(false, dst.remaining(), d -> d.readAsync(dst, offset));
+    }
+
+    /** As {@link #write}, without waiting for the disk (see {@link #readAsync}). */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        checkWritable();
+        return async(true, src.remaining(), d -> d.writeAsync(src, offset));
+    }
+
+    private CompletableFuture<Void> async(boolean write, int n,
+            Function<VirtualDisk, CompletableFuture<Void>> start) {
+        VolumeIo m = io;
+        long t0 = 0;
+        if (m != null) {
+            m.admit(write, n);
+            t0 = m.begin();
+        }
+        long began = t0;
+        long stamp = shared.gate.readLock();
+        CompletableFuture<Void> f;
+        try {
+            f = start.apply(shared.chain.disk());
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.handle((v, e) -> {
+            shared.gate.unlockRead(stamp);
+            if (m != null) {
+                done(m, write ? m.write : m.read, e == null, began, n);
+            }
+            if (e != null) {
+                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                throw cause instanceof RuntimeException re ? failure(re) : new CompletionException(cause);
+            }
+            return null;
+        });
     }
 
     @Override

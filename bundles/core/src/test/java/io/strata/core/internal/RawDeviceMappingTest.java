@@ -5,9 +5,12 @@ import static io.strata.core.internal.Fixture.ref;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
 import io.strata.api.format.CheckReport;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.service.VolumeInfo;
@@ -17,6 +20,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -44,6 +50,7 @@ class RawDeviceMappingTest {
 
     @AfterEach
     void tearDown() {
+        TestDriver.MemLun.ASYNC = null;
         f.close();
         TestDriver.MemLun.DATA.keySet().removeIf(k -> k.startsWith(lunPath.toString()));
         TestDriver.MemLun.IDENTITIES.keySet().removeIf(k -> k.startsWith(lunPath.toString()));
@@ -127,6 +134,66 @@ class RawDeviceMappingTest {
             ByteBuffer back = ByteBuffer.allocate(4096);
             d.read(back, 0); // the same handle: the device is opened again through the new driver
             assertArrayEquals(data, back.array());
+        }
+    }
+
+    /**
+     * readAsync and writeAsync of a mapped volume start on the device and return; the volume's
+     * accounting and its gate end when the device completes them; a device gone when one starts
+     * is opened again, one that goes while it runs fails it with DEVICE_UNAVAILABLE.
+     */
+    @Test
+    void asyncIoStartsOnTheDeviceAndIsCountedWhenItCompletes() throws Exception {
+        List<Runnable> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TestDriver.MemLun.ASYNC = held::add;
+        f.core.mapDevice(ref("ds1/raw1"), "san", "m1");
+        VolumeIoServiceImpl stats = new VolumeIoServiceImpl(f.core);
+        byte[] data = pattern(4096, 5);
+        try (VirtualDisk d = f.core.open(ref("ds1/raw1"), false)) {
+            assertTrue(d.concurrentIo());
+            ByteBuffer src = ByteBuffer.allocateDirect(4096).put(data).flip();
+            CompletableFuture<Void> w = d.writeAsync(src, 8192);
+            assertFalse(w.isDone(), "the write waits for the device");
+            assertEquals(1, held.size());
+            assertEquals(0, stats.stats(ref("ds1/raw1")).write().ops(), "counted when done, not when started");
+            assertEquals(1, stats.stats(ref("ds1/raw1")).queueDepth());
+            runAll(held);
+            w.get(10, TimeUnit.SECONDS);
+            assertEquals(1, stats.stats(ref("ds1/raw1")).write().ops());
+            assertEquals(0, stats.stats(ref("ds1/raw1")).queueDepth());
+            assertArrayEquals(data, Arrays.copyOfRange(lun("m1"), 8192, 8192 + 4096));
+
+            ByteBuffer back = ByteBuffer.allocateDirect(4096);
+            CompletableFuture<Void> r = d.readAsync(back, 8192);
+            runAll(held);
+            r.get(10, TimeUnit.SECONDS);
+            byte[] got = new byte[4096];
+            back.flip().get(got);
+            assertArrayEquals(data, got);
+            assertEquals(1, stats.stats(ref("ds1/raw1")).read().ops());
+
+            // the driver goes while a read is under way: it fails; the next one reopens the device
+            CompletableFuture<Void> lost = d.readAsync(ByteBuffer.allocateDirect(4096), 0);
+            f.core.removeDriver(san);
+            runAll(held);
+            ExecutionException e = assertThrows(ExecutionException.class, () -> lost.get(10, TimeUnit.SECONDS));
+            assertEquals(ErrorCode.DEVICE_UNAVAILABLE, ((StorageException) e.getCause()).code());
+            san = new TestDriver("memsan");
+            f.core.addDriver(san, "memsan", "io.strata.test.memsan");
+            ByteBuffer again = ByteBuffer.allocateDirect(4096);
+            CompletableFuture<Void> r2 = d.readAsync(again, 8192);
+            runAll(held);
+            r2.get(10, TimeUnit.SECONDS);
+            again.flip().get(got);
+            assertArrayEquals(data, got);
+        }
+        // every gate taken for the async I/O was given back: the volume can be deleted
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> f.core.delete(ref("ds1/raw1")));
+    }
+
+    private static void runAll(List<Runnable> held) {
+        while (!held.isEmpty()) {
+            held.remove(0).run();
         }
     }
 

@@ -211,6 +211,11 @@ final class TestDriver implements StorageDriver {
         static final int SIZE = 4 << 20;
         static final Map<String, byte[]> DATA = new java.util.concurrent.ConcurrentHashMap<>();
         static final Map<String, String> IDENTITIES = new java.util.concurrent.ConcurrentHashMap<>();
+        /**
+         * When set, readAsync and writeAsync return at once and do the I/O when this executor
+         * runs it, as a driver's I/O thread would; when null they are the interface's default.
+         */
+        static volatile java.util.concurrent.Executor ASYNC;
         final DeviceInfo info;
         final byte[] bytes;
         final TestResource resource;
@@ -286,6 +291,20 @@ final class TestDriver implements StorageDriver {
             synchronized (bytes) {
                 src.get(bytes, (int) offset, src.remaining());
             }
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+            java.util.concurrent.Executor on = ASYNC;
+            return on == null ? BlockDevice.super.readAsync(dst, offset)
+                    : java.util.concurrent.CompletableFuture.runAsync(() -> read(dst, offset), on);
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+            java.util.concurrent.Executor on = ASYNC;
+            return on == null ? BlockDevice.super.writeAsync(src, offset)
+                    : java.util.concurrent.CompletableFuture.runAsync(() -> write(src, offset), on);
         }
 
         @Override
