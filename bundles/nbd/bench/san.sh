@@ -10,6 +10,8 @@
 # are dropped (iptables; detected by the command time limit, timeout=TIMEOUT).
 #
 # Usage: bundles/nbd/bench/san.sh   (RUNTIME=8 SIZE=512M REPEAT=3 TIMEOUT=5 by default)
+#        QUICK=1 bundles/nbd/bench/san.sh   only the 4k rows over one path, no failover: for
+#        trying a change quickly; the figures of record come from a full run.
 # Needs: root, a built distribution, tgt, iptables, fio, qemu-utils with qemu-block-extra.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -17,6 +19,7 @@ RUNTIME="${RUNTIME:-8}"
 SIZE="${SIZE:-512M}"
 REPEAT="${REPEAT:-3}"
 TIMEOUT="${TIMEOUT:-5}"
+QUICK="${QUICK:-0}"
 RAMP=2
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-san-bench.XXXXXX")"
 SSH_PORT=8198
@@ -102,6 +105,7 @@ fio --name=pre --ioengine=nbd --uri="nbd://127.0.0.1:$P_STRATA/lun" --rw=write -
     --size="$SIZE" --output-format=terse >/dev/null
 
 WORKLOADS=("randread 4k 32" "randwrite 4k 32" "read 1M 8" "write 1M 8")
+[[ "$QUICK" == 1 ]] && WORKLOADS=("randread 4k 32" "randwrite 4k 32")
 declare -A URI=([strata]="nbd://127.0.0.1:$P_STRATA/lun" [qemu-nbd]="nbd://127.0.0.1:$P_QEMU/vol")
 declare -A PID=([strata]="$STRATA_PID" [qemu-nbd]="$QEMU_PID")
 measure() { # server label round
@@ -120,6 +124,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     measure qemu-nbd qemu-nbd "$r"
 done
 
+if [[ "$QUICK" != 1 ]]; then
 echo "== the same LUN over two portals, round-robin" >&2
 unmap_lun
 map_lun "127.0.0.1:$ISCSI_PORT,127.0.0.2:$ISCSI_PORT" round-robin
@@ -145,13 +150,16 @@ echo "== failover: connection dropped by the target" >&2
 failover drop 'for sid in $("${T[@]}" --op show --mode conn --tid 1 | sed -n "s/^Session: \([0-9]*\).*/\1/p" | tail -n 1); do "${T[@]}" --op delete --mode conn --tid 1 --sid "$sid" --cid 0; done'
 echo "== failover: portal 127.0.0.2 silent (iptables DROP), timeout=$TIMEOUT s" >&2
 failover silent 'iptables -I INPUT -d 127.0.0.2 -p tcp --dport "$ISCSI_PORT" -j DROP'
+fi
 
-python3 - "$WORK" "$REPEAT" "$RAMP" <<'PY'
+python3 - "$WORK" "$REPEAT" "$RAMP" "$QUICK" <<'PY'
 import json, statistics, sys
-work, repeat, ramp = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+work, repeat, ramp, quick = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
 rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
         ("read", "1M sequential read QD8"), ("write", "1M sequential write QD8")]
 labels = ["strata-1path", "qemu-nbd", "strata-2path-rr"]
+if quick:
+    rows, labels = rows[:2], labels[:2]
 def one(label, rw, r):
     j = json.load(open(f"{work}/{label}-{rw}-{r}.json"))["jobs"][0]
     side = j["read"] if rw in ("randread", "read") else j["write"]
@@ -167,9 +175,9 @@ for rw, name in rows:
         med[label] = [statistics.median(x[i] for x in runs) for i in range(4)]
         iops, mib, p99, cpu = med[label]
         print(f"{name:24} {label:16} {iops:9.0f} {mib:8.1f} {p99:8.0f} {cpu:10.3f}")
-    print(f"{'':24} {'ratios':16} Strata/qemu-nbd {med['strata-1path'][0] / med['qemu-nbd'][0]:5.2f}"
-          f"   2 paths rr / 1 path {med['strata-2path-rr'][0] / med['strata-1path'][0]:5.2f}")
-for label, what in (("drop", "connection dropped by the target"), ("silent", "portal silent (iptables DROP)")):
+    rr = "" if quick else f"   2 paths rr / 1 path {med['strata-2path-rr'][0] / med['strata-1path'][0]:5.2f}"
+    print(f"{'':24} {'ratios':16} Strata/qemu-nbd {med['strata-1path'][0] / med['qemu-nbd'][0]:5.2f}{rr}")
+for label, what in () if quick else (("drop", "connection dropped by the target"), ("silent", "portal silent (iptables DROP)")):
     j = json.load(open(f"{work}/{label}.json"))["jobs"][0]["read"]
     print(f"failover, {what}: longest I/O {j['clat_ns']['max'] / 1e9:.2f} s, errors: "
           f"{json.load(open(f'{work}/{label}.json'))['jobs'][0]['error']}")

@@ -17,6 +17,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
@@ -102,6 +104,15 @@ final class Connection implements Runnable {
     /** Chunks of the reply pool this connection may still take. */
     private final Semaphore budget;
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
+    /**
+     * Whether replies go out from the thread that completes them when the socket takes them at
+     * once ({@link #sendWithoutWaiting}): set for a disk with its own I/O threads
+     * ({@link VirtualDisk#concurrentIo}) as transmission starts, with the socket made
+     * non-blocking underneath; file slices (sendfile) are then not used.
+     */
+    private volatile boolean directSend;
+    /** Replies of a batch {@link #sendWithoutWaiting} wrote in part; the sender finishes them first. */
+    private List<Reply> unsent;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final ConcurrentLinkedQueue<ByteBuffer> headers = new ConcurrentLinkedQueue<>();
     /** Every write to the socket holds it: queued replies go out from a sender thread. */
@@ -510,6 +521,7 @@ final class Connection implements Runnable {
     }
 
     private void transmission() throws IOException, Protocol_Violation {
+        directSend = concurrentExport() && ch.nonBlocking();
         while (true) {
             if (in.remaining() < REQUEST) {
                 flushOut(); // the client may be waiting for these before it sends more
@@ -638,7 +650,7 @@ final class Connection implements Runnable {
         boolean queued = false;
         try {
             boolean structuredNow = structured;
-            if (res.sendfile()) {
+            if (res.sendfile() && !directSend) {
                 Optional<FileSlice> slice;
                 try {
                     slice = d.slice(offset, n);
@@ -699,13 +711,57 @@ final class Connection implements Runnable {
         }
         Reply r = deviceReply(bufs, n);
         boolean structuredNow = structured;
-        try {
-            res.deviceIo().execute(() -> fill(r, d, structuredNow, cookie, offset, n));
-        } catch (RejectedExecutionException e) {
-            release(r);
-            throw new IOException("the server is stopping", e);
-        }
+        startAll(d, bufs, offset, false).whenComplete((v, e) -> {
+            if (e == null) {
+                answerRead(r, d, structuredNow, cookie, offset, n, null);
+            } else {
+                onDeviceIo(() -> answerRead(r, d, structuredNow, cookie, offset, n, cause(e)));
+            }
+        });
         return true;
+    }
+
+    /**
+     * Starts a read or write of each buffer at its place in {@code [offset, ...)} without
+     * waiting; the future completes when all have completed, failed if one failed. The disk
+     * completes them on its own I/O thread, where only what does not block is done.
+     */
+    private static CompletableFuture<Void> startAll(VirtualDisk d, ByteBuffer[] bufs, long offset, boolean write) {
+        if (bufs.length == 1) {
+            return start(d, bufs[0], offset, write);
+        }
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[bufs.length];
+        long pos = offset;
+        for (int i = 0; i < bufs.length; i++) {
+            int len = bufs[i].remaining();
+            parts[i] = start(d, bufs[i], pos, write);
+            pos += len;
+        }
+        return CompletableFuture.allOf(parts);
+    }
+
+    private static CompletableFuture<Void> start(VirtualDisk d, ByteBuffer b, long pos, boolean write) {
+        try {
+            return write ? d.writeAsync(b, pos) : d.readAsync(b, pos);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static Throwable cause(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    /**
+     * Runs the answer to a failed device I/O on a device I/O thread: it may close the export's
+     * volume ({@link Export#failed}), which must not wait on the disk's own I/O thread.
+     */
+    private void onDeviceIo(Runnable answer) {
+        try {
+            res.deviceIo().execute(answer);
+        } catch (RejectedExecutionException stopping) {
+            answer.run();
+        }
     }
 
     /**
@@ -751,21 +807,41 @@ final class Connection implements Runnable {
 
     /** On a worker: reads the image into the reply's buffers (or makes it an error reply) and queues it. */
     private void fill(Reply r, VirtualDisk d, boolean structuredNow, long cookie, long offset, int n) {
+        Throwable failure = null;
         try {
-            try {
-                long pos = offset;
+            long pos = offset;
+            for (ByteBuffer b : r.data) {
+                int len = b.remaining();
+                d.read(b, pos);
+                pos += len;
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        answerRead(r, d, structuredNow, cookie, offset, n, failure);
+    }
+
+    /**
+     * Makes a read's reply from its filled buffers, or an error reply from a storage error, and
+     * queues it; anything else ends the session.
+     *
+     * @param failure null when the buffers hold the data
+     */
+    private void answerRead(Reply r, VirtualDisk d, boolean structuredNow, long cookie, long offset, int n,
+            Throwable failure) {
+        try {
+            if (failure == null) {
                 for (ByteBuffer b : r.data) {
-                    int len = b.remaining();
-                    d.read(b, pos);
-                    pos += len;
                     b.flip();
                 }
                 readHeader(r.header, structuredNow, cookie, offset, n);
-            } catch (StorageException e) {
+            } else if (failure instanceof StorageException e) {
                 export.failed(d, e);
                 freeData(r);
                 r.header.clear();
                 errorTo(r.header, structuredNow, cookie, CMD_READ, errno(e), e.getMessage());
+            } else {
+                throw failure instanceof RuntimeException re ? re : new IllegalStateException(failure);
             }
             r.header.flip();
         } catch (RuntimeException e) {
@@ -807,6 +883,9 @@ final class Connection implements Runnable {
     private void enqueue(Reply r) {
         queue.add(r);
         if (draining.compareAndSet(false, true)) {
+            if (directSend && sendWithoutWaiting()) {
+                return;
+            }
             try {
                 res.senders().execute(this::drain);
             } catch (RejectedExecutionException e) {
@@ -816,24 +895,39 @@ final class Connection implements Runnable {
         }
     }
 
-    /** The sender: writes queued replies until none is left; only one runs per connection. */
+    /**
+     * The sender: writes queued replies until none is left; only one runs per connection.
+     * Replies that are ready together go out in one gathering write (up to
+     * {@value #BATCH_BUFFERS} buffers): one system call and fewer TCP segments for a burst of
+     * small replies, which is what a LUN's completions come in. A reply with a file slice goes
+     * on its own, after what was gathered before it.
+     */
     private void drain() {
+        List<Reply> batch = new ArrayList<>();
+        if (unsent != null) { // what sendWithoutWaiting started goes out first, whole
+            batch.addAll(unsent);
+            unsent = null;
+            sendAll(batch);
+        }
         while (true) {
+            int buffers = 0;
             Reply r;
             while ((r = queue.poll()) != null) {
-                try {
-                    if (!closed) {
-                        send(r);
-                    }
-                } catch (IOException | RuntimeException e) {
-                    if (!closed) {
-                        LOG.debug("nbd client {}: read reply failed: {}", peer, e.toString());
-                    }
-                    close(); // the client is gone, or the reply cannot be sent: end the session
-                } finally {
-                    release(r);
+                if (r.slice != null) {
+                    sendAll(batch);
+                    batch.add(r);
+                    sendAll(batch);
+                    buffers = 0;
+                    continue;
+                }
+                batch.add(r);
+                buffers += 1 + (r.data == null ? 0 : r.data.length);
+                if (buffers >= BATCH_BUFFERS) {
+                    sendAll(batch);
+                    buffers = 0;
                 }
             }
+            sendAll(batch);
             draining.set(false);
             if (queue.isEmpty() || !draining.compareAndSet(false, true)) {
                 return;
@@ -841,22 +935,129 @@ final class Connection implements Runnable {
         }
     }
 
-    private void send(Reply r) throws IOException {
+    /**
+     * For a disk that completes requests on its own I/O thread ({@link #directSend}): called by
+     * whoever just took {@link #draining}, it writes the queued replies as far as the socket
+     * takes them without waiting, so that a completing thread answers the client itself and
+     * no sender thread has to be woken for it. What the socket does not take now (a client
+     * that reads slowly), or a send lock held by another thread, is left to the sender: the
+     * replies of a batch cut short are kept in {@link #unsent}, and {@link #draining} stays taken.
+     *
+     * @return true when every queued reply went out and {@link #draining} was released
+     */
+    private boolean sendWithoutWaiting() {
+        if (!sending.tryLock()) {
+            return false;
+        }
+        List<Reply> batch = new ArrayList<>();
+        try {
+            while (true) {
+                int buffers = 0;
+                Reply r;
+                while (buffers < BATCH_BUFFERS && (r = queue.peek()) != null && r.slice == null) {
+                    queue.poll();
+                    batch.add(r);
+                    buffers += 1 + (r.data == null ? 0 : r.data.length);
+                }
+                if (batch.isEmpty()) {
+                    if (!queue.isEmpty()) {
+                        return false; // a file slice: the sender sends it (it may wait)
+                    }
+                    draining.set(false);
+                    if (queue.isEmpty() || !draining.compareAndSet(false, true)) {
+                        return true;
+                    }
+                    continue;
+                }
+                if (!closed) {
+                    ByteBuffer[] all = gather(batch);
+                    long left = 0;
+                    for (ByteBuffer b : all) {
+                        left += b.remaining();
+                    }
+                    try {
+                        left -= ch.tryWrite(all);
+                    } catch (IOException | RuntimeException e) {
+                        if (!closed) {
+                            LOG.debug("nbd client {}: reply failed: {}", peer, e.toString());
+                        }
+                        close();
+                    }
+                    if (left > 0 && !closed) {
+                        unsent = new ArrayList<>(batch);
+                        return false;
+                    }
+                }
+                for (Reply b : batch) {
+                    release(b);
+                }
+                batch.clear();
+            }
+        } finally {
+            sending.unlock();
+        }
+    }
+
+    /** @return the buffers of a batch of replies, in order */
+    private static ByteBuffer[] gather(List<Reply> batch) {
+        int n = 0;
+        for (Reply r : batch) {
+            n += 1 + (r.data == null ? 0 : r.data.length);
+        }
+        ByteBuffer[] all = new ByteBuffer[n];
+        int i = 0;
+        for (Reply r : batch) {
+            all[i++] = r.header;
+            if (r.data != null) {
+                for (ByteBuffer d : r.data) {
+                    all[i++] = d;
+                }
+            }
+        }
+        return all;
+    }
+
+    /** Most buffers one gathering write of the sender takes. */
+    private static final int BATCH_BUFFERS = 64;
+
+    /** Sends the replies of a batch (unless the session is closed), releases them and empties it. */
+    private void sendAll(List<Reply> batch) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        try {
+            if (!closed) {
+                send(batch);
+            }
+        } catch (IOException | RuntimeException e) {
+            if (!closed) {
+                LOG.debug("nbd client {}: read reply failed: {}", peer, e.toString());
+            }
+            close(); // the client is gone, or the reply cannot be sent: end the session
+        } finally {
+            for (Reply r : batch) {
+                release(r);
+            }
+            batch.clear();
+        }
+    }
+
+    private void send(List<Reply> batch) throws IOException {
+        ByteBuffer[] all = gather(batch);
+        long left = 0;
+        for (ByteBuffer b : all) {
+            left += b.remaining();
+        }
         sending.lock();
         try {
-            ByteBuffer[] all = new ByteBuffer[1 + (r.data == null ? 0 : r.data.length)];
-            all[0] = r.header;
-            long left = r.header.remaining();
-            for (int i = 1; i < all.length; i++) {
-                all[i] = r.data[i - 1];
-                left += all[i].remaining();
-            }
             while (left > 0) {
                 left -= ch.write(all);
             }
-            if (r.slice != null) {
-                // A failure here leaves a reply cut short: only closing the session is left.
-                r.slice.transferTo(ch.sink());
+            for (Reply r : batch) {
+                if (r.slice != null) {
+                    // A failure here leaves a reply cut short: only closing the session is left.
+                    r.slice.transferTo(ch.sink());
+                }
             }
         } finally {
             sending.unlock();
@@ -987,6 +1188,15 @@ final class Connection implements Runnable {
     }
 
     /** The export's disk when its I/O is latency-bound and it may be written; else null. */
+    /** @return whether the export's disk completes requests on its own I/O threads */
+    private boolean concurrentExport() {
+        try {
+            return export.disk().concurrentIo();
+        } catch (StorageException e) {
+            return false; // requests answer with the error
+        }
+    }
+
     private VirtualDisk concurrentDisk() {
         if (export.readOnly) {
             return null;
@@ -1013,7 +1223,10 @@ final class Connection implements Runnable {
         Reply r = deviceReply(bufs, n);
         try {
             readPayload(bufs);
-            res.deviceIo().execute(() -> applyWrite(r, d, cookie, flags, offset));
+            if ((flags & CMD_FLAG_FUA) != 0) {
+                res.deviceIo().execute(() -> applyWrite(r, d, cookie, flags, offset));
+                return true;
+            }
         } catch (IOException | RejectedExecutionException e) {
             release(r);
             if (e instanceof IOException io) {
@@ -1021,26 +1234,49 @@ final class Connection implements Runnable {
             }
             throw new IOException("the server is stopping", e);
         }
+        startAll(d, bufs, offset, true).whenComplete((v, e) -> {
+            if (e == null) {
+                answerWrite(r, d, cookie, null);
+            } else {
+                onDeviceIo(() -> answerWrite(r, d, cookie, cause(e)));
+            }
+        });
         return true;
     }
 
-    /** On a device I/O thread: the write, FUA, and its simple reply queued for the sender. */
+    /** On a device I/O thread: the write with FUA (waits for the flush), and its reply queued for the sender. */
     private void applyWrite(Reply r, VirtualDisk d, long cookie, int flags, long offset) {
+        Throwable failure = null;
+        try {
+            long pos = offset;
+            for (ByteBuffer b : r.data) {
+                int len = b.remaining();
+                d.write(b, pos);
+                pos += len;
+            }
+            if ((flags & CMD_FLAG_FUA) != 0) {
+                d.flush();
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        answerWrite(r, d, cookie, failure);
+    }
+
+    /**
+     * Queues a write's simple reply: success, or the errno of a storage error; anything else
+     * ends the session.
+     *
+     * @param failure null when the write succeeded
+     */
+    private void answerWrite(Reply r, VirtualDisk d, long cookie, Throwable failure) {
         int error = 0;
         try {
-            try {
-                long pos = offset;
-                for (ByteBuffer b : r.data) {
-                    int len = b.remaining();
-                    d.write(b, pos);
-                    pos += len;
-                }
-                if ((flags & CMD_FLAG_FUA) != 0) {
-                    d.flush();
-                }
-            } catch (StorageException e) {
+            if (failure instanceof StorageException e) {
                 export.failed(d, e);
                 error = errno(e);
+            } else if (failure != null) {
+                throw failure instanceof RuntimeException re ? re : new IllegalStateException(failure);
             }
             freeData(r);
             r.header.clear();

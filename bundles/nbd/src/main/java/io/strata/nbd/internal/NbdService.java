@@ -59,12 +59,19 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
             new SynchronousQueue<>(), r -> daemon(r, "nbd-send"));
     static final int WORKERS = 16;
     /**
-     * Reads and writes of disks whose I/O waits on a round trip (LUNs over the network), many
-     * at once: each thread mostly waits for its command to come back. Threads end when idle.
+     * For disks whose I/O waits on a round trip (LUNs over the network), whose reads and writes
+     * otherwise start without waiting and complete on the driver's own threads: their writes
+     * with FUA (which wait for a flush), and the answers to their failed requests (which may
+     * close the volume). Each thread mostly waits on the device. Threads end when idle.
      */
     private final ThreadPoolExecutor deviceIo = new ThreadPoolExecutor(DEVICE_IO, DEVICE_IO, 30, TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(), r -> daemon(r, "nbd-device-io"));
     static final int DEVICE_IO = 128;
+
+    /** @return how many tasks the reply senders were given (tests: replies that went out from a sender thread) */
+    long senderTasks() {
+        return senders.getTaskCount();
+    }
     private final Limits limits;
     private final Resources resources;
     private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();

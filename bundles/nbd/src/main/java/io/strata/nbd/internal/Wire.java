@@ -8,8 +8,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.channels.WritableByteChannel;
 
 /**
- * What a connection talks through: a blocking socket, or (the fuzz target) bytes in memory.
- * Reads and writes block; {@link #shutdown} ends any of them in progress.
+ * What a connection talks through: a socket ({@link SocketWire}), or (the fuzz target) bytes in
+ * memory. Reads and writes block; {@link #shutdown} ends any of them in progress.
  */
 interface Wire extends ByteChannel, GatheringByteChannel {
     /** Ends reads and writes in progress and to come; {@link #close} releases the descriptor. */
@@ -18,52 +18,26 @@ interface Wire extends ByteChannel, GatheringByteChannel {
     /** @return the channel a file slice is sent to (the socket itself, so the JDK uses sendfile) */
     WritableByteChannel sink();
 
+    /**
+     * Lets {@link #tryWrite} be used from now on, keeping the blocking behaviour of the other
+     * reads and writes. Called by the connection's thread while no other thread uses the wire.
+     *
+     * @return false when this wire cannot (the default)
+     */
+    default boolean nonBlocking() throws IOException {
+        return false;
+    }
+
+    /**
+     * Writes what the wire takes now without waiting, after {@link #nonBlocking} returned true.
+     *
+     * @return the bytes written, maybe 0
+     */
+    default long tryWrite(ByteBuffer[] srcs) throws IOException {
+        throw new UnsupportedOperationException("this wire always blocks");
+    }
+
     static Wire of(SocketChannel ch) {
-        return new Wire() {
-            @Override
-            public int read(ByteBuffer dst) throws IOException {
-                return ch.read(dst);
-            }
-
-            @Override
-            public int write(ByteBuffer src) throws IOException {
-                return ch.write(src);
-            }
-
-            @Override
-            public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-                return ch.write(srcs, offset, length);
-            }
-
-            @Override
-            public long write(ByteBuffer[] srcs) throws IOException {
-                return ch.write(srcs);
-            }
-
-            @Override
-            public boolean isOpen() {
-                return ch.isOpen();
-            }
-
-            @Override
-            public void close() throws IOException {
-                ch.close();
-            }
-
-            @Override
-            public void shutdown() {
-                try {
-                    ch.shutdownInput();
-                    ch.shutdownOutput();
-                } catch (IOException e) {
-                    // already shut down or closed
-                }
-            }
-
-            @Override
-            public WritableByteChannel sink() {
-                return ch;
-            }
-        };
+        return new SocketWire(ch);
     }
 }

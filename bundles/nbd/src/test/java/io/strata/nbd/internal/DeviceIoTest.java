@@ -20,6 +20,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -36,7 +39,11 @@ class DeviceIoTest {
     static final VolumeRef LUN = new VolumeRef("local", "lun");
     NbdService nbd;
 
-    /** A disk in memory whose every read and write takes 10 ms, like a slow LUN. */
+    /**
+     * A disk in memory whose every read and write takes 10 ms, like a slow LUN. When concurrent,
+     * its readAsync and writeAsync return at once and run the I/O on threads of its own, as a
+     * driver's I/O threads would, and its blocking read and write are not used by the server.
+     */
     static final class SlowDisk implements VirtualDisk {
         final byte[] bytes = new byte[SIZE];
         final boolean concurrent;
@@ -47,9 +54,35 @@ class DeviceIoTest {
         final AtomicInteger writesAtFlush = new AtomicInteger();
         final AtomicInteger flushes = new AtomicInteger();
         volatile boolean failing;
+        /** Calls of read and write (the blocking ones) and of readAsync and writeAsync. */
+        final AtomicInteger blockingCalls = new AtomicInteger();
+        final AtomicInteger asyncCalls = new AtomicInteger();
+        final ExecutorService io = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "slow-disk-io");
+            t.setDaemon(true);
+            return t;
+        });
 
         SlowDisk(boolean concurrent) {
             this.concurrent = concurrent;
+        }
+
+        @Override
+        public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+            if (!concurrent) {
+                return VirtualDisk.super.readAsync(dst, offset);
+            }
+            asyncCalls.incrementAndGet();
+            return CompletableFuture.runAsync(() -> readNow(dst, offset), io);
+        }
+
+        @Override
+        public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+            if (!concurrent) {
+                return VirtualDisk.super.writeAsync(src, offset);
+            }
+            asyncCalls.incrementAndGet();
+            return CompletableFuture.runAsync(() -> writeNow(src, offset), io);
         }
 
         private void enter() {
@@ -92,6 +125,11 @@ class DeviceIoTest {
 
         @Override
         public void read(ByteBuffer dst, long offset) {
+            blockingCalls.incrementAndGet();
+            readNow(dst, offset);
+        }
+
+        private void readNow(ByteBuffer dst, long offset) {
             enter();
             synchronized (bytes) {
                 dst.put(bytes, (int) offset, dst.remaining());
@@ -101,6 +139,11 @@ class DeviceIoTest {
 
         @Override
         public void write(ByteBuffer src, long offset) {
+            blockingCalls.incrementAndGet();
+            writeNow(src, offset);
+        }
+
+        private void writeNow(ByteBuffer src, long offset) {
             writesUnderway.incrementAndGet();
             try {
                 enter();
@@ -144,6 +187,7 @@ class DeviceIoTest {
     }
 
     private RawClient serve(SlowDisk disk) throws Exception {
+        disks.add(disk);
         Volumes volumes = new Volumes() {
             @Override
             public VirtualDisk open(VolumeRef ref, boolean readOnly) {
@@ -162,11 +206,14 @@ class DeviceIoTest {
         return c;
     }
 
+    private final List<SlowDisk> disks = new java.util.ArrayList<>();
+
     @AfterEach
     void stop() {
         if (nbd != null) {
             nbd.close();
         }
+        disks.forEach(d -> d.io.shutdownNow());
     }
 
     /** Sends 32 writes of 4 KiB without waiting, then a flush; returns the replies' errors by cookie. */
@@ -228,6 +275,12 @@ class DeviceIoTest {
                 assertArrayEquals(data[i], got.get((long) i), "read " + i);
             }
             assertTrue(disk.most.get() >= 4, "requests reached the disk at once: at most " + disk.most.get());
+            assertEquals(0, disk.blockingCalls.get(), "no server thread waited on the disk");
+            assertEquals(64, disk.asyncCalls.get());
+            // The replies went out from the disk's threads as they completed, not through sender
+            // tasks (a sender takes over only when the socket is full or its lock is busy).
+            long senderTasks = nbd.senderTasks();
+            assertTrue(senderTasks < 32, "replies handed to a sender: " + senderTasks + " of 65");
             c.request(CMD_DISC, 0, 0, 0, 0, null);
         }
     }
