@@ -148,7 +148,21 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
     @Activate
     public StrataCore(CoreConfig config,
             @Reference(name = "configurationAdmin") ConfigurationAdmin configurationAdmin) {
-        this(new CmConfigStore(configurationAdmin), CoreSettings.from(config), Ticker.SYSTEM, true);
+        this(keepingSecrets(new CmConfigStore(configurationAdmin)), CoreSettings.from(config), Ticker.SYSTEM, true);
+    }
+
+    /**
+     * Configuration Admin with the resources' secret parameters kept in
+     * {@code etc/strata-secrets.properties} (mode 0600) instead ({@link SecretKeepingStore});
+     * outside Karaf (no {@code karaf.etc}) the store as it is.
+     */
+    private static ConfigStore keepingSecrets(ConfigStore cm) {
+        String etc = System.getProperty("karaf.etc");
+        if (etc == null || etc.isBlank()) {
+            LOG.warn("karaf.etc is not set: secret resource parameters stay in Configuration Admin");
+            return cm;
+        }
+        return new SecretKeepingStore(cm, java.nio.file.Path.of(etc, "strata-secrets.properties"));
     }
 
     StrataCore(ConfigStore store, CoreSettings settings) {
