@@ -20,8 +20,26 @@ public abstract class StorageCommand implements Action {
      */
     abstract String run();
 
+    /** {@code name=value} where the name ends in {@code secret} or {@code password} ({@code ResourceInfo.isSecret}). */
+    private static final java.util.regex.Pattern SECRET = java.util.regex.Pattern.compile(
+            "([\\w.-]*(?:secret|password)=)(\"[^\"]*\"|'[^']*'|\\S+)", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /** @return {@code text} with the value of every {@code ...secret=} and {@code ...password=} masked */
+    static String maskSecrets(String text) {
+        return SECRET.matcher(text).replaceAll("$1********");
+    }
+
     @Override
     public final Object execute() {
+        // Karaf names the thread that runs a command after the whole command line
+        // ("pipe-storage:resource-add ... chap-secret=..."), and the log shows thread names:
+        // every line logged while the command runs would carry the secret. The thread ends
+        // with the command, so its name is not put back.
+        Thread self = Thread.currentThread();
+        String masked = maskSecrets(self.getName());
+        if (!masked.equals(self.getName())) {
+            self.setName(masked);
+        }
         String out;
         try {
             out = runForShell();

@@ -59,6 +59,29 @@ class DriverAndResourceCommandsTest {
                 Availability.ONLINE, ""), fakes.resources.resource("luns"));
     }
 
+    /**
+     * Karaf runs a command on a thread named after the whole command line, which every log
+     * line made meanwhile shows: the command masks the secret in it before doing anything.
+     */
+    @Test
+    void theSecretInTheCommandLineIsMaskedInTheThreadNameTheLogShows() throws Exception {
+        ResourceAddCommand c = new ResourceAddCommand();
+        c.resources = fakes.resources;
+        c.name = "san";
+        c.driver = "local";
+        c.parameters = List.of("portal=10.0.0.1", "chap-user=u", "chap-secret=TopSecret1");
+        String[] during = new String[1];
+        fakes.resources.onAdd = () -> during[0] = Thread.currentThread().getName();
+        Thread t = new Thread(c::execute,
+                "pipe-storage:resource-add san local portal=10.0.0.1 chap-user=u chap-secret=TopSecret1 X-Password='a b'");
+        t.start();
+        t.join(10_000);
+        assertEquals("pipe-storage:resource-add san local portal=10.0.0.1 chap-user=u chap-secret=******** "
+                + "X-Password=********", during[0]);
+        assertEquals("a=1 password=******** secret=******** b=2",
+                StorageCommand.maskSecrets("a=1 password=\"x y\" secret=z b=2"));
+    }
+
     @Test
     void resourceAddRefusesANameWithASlashBeforeCallingTheService() {
         ResourceAddCommand c = new ResourceAddCommand();

@@ -82,6 +82,8 @@ final class Fakes {
     final class Resources implements ResourceService {
         final List<PluginInfo> plugins = new ArrayList<>();
         final Map<String, ResourceInfo> resources = new TreeMap<>();
+        /** Runs at the start of {@link #add}, when set (to look at the calling thread). */
+        volatile Runnable onAdd;
         final List<DeviceInfo> devices = new ArrayList<>();
         final Set<String> inUse = new HashSet<>(Set.of("host"));
 
@@ -106,6 +108,10 @@ final class Fakes {
 
         @Override
         public ResourceInfo add(String name, String driver, Map<String, String> parameters) {
+            Runnable hook = onAdd;
+            if (hook != null) {
+                hook.run();
+            }
             if (resources.containsKey(name)) {
                 throw new StorageException(ErrorCode.ALREADY_EXISTS, "resource " + name + " already exists");
             }
