@@ -41,7 +41,10 @@ import org.junit.runners.MethodSorters;
  * no-path-retry: reads fail cleanly and the paths are down, and once a portal returns the
  * volume serves the same bytes;</li>
  * <li>the iscsi bundle uninstalled while the LUN is exported: reads fail meanwhile; dropped
- * back into deploy/, the same export serves the same bytes.</li>
+ * back into deploy/, the same export serves the same bytes;</li>
+ * <li>a target with CHAP: the resource's secret is in no configuration Karaf shows or saves
+ * and in no log, only in etc/strata-secrets.properties (mode 0600), and after a restart the
+ * resource logs in again with it.</li>
  * </ol>
  * The methods run in order on one container and one tgtd.
  */
@@ -276,5 +279,54 @@ public class SanIT {
         karaf.awaitOutput("storage:resource-list --no-format", Duration.ofSeconds(120),
                 out -> rows(out).stream().anyMatch(x -> x[0].equals("san") && x[2].equals("ONLINE")));
         qemuIo(nbd("lun1"), "read -P 0x77 8M 1M", "read -P 0xa5 1M 1M");
+    }
+
+    @Test
+    public void d_aChapSecretIsKeptOutOfTheConfigurationAndSurvivesARestart() throws Exception {
+        String secret = "Sh0uldNeverBeSeen42";
+        Tgt.Target t = tgt.addTarget(2, IQN + "-chap");
+        tgt.addLun(t, 1, "chap.img", 16L * MIB, false);
+        tgt.chap(t, "strata", secret);
+        karaf.ok("storage:resource-add chapsan iscsi portal=" + tgt.portal1() + " target=" + IQN + "-chap"
+                + " chap-user=strata chap-secret=" + secret + " timeout=5");
+        assertEquals(1, rows(karaf.ok("storage:device-list --no-format chapsan")).size());
+
+        String config = karaf.ok("config:list");
+        assertTrue("the resource's configuration is listed", config.contains("chap-user=strata"));
+        assertTrue("config:list shows no secret", !config.contains(secret));
+        Path secrets = karaf.home().resolve("etc").resolve("strata-secrets.properties");
+        assertTrue(Files.readString(secrets).contains(secret));
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(secrets)));
+        assertEquals("no other file under etc/ or data/ (configuration, logs) holds the secret", List.of(),
+                filesContaining(secret, secrets));
+
+        karaf.stop();
+        karaf.start();
+        karaf.awaitOutput("storage:resource-list --no-format", Duration.ofSeconds(120),
+                out -> rows(out).stream().anyMatch(r -> r[0].equals("chapsan") && r[2].equals("ONLINE")));
+        assertEquals("logged in again with the kept secret", 1,
+                rows(karaf.ok("storage:device-list --no-format chapsan")).size());
+        karaf.ok("storage:resource-remove chapsan");
+        assertTrue("the secret goes with its resource", !Files.readString(secrets).contains(secret));
+    }
+
+    /** Text files under etc/ and data/ (not the bundle cache's jars) that contain {@code text}. */
+    private static List<Path> filesContaining(String text, Path except) throws IOException {
+        List<Path> found = new ArrayList<>();
+        for (Path root : List.of(karaf.home().resolve("etc"), karaf.data())) {
+            try (var files = Files.walk(root)) {
+                for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+                    String name = f.getFileName().toString();
+                    if (f.equals(except) || name.endsWith(".jar") || Files.size(f) > 64L * MIB) {
+                        continue;
+                    }
+                    if (new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1).contains(text)) {
+                        found.add(f);
+                    }
+                }
+            }
+        }
+        return found;
     }
 }
