@@ -165,7 +165,9 @@ public interface BlockDevice extends StorageDevice {
     /**
      * Follows the state. The listener is called with the new state on every change the
      * driver notices (during I/O or a {@link #state()} call), on the thread that noticed
-     * it; it must return quickly and not block. It is not called for the state at
+     * it or on a notifier thread of the driver (the multipath layer calls listeners in order
+     * on one such thread, so that a path's I/O thread never runs them); it must return
+     * quickly and not block. It is not called for the state at
      * registration: read {@link #state()} after registering. No call after the
      * subscription or the device is closed.
      *
