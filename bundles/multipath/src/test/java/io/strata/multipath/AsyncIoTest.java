@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -43,6 +44,14 @@ class AsyncIoTest {
             p.asyncOn = io;
         }
         return f;
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(Fixture.WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static ByteBuffer pattern(int i) {
@@ -92,12 +101,17 @@ class AsyncIoTest {
     void theDevicesOwnErrorsPassThroughAndLeaveThePathUp() {
         try (Fixture f = fixture("policy", "round-robin")) {
             BlockDevice d = f.open();
+            CountDownLatch attached = new CountDownLatch(1);
             for (FakePath p : f.paths) {
                 p.deviceError = new StorageException(ErrorCode.IO_ERROR, "medium error at LBA 3");
+                // the I/O completes only once the test has attached to it, so that what it
+                // attaches runs on the thread that completes the I/O
+                p.beforeIo = path -> awaitQuietly(attached);
             }
             AtomicReference<String> completedOn = new AtomicReference<>();
             CompletableFuture<Void> read = d.readAsync(ByteBuffer.allocateDirect(Fixture.SECTOR), 3 * Fixture.SECTOR)
                     .whenComplete((v, e) -> completedOn.set(Thread.currentThread().getName()));
+            attached.countDown();
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> read.get(Fixture.WAIT_MS, TimeUnit.MILLISECONDS));
             StorageException se = assertInstanceOf(StorageException.class, e.getCause());
