@@ -57,6 +57,7 @@ class DeviceIoTest {
         /** Calls of read and write (the blocking ones) and of readAsync and writeAsync. */
         final AtomicInteger blockingCalls = new AtomicInteger();
         final AtomicInteger asyncCalls = new AtomicInteger();
+        final java.util.concurrent.atomic.AtomicLong readBytes = new java.util.concurrent.atomic.AtomicLong();
         final ExecutorService io = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "slow-disk-io");
             t.setDaemon(true);
@@ -131,6 +132,7 @@ class DeviceIoTest {
 
         private void readNow(ByteBuffer dst, long offset) {
             enter();
+            readBytes.addAndGet(dst.remaining());
             synchronized (bytes) {
                 dst.put(bytes, (int) offset, dst.remaining());
             }
@@ -282,6 +284,36 @@ class DeviceIoTest {
             long senderTasks = nbd.senderTasks();
             assertTrue(senderTasks < 32, "replies handed to a sender: " + senderTasks + " of 65");
             c.request(CMD_DISC, 0, 0, 0, 0, null);
+        }
+    }
+
+    /**
+     * A client that stops reading its replies (the socket fills: a sender takes over and
+     * waits) and then vanishes with requests still on the disk: the disk's threads are never
+     * held, every pooled buffer comes back once the disk completes, and the next client is
+     * served.
+     */
+    @Test
+    void aClientThatStopsReadingThenVanishesHoldsNothing() throws Exception {
+        SlowDisk disk = new SlowDisk(true);
+        RawClient c = serve(disk);
+        byte[][] data = patterns(8, 4096);
+        for (int i = 0; i < 8; i++) {
+            c.request(CMD_WRITE, 0, 100 + i, i * 8192L, 4096, data[i]);
+        }
+        for (int i = 0; i < 24; i++) { // with the writes, the 32 requests a connection may have under way
+            c.request(CMD_READ, 0, i, (i % 4) * (1L << 20), 1 << 20, null); // 24 MiB of replies, never read
+        }
+        HardeningTest.await("the disk read every request", 30_000, () -> disk.readBytes.get() == 24L << 20);
+        c.close();
+        HardeningTest.await("the connection ends and its buffers return to the pool", 30_000,
+                () -> disk.now.get() == 0 && nbd.stats().connections() == 0 && nbd.stats().replyBytesInUse() == 0);
+        try (RawClient next = new RawClient(nbd.port()).hello()) {
+            assertEquals(SIZE, next.go("lun")[0]);
+            Map<Long, byte[]> got = reads(next, 8, 4096);
+            for (int i = 0; i < 8; i++) {
+                assertArrayEquals(data[i], got.get((long) i), "write " + i + " before the client vanished");
+            }
         }
     }
 
