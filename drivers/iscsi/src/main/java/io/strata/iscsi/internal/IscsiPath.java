@@ -308,10 +308,10 @@ final class IscsiPath implements PathTransport {
         int dir = read ? LibIscsi.XFER_READ : LibIscsi.XFER_WRITE;
         int length = blocks * blockSize;
         Supplier<CompletableFuture<ScsiResult>> send = () -> channel.send(cdb, dir, length, addr, owner);
-        String what = (read ? "READ(16)" : "WRITE(16)") + " at LBA " + lba;
+        Supplier<String> what = () -> (read ? "READ(16)" : "WRITE(16)") + " at LBA " + lba;
         return channel.finishAsync(what, send.get(), send, false).thenApply(r -> {
             if (read && r.residual() > 0) {
-                throw new StorageException(ErrorCode.IO_ERROR, id + ": " + what + " returned " + r.residual()
+                throw new StorageException(ErrorCode.IO_ERROR, id + ": " + what.get() + " returned " + r.residual()
                         + " bytes too few");
             }
             return null;

@@ -56,14 +56,15 @@ final class LunChannel {
      * Follows a command sent with {@link #send} and retries it as needed, without waiting: the
      * retries are sent from the session's loop thread (a BUSY pause from a timer thread).
      *
-     * @param what the command, for messages (e.g. {@code READ(16) at LBA 8})
+     * @param what the command, for messages (e.g. {@code READ(16) at LBA 8}); made only when a
+     *        message needs it, so that a read or write builds no string when it succeeds
      * @param sent the first attempt
      * @param resend sends it again
      * @param miscompareOk return a MISCOMPARE instead of failing (COMPARE AND WRITE)
      * @return completes with a GOOD result (or a MISCOMPARE when allowed), or with the
      *         {@link PathFailedException} or {@link StorageException} of {@link #error}
      */
-    CompletableFuture<ScsiResult> finishAsync(String what, CompletableFuture<ScsiResult> sent,
+    CompletableFuture<ScsiResult> finishAsync(Supplier<String> what, CompletableFuture<ScsiResult> sent,
             Supplier<CompletableFuture<ScsiResult>> resend, boolean miscompareOk) {
         Retries retries = new Retries(what, resend, miscompareOk);
         sent.whenComplete(retries);
@@ -77,7 +78,7 @@ final class LunChannel {
      */
     ScsiResult finish(String what, CompletableFuture<ScsiResult> sent, Supplier<CompletableFuture<ScsiResult>> resend,
             boolean miscompareOk) {
-        return session.await(finishAsync(what, sent, resend, miscompareOk), backstopSeconds());
+        return session.await(finishAsync(() -> what, sent, resend, miscompareOk), backstopSeconds());
     }
 
     /**
@@ -92,14 +93,14 @@ final class LunChannel {
     /** What SAN initiators do with a command's answers, one answer at a time. */
     private final class Retries implements BiConsumer<ScsiResult, Throwable> {
         final CompletableFuture<ScsiResult> done = new CompletableFuture<>();
-        private final String what;
+        private final Supplier<String> what;
         private final Supplier<CompletableFuture<ScsiResult>> resend;
         private final boolean miscompareOk;
         private int unitAttentions;
         private int busy;
         private int aborted;
 
-        Retries(String what, Supplier<CompletableFuture<ScsiResult>> resend, boolean miscompareOk) {
+        Retries(Supplier<String> what, Supplier<CompletableFuture<ScsiResult>> resend, boolean miscompareOk) {
             this.what = what;
             this.resend = resend;
             this.miscompareOk = miscompareOk;
@@ -116,7 +117,7 @@ final class LunChannel {
                 return;
             }
             if (r.transportFailed()) {
-                done.completeExceptionally(new PathFailedException(label + ": " + what + ": " + r.describe()));
+                done.completeExceptionally(new PathFailedException(label + ": " + what.get() + ": " + r.describe()));
                 return;
             }
             if (r.checkCondition(ScsiResult.KEY_UNIT_ATTENTION) && unitAttentions < MAX_UNIT_ATTENTIONS) {
@@ -134,7 +135,7 @@ final class LunChannel {
                 done.complete(r);
                 return;
             } else {
-                done.completeExceptionally(error(label, what, r));
+                done.completeExceptionally(error(label, what.get(), r));
                 return;
             }
             again();
