@@ -111,8 +111,12 @@ final class Connection implements Runnable {
      * non-blocking underneath; file slices (sendfile) are then not used.
      */
     private volatile boolean directSend;
-    /** Replies of a batch {@link #sendWithoutWaiting} wrote in part; the sender finishes them first. */
-    private List<Reply> unsent;
+    /**
+     * Replies taken from {@link #queue} and not yet written: used only by the holder of
+     * {@link #draining}. What {@link #sendWithoutWaiting} leaves in it (written in part) the
+     * sender finishes first.
+     */
+    private final List<Reply> batch = new ArrayList<>();
     private final AtomicBoolean draining = new AtomicBoolean();
     private final ConcurrentLinkedQueue<ByteBuffer> headers = new ConcurrentLinkedQueue<>();
     /** Every write to the socket holds it: queued replies go out from a sender thread. */
@@ -903,12 +907,7 @@ final class Connection implements Runnable {
      * on its own, after what was gathered before it.
      */
     private void drain() {
-        List<Reply> batch = new ArrayList<>();
-        if (unsent != null) { // what sendWithoutWaiting started goes out first, whole
-            batch.addAll(unsent);
-            unsent = null;
-            sendAll(batch);
-        }
+        sendAll(batch); // what sendWithoutWaiting started goes out first, whole
         while (true) {
             int buffers = 0;
             Reply r;
@@ -941,7 +940,7 @@ final class Connection implements Runnable {
      * takes them without waiting, so that a completing thread answers the client itself and
      * no sender thread has to be woken for it. What the socket does not take now (a client
      * that reads slowly), or a send lock held by another thread, is left to the sender: the
-     * replies of a batch cut short are kept in {@link #unsent}, and {@link #draining} stays taken.
+     * replies of a batch cut short stay in {@link #batch}, and {@link #draining} stays taken.
      *
      * @return true when every queued reply went out and {@link #draining} was released
      */
@@ -949,7 +948,6 @@ final class Connection implements Runnable {
         if (!sending.tryLock()) {
             return false;
         }
-        List<Reply> batch = new ArrayList<>();
         try {
             while (true) {
                 int buffers = 0;
@@ -984,8 +982,7 @@ final class Connection implements Runnable {
                         close();
                     }
                     if (left > 0 && !closed) {
-                        unsent = new ArrayList<>(batch);
-                        return false;
+                        return false; // the rest of the batch is the sender's
                     }
                 }
                 for (Reply b : batch) {
