@@ -5,5 +5,5 @@
  * without COMPARE AND WRITE and on a file of a shared filesystem without byte locks.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package io.strata.lease;
