@@ -1,0 +1,331 @@
+package io.strata.fs.vims.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.fs.DatastoreFile;
+import io.strata.lease.LeaseHeldException;
+import io.strata.lease.ResourceLease;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * An open VIMS file. Reads and writes of blocks that are allocated and written go straight to
+ * the device; a write into a hole (or a block reserved but never written) allocates under the
+ * file's metadata lock, writes the whole block (the data, zeros around it) and only then
+ * commits the metadata that points at it, so no file ever shows bytes another file left there.
+ */
+final class VimsFile implements DatastoreFile {
+    private final Vims fs;
+    final Vims.Node node;
+    private final String name;
+    private final boolean writable;
+    private volatile boolean closed;
+
+    VimsFile(Vims fs, Vims.Node node, String name, boolean writable) {
+        this.fs = fs;
+        this.node = node;
+        this.name = name;
+        this.writable = writable;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public boolean writable() {
+        return writable;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new StorageException(ErrorCode.IO_ERROR, "file '" + name + "' is closed");
+        }
+        fs.checkOpen();
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        if (!writable) {
+            throw new StorageException(ErrorCode.READ_ONLY, "file '" + name + "' is open read-only");
+        }
+    }
+
+    @Override
+    public long size() {
+        checkOpen();
+        refreshIfReader();
+        return node.desc.size();
+    }
+
+    /** A reader on this host may see what the writing host changed since: re-read when this host does not write it. */
+    private void refreshIfReader() {
+        if (!node.owned()) {
+            node.meta.lock();
+            try {
+                if (!node.owned()) {
+                    fs.reload(node, name);
+                }
+            } finally {
+                node.meta.unlock();
+            }
+        }
+    }
+
+    @Override
+    public long allocatedBytes() {
+        checkOpen();
+        return node.desc.allocated() * fs.sb.blockSize();
+    }
+
+    @Override
+    public int read(ByteBuffer dst, long position) {
+        checkOpen();
+        if (position < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative position " + position);
+        }
+        boolean reloaded = false;
+        long size = node.desc.size();
+        if (position + dst.remaining() > size && !node.owned()) {
+            refreshIfReader();
+            reloaded = true;
+            size = node.desc.size();
+        }
+        if (position >= size) {
+            return 0;
+        }
+        int n = (int) Math.min(dst.remaining(), size - position);
+        int bs = fs.sb.blockSize();
+        int done = 0;
+        while (done < n) {
+            long pos = position + done;
+            long lb = pos / bs;
+            int off = (int) (pos % bs);
+            int len = Math.min(n - done, bs - off);
+            long p = fs.pointer(node, lb);
+            if ((p == 0 || Descriptor.unwritten(p)) && !reloaded && !node.owned()) {
+                refreshIfReader(); // another host may have written it since this host read the mapping
+                reloaded = true;
+                p = fs.pointer(node, lb);
+            }
+            ByteBuffer part = dst.duplicate();
+            part.limit(dst.position() + done + len).position(dst.position() + done);
+            if (p == 0 || Descriptor.unwritten(p)) {
+                while (part.hasRemaining()) {
+                    part.put((byte) 0);
+                }
+            } else {
+                fs.disk.read(part, fs.sb.blockOffset(Descriptor.block(p)) + off);
+            }
+            done += len;
+        }
+        dst.position(dst.position() + n);
+        return n;
+    }
+
+    @Override
+    public void write(ByteBuffer src, long position) {
+        checkWritable();
+        if (position < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative position " + position);
+        }
+        int n = src.remaining();
+        long end = position + n;
+        int bs = fs.sb.blockSize();
+        long lastBlock = n == 0 ? position / bs : (end - 1) / bs;
+        if (lastBlock >= fs.maxFileBlocks()) {
+            throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "file '" + name + "' cannot grow past "
+                    + fs.maxFileBlocks() * bs + " bytes on this VIMS (" + Vims.sizeText(bs) + " blocks)");
+        }
+        long firstSlow = -1;
+        long lastSlow = -1;
+        int done = 0;
+        while (done < n) {
+            long pos = position + done;
+            long lb = pos / bs;
+            int off = (int) (pos % bs);
+            int len = Math.min(n - done, bs - off);
+            long p = fs.pointer(node, lb);
+            if (p == 0 || Descriptor.unwritten(p)) {
+                if (firstSlow < 0) {
+                    firstSlow = lb;
+                }
+                lastSlow = lb;
+            } else {
+                ByteBuffer part = src.duplicate();
+                part.limit(src.position() + done + len).position(src.position() + done);
+                fs.disk.write(part, fs.sb.blockOffset(Descriptor.block(p)) + off);
+            }
+            done += len;
+        }
+        if (firstSlow >= 0 || end > node.desc.size()) {
+            node.meta.lock();
+            try {
+                fs.checkOpen();
+                if (firstSlow >= 0) {
+                    // blocks another thread gave out meanwhile: written directly, like the fast path
+                    for (long lb = firstSlow; lb <= lastSlow; lb++) {
+                        long p = fs.pointer(node, lb);
+                        if (p != 0 && !Descriptor.unwritten(p)) {
+                            long s = Math.max(position, lb * bs);
+                            long e = Math.min(end, (lb + 1) * bs);
+                            ByteBuffer part = src.duplicate();
+                            part.limit(src.position() + (int) (e - position)).position(src.position() + (int) (s - position));
+                            fs.disk.write(part, fs.sb.blockOffset(Descriptor.block(p)) + s - lb * bs);
+                        }
+                    }
+                    fs.fill(node, firstSlow, lastSlow + 1, src, position, false, end);
+                } else {
+                    fs.fill(node, 0, 0, null, 0, false, end);
+                }
+            } finally {
+                node.meta.unlock();
+            }
+        }
+        src.position(src.position() + n);
+    }
+
+    @Override
+    public void setSize(long size) {
+        checkWritable();
+        if (size < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative size " + size);
+        }
+        if (size > fs.maxFileBlocks() * fs.sb.blockSize()) {
+            throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "file '" + name + "' cannot be larger than "
+                    + fs.maxFileBlocks() * fs.sb.blockSize() + " bytes on this VIMS");
+        }
+        node.meta.lock();
+        try {
+            fs.checkOpen();
+            if (size < node.desc.size()) {
+                fs.truncate(node, size);
+            } else if (size > node.desc.size()) {
+                fs.fill(node, 0, 0, null, 0, false, size);
+            }
+        } finally {
+            node.meta.unlock();
+        }
+    }
+
+    @Override
+    public void allocate(long position, long length) {
+        checkWritable();
+        if (position < 0 || length < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative range " + position + "+" + length);
+        }
+        if (length == 0) {
+            return;
+        }
+        int bs = fs.sb.blockSize();
+        long end = position + length;
+        if ((end - 1) / bs >= fs.maxFileBlocks()) {
+            throw new StorageException(ErrorCode.SIZE_TOO_LARGE, "file '" + name + "' cannot grow past "
+                    + fs.maxFileBlocks() * bs + " bytes on this VIMS");
+        }
+        node.meta.lock();
+        try {
+            fs.checkOpen();
+            fs.fill(node, position / bs, (end + bs - 1) / bs, null, 0, true, Math.max(node.desc.size(), end));
+        } finally {
+            node.meta.unlock();
+        }
+    }
+
+    @Override
+    public void punchHole(long position, long length) {
+        checkWritable();
+        if (position < 0 || length < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative range " + position + "+" + length);
+        }
+        int bs = fs.sb.blockSize();
+        node.meta.lock();
+        try {
+            fs.checkOpen();
+            long size = node.desc.size();
+            long end = Math.min(position + length, size);
+            if (position >= end) {
+                return;
+            }
+            long firstWhole = (position + bs - 1) / bs;
+            long endWhole = end == size ? (end + bs - 1) / bs : end / bs; // the last block counts whole at EOF
+            if (endWhole > firstWhole) {
+                zeroPart(position, firstWhole * bs); // partial blocks at the edges read as zeros from now on
+                zeroPart(Math.min(endWhole * bs, end), end);
+                fs.freeRange(node, firstWhole, endWhole, false);
+            } else {
+                zeroPart(position, end);
+            }
+        } finally {
+            node.meta.unlock();
+        }
+    }
+
+    private void zeroPart(long from, long to) {
+        int bs = fs.sb.blockSize();
+        for (long pos = from; pos < to; ) {
+            long lb = pos / bs;
+            long stop = Math.min(to, (lb + 1) * bs);
+            long p = fs.pointer(node, lb);
+            if (p != 0 && !Descriptor.unwritten(p)) {
+                ByteBuffer z = ByteBuffer.allocate((int) (stop - pos));
+                fs.disk.write(z, fs.sb.blockOffset(Descriptor.block(p)) + pos - lb * bs);
+            }
+            pos = stop;
+        }
+    }
+
+    @Override
+    public void flush() {
+        checkOpen();
+        fs.disk.flush();
+    }
+
+    @Override
+    public AutoCloseable lock(boolean exclusive) {
+        checkOpen();
+        if (exclusive) {
+            if (node.owned()) {
+                return () -> {
+                };
+            }
+            ResourceLease l;
+            try {
+                l = fs.acquire(fs.sb.fileArea(node.index), "file " + name, Duration.ZERO);
+            } catch (LeaseHeldException e) {
+                throw new StorageException(ErrorCode.LOCKED, "file '" + name + "' is locked by host " + e.holder());
+            }
+            return l::close;
+        }
+        if (!node.owned()) {
+            Optional<io.strata.lease.HostIdentity> holder = fs.ls.holder(fs.sb.fileArea(node.index));
+            if (holder.isPresent() && !holder.get().id().equals(fs.ls.me().id())) {
+                throw new StorageException(ErrorCode.LOCKED, "file '" + name + "' is open for writing on host "
+                        + holder.get());
+            }
+        }
+        return () -> {
+        };
+    }
+
+    @Override
+    public Optional<Path> localPath() {
+        return Optional.empty();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            fs.closed(node, writable);
+        } catch (RuntimeException e) {
+            // never throws
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package io.strata.fs.vims.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.device.BlockDevice;
+import io.strata.api.device.DeviceInfo;
+import io.strata.api.device.DeviceKind;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A block device over a sparse local file (a file LUN as the local driver makes one), for
+ * tests: several instances over one file are several hosts seeing one LUN. It can be made to
+ * fail every I/O ({@link #fail}) or to refuse writes, and counts writes.
+ */
+final class TestDevice implements BlockDevice {
+    final Path file;
+    private final FileChannel ch;
+    private volatile long size;
+    private final String identity;
+    final AtomicBoolean failing = new AtomicBoolean();
+    final AtomicLong writes = new AtomicLong();
+
+    TestDevice(Path file, long size, String identity) {
+        this.file = file;
+        this.identity = identity;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            if (ch.size() < size) {
+                ch.write(ByteBuffer.allocate(1), size - 1);
+            }
+            this.size = Math.max(size, ch.size());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Grows the LUN (as an administrator grows it on the array). */
+    void grow(long newSize) {
+        try {
+            ch.write(ByteBuffer.allocate(1), newSize - 1);
+            size = newSize;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    void fail(boolean on) {
+        failing.set(on);
+    }
+
+    private void check() {
+        if (failing.get()) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "test device is failing");
+        }
+    }
+
+    @Override
+    public DeviceInfo info() {
+        return new DeviceInfo("test", "lun", DeviceKind.BLOCK, size, 512, "test LUN " + file, identity);
+    }
+
+    @Override
+    public Optional<Path> localPath() {
+        return Optional.empty();
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public int sectorSize() {
+        return 512;
+    }
+
+    @Override
+    public void read(ByteBuffer dst, long offset) {
+        check();
+        try {
+            while (dst.hasRemaining()) {
+                int n = ch.read(dst, offset);
+                if (n < 0) {
+                    while (dst.hasRemaining()) {
+                        dst.put((byte) 0);
+                    }
+                    return;
+                }
+                offset += n;
+            }
+        } catch (IOException e) {
+            throw new StorageException(ErrorCode.IO_ERROR, e.getMessage());
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        check();
+        writes.incrementAndGet();
+        try {
+            while (src.hasRemaining()) {
+                offset += ch.write(src, offset);
+            }
+        } catch (IOException e) {
+            throw new StorageException(ErrorCode.IO_ERROR, e.getMessage());
+        }
+    }
+
+    @Override
+    public void flush() {
+        check();
+        try {
+            ch.force(false);
+        } catch (IOException e) {
+            throw new StorageException(ErrorCode.IO_ERROR, e.getMessage());
+        }
+    }
+
+    @Override
+    public void unmap(long offset, long length) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "no unmap");
+    }
+
+    @Override
+    public Optional<String> identity() {
+        return Optional.ofNullable(identity);
+    }
+
+    @Override
+    public void close() {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // ignore
+        }
+    }
+}
