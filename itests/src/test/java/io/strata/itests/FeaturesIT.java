@@ -21,7 +21,7 @@ public class FeaturesIT extends StrataTestSupport {
     static final List<String> FEATURES = List.of(
             "strata", "strata-api", "strata-core",
             "strata-format-raw", "strata-format-vhd", "strata-format-qcow2",
-            "strata-driver-local", "strata-driver-iscsi", "strata-driver-fc", "strata-fs-dir", "strata-fs-ext4", "strata-shell", "strata-nbd");
+            "strata-driver-local", "strata-driver-iscsi", "strata-driver-fc", "strata-fs-dir", "strata-fs-ext4", "strata-fs-vims", "strata-shell", "strata-nbd");
 
     static final Set<String> BUNDLES = Set.of(
             "io.strata.api", "io.strata.core",
