@@ -1,9 +1,12 @@
 package io.strata.api.fs;
 
 import io.strata.api.Capability;
+import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.format.CheckReport;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.osgi.annotation.versioning.ConsumerType;
@@ -93,6 +96,51 @@ public interface Datastore extends AutoCloseable {
      * @throws StorageException {@code FILE_NOT_FOUND}, {@code IO_ERROR}
      */
     byte[] readAll(String name);
+
+    /**
+     * Checks the datastore's filesystem: the layer's own metadata (allocation maps, directory,
+     * journal), not the images kept in it, which their formats check.
+     *
+     * @param repair also fix what the checker can fix safely; the core asks for it only under
+     *        its control lock and a catalog transaction (no volume is created or deleted
+     *        meanwhile), while open volumes may still be read and written
+     * @return what the checker found; its {@code file} names what was checked (the datastore
+     *         or the layer's metadata file)
+     * @throws StorageException {@code UNSUPPORTED} for a layer without a checker (the default),
+     *         {@code VOLUME_IN_USE} when the layer cannot repair while files are open,
+     *         {@code DEVICE_UNAVAILABLE}, {@code IO_ERROR}
+     * @since 1.2
+     */
+    default CheckReport check(boolean repair) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "filesystem '" + filesystemType() + "' of datastore '"
+                + name() + "' has no checker");
+    }
+
+    /**
+     * Grows the filesystem to its device's current size (after the LUN or the share was
+     * enlarged); does nothing when it already spans the whole device.
+     *
+     * @return capacity and free space after growing
+     * @throws StorageException {@code UNSUPPORTED} for a layer that cannot grow (the default),
+     *         {@code DEVICE_UNAVAILABLE}, {@code IO_ERROR}
+     * @since 1.2
+     */
+    default SpaceInfo grow() {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "filesystem '" + filesystemType() + "' of datastore '"
+                + name() + "' cannot grow");
+    }
+
+    /**
+     * Facts of the layer for people, in display order, e.g. {@code "block size" -> "1 MiB"} or
+     * {@code "hosts" -> "a (slot 0, alive), b (slot 1, dead)"}. Not for programs: keys and
+     * values may change between versions of a layer.
+     *
+     * @return the facts; the default is an empty map
+     * @since 1.2
+     */
+    default Map<String, String> details() {
+        return Map.of();
+    }
 
     /** Unmounts. Never throws; never deletes data. */
     @Override

@@ -1,6 +1,8 @@
 package io.strata.api.service;
 
+import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.format.CheckReport;
 import io.strata.api.fs.Datastore;
 import java.util.List;
 import java.util.Map;
@@ -45,4 +47,37 @@ public interface DatastoreService {
      * @throws StorageException {@code DATASTORE_NOT_FOUND}, {@code DEVICE_UNAVAILABLE}
      */
     Datastore datastore(String name);
+
+    /**
+     * Checks a datastore's filesystem ({@link Datastore#check}): the layer's own metadata, not
+     * the volumes' images ({@link VolumeService#check} checks those).
+     *
+     * @param datastore the datastore name
+     * @param repair also fix what the checker can fix safely
+     * @return what the checker found
+     * @throws StorageException {@code DATASTORE_NOT_FOUND}, {@code DEVICE_UNAVAILABLE} while it
+     *         is not mounted, {@code UNSUPPORTED} when its layer has no checker, and what the
+     *         layer throws
+     * @since 1.4
+     */
+    default CheckReport check(String datastore, boolean repair) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "checking datastore '" + datastore
+                + "' is not supported by this service");
+    }
+
+    /**
+     * Grows a datastore's filesystem to its device's current size, after the LUN or share was
+     * enlarged ({@link Datastore#grow}).
+     *
+     * @param datastore the datastore name
+     * @return the datastore with its new capacity
+     * @throws StorageException {@code DATASTORE_NOT_FOUND}, {@code DEVICE_UNAVAILABLE} while it
+     *         is not mounted, {@code UNSUPPORTED} when its layer cannot grow, and what the layer
+     *         throws
+     * @since 1.4
+     */
+    default DatastoreInfo grow(String datastore) {
+        throw new StorageException(ErrorCode.UNSUPPORTED, "growing datastore '" + datastore
+                + "' is not supported by this service");
+    }
 }

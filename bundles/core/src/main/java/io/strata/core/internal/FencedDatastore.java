@@ -3,6 +3,7 @@ package io.strata.core.internal;
 import static java.util.Objects.requireNonNull;
 
 import io.strata.api.Capability;
+import io.strata.api.format.CheckReport;
 import io.strata.api.fs.Datastore;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
@@ -11,6 +12,7 @@ import io.strata.api.fs.SpaceInfo;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -111,6 +113,24 @@ final class FencedDatastore implements Datastore {
     public byte[] readAll(String name) {
         check();
         return ds.readAll(name);
+    }
+
+    @Override
+    public CheckReport check(boolean repair) {
+        check();
+        return ds.check(repair);
+    }
+
+    @Override
+    public SpaceInfo grow() {
+        check();
+        return ds.grow();
+    }
+
+    /** For people, no I/O of the core's: answered even by a fenced host. */
+    @Override
+    public Map<String, String> details() {
+        return ds.details();
     }
 
     /** The mount closes the datastore itself; closing the view closes it too. */

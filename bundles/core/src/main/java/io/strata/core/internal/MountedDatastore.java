@@ -24,6 +24,9 @@ import io.strata.api.fs.SpaceInfo;
 import io.strata.api.service.VolumeInfo;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeState;
+import io.strata.lease.ClusteredFilesystem;
+import io.strata.lease.LeaseParticipant;
+import io.strata.lease.LockspaceProvider;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -151,6 +154,12 @@ final class MountedDatastore {
      * As above; a datastore its layer declares {@link Capability#SHARED} is joined through
      * {@code sharing} (its lockspace, then the catalog under the catalog lease, then recovery of
      * the intents no live host holds). Without {@code sharing} a shared datastore is refused.
+     *
+     * <p>A layer that is a {@link ClusteredFilesystem} is mounted through its own method, with
+     * this host as the {@link LeaseParticipant}, and is refused without {@code sharing}. When
+     * the shared datastore is a {@link LockspaceProvider}, the catalog and volume leases are
+     * taken in the view of its lockspace it gives; otherwise in the lockspace file
+     * {@value SharedAccess#LOCKSPACE_FILE} the core keeps in the datastore.
      */
     static MountedDatastore mount(HostConfig.Datastore config, StorageResource resource,
             DatastoreFilesystem filesystem, PluginSet<DiskFormat> formats, boolean format, boolean force,
@@ -162,6 +171,13 @@ final class MountedDatastore {
     static MountedDatastore mount(HostConfig.Datastore config, StorageResource resource,
             DatastoreFilesystem filesystem, PluginSet<DiskFormat> formats, boolean format, boolean force,
             Sharing sharing, boolean deferMerges) {
+        String dsName = config.name();
+        ClusteredFilesystem clustered = filesystem instanceof ClusteredFilesystem cf ? cf : null;
+        if (clustered != null && sharing == null) {
+            // Its datastores are always shared: refused before the device is touched.
+            throw new StorageException(ErrorCode.UNSUPPORTED, "datastore '" + dsName + "' is on the clustered "
+                    + "filesystem layer and this mount cannot join its lockspace");
+        }
         StorageDevice device = resource.openDevice(config.device());
         Datastore ds = null;
         SharedAccess access = null;
@@ -169,16 +185,26 @@ final class MountedDatastore {
             if (format) {
                 filesystem.format(device, config.options(), force);
             }
-            ds = filesystem.mount(config.name(), device, config.options());
+            if (clustered != null) {
+                // The layer coordinates the hosts through a lockspace on the device: it joins it.
+                ds = clustered.mount(dsName, device, config.options(), new LeaseParticipant(sharing.me(),
+                        sharing.settings(), sharing.clock(), () -> sharing.onFence().accept(dsName)));
+            } else {
+                ds = filesystem.mount(dsName, device, config.options());
+            }
             MountedDatastore m;
             if (ds.capabilities().contains(Capability.SHARED)) {
                 if (sharing == null) {
-                    throw new StorageException(ErrorCode.UNSUPPORTED, "datastore '" + config.name()
+                    throw new StorageException(ErrorCode.UNSUPPORTED, "datastore '" + dsName
                             + "' is shared and this mount cannot join its lockspace");
                 }
-                String dsName = config.name();
-                access = SharedAccess.join(dsName, ds, sharing.me(), sharing.settings(), sharing.clock(),
-                        () -> sharing.onFence().accept(dsName));
+                if (ds instanceof LockspaceProvider provider) {
+                    // The layer's own lockspace: one slot and one heartbeat per host, no lockspace file.
+                    access = SharedAccess.over(dsName, provider.sharedLockspace(), sharing.settings());
+                } else {
+                    access = SharedAccess.join(dsName, ds, sharing.me(), sharing.settings(), sharing.clock(),
+                            () -> sharing.onFence().accept(dsName));
+                }
                 m = new MountedDatastore(dsName, new FencedDatastore(ds, access), device, filesystem, formats);
                 m.sharedAccess = access;
                 m.maintenanceEvery = sharing.settings().renewal();
@@ -226,6 +252,31 @@ final class MountedDatastore {
         t.setDaemon(true);
         maintenance = t;
         t.start();
+    }
+
+    /**
+     * @return the size of the device as the handle this mount opened reports it: a block device's
+     *         {@code size()}, a share's capacity, -1 when unknown (a mount made without a device)
+     */
+    long deviceSize() {
+        return sizeOf(device);
+    }
+
+    /** @return a block device's {@code size()}, else the size in its {@code info()}; -1 when unknown */
+    static long sizeOf(StorageDevice device) {
+        if (device == null) {
+            return -1;
+        }
+        return device instanceof io.strata.api.device.BlockDevice b ? b.size() : device.info().size();
+    }
+
+    /** @return the volumes with open handles or an operation under way, sorted */
+    List<String> volumesInUse() {
+        synchronized (lock) {
+            Set<String> all = new TreeSet<>(leases.keySet());
+            all.addAll(busy);
+            return List.copyOf(all);
+        }
     }
 
     /** @return the shared datastore's lockspace view for host-info, or null on a datastore of one host */

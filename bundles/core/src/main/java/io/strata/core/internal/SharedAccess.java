@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What a mount of a shared datastore adds to one used by a single host: this host's slot in
- * the datastore's lockspace (a file of the datastore, {@value #LOCKSPACE_FILE}), the catalog
- * lease (area {@value #CATALOG_AREA}) and the leases of the volumes this host holds.
+ * the datastore's lockspace (a file of the datastore, {@value #LOCKSPACE_FILE}, or the
+ * lockspace a clustered filesystem keeps on its device, {@link #over}), the catalog lease
+ * (area {@value #CATALOG_AREA}) and the leases of the volumes this host holds.
  *
  * <p>A volume's lease is held while this host has the volume open (read-only or not: its
  * current image may change under a reader on another host) and while it runs an operation on
@@ -47,6 +48,8 @@ final class SharedAccess implements AutoCloseable {
     private final String datastore;
     private final Lockspace lockspace;
     private final Duration catalogWait;
+    /** Closed after the lockspace: the lockspace file's store, or null for a view of the layer's lockspace. */
+    private final SectorStore store;
     /** Guarded by this: the volume leases this host holds, with their hold counts. */
     private final Map<String, Held> held = new HashMap<>();
 
@@ -60,9 +63,39 @@ final class SharedAccess implements AutoCloseable {
     }
 
     SharedAccess(String datastore, Lockspace lockspace, Duration catalogWait) {
+        this(datastore, lockspace, catalogWait, null);
+    }
+
+    private SharedAccess(String datastore, Lockspace lockspace, Duration catalogWait, SectorStore store) {
         this.datastore = requireNonNull(datastore, "datastore");
         this.lockspace = requireNonNull(lockspace, "lockspace");
         this.catalogWait = requireNonNull(catalogWait, "catalogWait");
+        this.store = store;
+    }
+
+    /**
+     * Uses a view of a lockspace the datastore's layer keeps ({@link io.strata.lease.LockspaceProvider}):
+     * this host already holds its slot there, so nothing is joined; closing this access closes
+     * the view, which releases the leases taken through it and leaves the slot to the layer.
+     *
+     * @param view areas 0 to {@code areas() - 1} kept for the core: the catalog, then volumes
+     * @param settings the lease timing of the host (the catalog wait derives from its expiry)
+     * @throws StorageException {@code UNSUPPORTED} when the view has no area (the view is closed)
+     */
+    static SharedAccess over(String datastore, Lockspace view, LeaseSettings settings) {
+        requireNonNull(view, "view");
+        try {
+            if (view.areas() <= CATALOG_AREA) {
+                throw new StorageException(ErrorCode.UNSUPPORTED, "the lockspace of datastore '" + datastore
+                        + "' keeps no lease area for the catalog and volumes");
+            }
+            LOG.info("datastore {}: host {} uses the datastore's lockspace in slot {} (generation {}, {} lease areas)",
+                    datastore, view.me(), view.slot(), view.generation(), view.areas());
+            return new SharedAccess(datastore, view, settings.expiry().multipliedBy(4));
+        } catch (RuntimeException e) {
+            view.close();
+            throw e;
+        }
     }
 
     /**
@@ -94,7 +127,7 @@ final class SharedAccess implements AutoCloseable {
             Lockspace ls = Lockspaces.join(store, me, settings, clock, onFence);
             LOG.info("datastore {}: host {} joined the lockspace in slot {} (generation {})", datastore, me,
                     ls.slot(), ls.generation());
-            return new SharedAccess(datastore, ls, settings.expiry().multipliedBy(4));
+            return new SharedAccess(datastore, ls, settings.expiry().multipliedBy(4), store);
         } catch (RuntimeException e) {
             store.close();
             throw e;
@@ -227,12 +260,19 @@ final class SharedAccess implements AutoCloseable {
         }
     }
 
-    /** Leaves the lockspace: releases every lease and this host's slot. Never throws. */
+    /**
+     * Releases every lease this access took and, for the lockspace file, this host's slot and
+     * then the file; for a view of the layer's lockspace ({@link #over}) only the view's leases:
+     * the slot is the layer's, left when the datastore is unmounted. Never throws.
+     */
     @Override
     public void close() {
         synchronized (this) {
             held.clear();
         }
         lockspace.close();
+        if (store != null) {
+            store.close();
+        }
     }
 }

@@ -17,6 +17,7 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.Datastore;
 import io.strata.api.fs.DatastoreFilesystem;
+import io.strata.api.fs.SpaceInfo;
 import io.strata.api.service.Availability;
 import io.strata.api.service.DatastoreInfo;
 import io.strata.api.service.DatastoreService;
@@ -1069,7 +1070,112 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
         MountedDatastore.Stats s = m.stats();
         return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.ONLINE, s.spaceError(),
                 s.space() == null ? 0 : s.space().capacity(), s.space() == null ? 0 : s.space().free(),
-                s.provisioned(), s.allocated(), s.volumes(), s.path(), c.options());
+                s.provisioned(), s.allocated(), s.volumes(), s.path(), c.options(), details(m));
+    }
+
+    /** @return the layer's facts for people; empty when the layer fails to give them (logged at debug) */
+    private static Map<String, String> details(MountedDatastore m) {
+        try {
+            Map<String, String> d = m.datastore().details();
+            return d == null ? Map.of() : d;
+        } catch (RuntimeException e) {
+            LOG.debug("datastore {}: its layer gave no details: {}", m.name(), e.toString());
+            return Map.of();
+        }
+    }
+
+    @Override
+    public io.strata.api.format.CheckReport check(String name, boolean repair) {
+        if (!repair) {
+            return mounted(name).datastore().check(false);
+        }
+        // A repair runs alone among the core's control operations (no mount, create or remove of a
+        // datastore meanwhile) and holds the catalog, so no volume is created or deleted on this
+        // host (nor, on a shared datastore, on any other) while the layer fixes its metadata.
+        control.lock();
+        try {
+            synchronized (lock) {
+                ensureRunning();
+            }
+            MountedDatastore m = mounted(name);
+            try (MountedDatastore.Tx tx = m.tx()) {
+                io.strata.api.format.CheckReport r = m.datastore().check(true);
+                LOG.info("datastore {}: filesystem checked with repair: {} errors, {} leaks, {} repaired", name,
+                        r.errors().size(), r.leaks().size(), r.repaired().size());
+                return r;
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /**
+     * Grows a datastore to its device's current size. Drivers read a block device's size when it
+     * is opened, so the size is read again through a new handle of the device; when the mount's
+     * own handle still reports less, the datastore is mounted again on a new handle first (only
+     * while none of its volumes is in use), so that its layer sees the new size.
+     */
+    @Override
+    public DatastoreInfo grow(String name) {
+        control.lock();
+        try {
+            DatastoreEntry e;
+            StorageResource res;
+            synchronized (lock) {
+                ensureRunning();
+                e = datastoreEntry(name);
+                ResourceEntry r = resources.get(e.config.resource());
+                res = r == null ? null : r.attached;
+            }
+            MountedDatastore m = mounted(name);
+            if (res == null) {
+                throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "resource '" + e.config.resource()
+                        + "' of datastore '" + name + "' is unavailable");
+            }
+            long seen = m.deviceSize();
+            long now;
+            try (StorageDevice fresh = res.openDevice(e.config.device())) {
+                now = MountedDatastore.sizeOf(fresh);
+            }
+            long before = capacity(m);
+            boolean stale = seen >= 0 && now > seen;
+            if (stale && m.volumesInUse().isEmpty()) {
+                LOG.info("datastore {}: device {} grew from {} to {} bytes; mounting it again on a new handle",
+                        name, e.config.deviceRef(), seen, now);
+                List<Detached> detached = new ArrayList<>();
+                synchronized (lock) {
+                    if (e.mount == m) {
+                        detached.add(detach(e, "mounted again to see its device's new size"));
+                    }
+                }
+                release(detached, List.of());
+                mountDatastores();
+                m = mounted(name);
+                stale = false;
+            }
+            SpaceInfo grown = m.datastore().grow();
+            if (stale && grown.capacity() <= before) {
+                // The layer reached the device only through the mount's handle, which cannot see the new size.
+                throw new StorageException(ErrorCode.VOLUME_IN_USE, "datastore '" + name + "' must be mounted "
+                        + "again to see its device " + e.config.deviceRef() + " grown from " + seen + " to " + now
+                        + " bytes, and volumes are in use: " + String.join(", ", m.volumesInUse())
+                        + "; close them and grow it again");
+            }
+            LOG.info("datastore {} grown: capacity {} -> {} bytes (device {} bytes)", name, before,
+                    grown.capacity(), now);
+        } finally {
+            control.unlock();
+        }
+        return info(name);
+    }
+
+    /** @return the datastore's capacity now, or -1 when its layer cannot tell */
+    private static long capacity(MountedDatastore m) {
+        try {
+            return m.datastore().space().capacity();
+        } catch (RuntimeException e) {
+            return -1;
+        }
     }
 
     /** Must hold {@link #lock}. */

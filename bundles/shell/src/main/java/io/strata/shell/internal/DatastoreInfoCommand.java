@@ -27,7 +27,10 @@ public class DatastoreInfoCommand extends StorageCommand {
         return render(datastores.info(name));
     }
 
-    /** @return the {@code key: value} lines of a datastore; {@code message} only when there is one */
+    /**
+     * @return the {@code key: value} lines of a datastore; {@code message} only when there is one;
+     *         then the filesystem layer's details, if any
+     */
     static String render(DatastoreInfo d) {
         var kv = new Text.KeyValues()
                 .put("name", d.name())
@@ -37,13 +40,21 @@ public class DatastoreInfoCommand extends StorageCommand {
         if (!d.message().isEmpty()) {
             kv.put("message", d.message());
         }
-        return kv.put("capacity", d.capacity())
+        kv.put("capacity", d.capacity())
                 .put("free", d.free())
                 .put("provisioned", d.provisioned())
                 .put("allocated", d.allocated())
                 .put("overcommit-ratio", Text.ratio(d.provisioned(), d.capacity()))
                 .put("volumes", d.volumes())
-                .put("path", d.path())
-                .toString();
+                .put("path", d.path());
+        StringBuilder out = new StringBuilder(kv.toString());
+        // The layer's facts, in its order, after the fixed keys (never replacing one of them).
+        d.details().forEach((k, v) -> out.append(oneLine(k)).append(": ").append(oneLine(v)).append('\n'));
+        return out.toString();
+    }
+
+    /** @return the text with line breaks made spaces, so that one fact stays one line */
+    private static String oneLine(String s) {
+        return s.replace('\n', ' ').replace('\r', ' ');
     }
 }

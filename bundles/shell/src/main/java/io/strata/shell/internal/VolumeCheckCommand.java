@@ -78,7 +78,7 @@ public class VolumeCheckCommand extends StorageCommand {
     }
 
     /** @return {@code ok}, {@code repaired} (clean after repairs), or the counts of what remains */
-    private static String status(CheckReport r) {
+    static String status(CheckReport r) {
         if (r.clean()) {
             return r.repaired().isEmpty() ? "ok" : "repaired";
         }

@@ -57,9 +57,9 @@ class BundleTest {
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
                 "volume-clone", "volume-reclaim", "volume-check", "volume-usage", "export-add", "export-list",
                 "export-remove", "volume-stats", "volume-qos", "host-info", "path-list", "path-set", "resource-set",
-                "volume-map")),
+                "volume-map", "datastore-check", "datastore-grow")),
                 names);
-        assertEquals(35, names.size());
+        assertEquals(37, names.size());
     }
 
     @Test

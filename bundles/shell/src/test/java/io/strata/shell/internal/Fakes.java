@@ -229,6 +229,36 @@ final class Fakes {
         public Datastore datastore(String name) {
             throw new UnsupportedOperationException();
         }
+
+        /** The report {@link #check} gives per datastore; without one, the layer has no checker. */
+        final Map<String, CheckReport> checks = new TreeMap<>();
+        /** What {@link #grow} makes of a datastore; without one, the layer cannot grow. */
+        final Map<String, DatastoreInfo> grown = new TreeMap<>();
+        Boolean lastRepair;
+
+        @Override
+        public CheckReport check(String name, boolean repair) {
+            DatastoreInfo d = info(name);
+            lastRepair = repair;
+            CheckReport r = checks.get(name);
+            if (r == null) {
+                throw new StorageException(ErrorCode.UNSUPPORTED, "filesystem '" + d.filesystem() + "' of datastore '"
+                        + name + "' has no checker");
+            }
+            return r;
+        }
+
+        @Override
+        public DatastoreInfo grow(String name) {
+            DatastoreInfo d = info(name);
+            DatastoreInfo g = grown.get(name);
+            if (g == null) {
+                throw new StorageException(ErrorCode.UNSUPPORTED, "filesystem '" + d.filesystem() + "' of datastore '"
+                        + name + "' cannot grow");
+            }
+            map.put(name, g);
+            return g;
+        }
     }
 
     final class Volumes implements VolumeService {
