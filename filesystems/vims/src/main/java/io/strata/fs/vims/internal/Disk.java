@@ -54,13 +54,75 @@ final class Disk {
         device.write(src.duplicate().clear(), first * Pages.SIZE);
     }
 
+    /** Reads any byte range: whole sectors straight, a partial sector through a bounce buffer. */
     void read(ByteBuffer dst, long offset) {
-        device.read(dst, offset);
+        int ss = device.sectorSize();
+        if (offset % ss == 0 && dst.remaining() % ss == 0) {
+            device.read(dst, offset);
+            return;
+        }
+        long start = offset / ss * ss;
+        long end = (offset + dst.remaining() + ss - 1) / ss * ss;
+        ByteBuffer bounce = ByteBuffer.allocate((int) (end - start));
+        device.read(bounce, start);
+        bounce.clear().position((int) (offset - start)).limit((int) (offset - start) + dst.remaining());
+        dst.put(bounce);
     }
 
+    /**
+     * Writes any byte range: whole sectors straight; a partial sector at either end is read,
+     * patched and written back under a lock of that sector, so writers of different bytes of
+     * one sector do not undo each other.
+     */
     void write(ByteBuffer src, long offset) {
         checkWritable();
-        device.write(src, offset);
+        int ss = device.sectorSize();
+        int len = src.remaining();
+        if (offset % ss == 0 && len % ss == 0) {
+            device.write(src, offset);
+            return;
+        }
+        long end = offset + len;
+        long headEnd = Math.min(end, (offset + ss - 1) / ss * ss);
+        if (offset % ss != 0) {
+            patch(src, offset, headEnd, offset);
+        } else {
+            headEnd = offset;
+        }
+        long tailStart = Math.max(headEnd, end / ss * ss);
+        if (tailStart > headEnd) {
+            ByteBuffer mid = src.duplicate();
+            mid.position(src.position() + (int) (headEnd - offset)).limit(src.position() + (int) (tailStart - offset));
+            device.write(mid, headEnd);
+        }
+        if (end > tailStart) {
+            patch(src, tailStart, end, offset);
+        }
+        src.position(src.position() + len);
+    }
+
+    private final Object[] sectorLocks = new Object[64];
+    {
+        for (int i = 0; i < sectorLocks.length; i++) {
+            sectorLocks[i] = new Object();
+        }
+    }
+
+    /** Read-modify-write of the one sector holding {@code [from, to)}, taking bytes from {@code src} (which starts at {@code srcOffset}). */
+    private void patch(ByteBuffer src, long from, long to, long srcOffset) {
+        int ss = device.sectorSize();
+        long sector = from / ss * ss;
+        synchronized (sectorLocks[(int) ((sector / ss) % sectorLocks.length)]) {
+            ByteBuffer b = ByteBuffer.allocate(ss);
+            device.read(b, sector);
+            ByteBuffer part = src.duplicate();
+            part.position(src.position() + (int) (from - srcOffset)).limit(src.position() + (int) (to - srcOffset));
+            b.position((int) (from - sector));
+            b.put(part);
+            b.clear();
+            checkWritable();
+            device.write(b, sector);
+        }
     }
 
     void flush() {

@@ -56,6 +56,14 @@ final class TestDevice implements BlockDevice {
         failing.set(on);
     }
 
+    /** As a real LUN: whole sectors only. */
+    private static void aligned(ByteBuffer b, long offset) {
+        if (offset % 512 != 0 || b.remaining() % 512 != 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "request at " + offset + " of " + b.remaining()
+                    + " bytes is not aligned to 512-byte sectors");
+        }
+    }
+
     private void check() {
         if (failing.get()) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "test device is failing");
@@ -85,6 +93,7 @@ final class TestDevice implements BlockDevice {
     @Override
     public void read(ByteBuffer dst, long offset) {
         check();
+        aligned(dst, offset);
         try {
             while (dst.hasRemaining()) {
                 int n = ch.read(dst, offset);
@@ -104,6 +113,7 @@ final class TestDevice implements BlockDevice {
     @Override
     public void write(ByteBuffer src, long offset) {
         check();
+        aligned(src, offset);
         writes.incrementAndGet();
         try {
             while (src.hasRemaining()) {
