@@ -287,8 +287,9 @@ final class Vims implements Datastore, LockspaceProvider {
     void replayDead() {
         List<HostStatus> dead = new ArrayList<>();
         for (HostStatus h : ls.hosts()) {
-            if (h.slot() != ls.slot() && (h.state() == HostStatus.State.DEAD || h.state() == HostStatus.State.FREE)
-                    && !replayed.contains(key(h))) {
+            // DEAD only: a slot is FREE when never used or released by a clean unmount, which
+            // checkpoints its journal first; a new host in a dead host's slot replays it at mount
+            if (h.slot() != ls.slot() && h.state() == HostStatus.State.DEAD && !replayed.contains(key(h))) {
                 dead.add(h);
             }
         }
