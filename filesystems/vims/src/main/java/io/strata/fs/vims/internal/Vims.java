@@ -1119,9 +1119,23 @@ final class Vims implements Datastore, LockspaceProvider {
     }
 
     Locked lockCluster(long cluster) {
+        return lockCluster(cluster, true);
+    }
+
+    /**
+     * @param wait whether to wait for another thread or host using the cluster's group; without
+     *        waiting a busy group gives null (a caller that already holds other groups must not
+     *        wait: two hosts each holding one group and waiting for the other's would deadlock)
+     * @return the locked cluster, or null when busy and not waiting
+     */
+    Locked lockCluster(long cluster, boolean wait) {
         int area = Superblock.clusterArea(cluster);
         ClusterHold h = clusterHolds.computeIfAbsent(area, a -> new ClusterHold());
-        h.lock.lock();
+        if (wait) {
+            h.lock.lock();
+        } else if (!h.lock.tryLock()) {
+            return null;
+        }
         try {
             if (h.lease == null || !h.lease.valid()) {
                 if (h.lease != null) {
@@ -1129,8 +1143,13 @@ final class Vims implements Datastore, LockspaceProvider {
                     h.lease = null;
                 }
                 try {
-                    h.lease = acquire(area, "cluster group " + (area - Superblock.FIRST_CLUSTER_AREA), CLUSTER_WAIT);
+                    h.lease = acquire(area, "cluster group " + (area - Superblock.FIRST_CLUSTER_AREA),
+                            wait ? CLUSTER_WAIT : Duration.ZERO);
                 } catch (LeaseHeldException e) {
+                    if (!wait) {
+                        h.lock.unlock();
+                        return null;
+                    }
                     throw new StorageException(ErrorCode.LOCKED, "cluster group " + (area - 1) + " of VIMS '" + name
                             + "' has been held by host " + e.holder() + " for more than " + CLUSTER_WAIT.toSeconds() + " s");
                 }
@@ -1174,14 +1193,21 @@ final class Vims implements Datastore, LockspaceProvider {
      * (marked in the returned clusters) with its pointer changes, then closes them.
      */
     List<Locked> allocate(int count, List<Long> blocksOut) {
-        List<Locked> locked = new ArrayList<>();
-        try {
-            for (int pass = 0; pass < 2 && blocksOut.size() < count; pass++) {
+        long deadline = System.nanoTime() + CLUSTER_WAIT.toNanos();
+        boolean grewChecked = false;
+        while (true) {
+            List<Locked> locked = new ArrayList<>();
+            boolean skipped = false;
+            try {
                 for (long c : clusterOrder()) {
                     if (blocksOut.size() >= count) {
                         break;
                     }
-                    Locked l = lockCluster(c);
+                    Locked l = lockCluster(c, locked.isEmpty());
+                    if (l == null) {
+                        skipped = true; // busy, and this thread holds other groups: never wait holding some
+                        continue;
+                    }
                     int from = 0;
                     boolean used = false;
                     while (blocksOut.size() < count && Bitmaps.free(l.bitmap) > 0) {
@@ -1200,25 +1226,41 @@ final class Vims implements Datastore, LockspaceProvider {
                         l.close();
                     }
                 }
-                if (blocksOut.size() < count && pass == 0) {
-                    long before = sb.blocks();
-                    refreshSuperblock();
-                    if (sb.blocks() == before) {
-                        break;
-                    }
+            } catch (RuntimeException e) {
+                closeAll(locked);
+                blocksOut.clear();
+                throw e;
+            }
+            if (blocksOut.size() >= count) {
+                return locked;
+            }
+            closeAll(locked);
+            blocksOut.clear();
+            if (skipped && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(20 + RANDOM.nextInt(180)); // others hold groups this needs: let them finish
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new StorageException(ErrorCode.IO_ERROR, "interrupted while allocating in '" + name + "'");
+                }
+                continue;
+            }
+            if (!grewChecked) {
+                grewChecked = true;
+                long before = sb.blocks();
+                refreshSuperblock(); // another host may have grown the filesystem
+                if (sb.blocks() != before) {
+                    continue;
                 }
             }
-            if (blocksOut.size() < count) {
-                throw new StorageException(ErrorCode.DATASTORE_FULL, "datastore '" + name + "' is full ("
-                        + sb.capacity() / (1024 * 1024) + " MiB)");
-            }
-            return locked;
-        } catch (RuntimeException e) {
-            for (Locked l : locked) {
-                l.close();
-            }
-            blocksOut.clear();
-            throw e;
+            throw new StorageException(ErrorCode.DATASTORE_FULL, "datastore '" + name + "' is full ("
+                    + sb.capacity() / (1024 * 1024) + " MiB)");
+        }
+    }
+
+    private static void closeAll(List<Locked> locked) {
+        for (Locked l : locked) {
+            l.close();
         }
     }
 
