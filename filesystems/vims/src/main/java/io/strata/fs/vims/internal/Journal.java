@@ -20,7 +20,7 @@ import java.util.zip.CRC32C;
  * an image only where the page on the device is older (or torn, in the metadata regions): a
  * record replayed twice, or replayed after another host changed the page again, changes nothing.
  * Pages inside file blocks (pointer pages) are rewritten only over a blank or older pointer page
- * of the same place; and whenever this host frees a pointer block it starts a new epoch (see
+ * of the same place, or over that very image torn while it was written in place; and whenever this host frees a pointer block it starts a new epoch (see
  * {@link #checkpoint}) so no record of it can ever land on a block reused for data.
  *
  * <pre>
@@ -150,11 +150,22 @@ final class Journal {
         Pages.State state = Pages.state(now, type, target, sb.tag());
         boolean inData = target * Pages.SIZE >= sb.dataStart();
         boolean older = state == Pages.State.VALID && Pages.version(now) < Pages.version(image);
-        boolean write = older || state == Pages.State.ZERO || (state == Pages.State.DAMAGED && !inData);
+        boolean write = older || state == Pages.State.ZERO
+                || (state == Pages.State.DAMAGED && (!inData || torn(now, image)));
         if (write) {
             disk.writePages(target, image);
         }
         return write;
+    }
+
+    /**
+     * Whether a damaged page in a file block is this very image torn by a crash while it was
+     * written in place: its header (the first sector, written first) is the image's own, only
+     * the checksum fails. Anything else there (data of a file the block went to since) is left.
+     */
+    private static boolean torn(ByteBuffer now, ByteBuffer image) {
+        return now.duplicate().limit(Pages.PAYLOAD)
+                .equals(image.duplicate().position(0).limit(Pages.PAYLOAD));
     }
 
     /** Retires every record: they are all in place (each commit writes in place and flushes before it returns). */

@@ -85,6 +85,8 @@ final class Vims implements Datastore, LockspaceProvider {
     private volatile boolean fenced;
     private Thread maintenance;
     private final ByteBuffer zeros;
+    /** A block's worth of memory per thread for first writes into blocks (data and zeros). */
+    private final ThreadLocal<ByteBuffer> blockBuffer;
 
     /** A file this host has open, shared by its handles. */
     final class Node {
@@ -124,6 +126,7 @@ final class Vims implements Datastore, LockspaceProvider {
         this.sb = sb;
         this.tag = sb.tag();
         this.zeros = ByteBuffer.allocateDirect(sb.blockSize()).asReadOnlyBuffer();
+        this.blockBuffer = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(sb.blockSize()));
     }
 
     // ---------------------------------------------------------------- mount
@@ -1385,7 +1388,10 @@ final class Vims implements Datastore, LockspaceProvider {
     private void writeWhole(long block, long lb, ByteBuffer data, long dataOffset) {
         int bs = sb.blockSize();
         long blockStart = lb * bs;
-        ByteBuffer buf = ByteBuffer.allocateDirect(bs);
+        ByteBuffer buf = blockBuffer.get();
+        buf.clear();
+        buf.put(zeros.duplicate().clear());
+        buf.clear();
         if (data != null) {
             long s = Math.max(blockStart, dataOffset);
             long e = Math.min(blockStart + bs, dataOffset + data.remaining());

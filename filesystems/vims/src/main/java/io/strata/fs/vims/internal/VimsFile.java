@@ -17,6 +17,7 @@ import java.util.Optional;
  * commits the metadata that points at it, so no file ever shows bytes another file left there.
  */
 final class VimsFile implements DatastoreFile {
+    private static final byte[] ZEROS = new byte[64 * 1024];
     private final Vims fs;
     final Vims.Node node;
     private final String name;
@@ -115,7 +116,7 @@ final class VimsFile implements DatastoreFile {
             part.limit(dst.position() + done + len).position(dst.position() + done);
             if (p == 0 || Descriptor.unwritten(p)) {
                 while (part.hasRemaining()) {
-                    part.put((byte) 0);
+                    part.put(ZEROS, 0, Math.min(ZEROS.length, part.remaining()));
                 }
             } else {
                 fs.disk.read(part, fs.sb.blockOffset(Descriptor.block(p)) + off);
