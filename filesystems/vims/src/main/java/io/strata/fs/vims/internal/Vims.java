@@ -794,11 +794,14 @@ final class Vims implements Datastore, LockspaceProvider {
 
     /** Takes the lease of a file about to be removed (refused while another host has it open for writing). */
     private ResourceLease fileLeaseForRemoval(Entry e, String file) {
+        // Readers (here or on other hosts) take no lock and do not stop a removal, as on POSIX;
+        // whoever must not see a file go away holds a lease above it (the core: the volume's),
+        // and readAll checks what it read. A writer holds the file's lease, here as anywhere.
         synchronized (nodes) {
             Node n = nodes.get(e.index());
-            if (n != null && n.generation == e.generation() && (n.writers > 0 || n.readers > 0)) {
+            if (n != null && n.generation == e.generation() && n.writers > 0) {
                 throw new StorageException(ErrorCode.LOCKED, "file '" + Names.printable(file) + "' of datastore '"
-                        + name + "' is open on this host");
+                        + name + "' is open for writing on this host");
             }
         }
         try {
