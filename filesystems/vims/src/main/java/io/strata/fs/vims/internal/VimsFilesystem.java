@@ -87,7 +87,42 @@ public final class VimsFilesystem implements DatastoreFilesystem, ClusteredFiles
             throw new StorageException(ErrorCode.DEVICE_HAS_FILESYSTEM, "device " + dev.info().ref() + " holds " + found
                     + "; use --force to format it as VIMS (everything on it is lost)");
         }
+        if (TYPE.equals(found)) {
+            refuseIfInUse(disk);
+        }
         format(disk, p);
+    }
+
+    /** How long a forced format watches the heartbeats of a VIMS before erasing it. */
+    static volatile java.time.Duration heartbeatWatch = java.time.Duration.ofSeconds(7);
+
+    /**
+     * A forced format of a VIMS that hosts still use would pull the filesystem from under them:
+     * refused when any host slot's heartbeat moves while it is watched (a little more than two
+     * renewals with the default timings).
+     */
+    static void refuseIfInUse(Disk disk) {
+        Superblock sb = Vims.readSuperblock(disk);
+        int ss = sb.sectorSize();
+        int slots = sb.maxHosts();
+        ByteBuffer before = ByteBuffer.allocate(slots * ss);
+        disk.read(before, sb.lockspaceOffset() + ss);
+        try {
+            Thread.sleep(heartbeatWatch.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException(ErrorCode.IO_ERROR, "interrupted while checking the VIMS is not in use");
+        }
+        ByteBuffer after = ByteBuffer.allocate(slots * ss);
+        disk.read(after, sb.lockspaceOffset() + ss);
+        for (int s = 0; s < slots; s++) {
+            // a slot record is 512 bytes; its renewal counter is at byte 48 (strata-lease README)
+            if (before.getLong(s * ss + 48) != after.getLong(s * ss + 48)) {
+                throw new StorageException(ErrorCode.RESOURCE_IN_USE, "device " + disk.device.info().ref()
+                        + " holds a VIMS that hosts are using (the heartbeat in slot " + s + " moves); unmount it "
+                        + "everywhere before formatting it again");
+            }
+        }
     }
 
     /** @return null for a blank device, "vims" for a VIMS, else a description of what is there */

@@ -177,4 +177,31 @@ class VimsBasicsTest {
         }
         assertClean();
     }
+
+    @Test
+    void aForcedFormatRefusesAVimsInUseAndErasesOneThatIsNot() {
+        java.time.Duration was = VimsFilesystem.heartbeatWatch;
+        VimsFilesystem.heartbeatWatch = java.time.Duration.ofMillis(1200); // several renewals of Hosts.FAST
+        try {
+            fs.writeAtomically("keep", "x".getBytes());
+            TestDevice other = new TestDevice(dev.file, 0, "uuid:test-lun");
+            try {
+                StorageException e = assertThrows(StorageException.class,
+                        () -> new VimsFilesystem().format(other, Map.of(), true));
+                assertEquals(ErrorCode.RESOURCE_IN_USE, e.code());
+                assertTrue(e.getMessage().contains("hosts are using"), e.getMessage());
+                // without force it joins: nothing formatted
+                new VimsFilesystem().format(other, Map.of(), false);
+                assertEquals(List.of("keep"), fs.list());
+                fs.close();
+                new VimsFilesystem().format(other, Map.of(), true);
+            } finally {
+                other.close();
+            }
+            fs = Vims.mount("ds", dev, Hosts.host("b"));
+            assertEquals(List.of(), fs.list());
+        } finally {
+            VimsFilesystem.heartbeatWatch = was;
+        }
+    }
 }
