@@ -842,6 +842,11 @@ final class Chains {
                     src = m.ready(source);
                     f = chainFormat(src);
                     CatalogEntry.Snap s = src.snapshot(snap).orElseThrow(() -> snapshotNotFound(source, snap));
+                    CatalogEntry.Pending p = src.pending();
+                    if (p != null && p.op().equals("snapshot-delete") && p.snapshot().equals(snap)) {
+                        throw new StorageException(ErrorCode.VOLUME_IN_USE, "snapshot " + snap + " of volume "
+                                + m.ref(source) + " is being deleted");
+                    }
                     String file = target + "." + f.fileExtension();
                     m.checkNew(target, file);
                     int length = ancestry(m.catalog, src, snap).size() + 1;

@@ -96,15 +96,15 @@ final class Recovery {
                             Catalog next = recoverEntry(m.catalog, cur.get());
                             if (next != m.catalog) {
                                 m.writeCatalog(next, true);
-                                LOG.info("m.datastore {}: recovered the unfinished work on volume {} left by host {}",
-                                        m.name, e.name(), was.map(Object::toString).orElse("(none recorded)"));
+                                LOG.info("datastore {}: recovered the unfinished work on volume {} left by {}", m.name,
+                                        e.name(), was.map(h -> "host " + h).orElse("a host no longer alive"));
                             }
                         }
                     }
                 }
             } catch (StorageException ex) {
                 if (ex.code() != ErrorCode.VOLUME_IN_USE) {
-                    LOG.warn("m.datastore {}: cannot recover volume {} yet: {}", m.name, e.name(), ex.getMessage());
+                    LOG.warn("datastore {}: cannot recover volume {} yet: {}", m.name, e.name(), ex.getMessage());
                 }
             }
         }

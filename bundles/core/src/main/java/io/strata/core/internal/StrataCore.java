@@ -1571,15 +1571,19 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
                         + "provisioning of its base; use a full clone to change them");
             }
             Chains chains = new Chains(src);
-            String snap = snapshot;
-            // A clone runs on the host that holds its source (on a shared datastore).
-            try (Claim held = src.hold(source.volume())) {
-                if (snap == null || snap.isBlank()) {
-                    // The current state is frozen in a snapshot named after the clone, which becomes its base.
-                    snap = "clone-base-" + target.volume();
+            if (snapshot == null || snapshot.isBlank()) {
+                // The current state is frozen in a snapshot named after the clone, which becomes its
+                // base: that writes the source, so it runs on the host that holds it (on a shared datastore).
+                try (Claim held = src.hold(source.volume())) {
+                    String snap = "clone-base-" + target.volume();
                     chains.createSnapshot(source.volume(), snap, settings.chainMax());
+                    chains.linkedClone(source.volume(), snap, target.volume(), settings.chainMax());
                 }
-                chains.linkedClone(source.volume(), snap, target.volume(), settings.chainMax());
+            } else {
+                // An existing snapshot's image is never written, so any host clones it without the
+                // source's lease (a golden image cloned from every host at once, or while its volume
+                // runs elsewhere); the catalog transaction orders the clone with a delete of that snapshot.
+                chains.linkedClone(source.volume(), snapshot, target.volume(), settings.chainMax());
             }
             return src.info(target.volume());
         }

@@ -162,6 +162,18 @@ class SharedDatastoreTest {
             fails(ErrorCode.VOLUME_IN_USE, () -> h(2).resize(v, 16L << 20));
             // The holder itself may snapshot its open volume.
             new SnapshotServiceImpl(h(0)).create(v, "s");
+            // A linked clone of an existing snapshot writes nothing of the volume: any host makes one
+            // while h1 holds it, and several hosts at once; one without a snapshot needs the volume.
+            h(1).clone(v, "s", VolumeRef.parse("ds/kid2"), true, null, null);
+            h(2).clone(v, "s", VolumeRef.parse("ds/kid3"), true, null, null);
+            fails(ErrorCode.VOLUME_IN_USE, () -> h(1).clone(v, null, VolumeRef.parse("ds/kid4"), true, null, null));
+            try (VirtualDisk kid = h(2).open(VolumeRef.parse("ds/kid3"), true)) {
+                ByteBuffer got = ByteBuffer.allocate(data.length);
+                kid.read(got, 4096);
+                assertArrayEquals(data, got.array(), "the clone sees its base's data");
+            }
+            // A snapshot with clones is not deleted under them.
+            fails(ErrorCode.VOLUME_IN_USE, () -> new SnapshotServiceImpl(h(0)).delete(v, "s"));
         }
         // Released with the handle: another host opens it at once and reads what h1 flushed.
         try (VirtualDisk d = h(1).open(v, false)) {
