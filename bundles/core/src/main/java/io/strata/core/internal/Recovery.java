@@ -134,12 +134,12 @@ final class Recovery {
         switch (e.state()) {
             case CREATING -> {
                 rollBackFiles(e);
-                LOG.info("m.datastore {}: rolled back volume {} left half-created", m.name, e.name());
+                LOG.info("datastore {}: rolled back volume {} left half-created", m.name, e.name());
                 return c.remove(e.name());
             }
             case DELETING -> {
                 deleteFiles(e);
-                LOG.info("m.datastore {}: finished deleting volume {}", m.name, e.name());
+                LOG.info("datastore {}: finished deleting volume {}", m.name, e.name());
                 return c.remove(e.name());
             }
             case READY -> {
@@ -267,7 +267,7 @@ final class Recovery {
         try (DatastoreFile file = m.datastore.open(e.file(), false)) {
             return e.withVirtualSize(f.probe(file).virtualSize());
         } catch (RuntimeException ex) {
-            LOG.warn("m.datastore {}: cannot settle the size of volume {}: {}", m.name, e.name(), ex.getMessage());
+            LOG.warn("datastore {}: cannot settle the size of volume {}: {}", m.name, e.name(), ex.getMessage());
             return e;
         }
     }}
