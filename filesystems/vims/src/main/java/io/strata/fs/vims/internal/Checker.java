@@ -48,6 +48,13 @@ final class Checker {
 
     CheckReport check(boolean repair) {
         tag = sb.tag();
+        long end = sb.dataStart() + sb.blocks() * sb.blockSize();
+        if (disk.size() < end) {
+            // what lies past the end reads as zeros: nothing the checker would conclude from it can be trusted
+            errors.add("the device has " + disk.size() + " bytes but the VIMS on it needs " + end
+                    + " (a truncated or shrunk LUN?)" + (repair ? "; nothing was repaired" : ""));
+            repair = false;
+        }
         superblocks(repair);
         journals(repair);
         flush(repair);
@@ -137,7 +144,8 @@ final class Checker {
         for (int s = 0; s < sb.maxHosts(); s++) {
             long page = sb.journalPage(s);
             ByteBuffer h = disk.readPage(page);
-            if (Pages.state(h, Pages.JOURNAL_HEADER, page, tag) != Pages.State.VALID || h.getInt(40) != s) {
+            boolean torn = Journal.tornHeader(h, page, s, tag);
+            if (!torn && (Pages.state(h, Pages.JOURNAL_HEADER, page, tag) != Pages.State.VALID || h.getInt(40) != s)) {
                 errors.add("the journal header of slot " + s + " is " + Pages.problem(h, Pages.JOURNAL_HEADER, page, tag));
                 if (repair && !alive(s)) {
                     // an epoch no record on the device can carry
@@ -164,8 +172,13 @@ final class Checker {
                     }
                 }
             }
+            if (torn) {
+                errors.add("the journal header of slot " + s + " was torn by a crash while it was rewritten");
+            }
             if (pending > 0) {
                 errors.add("the journal of slot " + s + " holds " + pending + " page(s) not yet replayed");
+            }
+            if (pending > 0 || torn) {
                 if (repair) {
                     int n = j.replay();
                     repaired.add("journal of slot " + s + " replayed (" + n + " page(s))");

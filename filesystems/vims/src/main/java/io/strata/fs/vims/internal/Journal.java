@@ -40,6 +40,8 @@ final class Journal {
     private final int slot;
     private final long first;
     private long epoch;
+    /** The header was found torn (see {@link #tornHeader}): the next replay rewrites it. */
+    private boolean torn;
     private long seq;
     private int head = 1;
 
@@ -70,12 +72,34 @@ final class Journal {
     static Journal open(Disk disk, Superblock sb, int slot) {
         long page = sb.journalPage(slot);
         ByteBuffer h = disk.readPage(page);
-        if (Pages.state(h, Pages.JOURNAL_HEADER, page, sb.tag()) != Pages.State.VALID || h.getInt(40) != slot) {
+        boolean torn = tornHeader(h, page, slot, sb.tag());
+        if (!torn && (Pages.state(h, Pages.JOURNAL_HEADER, page, sb.tag()) != Pages.State.VALID || h.getInt(40) != slot)) {
             throw new StorageException(ErrorCode.CORRUPT_IMAGE, "the journal header of host slot " + slot
                     + " is damaged (" + Pages.problem(h, Pages.JOURNAL_HEADER, page, sb.tag())
                     + "); run storage:datastore-check --repair");
         }
-        return new Journal(disk, sb, slot, h.getLong(32));
+        Journal j = new Journal(disk, sb, slot, h.getLong(32));
+        j.torn = torn;
+        return j;
+    }
+
+    /**
+     * Whether a slot's journal header is one a crash tore while {@link #checkpoint} rewrote it:
+     * every field in place and sound (they all sit in the first sector), zeros after them, only
+     * the checksum (in the last sector) wrong. Either epoch it can show is safe to go on with:
+     * a checkpoint starts only once every record of the old one is in place.
+     */
+    static boolean tornHeader(ByteBuffer h, long page, int slot, int tag) {
+        if (h.getInt(0) != Pages.MAGIC || h.getShort(4) != Pages.JOURNAL_HEADER || h.getLong(8) != page
+                || h.getInt(24) != tag || h.getInt(40) != slot || h.getInt(Pages.CRC_AT) == Pages.crc(h)) {
+            return false;
+        }
+        for (int i = 44; i < Pages.CRC_AT; i++) {
+            if (h.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     long epoch() {
@@ -138,7 +162,7 @@ final class Journal {
         if (written > 0) {
             disk.flush();
         }
-        if (!records.isEmpty()) {
+        if (!records.isEmpty() || torn) {
             checkpoint();
         }
         return written;
@@ -174,6 +198,7 @@ final class Journal {
         disk.flush();
         epoch++;
         head = 1;
+        torn = false;
     }
 
     /**

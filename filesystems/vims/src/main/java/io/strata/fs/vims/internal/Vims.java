@@ -381,6 +381,32 @@ final class Vims implements Datastore, LockspaceProvider {
 
     /** Reads the directory again when another host changed it since (one page read when it did not). */
     void refreshDirectory(boolean force) {
+        retryTorn(() -> refreshDirectoryOnce(force));
+    }
+
+    /** Pages another host rewrites in place may be read half old, half new: a few reads again before calling them damaged. */
+    static final int TORN_RETRIES = 10;
+
+    private static void retryTorn(Runnable read) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                read.run();
+                return;
+            } catch (StorageException e) {
+                if (e.code() != ErrorCode.CORRUPT_IMAGE || attempt >= TORN_RETRIES) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(5L + attempt * 5L);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void refreshDirectoryOnce(boolean force) {
         ByteBuffer ns = disk.readPage(sb.namespacePage());
         if (Pages.state(ns, Pages.NAMESPACE, sb.namespacePage(), tag) != Pages.State.VALID) {
             throw damaged("the namespace header", Pages.problem(ns, Pages.NAMESPACE, sb.namespacePage(), tag));
@@ -559,6 +585,12 @@ final class Vims implements Datastore, LockspaceProvider {
     }
 
     Descriptor readDescriptor(int index, long generation, String file) {
+        Descriptor[] out = new Descriptor[1];
+        retryTorn(() -> out[0] = readDescriptorOnce(index, generation, file));
+        return out[0];
+    }
+
+    private Descriptor readDescriptorOnce(int index, long generation, String file) {
         long page = sb.descriptorPage(index);
         ByteBuffer b = disk.readPage(page);
         if (Pages.state(b, Pages.DESCRIPTOR, page, tag) != Pages.State.VALID) {
@@ -836,6 +868,9 @@ final class Vims implements Datastore, LockspaceProvider {
                     commit(t);
                 }
                 refreshDirectory(false);
+                // before the namespace: a create (here or on another host) that finds the entry free
+                // must find its file lease free too
+                fl.close();
             } finally {
                 nsLock.unlock();
             }
@@ -1087,6 +1122,11 @@ final class Vims implements Datastore, LockspaceProvider {
 
     // ---------------------------------------------------------------- allocation
 
+    /** @return whether a cluster is one this host allocates from first */
+    boolean ownCluster(long cluster) {
+        return cluster % sb.maxHosts() == ls.slot() % sb.maxHosts();
+    }
+
     /** Clusters in the order this host tries them: its own group's first. */
     private List<Long> clusterOrder() {
         long clusters = sb.clusters();
@@ -1120,6 +1160,11 @@ final class Vims implements Datastore, LockspaceProvider {
         @Override
         public void close() {
             hold.lastUse = System.nanoTime();
+            if (hold.lock.getHoldCount() == 1 && hold.lease != null && !ownCluster(cluster)) {
+                // another host's group (a free, or a spill-over): its owner will want it back soon
+                hold.lease.close();
+                hold.lease = null;
+            }
             hold.lock.unlock();
         }
     }

@@ -14,7 +14,19 @@ final class Hosts {
     static final LeaseSettings FAST = new LeaseSettings(Duration.ofMillis(250), Duration.ofMillis(2000),
             Duration.ofMillis(700));
 
+    /**
+     * Slower timings for tests where no host dies: a loaded machine that stalls a heartbeat for
+     * a second must not make a host fence itself (joining takes about 4 s).
+     */
+    static final LeaseSettings STEADY = new LeaseSettings(Duration.ofMillis(400), Duration.ofSeconds(6),
+            Duration.ofSeconds(2));
+
     private Hosts() {
+    }
+
+    static LeaseParticipant steady(String name) {
+        return new LeaseParticipant(new HostIdentity(UUID.randomUUID(), name), STEADY, LeaseClock.SYSTEM, () -> {
+        });
     }
 
     static LeaseParticipant host(String name, AtomicInteger fences) {
