@@ -101,6 +101,20 @@ public interface DatastoreFile extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Whether I/O to this file waits on a round trip to shared storage (a file of a clustered
+     * filesystem on a network LUN, of a NAS): each request is slow but many can be under way at
+     * once, so a server in front of a disk on this file (the NBD export) gains by serving a
+     * client's requests concurrently instead of one after the other. Files on local storage
+     * answer false (the default).
+     *
+     * @return true when concurrent requests are worth their cost
+     * @since 1.2
+     */
+    default boolean concurrentIo() {
+        return false;
+    }
+
     /** Closes the file. Never throws. */
     @Override
     void close();

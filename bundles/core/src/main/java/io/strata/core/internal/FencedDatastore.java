@@ -220,6 +220,11 @@ final class FencedDatastore implements Datastore {
         }
 
         @Override
+        public boolean concurrentIo() {
+            return f.concurrentIo();
+        }
+
+        @Override
         public void close() {
             f.close();
         }

@@ -125,7 +125,7 @@ final class VolumeHandle implements VirtualDisk {
     @Override
     public boolean concurrentIo() {
         SharedDisk.Chain c = shared.chain;
-        return c != null && c.disk().concurrentIo();
+        return c != null && (c.disk().concurrentIo() || c.file().concurrentIo());
     }
 
     @Override
@@ -258,7 +258,15 @@ final class VolumeHandle implements VirtualDisk {
         long stamp = shared.gate.readLock();
         CompletableFuture<Void> f;
         try {
-            f = start.apply(shared.chain.disk());
+            SharedDisk.Chain c = shared.chain;
+            VirtualDisk d = c.disk();
+            if (d.concurrentIo() || !c.file().concurrentIo()) {
+                f = start.apply(d);
+            } else {
+                // A format that blocks, on a file whose I/O waits on a round trip (VIMS on a LUN):
+                // its blocking calls run side by side on the volume I/O threads.
+                f = CompletableFuture.runAsync(() -> start.apply(d).join(), VolumeThreads.pool());
+            }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }

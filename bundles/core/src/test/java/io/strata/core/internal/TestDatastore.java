@@ -218,6 +218,17 @@ final class TestDatastore implements Datastore {
 
     /** A file of the test datastore. */
     static final class TestFile implements DatastoreFile {
+        /** What {@link #concurrentIo()} answers (a file on a network LUN), for every test file. */
+        static volatile boolean concurrent;
+        /** When set, reads wait on it (a slow round trip); {@link #reading} counts those waiting. */
+        static volatile java.util.concurrent.CountDownLatch readGate;
+        static final java.util.concurrent.atomic.AtomicInteger reading = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public boolean concurrentIo() {
+            return concurrent;
+        }
+
         private final String name;
         private final FileChannel ch;
         private final boolean writable;
@@ -260,6 +271,17 @@ final class TestDatastore implements Datastore {
         public int read(ByteBuffer dst, long position) {
             ds.check();
             faults.read("read " + name);
+            java.util.concurrent.CountDownLatch gate = readGate;
+            if (gate != null) {
+                reading.incrementAndGet();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    reading.decrementAndGet();
+                }
+            }
             int total = 0;
             try {
                 while (dst.hasRemaining()) {

@@ -312,6 +312,15 @@ final class VimsFile implements DatastoreFile {
         };
     }
 
+    /**
+     * Yes: a VIMS lives on a shared LUN, whose requests wait on a round trip; a server in front
+     * of a disk on this file serves its client's requests side by side.
+     */
+    @Override
+    public boolean concurrentIo() {
+        return true;
+    }
+
     @Override
     public Optional<Path> localPath() {
         return Optional.empty();

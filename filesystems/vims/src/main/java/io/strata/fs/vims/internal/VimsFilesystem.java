@@ -232,8 +232,15 @@ public final class VimsFilesystem implements DatastoreFilesystem, ClusteredFiles
         disk.writePages(Superblock.PRIMARY_PAGE, Pages.allocate());
         disk.writePages(Superblock.BACKUP_PAGE, Pages.allocate());
         disk.flush();
-        // the lockspace: its header sector blank, then formatted for this filesystem
-        disk.write(ByteBuffer.allocate(dev.sectorSize()), sb.lockspaceOffset());
+        // the lockspace: all of it blank (what a LUN held before would read as damaged lease
+        // records), then formatted for this filesystem
+        ByteBuffer blank = ByteBuffer.allocateDirect(1024 * 1024);
+        long lsBytes = sb.lockspaceSectors() * sb.sectorSize();
+        for (long done = 0; done < lsBytes; ) {
+            int n = (int) Math.min(blank.capacity(), lsBytes - done);
+            disk.write(blank.clear().limit(n), sb.lockspaceOffset() + done);
+            done += n;
+        }
         SectorStore store = Lockspaces.blockStore(dev, sb.lockspaceOffset(), sb.lockspaceSectors());
         Lockspaces.format(store, sb.lockspaceName(), sb.lockspaceLayout());
         store.close();

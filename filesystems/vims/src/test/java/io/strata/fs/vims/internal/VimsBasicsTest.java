@@ -204,4 +204,28 @@ class VimsBasicsTest {
             VimsFilesystem.heartbeatWatch = was;
         }
     }
+
+    @Test
+    void aForcedFormatOverOldDataLeavesNoDamagedLeaseRecords() throws Exception {
+        fs.close();
+        // the LUN held something else before: garbage over all its metadata, lockspace included
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(dev.file,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] junk = random(MIB, 77);
+            for (long at = 0; at < 96L * MIB; at += MIB) {
+                ch.write(ByteBuffer.wrap(junk), at);
+            }
+        }
+        StorageException refused = assertThrows(StorageException.class,
+                () -> new VimsFilesystem().format(dev, Map.of("max-files", "64", "max-hosts", "4"), false));
+        assertEquals(ErrorCode.DEVICE_HAS_FILESYSTEM, refused.code());
+        new VimsFilesystem().format(dev, Map.of("max-files", "64", "max-hosts", "4"), true);
+        fs = Vims.mount("ds", dev, Hosts.host("c"));
+        try (DatastoreFile f = fs.create("new")) { // the namespace and file leases are taken
+            f.write(ByteBuffer.wrap(random(4096, 1)), 0);
+        }
+        fs.writeAtomically("cat", "x".getBytes());
+        assertEquals(List.of("cat", "new"), fs.list());
+        assertClean();
+    }
 }
