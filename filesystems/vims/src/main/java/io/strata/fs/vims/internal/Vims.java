@@ -894,6 +894,11 @@ final class Vims implements Datastore, LockspaceProvider {
             }
         }
         for (Entry e : todo) {
+            if (e.deleter() == ls.slot() && Thread.currentThread() == maintenance) {
+                // this host's own delete, under way in another thread: taking the file's lease here
+                // too would make that thread's acquisition (or a create reusing the entry) fail LOCKED
+                continue;
+            }
             ResourceLease fl;
             try {
                 fl = acquire(sb.fileArea(e.index()), "file " + e.name(), Duration.ZERO);
