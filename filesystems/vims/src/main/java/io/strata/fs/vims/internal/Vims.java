@@ -147,6 +147,42 @@ final class Vims implements Datastore, LockspaceProvider {
                 + " holds no VIMS filesystem (no sound superblock, primary or backup)");
     }
 
+    /**
+     * The pages some journal holds a sound image of (the latest by version): a metadata page
+     * found damaged that one of them covers was torn by a crash while it was written in place,
+     * and replaying that journal rewrites it.
+     */
+    static Map<Long, Long> journalled(Disk disk, Superblock sb) {
+        Map<Long, Long> covered = new HashMap<>();
+        for (int s = 0; s < sb.maxHosts(); s++) {
+            Journal j;
+            try {
+                j = Journal.open(disk, sb, s);
+            } catch (StorageException e) {
+                continue;
+            }
+            for (Journal.Record r : j.records()) {
+                for (int k = 0; k < r.targets().size(); k++) {
+                    covered.merge(r.targets().get(k), Pages.version(r.images().get(k)), Math::max);
+                }
+            }
+        }
+        return covered;
+    }
+
+    /** @throws StorageException the damage, unless a journal covers the page (see {@link #journalled}) */
+    private static void damagedUnlessJournalled(Map<Long, Long>[] covered, Disk disk, Superblock sb, long page,
+            String what, String problem) {
+        if (covered[0] == null) {
+            covered[0] = journalled(disk, sb);
+        }
+        if (!covered[0].containsKey(page)) {
+            throw damaged(what, problem);
+        }
+        LOG.warn("VIMS on {}: {} is {}, torn by a crash: a journal holds it and replay rewrites it",
+                disk.device.info().ref(), what, problem);
+    }
+
     /** The read-only checks a mount makes before it writes anything. */
     static void validate(Disk disk, Superblock sb) {
         String ref = disk.device.info().ref();
@@ -165,15 +201,19 @@ final class Vims implements Datastore, LockspaceProvider {
                     + " bytes but the VIMS on it needs " + end + " (a truncated or shrunk LUN?)");
         }
         int tag = sb.tag();
+        @SuppressWarnings("unchecked")
+        Map<Long, Long>[] covered = new Map[1];
         ByteBuffer ns = disk.readPage(sb.namespacePage());
         if (Pages.state(ns, Pages.NAMESPACE, sb.namespacePage(), tag) != Pages.State.VALID) {
-            throw damaged("the namespace header", Pages.problem(ns, Pages.NAMESPACE, sb.namespacePage(), tag));
+            damagedUnlessJournalled(covered, disk, sb, sb.namespacePage(), "the namespace header",
+                    Pages.problem(ns, Pages.NAMESPACE, sb.namespacePage(), tag));
         }
         ByteBuffer dir = disk.readPages(sb.directoryStart(), sb.directoryPages());
         for (int p = 0; p < sb.directoryPages(); p++) {
             ByteBuffer page = Disk.page(dir, p);
             if (Pages.state(page, Pages.DIRECTORY, sb.directoryStart() + p, tag) != Pages.State.VALID) {
-                throw damaged("directory page " + p, Pages.problem(page, Pages.DIRECTORY, sb.directoryStart() + p, tag));
+                damagedUnlessJournalled(covered, disk, sb, sb.directoryStart() + p, "directory page " + p,
+                        Pages.problem(page, Pages.DIRECTORY, sb.directoryStart() + p, tag));
             }
         }
         long clusters = sb.clusters();
@@ -181,7 +221,8 @@ final class Vims implements Datastore, LockspaceProvider {
         for (int c = 0; c < clusters; c++) {
             ByteBuffer page = Disk.page(bm, c);
             if (Pages.state(page, Pages.BITMAP, sb.bitmapPage(c), tag) != Pages.State.VALID) {
-                throw damaged("the bitmap of cluster " + c, Pages.problem(page, Pages.BITMAP, sb.bitmapPage(c), tag));
+                damagedUnlessJournalled(covered, disk, sb, sb.bitmapPage(c), "the bitmap of cluster " + c,
+                        Pages.problem(page, Pages.BITMAP, sb.bitmapPage(c), tag));
             }
         }
         for (int s = 0; s < sb.maxHosts(); s++) {
@@ -245,12 +286,41 @@ final class Vims implements Datastore, LockspaceProvider {
             LOG.info("VIMS {}: replayed {} page(s) from this slot's journal (left by an earlier run)", name, n);
         }
         replayDead();
-        refreshDirectory(true);
+        readDirectoryAfterCrash();
         finishInterrupted();
         maintenance = new Thread(this::maintain, "strata-vims-" + name);
         maintenance.setDaemon(true);
         maintenance.start();
         LOG.info("VIMS {} mounted: slot {}, {} blocks of {} bytes", name, slot, sb.blocks(), sb.blockSize());
+    }
+
+    /**
+     * Reads the directory at mount. A page torn by a crash that a journal record of another host
+     * covers (see {@link #validate}) reads damaged until that host is judged dead and its journal
+     * replayed: waits for that, up to twice the expiry.
+     */
+    private void readDirectoryAfterCrash() {
+        long end = System.nanoTime() + participantExpiry().multipliedBy(2).plus(participant.settings().renewal()
+                .multipliedBy(2)).toNanos();
+        while (true) {
+            try {
+                refreshDirectory(true);
+                return;
+            } catch (StorageException e) {
+                if (e.code() != ErrorCode.CORRUPT_IMAGE || System.nanoTime() > end) {
+                    throw e;
+                }
+                LOG.info("VIMS {}: {}; waiting for the hosts that may hold it in their journals to be replayed",
+                        name, e.getMessage());
+                try {
+                    Thread.sleep(participant.settings().renewal().toMillis());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                replayDead();
+            }
+        }
     }
 
     private Duration participantExpiry() {
@@ -262,7 +332,12 @@ final class Vims implements Datastore, LockspaceProvider {
         long lastSweep = System.nanoTime();
         while (!closed) {
             try {
-                Thread.sleep(Math.min(every, LINGER_MS));
+                // parked, not sleeping: unmount wakes it with unpark, never an interrupt, which
+                // would close a FileChannel-backed device under the I/O it may be doing
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(every, LINGER_MS) * 1_000_000);
+                if (closed) {
+                    return;
+                }
                 releaseIdleClusters(false);
                 long now = System.nanoTime();
                 if (now - lastSweep > every * 1_000_000) {
@@ -270,8 +345,6 @@ final class Vims implements Datastore, LockspaceProvider {
                     replayDead();
                     finishInterrupted();
                 }
-            } catch (InterruptedException e) {
-                return;
             } catch (RuntimeException e) {
                 if (!closed) {
                     LOG.debug("VIMS {}: maintenance: {}", name, e.toString());
@@ -336,6 +409,17 @@ final class Vims implements Datastore, LockspaceProvider {
         }
     }
 
+    /** @return whether another host is dead with its journal not replayed here yet, or not judged yet */
+    boolean awaitingReplay() {
+        for (HostStatus h : ls.hosts()) {
+            if (h.slot() != ls.slot() && (h.state() == HostStatus.State.UNKNOWN
+                    || (h.state() == HostStatus.State.DEAD && !replayed.contains(key(h))))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static String key(HostStatus h) {
         return h.slot() + ":" + h.host().id() + ":" + h.generation();
     }
@@ -387,14 +471,39 @@ final class Vims implements Datastore, LockspaceProvider {
     /** Pages another host rewrites in place may be read half old, half new: a few reads again before calling them damaged. */
     static final int TORN_RETRIES = 10;
 
-    private static void retryTorn(Runnable read) {
+    /**
+     * Reads metadata that another host may be rewriting in place, or that a crash tore and a
+     * journal still holds: a few quick reads again; then, while a host is dead (or not judged
+     * yet) and its journal not replayed, reads again after each replay of dead hosts' journals,
+     * for up to twice the expiry. A page still damaged then, or at once when every other host is
+     * alive, is reported.
+     */
+    private void retryTorn(Runnable read) {
+        long end = 0;
         for (int attempt = 0; ; attempt++) {
             try {
                 read.run();
                 return;
             } catch (StorageException e) {
-                if (e.code() != ErrorCode.CORRUPT_IMAGE || attempt >= TORN_RETRIES) {
+                if (e.code() != ErrorCode.CORRUPT_IMAGE || closed) {
                     throw e;
+                }
+                if (attempt >= TORN_RETRIES) {
+                    if (end == 0) {
+                        end = System.nanoTime() + participantExpiry().multipliedBy(2)
+                                .plus(participant.settings().renewal().multipliedBy(2)).toNanos();
+                    }
+                    if (!awaitingReplay() || System.nanoTime() > end) {
+                        throw e;
+                    }
+                    try {
+                        Thread.sleep(Math.max(10, participant.settings().renewal().toMillis() / 2));
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                    replayDead();
+                    continue;
                 }
                 try {
                     Thread.sleep(5L + attempt * 5L);
@@ -776,6 +885,10 @@ final class Vims implements Datastore, LockspaceProvider {
                         d.lock(Descriptor.LOCK_NONE, 0, null, 0);
                         commit(new Txn(tag).put(sb.descriptorPage(n.index), Pages.DESCRIPTOR, d.page));
                         n.desc = d;
+                        // Every record of this file's pages is in place: retire them before the lease
+                        // goes, so none can be replayed over a pointer block that another host frees
+                        // and reuses for data once it holds the file.
+                        journal.checkpoint();
                     } catch (RuntimeException e) {
                         LOG.warn("VIMS {}: could not clear the lock record of file {}: {}", name, n.index, e.getMessage());
                     }
@@ -1072,14 +1185,17 @@ final class Vims implements Datastore, LockspaceProvider {
         if (b != null) {
             return b;
         }
-        b = disk.readPage(pageNo);
-        Pages.State s = Pages.state(b, Pages.POINTERS, pageNo, tag);
-        if (s == Pages.State.DAMAGED) {
-            throw new StorageException(ErrorCode.CORRUPT_IMAGE, "pointer page " + pageNo + " of a file in VIMS '" + name
-                    + "' is " + Pages.problem(b, Pages.POINTERS, pageNo, tag) + "; run storage:datastore-check");
-        }
-        n.pointerPages.put(pageNo, b);
-        return b;
+        ByteBuffer[] out = new ByteBuffer[1];
+        retryTorn(() -> {
+            ByteBuffer r = disk.readPage(pageNo);
+            if (Pages.state(r, Pages.POINTERS, pageNo, tag) == Pages.State.DAMAGED) {
+                throw new StorageException(ErrorCode.CORRUPT_IMAGE, "pointer page " + pageNo + " of a file in VIMS '"
+                        + name + "' is " + Pages.problem(r, Pages.POINTERS, pageNo, tag) + "; run storage:datastore-check");
+            }
+            out[0] = r;
+        });
+        n.pointerPages.put(pageNo, out[0]);
+        return out[0];
     }
 
     /**
@@ -1211,12 +1327,16 @@ final class Vims implements Datastore, LockspaceProvider {
                 }
             }
             long pageNo = sb.bitmapPage(cluster);
-            ByteBuffer b = disk.readPage(pageNo);
-            if (Pages.state(b, Pages.BITMAP, pageNo, tag) != Pages.State.VALID) {
-                throw new StorageException(ErrorCode.CORRUPT_IMAGE, "the bitmap of cluster " + cluster + " of VIMS '" + name
-                        + "' is " + Pages.problem(b, Pages.BITMAP, pageNo, tag) + "; run storage:datastore-check");
-            }
-            return new Locked(cluster, h, b);
+            ByteBuffer[] out = new ByteBuffer[1];
+            retryTorn(() -> {
+                ByteBuffer b = disk.readPage(pageNo);
+                if (Pages.state(b, Pages.BITMAP, pageNo, tag) != Pages.State.VALID) {
+                    throw new StorageException(ErrorCode.CORRUPT_IMAGE, "the bitmap of cluster " + cluster + " of VIMS '"
+                            + name + "' is " + Pages.problem(b, Pages.BITMAP, pageNo, tag) + "; run storage:datastore-check");
+                }
+                out[0] = b;
+            });
+            return new Locked(cluster, h, out[0]);
         } catch (RuntimeException e) {
             h.lock.unlock();
             throw e;
@@ -1748,7 +1868,7 @@ final class Vims implements Datastore, LockspaceProvider {
         }
         Thread m = maintenance;
         if (m != null) {
-            m.interrupt();
+            java.util.concurrent.locks.LockSupport.unpark(m);
         }
         List<Node> open;
         synchronized (nodes) {

@@ -177,7 +177,7 @@ class CrashPowerCutTest {
                 interrupted = dev.cutOp;
             }
             long writes = dev.writes();
-            String problem = recover(lun, dev, interrupted);
+            String problem = recover(lun, dev, interrupted, id % 2 == 1);
             return new Outcome(cutAt, writes, interrupted, dev.cutWhat, fencedBeforeCut, problem);
         } catch (RuntimeException | AssertionError e) {
             return new Outcome(cutAt, dev.writes(), interrupted, dev.cutWhat, fencedBeforeCut, e.toString());
@@ -187,15 +187,48 @@ class CrashPowerCutTest {
         }
     }
 
-    /** Offline repair, offline check, then another host checks every acknowledged operation. */
-    private String recover(Path lun, CrashDevice cut, int interrupted) {
+    /**
+     * Every other run: offline repair, offline check, then another host checks every acknowledged
+     * operation; the others: another host mounts at once and checks, then the offline check.
+     */
+    private String recover(Path lun, CrashDevice cut, int interrupted, boolean direct) {
         CrashDevice real = new CrashDevice(lun, template, 0, false, 0);
         try {
             try {
-                Disk disk = new Disk(real); // would a host mount it before any journal is replayed?
+                Disk disk = new Disk(real); // a host mounts it before any journal is replayed
                 Vims.validate(disk, Vims.readSuperblock(disk));
             } catch (RuntimeException e) {
                 UNMOUNTABLE.add(cut.cutWhat + ": " + e.getMessage());
+                return "a host cannot mount the LUN after the cut: " + e.getMessage();
+            }
+            if (direct) {
+                // half the runs: no checker first; another host mounts (replaying the dead host's
+                // journal once its heartbeat expired), finds every acknowledged operation, and the
+                // filesystem it leaves is clean
+                Vims b = CrashWorkload.mount(real, "b", () -> {
+                });
+                String problem;
+                try {
+                    problem = CrashWorkload.verify(b, plan.before(interrupted), plan.after(interrupted));
+                    // the crashed host's journal is replayed once its heartbeat expired
+                    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (b.awaitingReplay() && System.nanoTime() < end) {
+                        Thread.sleep(50);
+                    }
+                    if (problem == null && b.awaitingReplay()) {
+                        problem = "the crashed host's journal was not replayed within 60 s";
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    problem = "interrupted";
+                } finally {
+                    b.close();
+                }
+                if (problem != null) {
+                    return "mounted without a repair: " + problem;
+                }
+                CheckReport after = Checker.offline(real, false);
+                return after.clean() ? null : "mounted without a repair, the checker then finds: " + after;
             }
             CheckReport repair = Checker.offline(real, true);
             List<String> unexpected = new ArrayList<>();
