@@ -26,7 +26,7 @@ public class FeaturesIT extends StrataTestSupport {
     static final Set<String> BUNDLES = Set.of(
             "io.strata.api", "io.strata.core",
             "io.strata.format-raw", "io.strata.format-vhd", "io.strata.format-qcow2",
-            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.shell", "io.strata.nbd",
+            "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.fs-vims", "io.strata.shell", "io.strata.nbd",
             "io.strata.lease", "io.strata.multipath", "io.strata.driver-iscsi", "io.strata.driver-fc");
 
     @Inject

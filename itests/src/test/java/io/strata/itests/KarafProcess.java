@@ -405,12 +405,31 @@ final class KarafProcess implements AutoCloseable {
         Files.write(path, lines, StandardCharsets.ISO_8859_1);
     }
 
+    /** Ports handed out in this JVM: never twice, even once their probe socket is closed. */
+    private static final java.util.Set<Integer> GIVEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * A port free now, below the kernel's ephemeral range (32768 and up here): a port the kernel
+     * gave to a probe socket can be given again, between the probe and the server's start, to an
+     * outgoing connection (this JVM's SSH sessions, an iSCSI login), and a Strata instance then
+     * cannot listen on it.
+     */
     static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            int port = 20000 + random.nextInt(12000);
+            if (!GIVEN.add(port)) {
+                continue;
+            }
+            try (ServerSocket socket = new ServerSocket()) {
+                socket.setReuseAddress(false);
+                socket.bind(new java.net.InetSocketAddress("0.0.0.0", port));
+                return port;
+            } catch (IOException e) {
+                // in use: another
+            }
         }
+        throw new IllegalStateException("no free port found between 20000 and 32000");
     }
 
     static void deleteTree(Path root) throws IOException {
