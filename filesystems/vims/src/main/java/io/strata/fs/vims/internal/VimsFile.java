@@ -313,12 +313,14 @@ final class VimsFile implements DatastoreFile {
     }
 
     /**
-     * Yes: a VIMS lives on a shared LUN, whose requests wait on a round trip; a server in front
-     * of a disk on this file serves its client's requests side by side.
+     * No, for now: a VIMS lives on a shared LUN whose requests wait on a round trip, but with a
+     * VHD on VIMS served side by side through the core's volume I/O threads one integration run
+     * in three answered an NBD block-status request with EIO (not understood yet). Until that is,
+     * a volume on VIMS is served in order, as before.
      */
     @Override
     public boolean concurrentIo() {
-        return true;
+        return false;
     }
 
     @Override
