@@ -2,7 +2,6 @@ package io.strata.fs.vims.internal;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.strata.api.format.CheckReport;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +12,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +32,6 @@ class CrashKillTest {
     static final int KILLS = Integer.getInteger("strata.crash.kills", 30);
     static final int OPS = 60;
     static final long SEED = Long.getLong("strata.crash.seed", 20240611L);
-    static final Pattern EXPECTED = CrashPowerCutTest.EXPECTED;
 
     @TempDir
     static Path dir;
@@ -161,29 +158,7 @@ class CrashKillTest {
     private static String recover(Path lun, CrashWorkload.Plan plan, int op) {
         CrashDevice real = CrashDevice.plain(lun);
         try {
-            CheckReport repair = Checker.offline(real, true);
-            List<String> unexpected = new ArrayList<>();
-            for (String e : repair.errors()) {
-                if (!EXPECTED.matcher(e).matches()) {
-                    unexpected.add(e);
-                }
-            }
-            if (!unexpected.isEmpty() || !repair.leaks().isEmpty()) {
-                return "after the kill the checker finds more than journals to replay: " + unexpected + " leaks "
-                        + repair.leaks() + " (repaired " + repair.repaired() + ")";
-            }
-            CheckReport check = Checker.offline(real, false);
-            if (!check.clean()) {
-                return "the checker is not clean after repair: " + check;
-            }
-            Vims b = CrashWorkload.mount(real, "b", () -> {
-            });
-            try {
-                String problem = CrashWorkload.verify(b, plan.before(op), plan.after(op));
-                return problem == null ? null : problem + " (before: " + plan.before(op) + ", after: " + plan.after(op) + ")";
-            } finally {
-                b.close();
-            }
+            return CrashWorkload.repairAndVerify(real, plan, op, "kill");
         } finally {
             real.close();
         }

@@ -230,30 +230,7 @@ class CrashPowerCutTest {
                 CheckReport after = Checker.offline(real, false);
                 return after.clean() ? null : "mounted without a repair, the checker then finds: " + after;
             }
-            CheckReport repair = Checker.offline(real, true);
-            List<String> unexpected = new ArrayList<>();
-            for (String e : repair.errors()) {
-                if (!EXPECTED.matcher(e).matches()) {
-                    unexpected.add(e);
-                }
-            }
-            if (!unexpected.isEmpty() || !repair.leaks().isEmpty()) {
-                return "after the cut the checker finds more than journals to replay: " + unexpected + " leaks "
-                        + repair.leaks() + " (repaired " + repair.repaired() + ")";
-            }
-            CheckReport check = Checker.offline(real, false);
-            if (!check.clean()) {
-                return "the checker is not clean after repair: " + check;
-            }
-            Vims b = CrashWorkload.mount(real, "b", () -> {
-            });
-            try {
-                String problem = CrashWorkload.verify(b, plan.before(interrupted), plan.after(interrupted));
-                return problem == null ? null : problem + " (before: " + plan.before(interrupted) + ", after: "
-                        + plan.after(interrupted) + ")";
-            } finally {
-                b.close();
-            }
+            return CrashWorkload.repairAndVerify(real, plan, interrupted, "cut");
         } finally {
             real.close();
         }

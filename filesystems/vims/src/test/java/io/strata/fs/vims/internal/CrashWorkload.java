@@ -454,4 +454,35 @@ final class CrashWorkload {
         }
         return s.toString();
     }
+    /**
+     * After a crash: offline repair (which may find only journals to replay or a torn journal
+     * header), a clean offline check, then another host finds every acknowledged operation.
+     *
+     * @return what went wrong, or null
+     */
+    static String repairAndVerify(io.strata.api.device.BlockDevice real, Plan plan, int op, String after) {
+        io.strata.api.format.CheckReport repair = Checker.offline(real, true);
+        java.util.List<String> unexpected = new java.util.ArrayList<>();
+        for (String e : repair.errors()) {
+            if (!CrashPowerCutTest.EXPECTED.matcher(e).matches()) {
+                unexpected.add(e);
+            }
+        }
+        if (!unexpected.isEmpty() || !repair.leaks().isEmpty()) {
+            return "after the " + after + " the checker finds more than journals to replay: " + unexpected + " leaks "
+                    + repair.leaks() + " (repaired " + repair.repaired() + ")";
+        }
+        io.strata.api.format.CheckReport check = Checker.offline(real, false);
+        if (!check.clean()) {
+            return "the checker is not clean after repair: " + check;
+        }
+        Vims b = mount(real, "b", () -> {
+        });
+        try {
+            String problem = verify(b, plan.before(op), plan.after(op));
+            return problem == null ? null : problem + " (before: " + plan.before(op) + ", after: " + plan.after(op) + ")";
+        } finally {
+            b.close();
+        }
+    }
 }
