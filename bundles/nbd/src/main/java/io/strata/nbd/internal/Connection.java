@@ -121,6 +121,13 @@ final class Connection implements Runnable {
     private final ConcurrentLinkedQueue<ByteBuffer> headers = new ConcurrentLinkedQueue<>();
     /** Every write to the socket holds it: queued replies go out from a sender thread. */
     private final ReentrantLock sending = new ReentrantLock();
+    /**
+     * Set (under {@link #sending}) while {@link #batch} holds replies that
+     * {@link #sendWithoutWaiting} sent only in part: the sender must finish them before anything
+     * else goes out, so the connection's thread waits on {@link #batchDone} before it writes.
+     */
+    private boolean cutShort;
+    private final java.util.concurrent.locks.Condition batchDone = sending.newCondition();
     private final String peer;
     private final ByteBuffer[] buffers;
     private final ByteBuffer in;
@@ -907,7 +914,17 @@ final class Connection implements Runnable {
      * on its own, after what was gathered before it.
      */
     private void drain() {
-        sendAll(batch); // what sendWithoutWaiting started goes out first, whole
+        try {
+            sendAll(batch); // what sendWithoutWaiting started goes out first, whole
+        } finally {
+            sending.lock();
+            try {
+                cutShort = false;
+                batchDone.signalAll();
+            } finally {
+                sending.unlock();
+            }
+        }
         while (true) {
             int buffers = 0;
             Reply r;
@@ -982,6 +999,7 @@ final class Connection implements Runnable {
                         close();
                     }
                     if (left > 0 && !closed) {
+                        cutShort = true;
                         return false; // the rest of the batch is the sender's
                     }
                 }
@@ -1081,7 +1099,7 @@ final class Connection implements Runnable {
         out.clear();
         readHeader(out, structured, cookie, offset, n);
         out.position(header + first);
-        sending.lock();
+        lockSocket();
         try {
             out.flip();
             while (out.hasRemaining()) {
@@ -1564,6 +1582,23 @@ final class Connection implements Runnable {
         in.flip();
     }
 
+    /**
+     * Takes {@link #sending} for the connection's thread, once no reply is left half sent: bytes
+     * written into the middle of one would break the stream's framing for the client.
+     */
+    private void lockSocket() throws IOException {
+        sending.lock();
+        try {
+            while (cutShort && !closed) {
+                batchDone.await(1, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            sending.unlock();
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted waiting to send");
+        }
+    }
+
     private void reserve(int n) throws IOException {
         if (out.remaining() < n) {
             flushOut();
@@ -1574,7 +1609,7 @@ final class Connection implements Runnable {
         if (out.position() == 0) {
             return;
         }
-        sending.lock();
+        lockSocket();
         try {
             out.flip();
             while (out.hasRemaining()) {

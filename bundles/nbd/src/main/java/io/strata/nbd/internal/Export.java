@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One export: the volume it serves, opened once and shared by every connection (so a
@@ -20,6 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * away and came back.
  */
 final class Export {
+    private static final Logger LOG = LoggerFactory.getLogger(Export.class);
     final String name;
     final VolumeRef volume;
     final boolean readOnly;
@@ -84,6 +87,10 @@ final class Export {
      * dropped so the next request reopens the volume.
      */
     void failed(VirtualDisk d, StorageException e) {
+        if (Connection.errno(e) == Protocol.EIO) {
+            // the client sees only EIO: the log says what it was
+            LOG.warn("export '{}': {}: {}", name, e.code(), e.getMessage(), e);
+        }
         if (e.code() != ErrorCode.DEVICE_UNAVAILABLE && e.code() != ErrorCode.FORMAT_NOT_FOUND) {
             return;
         }

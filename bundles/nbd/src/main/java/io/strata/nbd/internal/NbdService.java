@@ -34,6 +34,8 @@ import org.slf4j.LoggerFactory;
  * that has not chosen an export within the handshake timeout is disconnected.
  */
 public final class NbdService implements ExportService, Connection.Exports, AutoCloseable {
+    /** How an accepted socket becomes a wire: {@link Wire#of}; tests wrap it to cut sends short. */
+    volatile java.util.function.Function<java.nio.channels.SocketChannel, Wire> wires = Wire::of;
     private static final Logger LOG = LoggerFactory.getLogger(NbdService.class);
 
     private final Volumes volumes;
@@ -194,7 +196,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                     made = null;
                 } else {
                     try {
-                        made = new Connection(Wire.of(ch), this, peer, resources);
+                        made = new Connection(wires.apply(ch), this, peer, resources);
                         live.add(made);
                     } catch (IllegalStateException e) {
                         made = null; // buffers of closed connections not back yet

@@ -189,6 +189,11 @@ class DeviceIoTest {
     }
 
     private RawClient serve(SlowDisk disk) throws Exception {
+        return serve(disk, Wire::of);
+    }
+
+    private RawClient serve(SlowDisk disk, java.util.function.Function<java.nio.channels.SocketChannel, Wire> wires)
+            throws Exception {
         disks.add(disk);
         Volumes volumes = new Volumes() {
             @Override
@@ -202,6 +207,7 @@ class DeviceIoTest {
             }
         };
         nbd = new NbdService(volumes, new Fixture.MemoryStore(), "127.0.0.1", 0, 30, true);
+        nbd.wires = wires;
         nbd.add(LUN, "lun", false);
         RawClient c = new RawClient(nbd.port()).hello();
         assertEquals(SIZE, c.go("lun")[0]);
@@ -352,6 +358,134 @@ class DeviceIoTest {
             byte[] b = new byte[65536];
             c.in.readFully(b);
             assertArrayEquals(data[1], b);
+        }
+    }
+
+    /**
+     * Replies the connection's own thread writes (here CACHE's) never cut into a read's reply
+     * that a completing disk thread left half sent (the socket took only part of it): the
+     * client, reading slowly while it keeps asking, parses every reply whole and in frame.
+     * The bug this guards against made qemu-img report EIO on a block-status request. The wire
+     * takes at most a few hundred bytes per send that does not wait, so every such send is cut
+     * short, as on a socket that is nearly full.
+     */
+    @Test
+    void repliesOfTheConnectionThreadNeverCutIntoAReplyLeftHalfSent() throws Exception {
+        SlowDisk disk = new SlowDisk(true);
+        int len = 256 << 10;
+        Random r = new Random(7);
+        synchronized (disk.bytes) {
+            r.nextBytes(disk.bytes);
+        }
+        int rounds = 1000;
+        try (RawClient c = serve(disk, ch -> new StingyWire(Wire.of(ch)))) {
+            java.util.concurrent.atomic.AtomicReference<Throwable> sendFailure =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            Thread sender = new Thread(() -> {
+                try {
+                    for (int round = 0; round < rounds; round++) {
+                        for (int i = 0; i < 4; i++) {
+                            long cookie = round * 8L + i;
+                            c.request(CMD_READ, 0, cookie, (cookie % 16) * len, len, null);
+                        }
+                        c.request(Protocol.CMD_CACHE, 0, round * 8L + 7, 0, 4096, null);
+                        Thread.sleep(1);
+                    }
+                } catch (Exception e) {
+                    sendFailure.set(e);
+                }
+            }, "slow-client-requests");
+            sender.start();
+            byte[] b = new byte[len];
+            int caches = 0;
+            for (int n = 0; n < rounds * 5; n++) {
+                if (n % 4 == 0) {
+                    Thread.sleep(1); // a slow reader: the server's socket fills and sends are cut short
+                }
+                assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt(), "reply " + n + " starts in frame");
+                assertEquals(0, c.in.readInt(), "reply " + n + " error");
+                long cookie = c.in.readLong();
+                if (cookie % 8 == 7) {
+                    caches++;
+                    continue;
+                }
+                c.in.readFully(b);
+                int at = (int) ((cookie % 16) * len);
+                assertEquals(-1, java.util.Arrays.mismatch(b, 0, len, disk.bytes, at, at + len),
+                        "data of read " + cookie);
+            }
+            sender.join(30_000);
+            assertEquals(null, sendFailure.get());
+            assertEquals(rounds, caches);
+            c.request(CMD_DISC, 0, 0, 0, 0, null);
+        }
+    }
+
+    /** A socket's wire whose sends that do not wait take at most 300 bytes of the first buffer. */
+    static final class StingyWire implements Wire {
+        private final Wire w;
+
+        StingyWire(Wire w) {
+            this.w = w;
+        }
+
+        @Override
+        public long tryWrite(ByteBuffer[] srcs) throws java.io.IOException {
+            for (ByteBuffer b : srcs) {
+                if (b.hasRemaining()) {
+                    ByteBuffer part = b.duplicate();
+                    part.limit(part.position() + Math.min(300, part.remaining()));
+                    long n = w.tryWrite(new ByteBuffer[] {part});
+                    b.position(b.position() + (int) n);
+                    return n;
+                }
+            }
+            return 0;
+        }
+
+        @Override
+        public boolean nonBlocking() throws java.io.IOException {
+            return w.nonBlocking();
+        }
+
+        @Override
+        public void shutdown() {
+            w.shutdown();
+        }
+
+        @Override
+        public java.nio.channels.WritableByteChannel sink() {
+            return w.sink();
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws java.io.IOException {
+            return w.read(dst);
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws java.io.IOException {
+            return w.write(src);
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int length) throws java.io.IOException {
+            return w.write(srcs, offset, length);
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs) throws java.io.IOException {
+            return w.write(srcs);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return w.isOpen();
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            w.close();
         }
     }
 }
