@@ -27,6 +27,7 @@
 #   PARTS="data meta takeover"   a subset of the three parts
 #   QUICK=1       fast subset: file LUN only, raw and VIMS, the two 4k rows, metadata from one
 #                 host (OPS=5); no iSCSI, EXT4, three hosts or takeover
+#   DEVICES="iscsi file"   the data part's devices (QUICK: file); EXT4 runs with file
 #   KEEP=1        keep the work directory (instances' logs) after the run
 # Needs: root (tgtd, loop devices, mount), a built distribution (mvn install -DskipTests),
 # fio (nbd engine), tgt, qemu-utils (qemu-io), e2fsprogs, mount, python3, openssh-client.
@@ -47,6 +48,12 @@ if [[ "$QUICK" == 1 ]]; then
     PARTS="${PARTS/takeover/}"
 fi
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+if [[ "$QUICK" == 1 ]]; then
+    DEVICES="${DEVICES:-file}"
+else
+    DEVICES="${DEVICES:-iscsi file}"
+fi
+has_dev() { [[ " $DEVICES " == *" $1 "* ]]; }
 
 SSH_PORTS=(8191 8192 8193)
 NBD_PORTS=(10931 10932 10933)
@@ -329,7 +336,7 @@ log "starting Strata h1 (instance $WORK/h1, ssh ${SSH_PORTS[0]}, NBD ${NBD_PORTS
 start_host 1
 
 if has_part data; then
-    if [[ "$QUICK" != 1 ]]; then
+    if has_dev iscsi; then
         log "starting tgtd (control port $CTL, portal 127.0.0.1:$ISCSI_PORT), LUN of $LUN_SIZE (preallocated file)"
         fallocate -l "$LUN_SIZE" "$WORK/iscsi.img"
         tgtd -f -C "$CTL" --iscsi portal=127.0.0.1:$ISCSI_PORT >"$WORK/tgtd.log" 2>&1 &
@@ -344,11 +351,13 @@ if has_part data; then
         on_device iscsi "$sdev"
         S 1 "storage:resource-remove san" >/dev/null
     fi
-    log "file LUN of $LUN_SIZE (preallocated file)"
-    fallocate -l "$LUN_SIZE" "$WORK/file.lun"
-    S 1 "storage:resource-add flun local kind=file-lun path=$WORK/file.lun size=$LUN_SIZE" >/dev/null
-    on_device file flun/lun
-    if [[ "$QUICK" != 1 ]]; then
+    if has_dev file; then
+        log "file LUN of $LUN_SIZE (preallocated file)"
+        fallocate -l "$LUN_SIZE" "$WORK/file.lun"
+        S 1 "storage:resource-add flun local kind=file-lun path=$WORK/file.lun size=$LUN_SIZE" >/dev/null
+        on_device file flun/lun
+    fi
+    if [[ "$QUICK" != 1 ]] && has_dev file; then
         log "EXT4 on a file LUN of $LUN_SIZE (loop device), thin VHD of $SIZE"
         fallocate -l "$LUN_SIZE" "$WORK/ext4.lun"
         S 1 "storage:resource-add elun local kind=file-lun path=$WORK/ext4.lun size=$LUN_SIZE" >/dev/null

@@ -1,9 +1,11 @@
 package io.strata.api.fs;
 
+import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
@@ -105,7 +107,9 @@ public interface DatastoreFile extends AutoCloseable {
      * Whether I/O to this file waits on a round trip to shared storage (a file of a clustered
      * filesystem on a network LUN, of a NAS): each request is slow but many can be under way at
      * once, so a server in front of a disk on this file (the NBD export) gains by serving a
-     * client's requests concurrently instead of one after the other. Files on local storage
+     * client's requests concurrently instead of one after the other. A file that answers true
+     * starts {@link #readAsync} and {@link #writeAsync} without waiting (where it can; what it
+     * cannot, it runs on threads of its own rather than the caller's). Files on local storage
      * answer false (the default).
      *
      * @return true when concurrent requests are worth their cost
@@ -113,6 +117,58 @@ public interface DatastoreFile extends AutoCloseable {
      */
     default boolean concurrentIo() {
         return false;
+    }
+
+    /**
+     * Starts reading {@code dst.remaining()} bytes at {@code position} and returns without waiting
+     * where the file can ({@link #concurrentIo}): the future completes when {@code dst} is full
+     * (its position then at its limit) or with the exception {@link #read} would throw; a file
+     * that ends before {@code dst} is full fails it with {@code IO_ERROR}. The caller leaves
+     * {@code dst} alone until then. The future may complete on a device driver's I/O thread:
+     * what the caller chains to it must not block. Errors of the request itself may also be
+     * thrown at once. The default reads in the calling thread and returns a completed future.
+     *
+     * @param dst where the bytes go
+     * @param position where to read
+     * @return completes when the read is done
+     * @since 1.2
+     */
+    default CompletableFuture<Void> readAsync(ByteBuffer dst, long position) {
+        try {
+            int want = dst.remaining();
+            int got = 0;
+            while (dst.hasRemaining()) {
+                int n = read(dst, position + got);
+                if (n <= 0) {
+                    throw new StorageException(ErrorCode.IO_ERROR, "file '" + name() + "' ends at "
+                            + (position + got) + ", before the " + want + " bytes read at " + position);
+                }
+                got += n;
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * Starts {@link #write} as {@link #readAsync} starts a read: the future completes when the
+     * file has taken the bytes (durable only after a {@link #flush}), with the position of
+     * {@code src} at its limit, or with the exception {@code write} would throw. The default
+     * writes in the calling thread and returns a completed future.
+     *
+     * @param src the bytes to write, left alone by the caller until the future completes
+     * @param position where to write
+     * @return completes when the write is done
+     * @since 1.2
+     */
+    default CompletableFuture<Void> writeAsync(ByteBuffer src, long position) {
+        try {
+            write(src, position);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /** Closes the file. Never throws. */

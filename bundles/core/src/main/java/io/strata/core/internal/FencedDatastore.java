@@ -225,6 +225,18 @@ final class FencedDatastore implements Datastore {
         }
 
         @Override
+        public java.util.concurrent.CompletableFuture<Void> readAsync(ByteBuffer dst, long position) {
+            check();
+            return f.readAsync(dst, position);
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> writeAsync(ByteBuffer src, long position) {
+            check();
+            return f.writeAsync(src, position);
+        }
+
+        @Override
         public void close() {
             f.close();
         }

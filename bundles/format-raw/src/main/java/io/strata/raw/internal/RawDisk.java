@@ -94,6 +94,25 @@ final class RawDisk implements VirtualDisk {
         file.write(src, offset);
     }
 
+    /** As the file: a raw image on VIMS on a LUN is served many requests at once. */
+    @Override
+    public boolean concurrentIo() {
+        return file.concurrentIo();
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        checkRange(offset, dst.remaining());
+        return file.readAsync(dst, offset);
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        checkWritable();
+        checkRange(offset, src.remaining());
+        return file.writeAsync(src, offset);
+    }
+
     @Override
     public void flush() {
         file.flush();

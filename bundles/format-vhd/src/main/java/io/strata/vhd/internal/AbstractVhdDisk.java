@@ -54,6 +54,12 @@ abstract class AbstractVhdDisk implements VirtualDisk {
         return newSize;
     }
 
+    /** As the file: a disk on a file whose I/O waits on a round trip (VIMS on a LUN) is served many requests at once. */
+    @Override
+    public boolean concurrentIo() {
+        return file.concurrentIo();
+    }
+
     @Override
     public long allocatedBytes() {
         return file.allocatedBytes();

@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -298,6 +299,97 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         } finally {
             chainLock.readLock().unlock();
         }
+    }
+
+    /**
+     * On a latency-bound file ({@link #concurrentIo}): a read whose every block is unallocated
+     * (dynamic disks: zeros) or in this file (a dynamic disk's allocated block, a differencing
+     * block whose cached bitmap is full) goes to the file's asynchronous reads without waiting
+     * and without the chain lock (it touches no parent). Anything else runs the blocking path on
+     * {@link SlowIo}'s threads.
+     */
+    @Override
+    public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        if (!file.concurrentIo()) {
+            return super.readAsync(dst, offset);
+        }
+        State s = state();
+        checkRange(offset, dst.remaining(), s.virtualSize);
+        int[] entries = direct(s, offset, dst.remaining(), false);
+        if (entries == null) {
+            return SlowIo.run(() -> read(dst, offset));
+        }
+        return each(s, entries, dst, offset, false);
+    }
+
+    /** As {@link #readAsync}: a write into allocated blocks needing no bitmap change goes straight to the file. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        if (!file.concurrentIo()) {
+            return super.writeAsync(src, offset);
+        }
+        checkWritable();
+        State s = state();
+        checkRange(offset, src.remaining(), s.virtualSize);
+        int[] entries = direct(s, offset, src.remaining(), true);
+        if (entries == null) {
+            return SlowIo.run(() -> write(src, offset));
+        }
+        return each(s, entries, src, offset, true);
+    }
+
+    /**
+     * @return the BAT entries of the blocks {@code [offset, offset + length)} spans when each is
+     *     served by this file alone with no metadata to change (or, reading a dynamic disk,
+     *     unallocated), else null
+     */
+    private int[] direct(State s, long offset, int length, boolean write) {
+        if (length == 0) {
+            return new int[0];
+        }
+        int first = (int) (offset >>> blockShift);
+        int last = (int) ((offset + length - 1) >>> blockShift);
+        int[] entries = new int[last - first + 1];
+        boolean diff = parent != null;
+        for (int i = 0; i < entries.length; i++) {
+            int index = first + i;
+            int entry = s.bat.get(index);
+            if (entry == Bat.UNUSED) {
+                if (write || diff) {
+                    return null;
+                }
+            } else if (diff ? s.bitmaps == null || s.bitmaps.get(index) != FULL
+                    : write && !s.bitmapComplete(index)) {
+                return null;
+            }
+            entries[i] = entry;
+        }
+        return entries;
+    }
+
+    /** Starts the file I/O of each block's piece; the buffer's position is at its limit once all are done. */
+    private CompletableFuture<Void> each(State s, int[] entries, ByteBuffer buf, long offset, boolean write) {
+        int end = buf.limit();
+        int pos = buf.position();
+        long off = offset;
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[entries.length];
+        int started = 0;
+        for (int entry : entries) {
+            int inBlock = (int) (off & (blockSize - 1));
+            int n = Math.min(end - pos, blockSize - inBlock);
+            ByteBuffer part = buf.duplicate().limit(pos + n).position(pos);
+            if (entry == Bat.UNUSED) {
+                Io.fillZeros(part, n);
+            } else {
+                long at = dataOffset(entry, inBlock);
+                parts[started++] = write ? file.writeAsync(part, at) : file.readAsync(part, at);
+            }
+            pos += n;
+            off += n;
+        }
+        CompletableFuture<Void> all = started == 1 ? parts[0].thenRun(() -> { })
+                : CompletableFuture.allOf(Arrays.copyOf(parts, started));
+        return all.thenRun(() -> buf.position(end));
     }
 
     @Override

@@ -42,6 +42,20 @@ final class FixedVhdDisk extends AbstractVhdDisk {
         Io.readExactly(file, dst, offset);
     }
 
+    /** The data is the file's first bytes: straight to the file's own asynchronous read. */
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        checkRange(offset, dst.remaining(), virtualSize);
+        return file.readAsync(dst, offset);
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        checkWritable();
+        checkRange(offset, src.remaining(), virtualSize);
+        return file.writeAsync(src, offset);
+    }
+
     /** The data of a fixed disk is the file's first bytes. */
     @Override
     public Optional<FileSlice> slice(long offset, int length) {

@@ -85,6 +85,12 @@ final class Vims implements Datastore, LockspaceProvider {
     private volatile boolean fenced;
     private Thread maintenance;
     private final ByteBuffer zeros;
+    /**
+     * Threads for the parts of files' asynchronous requests that must wait (a first write into a
+     * block, a read of a hole another host may have filled, a piece not sector aligned), so the
+     * caller keeps dispatching. Idle threads end after a few seconds; the unmount stops them.
+     */
+    final java.util.concurrent.ThreadPoolExecutor slowIo;
     /** A block's worth of memory per thread for first writes into blocks (data and zeros). */
     private final ThreadLocal<ByteBuffer> blockBuffer;
 
@@ -127,7 +133,18 @@ final class Vims implements Datastore, LockspaceProvider {
         this.tag = sb.tag();
         this.zeros = ByteBuffer.allocateDirect(sb.blockSize()).asReadOnlyBuffer();
         this.blockBuffer = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(sb.blockSize()));
+        java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger();
+        this.slowIo = new java.util.concurrent.ThreadPoolExecutor(SLOW_IO_THREADS, SLOW_IO_THREADS, 5,
+                java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "strata-vims-io-" + name + "-" + threads.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        slowIo.allowCoreThreadTimeOut(true);
     }
+
+    /** As many requests as an NBD connection keeps under way. */
+    private static final int SLOW_IO_THREADS = 32;
 
     // ---------------------------------------------------------------- mount
 
@@ -1915,6 +1932,7 @@ final class Vims implements Datastore, LockspaceProvider {
             LOG.debug("VIMS {}: leaving the lockspace: {}", name, e.toString());
         }
         store.close();
+        slowIo.shutdown();
         LOG.info("VIMS {} unmounted", name);
     }
 

@@ -27,6 +27,11 @@ final class TestDevice implements BlockDevice {
     private final String identity;
     final AtomicBoolean failing = new AtomicBoolean();
     final AtomicLong writes = new AtomicLong();
+    /** When set: readAsync and writeAsync run here (a driver's I/O threads), counted in {@link #asyncCalls}. */
+    volatile java.util.concurrent.ExecutorService asyncIo;
+    final AtomicLong asyncCalls = new AtomicLong();
+    /** When set: the names (less a trailing number) of the threads that called read or write. */
+    volatile java.util.Set<String> blockingThreads;
 
     TestDevice(Path file, long size, String identity) {
         this.file = file;
@@ -90,8 +95,40 @@ final class TestDevice implements BlockDevice {
         return 512;
     }
 
+    private void noteBlocking() {
+        java.util.Set<String> t = blockingThreads;
+        if (t != null) {
+            t.add(Thread.currentThread().getName().replaceAll("-\\d+$", ""));
+        }
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {
+        java.util.concurrent.ExecutorService e = asyncIo;
+        if (e == null) {
+            return BlockDevice.super.readAsync(dst, offset);
+        }
+        asyncCalls.incrementAndGet();
+        return java.util.concurrent.CompletableFuture.runAsync(() -> readNow(dst, offset), e);
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
+        java.util.concurrent.ExecutorService e = asyncIo;
+        if (e == null) {
+            return BlockDevice.super.writeAsync(src, offset);
+        }
+        asyncCalls.incrementAndGet();
+        return java.util.concurrent.CompletableFuture.runAsync(() -> writeNow(src, offset), e);
+    }
+
     @Override
     public void read(ByteBuffer dst, long offset) {
+        noteBlocking();
+        readNow(dst, offset);
+    }
+
+    private void readNow(ByteBuffer dst, long offset) {
         check();
         aligned(dst, offset);
         try {
@@ -112,6 +149,11 @@ final class TestDevice implements BlockDevice {
 
     @Override
     public void write(ByteBuffer src, long offset) {
+        noteBlocking();
+        writeNow(src, offset);
+    }
+
+    private void writeNow(ByteBuffer src, long offset) {
         check();
         aligned(src, offset);
         writes.incrementAndGet();
