@@ -315,6 +315,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         }
         State s = state();
         checkRange(offset, dst.remaining(), s.virtualSize);
+        long at = oneBlockInFile(s, offset, dst.remaining(), false);
+        if (at >= 0) {
+            return file.readAsync(dst, at); // the common case: no stage of its own
+        }
         int[] entries = direct(s, offset, dst.remaining(), false);
         if (entries == null) {
             return SlowIo.run(() -> read(dst, offset));
@@ -331,11 +335,33 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         checkWritable();
         State s = state();
         checkRange(offset, src.remaining(), s.virtualSize);
+        long at = oneBlockInFile(s, offset, src.remaining(), true);
+        if (at >= 0) {
+            return file.writeAsync(src, at);
+        }
         int[] entries = direct(s, offset, src.remaining(), true);
         if (entries == null) {
             return SlowIo.run(() -> write(src, offset));
         }
         return each(s, entries, src, offset, true);
+    }
+
+    /**
+     * @return the file offset of {@code [offset, offset + length)} when it lies inside one block
+     *     served by this file alone with no metadata to change; else -1
+     */
+    private long oneBlockInFile(State s, long offset, int length, boolean write) {
+        int inBlock = (int) (offset & (blockSize - 1));
+        if (length == 0 || inBlock + length > blockSize) {
+            return -1;
+        }
+        int index = (int) (offset >>> blockShift);
+        int entry = s.bat.get(index);
+        if (entry == Bat.UNUSED || (parent != null ? s.bitmaps == null || s.bitmaps.get(index) != FULL
+                : write && !s.bitmapComplete(index))) {
+            return -1;
+        }
+        return dataOffset(entry, inBlock);
     }
 
     /**

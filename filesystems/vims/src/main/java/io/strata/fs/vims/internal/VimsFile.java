@@ -203,6 +203,10 @@ final class VimsFile implements DatastoreFile {
         if (position < 0) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative position " + position);
         }
+        long one = oneWrittenPiece(position, dst.remaining());
+        if (one >= 0) {
+            return fs.disk.device.readAsync(dst, one); // the common case: no stage of its own
+        }
         long[] at = direct(position, dst.remaining(), false);
         if (at == null) {
             return slow(() -> {
@@ -227,12 +231,36 @@ final class VimsFile implements DatastoreFile {
         if (position < 0) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "negative position " + position);
         }
+        long one = oneWrittenPiece(position, src.remaining());
+        if (one >= 0) {
+            fs.disk.checkWritable();
+            return fs.disk.device.writeAsync(src, one);
+        }
         long[] at = direct(position, src.remaining(), true);
         if (at == null) {
             return slow(() -> write(src, position));
         }
         fs.disk.checkWritable();
         return pieces(at, src, position, true);
+    }
+
+    /**
+     * @return the device offset of {@code [position, position + n)} when it lies inside one
+     *     written block of the file, sector aligned on the device; else -1
+     */
+    private long oneWrittenPiece(long position, int n) {
+        int bs = fs.sb.blockSize();
+        long off = position % bs;
+        if (n == 0 || off + n > bs || position + n > node.desc.size()) {
+            return -1;
+        }
+        long p = fs.pointer(node, position / bs);
+        if (p == 0 || Descriptor.unwritten(p)) {
+            return -1;
+        }
+        long at = fs.sb.blockOffset(Descriptor.block(p)) + off;
+        int ss = fs.disk.device.sectorSize();
+        return at % ss == 0 && n % ss == 0 ? at : -1;
     }
 
     private CompletableFuture<Void> slow(Runnable blocking) {
