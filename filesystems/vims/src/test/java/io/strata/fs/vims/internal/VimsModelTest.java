@@ -148,9 +148,7 @@ class VimsModelTest {
     }
 
     private static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new AssertionError(what);
-        }
+        org.junit.jupiter.api.Assertions.assertTrue(ok, what);
     }
 
     private void checkClean(int h, String when) {
@@ -168,7 +166,7 @@ class VimsModelTest {
             }
             return;
         }
-        throw new AssertionError(what + ": expected " + code + " but it worked");
+        org.junit.jupiter.api.Assertions.fail(what + ": expected " + code + " but it worked");
     }
 
     // ------------------------------------------------------------------ choosing
