@@ -103,9 +103,9 @@ public final class Tgt implements AutoCloseable {
      */
     public static Tgt start(Path dir) {
         IOException last = null;
-        for (int attempt = 0; attempt < 10; attempt++) {
+        for (int attempt = 0; attempt < 30; attempt++) {
             int control = 100 + ThreadLocalRandom.current().nextInt(800);
-            if (Files.exists(Path.of("/var/run/tgtd/socket." + control))) {
+            if (!controlFree(control)) {
                 continue;
             }
             int port = freePort();
@@ -131,6 +131,37 @@ public final class Tgt implements AutoCloseable {
             }
         }
         throw new IllegalStateException("could not start a private tgtd", last);
+    }
+
+    private static Path socketFile(int control) {
+        return Path.of("/var/run/tgtd/socket." + control);
+    }
+
+    private static Path lockFile(int control) {
+        return Path.of("/var/run/tgtd/socket." + control + ".lock");
+    }
+
+    /**
+     * Whether no tgtd uses control port {@code control}. A running tgtd holds a POSIX lock on
+     * its {@code socket.N.lock}; the files of one that was killed stay behind and, over many
+     * runs, would take up the whole range, so they are removed here.
+     */
+    private static boolean controlFree(int control) {
+        Path lock = lockFile(control);
+        if (!Files.exists(lock)) {
+            return !Files.exists(socketFile(control));
+        }
+        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE);
+                java.nio.channels.FileLock held = ch.tryLock(0, 1, false)) {
+            if (held == null) {
+                return false; // a live tgtd
+            }
+            Files.deleteIfExists(socketFile(control));
+            Files.deleteIfExists(lock);
+            return true;
+        } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+            return false;
+        }
     }
 
     private static int freePort() {
@@ -174,6 +205,11 @@ public final class Tgt implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /** @return the daemon's control port ({@code tgtadm -C}) */
+    public int controlPort() {
+        return control;
     }
 
     /** @return the iSCSI port both portals listen on */
@@ -361,6 +397,9 @@ public final class Tgt implements AutoCloseable {
                 process.destroyForcibly();
                 Thread.currentThread().interrupt();
             }
+        }
+        if (!process.isAlive()) {
+            controlFree(control); // removes the socket files the daemon left
         }
     }
 
