@@ -724,6 +724,14 @@ final class Vims implements Datastore, LockspaceProvider {
                     + "' is " + Pages.problem(b, Pages.DESCRIPTOR, page, tag) + "; run storage:datastore-check");
         }
         Descriptor d = new Descriptor(index, b);
+        if (d.generation() < generation) {
+            // the directory entry of a file being created landed before its descriptor did: the
+            // creating host is between its two in-place writes, or died there and its journal
+            // (which holds both) is not replayed yet; retryTorn reads again, after replays
+            throw new StorageException(ErrorCode.CORRUPT_IMAGE, "the descriptor of file '" + file + "' in VIMS '"
+                    + name + "' is older (generation " + d.generation() + ") than its directory entry (" + generation
+                    + "); run storage:datastore-check");
+        }
         if (d.generation() != generation) {
             throw new StorageException(ErrorCode.FILE_NOT_FOUND, "file '" + file + "' in datastore '" + name
                     + "' was deleted meanwhile");
