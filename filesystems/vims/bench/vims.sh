@@ -28,6 +28,8 @@
 #   QUICK=1       fast subset: file LUN only, raw and VIMS, the two 4k rows, metadata from one
 #                 host (OPS=5); no iSCSI, EXT4, three hosts or takeover
 #   DEVICES="iscsi file"   the data part's devices (QUICK: file); EXT4 runs with file
+#   ORDER="vims raw"   which volume of a device is measured first (the second one finds the
+#                 device written by the first)
 #   KEEP=1        keep the work directory (instances' logs) after the run
 # Needs: root (tgtd, loop devices, mount), a built distribution (mvn install -DskipTests),
 # fio (nbd engine), tgt, qemu-utils (qemu-io), e2fsprogs, mount, python3, openssh-client.
@@ -43,6 +45,7 @@ LUN_SIZE="${LUN_SIZE:-2G}"
 REPEAT="${REPEAT:-3}"
 OPS="${OPS:-20}"
 PARTS="${PARTS:-data meta takeover}"
+ORDER="${ORDER:-vims raw}"
 if [[ "$QUICK" == 1 ]]; then
     OPS="${QUICK_OPS:-5}"
     PARTS="${PARTS/takeover/}"
@@ -310,25 +313,39 @@ bench_volume() {
     configs+=("$label")
 }
 
-# on_device dev resource/device: a thin VHD on VIMS, then the raw mapping, on that (blank) device.
-# VIMS goes first: formatting with -f over the raw rows' data fails today (CORRUPT_IMAGE: the
-# format leaves lease areas of unused slots as they were).
-on_device() {
-    local dev="$1" rd="$2" nbd="nbd://127.0.0.1:${NBD_PORTS[0]}"
+# on_device dev resource/device: a thin VHD on VIMS and the raw mapping, one after the other on
+# that device, in the order ORDER names. The second format of VIMS over the raw rows' data is
+# forced (-f): the LUN holds data then.
+vims_volume() {
+    local dev="$1" rd="$2" force="$3" nbd="nbd://127.0.0.1:${NBD_PORTS[0]}"
     log "$dev: VIMS on $rd, thin VHD of $SIZE"
-    S 1 "storage:datastore-create vims-$dev vims $rd" > "$OUT/$dev-vims-datastore.txt"
+    S 1 "storage:datastore-create $force vims-$dev vims $rd" > "$OUT/$dev-vims-datastore.txt"
     S 1 "storage:volume-create vims-$dev/v $SIZE" >/dev/null
     S 1 "storage:export-add vims-$dev/v vims-$dev" >/dev/null
     bench_volume "$dev-vims" "$nbd/vims-$dev"
     S 1 "storage:export-remove -f vims-$dev" >/dev/null
     S 1 "storage:volume-delete vims-$dev/v" >/dev/null
     S 1 "storage:datastore-remove vims-$dev" >/dev/null
+}
+raw_volume() {
+    local dev="$1" rd="$2" nbd="nbd://127.0.0.1:${NBD_PORTS[0]}"
     log "$dev: raw device mapping of $rd"
     S 1 "storage:volume-map local/raw-$dev $rd" >/dev/null
     S 1 "storage:export-add local/raw-$dev raw-$dev" >/dev/null
     bench_volume "$dev-raw" "$nbd/raw-$dev"
     S 1 "storage:export-remove -f raw-$dev" >/dev/null
     S 1 "storage:volume-delete local/raw-$dev" >/dev/null
+}
+on_device() {
+    local dev="$1" rd="$2" v force=""
+    for v in $ORDER; do
+        case "$v" in
+            vims) vims_volume "$dev" "$rd" "$force" ;;
+            raw) raw_volume "$dev" "$rd" ;;
+            *) echo "vims-bench: ORDER names raw and vims, not '$v'" >&2; exit 1 ;;
+        esac
+        force="-f"
+    done
 }
 
 make_host 1
