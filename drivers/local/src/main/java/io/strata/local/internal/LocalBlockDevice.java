@@ -402,12 +402,24 @@ final class LocalBlockDevice implements BlockDevice {
         backend.close();
     }
 
-    /** Buffered I/O through a FileChannel. */
+    /**
+     * Buffered I/O through a FileChannel.
+     *
+     * <p>Writes reach the file in pieces of at most {@link #MAX_PIECE} bytes. The host's page
+     * cache keeps the pages one write brought in as one folio (up to 2 MiB on recent kernels),
+     * and a later 4 KiB write into a folio walks every block of it: on this project's machines
+     * 4 KiB random writes into a file written 2 MiB at a time ran at a third of the rate of
+     * the same writes into one written 256 KiB at a time. A LUN's large writes are mostly
+     * allocation (a new block written whole, zeros around the data); the guest's small random
+     * writes that follow must not pay for them.
+     */
     static final class ChannelBackend implements Backend {
+        /** The largest single write into the file (what the NBD server passes on at once, too). */
+        static final int MAX_PIECE = 256 << 10;
         private final Path path;
         private final FileChannel channel;
 
-        private ChannelBackend(Path path, FileChannel channel) {
+        ChannelBackend(Path path, FileChannel channel) {
             this.path = path;
             this.channel = channel;
         }
@@ -440,9 +452,16 @@ final class LocalBlockDevice implements BlockDevice {
         @Override
         public void write(ByteBuffer src, long offset) {
             long p = offset;
+            int end = src.limit();
             try {
-                while (src.hasRemaining()) {
-                    p += channel.write(src, p);
+                while (src.position() < end) {
+                    // in pieces: the page cache keeps what one write brought in as one folio, and
+                    // every later small write into a folio pays for all of it (see MAX_PIECE)
+                    src.limit(Math.min(end, src.position() + MAX_PIECE));
+                    while (src.hasRemaining()) {
+                        p += channel.write(src, p);
+                    }
+                    src.limit(end);
                 }
             } catch (IOException e) {
                 throw Errno.exception(e, "write", path);

@@ -1,0 +1,165 @@
+package io.strata.local.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A buffered file LUN writes to its file in pieces of at most 256 KiB, whatever the caller
+ * writes at once (a large write would leave one large page-cache folio that makes every later
+ * small write into it dearer), and the bytes land where they belong.
+ */
+class WritePiecesTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void largeWritesReachTheFileInPiecesOfAtMost256KiB() throws IOException {
+        Path f = tmp.resolve("lun.img");
+        Files.write(f, new byte[8 << 20]);
+        List<long[]> writes = new CopyOnWriteArrayList<>();
+        try (FileChannel real = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            LocalBlockDevice.ChannelBackend backend = new LocalBlockDevice.ChannelBackend(f, new Recording(real, writes));
+            byte[] data = new byte[(2 << 20) + 4096];
+            new Random(3).nextBytes(data);
+            ByteBuffer heap = ByteBuffer.wrap(data, 512, data.length - 512).slice(); // a slice: position 0, its own limit
+            backend.write(heap, 4096);
+            assertEquals(0, heap.remaining(), "all of it was written");
+            assertEquals(heap.capacity(), heap.limit(), "the caller's limit is as it was");
+            ByteBuffer direct = ByteBuffer.allocateDirect(300 << 10).put(data, 0, 300 << 10).flip();
+            backend.write(direct, 6L << 20);
+            backend.write(ByteBuffer.wrap(data, 0, 4096), 7L << 20); // a small one: one write
+            long largest = writes.stream().mapToLong(w -> w[1]).max().orElse(0);
+            assertTrue(largest <= 256 << 10 && LocalBlockDevice.ChannelBackend.MAX_PIECE == 256 << 10,
+                    "a write of " + largest + " bytes reached the file at once");
+            assertTrue(writes.size() >= 9 + 2 + 1, writes.size() + " writes");
+            long[] first = writes.get(0);
+            assertEquals(4096, first[0]);
+            byte[] back = Files.readAllBytes(f);
+            byte[] want = new byte[data.length - 512];
+            System.arraycopy(data, 512, want, 0, want.length);
+            byte[] got = new byte[want.length];
+            System.arraycopy(back, 4096, got, 0, got.length);
+            assertArrayEquals(want, got);
+            System.arraycopy(back, 6 << 20, got = new byte[300 << 10], 0, got.length);
+            byte[] want2 = new byte[300 << 10];
+            System.arraycopy(data, 0, want2, 0, want2.length);
+            assertArrayEquals(want2, got);
+        }
+    }
+
+    /** A channel that passes everything to a real one and notes each positional write (offset, length). */
+    private static final class Recording extends FileChannel {
+        private final FileChannel d;
+        private final List<long[]> writes;
+
+        Recording(FileChannel d, List<long[]> writes) {
+            this.d = d;
+            this.writes = writes;
+        }
+
+        @Override
+        public int write(ByteBuffer src, long position) throws IOException {
+            writes.add(new long[] {position, src.remaining()});
+            return d.write(src, position);
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long position) throws IOException {
+            return d.read(dst, position);
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            return d.read(dst);
+        }
+
+        @Override
+        public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+            return d.read(dsts, offset, length);
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            throw new IOException("only positional writes are expected");
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+            throw new IOException("only positional writes are expected");
+        }
+
+        @Override
+        public long position() throws IOException {
+            return d.position();
+        }
+
+        @Override
+        public FileChannel position(long newPosition) throws IOException {
+            d.position(newPosition);
+            return this;
+        }
+
+        @Override
+        public long size() throws IOException {
+            return d.size();
+        }
+
+        @Override
+        public FileChannel truncate(long size) throws IOException {
+            d.truncate(size);
+            return this;
+        }
+
+        @Override
+        public void force(boolean metaData) throws IOException {
+            d.force(metaData);
+        }
+
+        @Override
+        public long transferTo(long position, long count, WritableByteChannel target) throws IOException {
+            return d.transferTo(position, count, target);
+        }
+
+        @Override
+        public long transferFrom(ReadableByteChannel src, long position, long count) throws IOException {
+            return d.transferFrom(src, position, count);
+        }
+
+        @Override
+        public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
+            return d.map(mode, position, size);
+        }
+
+        @Override
+        public FileLock lock(long position, long size, boolean shared) throws IOException {
+            return d.lock(position, size, shared);
+        }
+
+        @Override
+        public FileLock tryLock(long position, long size, boolean shared) throws IOException {
+            return d.tryLock(position, size, shared);
+        }
+
+        @Override
+        protected void implCloseChannel() throws IOException {
+            d.close();
+        }
+    }
+}
