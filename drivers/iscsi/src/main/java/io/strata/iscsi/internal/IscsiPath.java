@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One path to one LUN: a LUN number on a {@link Session} (one target through one portal). Reads
- * and writes go out as READ(16)/WRITE(16) split by the LUN's maximum transfer length, every
+ * and writes go out as READ(16)/WRITE(16) split by the LUN's maximum transfer length (writes at
+ * {@link #MAX_WRITE_BYTES} at most), every
  * piece in flight at once, straight from and into the caller's direct buffer (a heap buffer is
  * staged through a per-thread direct one).
  *
@@ -32,6 +33,16 @@ final class IscsiPath implements PathTransport {
 
     /** The longest single READ/WRITE even when the target gives no limit. */
     static final int MAX_TRANSFER_BYTES = 4 << 20;
+    /**
+     * The longest single WRITE. Targets that keep a LUN in a file (tgtd's rdwr backing store,
+     * LIO's fileio) write each command with one buffered write, and the host's page cache keeps
+     * what one write brought in as one folio (up to 2 MiB): every later small write into it
+     * walks all of its blocks. Measured here with tgtd, 4 KiB random writes into a LUN written
+     * in 1 MiB commands cost tgtd several times more than into one written in 256 KiB
+     * commands. The pieces of a longer write are all in flight at once, so a large write loses
+     * nothing by the split.
+     */
+    static final int MAX_WRITE_BYTES = 256 << 10;
     /** The most blocks one UNMAP descriptor or one WRITE SAME covers when the target gives no limit. */
     static final long DEFAULT_MAX_UNMAP_BLOCKS = 1L << 22;
     private static final int SCRATCH_LIMIT = 1 << 20;
@@ -65,6 +76,8 @@ final class IscsiPath implements PathTransport {
     private final LunInfo info;
     private final int blockSize;
     private final int maxTransferBlocks;
+    /** {@link #maxTransferBlocks}, at most {@link #MAX_WRITE_BYTES}. */
+    private final int maxWriteBlocks;
     private volatile UnmapMode unmapMode;
     private final boolean compareAndWrite;
     private final Reservations reservations = new Reservations();
@@ -81,6 +94,7 @@ final class IscsiPath implements PathTransport {
             limit = Math.min(limit, info.limits().maxTransferBlocks());
         }
         this.maxTransferBlocks = (int) Math.max(1, limit);
+        this.maxWriteBlocks = (int) Math.max(1, Math.min(limit, MAX_WRITE_BYTES / blockSize));
         this.unmapMode = probeUnmap();
         this.compareAndWrite = probeCompareAndWrite();
     }
@@ -289,17 +303,23 @@ final class IscsiPath implements PathTransport {
             int length) {
         long lba = offset / blockSize;
         int blocks = length / blockSize;
-        int pieces = (blocks + maxTransferBlocks - 1) / maxTransferBlocks;
+        int most = read ? maxTransferBlocks : maxWriteBlocks;
+        int pieces = (blocks + most - 1) / most;
         if (pieces == 1) {
             return piece(read, owner, addr, lba, blocks);
         }
         CompletableFuture<?>[] sent = new CompletableFuture<?>[pieces];
         for (int i = 0; i < pieces; i++) {
-            int first = i * maxTransferBlocks;
-            int n = Math.min(maxTransferBlocks, blocks - first);
+            int first = i * most;
+            int n = Math.min(most, blocks - first);
             sent[i] = piece(read, owner, addr + (long) first * blockSize, lba + first, n);
         }
         return CompletableFuture.allOf(sent);
+    }
+
+    /** @return the most bytes one READ(16) ({@code read}) or WRITE(16) carries on this path */
+    int largestCommand(boolean read) {
+        return (read ? maxTransferBlocks : maxWriteBlocks) * blockSize;
     }
 
     /** Sends one READ(16) or WRITE(16) and follows it with the channel's retries. */

@@ -129,7 +129,11 @@ class IscsiPathTest {
             pool.shutdownNow();
         }
         a.flush();
-        // a read split into many pieces (above the transfer limit)
+        // writes go out in commands of 256 KiB at most (tgtd writes each with one buffered write
+        // into its file), reads in commands as long as the target allows
+        assertEquals(256 << 10, a.largestCommand(false));
+        assertTrue(a.largestCommand(true) > 256 << 10, "reads are not cut to the write size: " + a.largestCommand(true));
+        // a read and a write split into many pieces (above the transfer limits)
         byte[] big = new byte[9 << 20];
         new Random(7).nextBytes(big);
         a.write(ByteBuffer.wrap(big), 0);
