@@ -21,15 +21,18 @@
 # Usage: filesystems/vims/bench/vims.sh
 #   RUNTIME=6     seconds per timed fio row (after RAMP=2 s of ramp)
 #   SIZE=1G       fio working set and volume size; LUN_SIZE=2G the LUNs (at least SIZE + 256M)
-#   REPEAT=3      rounds of the timed rows per volume (one volume after the other: they share the
-#                 device); the table shows medians. A full run takes about 15 minutes
+#   REPEAT=2      rounds of the timed rows per volume and pass (volumes take turns on the device,
+#                 see ORDER); the table shows the medians of all rounds. A full run takes about
+#                 25 minutes
 #   OPS=20        metadata operations of each kind per host
 #   PARTS="data meta takeover"   a subset of the three parts
 #   QUICK=1       fast subset: file LUN only, raw and VIMS, the two 4k rows, metadata from one
 #                 host (OPS=5); no iSCSI, EXT4, three hosts or takeover
 #   DEVICES="iscsi file"   the data part's devices (QUICK: file); EXT4 runs with file
-#   ORDER="vims raw"   which volume of a device is measured first (the second one finds the
-#                 device written by the first)
+#   ORDER="vims raw raw vims"   the volumes of a device in the order measured; a volume named twice is
+#                 measured twice, from a new datastore or mapping ("vims raw vims raw" cancels
+#                 drift of the machine's speed between them); the table takes the medians of all
+#                 its rounds
 #   KEEP=1        keep the work directory (instances' logs) after the run
 # Needs: root (tgtd, loop devices, mount), a built distribution (mvn install -DskipTests),
 # fio (nbd engine), tgt, qemu-utils (qemu-io), e2fsprogs, mount, python3, openssh-client.
@@ -42,10 +45,10 @@ RUNTIME="${RUNTIME:-6}"
 RAMP=2
 SIZE="${SIZE:-1G}"
 LUN_SIZE="${LUN_SIZE:-2G}"
-REPEAT="${REPEAT:-3}"
+REPEAT="${REPEAT:-2}"
 OPS="${OPS:-20}"
 PARTS="${PARTS:-data meta takeover}"
-ORDER="${ORDER:-vims raw}"
+ORDER="${ORDER:-vims raw raw vims}"
 if [[ "$QUICK" == 1 ]]; then
     OPS="${QUICK_OPS:-5}"
     PARTS="${PARTS/takeover/}"
@@ -114,13 +117,17 @@ def one(label, rw, r):
     cpu = ticks / 100.0 / (side["bw_bytes"] * total / 1073741824.0) if side["bw_bytes"] else 0
     return side["iops"], side["bw_bytes"] / 1048576.0, cpu
 def fig(label, rw):
-    runs = [x for x in (one(label, rw, r) for r in range(1, (1 if rw == "first" else repeat) + 1)) if x]
+    # every round of the label (ORDER may measure a volume more than once: its rounds add up)
+    rounds = sorted(int(f.rsplit("-", 1)[1][:-5]) for f in os.listdir(out)
+                    if f.startswith(f"{label}-{rw}-") and f.endswith(".json"))
+    runs = [x for x in (one(label, rw, r) for r in rounds) if x]
     if not runs:
         return None
     return tuple(statistics.median(x[i] for x in runs) for i in range(3))
 if configs:
     print(f"VIMS benchmark: data path (fio nbd engine against Strata's NBD export; working set and volumes {size},"
-          f" LUNs {lun}; {runtime}s per row after {ramp:.0f}s ramp" + (f", medians of {repeat} rounds)" if repeat > 1 else ")"))
+          f" LUNs {lun}; {runtime}s per row after {ramp:.0f}s ramp" + (f", medians of {repeat} rounds per volume"
+          " and pass)" if repeat > 1 else ")"))
     print("Every volume was preconditioned (its whole working set written once, 1M sequential QD8) before the timed")
     print("rows: they measure steady state, not first allocation. 'first write' is that preconditioning pass.")
     print("raw = the same device mapped whole (storage:volume-map); VIMS = thin VHD on VIMS on it;"
@@ -289,15 +296,22 @@ configs=()
 
 # bench_volume label uri: precondition, then REPEAT rounds of the timed rows
 bench_volume() {
-    local label="$1" uri="$2" pid r w rw bs qd c0
+    local label="$1" uri="$2" pid r w rw bs qd c0 pass n
     pid="$(host_pid 1)"
+    # the how-many-th pass of this volume (the default ORDER measures each twice)
+    pass=$(($(find "$OUT" -maxdepth 1 -name "$label-first-*.json" | wc -l) + 1))
     log "$label: preconditioning (1 MiB sequential writes QD8 over $SIZE; the first-write row)"
+    # Every volume starts with nothing of its device in the host's page cache: what the volume
+    # before it left there (pages, and the folio sizes its writes made, which set the cost of
+    # later small writes into a file-backed LUN) would favour one of them.
     sync
+    echo 3 > /proc/sys/vm/drop_caches
     c0=$(cpu_ticks "$pid")
     fio --name=pre --ioengine=nbd --uri="$uri" --rw=write --bs=1M --iodepth=8 --size="$SIZE" \
-        --output-format=json --output="$OUT/$label-first-1.json" >/dev/null
-    echo $(($(cpu_ticks "$pid") - c0)) > "$OUT/$label-first-1.cpu"
+        --output-format=json --output="$OUT/$label-first-$pass.json" >/dev/null
+    echo $(($(cpu_ticks "$pid") - c0)) > "$OUT/$label-first-$pass.cpu"
     for ((r = 1; r <= REPEAT; r++)); do
+        n=$(((pass - 1) * REPEAT + r))
         for w in "${WORKLOADS[@]}"; do
             read -r rw bs qd <<<"$w"
             sync # no row pays for the write-back of an earlier one
@@ -306,11 +320,11 @@ bench_volume() {
             c0=$(cpu_ticks "$pid")
             fio --name=b --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$SIZE" \
                 --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" \
-                --output-format=json --output="$OUT/$label-$rw-$r.json" >/dev/null
-            echo $(($(cpu_ticks "$pid") - c0)) > "$OUT/$label-$rw-$r.cpu"
+                --output-format=json --output="$OUT/$label-$rw-$n.json" >/dev/null
+            echo $(($(cpu_ticks "$pid") - c0)) > "$OUT/$label-$rw-$n.cpu"
         done
     done
-    configs+=("$label")
+    [[ " ${configs[*]} " == *" $label "* ]] || configs+=("$label")
 }
 
 # on_device dev resource/device: a thin VHD on VIMS and the raw mapping, one after the other on
