@@ -251,9 +251,17 @@ public class VimsIT {
         assertEquals(2 + 6 * hs.size(), expected.size());
         Map<String, String> want = new TreeMap<>(expected);
         for (KarafProcess h : hs) {
-            await("every host lists the same volumes " + want, LONG, () -> volumes(h).equals(want));
-            Map<String, String> st = states(h);
-            assertTrue(st.toString(), st.values().stream().allMatch("READY"::equals));
+            // a host sees the others' catalog changes within seconds (its maintenance thread reads the
+            // catalog again): a clone another host just finished may still show CREATING here
+            java.util.concurrent.atomic.AtomicReference<Map<String, String>> seen = new java.util.concurrent.atomic.AtomicReference<>();
+            try {
+                await("every host lists the same volumes " + want + ", all READY", LONG, () -> {
+                    seen.set(states(h));
+                    return volumes(h).equals(want) && seen.get().values().stream().allMatch("READY"::equals);
+                });
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "; " + h.home().getFileName() + " lists " + seen.get(), e);
+            }
         }
         for (KarafProcess h : hs) {
             assertCheckClean(h);
