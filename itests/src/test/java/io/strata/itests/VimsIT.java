@@ -104,6 +104,14 @@ public class VimsIT {
         } finally {
             pool.shutdownNow();
         }
+        // The instances just unpacked and started leave the host's filesystem hundreds of MiB to
+        // write back. The first fsyncs of a shared LUN file on it (every heartbeat flushes) would
+        // wait for all of that (ext4 commits its journal with the data it orders), and a host whose
+        // heartbeat cannot land for the expiry fences itself, as a host on a stalled LUN must.
+        Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
+        if (!sync.waitFor(5, TimeUnit.MINUTES)) {
+            sync.destroyForcibly();
+        }
         return started;
     }
 
