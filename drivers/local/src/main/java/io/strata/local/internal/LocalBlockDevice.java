@@ -461,10 +461,11 @@ final class LocalBlockDevice implements BlockDevice {
                     while (src.hasRemaining()) {
                         p += channel.write(src, p);
                     }
-                    src.limit(end);
                 }
             } catch (IOException e) {
                 throw Errno.exception(e, "write", path);
+            } finally {
+                src.limit(end); // the caller's buffer as given, even when a piece failed
             }
         }
 

@@ -2,8 +2,10 @@ package io.strata.local.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.strata.api.StorageException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
@@ -61,6 +63,14 @@ class WritePiecesTest {
             byte[] want2 = new byte[300 << 10];
             System.arraycopy(data, 0, want2, 0, want2.length);
             assertArrayEquals(want2, got);
+
+            // a piece that fails: a typed error, and the caller's buffer keeps its limit
+            Recording failing = new Recording(real, writes);
+            failing.failFrom = writes.size() + 2;
+            LocalBlockDevice.ChannelBackend broken = new LocalBlockDevice.ChannelBackend(f, failing);
+            ByteBuffer again = ByteBuffer.wrap(data);
+            assertThrows(StorageException.class, () -> broken.write(again, 0));
+            assertEquals(data.length, again.limit(), "the buffer's limit after a failed piece");
         }
     }
 
@@ -68,6 +78,8 @@ class WritePiecesTest {
     private static final class Recording extends FileChannel {
         private final FileChannel d;
         private final List<long[]> writes;
+        /** Writes from this one on (counting all noted) fail as a full disk would. */
+        int failFrom = Integer.MAX_VALUE;
 
         Recording(FileChannel d, List<long[]> writes) {
             this.d = d;
@@ -76,6 +88,9 @@ class WritePiecesTest {
 
         @Override
         public int write(ByteBuffer src, long position) throws IOException {
+            if (writes.size() + 1 >= failFrom) {
+                throw new IOException("No space left on device");
+            }
             writes.add(new long[] {position, src.remaining()});
             return d.write(src, position);
         }
