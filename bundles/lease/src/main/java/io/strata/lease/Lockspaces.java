@@ -194,7 +194,8 @@ public final class Lockspaces {
     }
 
     /**
-     * A store over a region of a block device; each write is followed by {@link BlockDevice#flush()}.
+     * A store over a region of a block device; each write is a {@link BlockDevice#writeThrough
+     * write-through}, durable on return without a flush of the rest of the device.
      * Closing the store leaves the device open.
      *
      * @param device the device

@@ -90,6 +90,20 @@ final class MultipathDevice implements BlockDevice {
         src.position(start + length);
     }
 
+    /** A write-through on a path; retried on another path as {@link #write} is when the path fails. */
+    @Override
+    public void writeThrough(ByteBuffer src, long offset) {
+        requireNonNull(src, "src");
+        int length = src.remaining();
+        checkRequest("write", offset, length);
+        int start = src.position();
+        execute("write", t -> {
+            t.writeThrough(copy(src), offset);
+            return null;
+        });
+        src.position(start + length);
+    }
+
     /** Starts the read on a path; when the path fails the read is retried as {@link #read} does it. */
     @Override
     public CompletableFuture<Void> readAsync(ByteBuffer dst, long offset) {

@@ -75,6 +75,18 @@ public interface PathTransport extends AutoCloseable {
     /** Makes completed writes durable (SYNCHRONIZE CACHE). */
     void flush();
 
+    /**
+     * Writes {@code src} and returns once it is durable, as
+     * {@link io.strata.api.device.BlockDevice#writeThrough} (a WRITE with FUA where the LUN has
+     * it). The default writes, then {@link #flush() flushes}.
+     *
+     * @since 1.2
+     */
+    default void writeThrough(ByteBuffer src, long offset) {
+        write(src, offset);
+        flush();
+    }
+
     /** @return whether {@link #unmap} works on this LUN (probed, not just advertised) */
     default boolean canUnmap() {
         return false;

@@ -29,6 +29,8 @@ final class FakePath implements PathTransport {
     final FakeLun lun;
     final AtomicInteger ios = new AtomicInteger();
     final AtomicInteger writes = new AtomicInteger();
+    final AtomicInteger writeThroughs = new AtomicInteger();
+    final AtomicInteger flushes = new AtomicInteger();
     final AtomicInteger checks = new AtomicInteger();
     final AtomicInteger reconnects = new AtomicInteger();
     volatile Mode ioMode = Mode.OK;
@@ -154,9 +156,18 @@ final class FakePath implements PathTransport {
     }
 
     @Override
+    public void writeThrough(ByteBuffer src, long offset) {
+        enter(src, false);
+        lun.write(src, offset);
+        ios.incrementAndGet();
+        writeThroughs.incrementAndGet();
+    }
+
+    @Override
     public void flush() {
         enter(null, false);
         ios.incrementAndGet();
+        flushes.incrementAndGet();
     }
 
     @Override

@@ -10,6 +10,7 @@ import io.strata.api.StorageException;
 import io.strata.api.device.BlockDevice;
 import io.strata.api.device.PersistentReservations;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -23,6 +24,28 @@ class OptionalOperationsTest {
             assertEquals(ErrorCode.UNSUPPORTED, assertThrows(StorageException.class,
                     () -> d.compareAndWrite(ByteBuffer.allocate(512), ByteBuffer.allocate(512), 0)).code());
             assertEquals(ErrorCode.UNSUPPORTED, assertThrows(StorageException.class, d::reservations).code());
+        }
+    }
+
+    @Test
+    void aWriteThroughIsThePathsOwnAndMovesToAnotherPathWhenItsPathFails() {
+        try (Fixture f = new Fixture(List.of("a", "b"), "policy", "fixed")) {
+            BlockDevice d = f.open();
+            byte[] record = new byte[512];
+            Arrays.fill(record, (byte) 0x3c);
+            d.writeThrough(ByteBuffer.wrap(record), 1024);
+            assertArrayEquals(record, f.lun.bytes(1024, 512));
+            assertEquals(1, f.path("a").writeThroughs.get() + f.path("b").writeThroughs.get());
+            assertEquals(0, f.path("a").flushes.get() + f.path("b").flushes.get(),
+                    "the path's write-through (FUA), not a write and a flush of the LUN");
+
+            FakePath used = f.path("a").writeThroughs.get() == 1 ? f.path("a") : f.path("b");
+            FakePath other = used == f.path("a") ? f.path("b") : f.path("a");
+            used.ioMode = FakePath.Mode.FAIL;
+            Arrays.fill(record, (byte) 0x4d);
+            d.writeThrough(ByteBuffer.wrap(record), 1024);
+            assertArrayEquals(record, f.lun.bytes(1024, 512));
+            assertEquals(1, other.writeThroughs.get(), "retried on the path that works");
         }
     }
 

@@ -9,8 +9,12 @@
  * {@link io.strata.api.device.DeviceInfo#identity()}), optional compare-and-write
  * and {@link io.strata.api.device.PersistentReservations persistent reservations},
  * and the {@link io.strata.api.device.DeviceState state} of a device with its
- * listeners ({@link io.strata.api.device.Subscription}).
+ * listeners ({@link io.strata.api.device.Subscription}). Version 1.2 adds
+ * {@link io.strata.api.device.BlockDevice#readAsync readAsync} and
+ * {@link io.strata.api.device.BlockDevice#writeAsync writeAsync}; 1.3 adds
+ * {@link io.strata.api.device.BlockDevice#writeThrough writeThrough} (a write durable on
+ * its own, without a flush of the whole device). All are default methods.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.2.0")
+@org.osgi.annotation.versioning.Version("1.3.0")
 package io.strata.api.device;

@@ -8,13 +8,15 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** What a driver written against device API 1.0 gets from the 1.1 defaults. */
 class DeviceContractTest {
     /** Implements exactly the methods of 1.0. */
-    static final class OldLun implements BlockDevice {
+    static class OldLun implements BlockDevice {
         @Override
         public DeviceInfo info() {
             return new DeviceInfo("san", "lun7", DeviceKind.BLOCK, 1 << 20, 512, "an old driver's LUN");
@@ -73,6 +75,28 @@ class DeviceContractTest {
             assertEquals(ErrorCode.UNSUPPORTED, assertThrows(StorageException.class, d::reservations).code());
             assertThrows(NullPointerException.class, () -> d.addStateListener(null));
         }
+    }
+
+    @Test
+    void writeThroughOfAnOldDriverWritesThenFlushesTheDevice() {
+        List<String> calls = new ArrayList<>();
+        BlockDevice d = new OldLun() {
+            @Override
+            public void write(ByteBuffer src, long offset) {
+                calls.add("write " + src.remaining() + " at " + offset);
+                src.position(src.limit());
+            }
+
+            @Override
+            public void flush() {
+                calls.add("flush");
+            }
+        };
+        ByteBuffer b = ByteBuffer.allocate(1024);
+        d.writeThrough(b, 4096);
+        assertEquals(List.of("write 1024 at 4096", "flush"), calls,
+                "a driver that knows no cheaper way is durable through a flush after the write");
+        assertEquals(0, b.remaining());
     }
 
     @Test

@@ -209,8 +209,10 @@ public final class Stores {
 
             @Override
             public void write(long sector, ByteBuffer src) {
-                device.write(src, offsetBytes + check(sector, src));
-                device.flush();
+                // durable at once, without waiting for the write-back of the datastore's other
+                // data: a renewal behind a flush of gigabytes of a guest's writes could miss its
+                // deadline and fence a live host
+                device.writeThrough(src, offsetBytes + check(sector, src));
             }
 
             @Override

@@ -4,6 +4,7 @@ package io.strata.iscsi.internal;
 final class Cdb {
     static final int OP_TEST_UNIT_READY = 0x00;
     static final int OP_INQUIRY = 0x12;
+    static final int OP_MODE_SENSE_10 = 0x5a;
     static final int OP_SYNCHRONIZE_CACHE_10 = 0x35;
     static final int OP_UNMAP = 0x42;
     static final int OP_PERSISTENT_RESERVE_IN = 0x5e;
@@ -53,6 +54,23 @@ final class Cdb {
 
     static byte[] write16(long lba, int blocks) {
         return rw16(OP_WRITE_16, lba, blocks);
+    }
+
+    /** WRITE(16) with FUA: complete only once the blocks are on stable storage. */
+    static byte[] write16Fua(long lba, int blocks) {
+        byte[] c = rw16(OP_WRITE_16, lba, blocks);
+        c[1] = 0x08;
+        return c;
+    }
+
+    /** MODE SENSE(10) of one page, without block descriptors. */
+    static byte[] modeSense10(int page, int allocation) {
+        byte[] c = new byte[10];
+        c[0] = (byte) OP_MODE_SENSE_10;
+        c[1] = 0x08; // DBD
+        c[2] = (byte) (page & 0x3f);
+        putShort(c, 7, allocation);
+        return c;
     }
 
     private static byte[] rw16(int op, long lba, int blocks) {

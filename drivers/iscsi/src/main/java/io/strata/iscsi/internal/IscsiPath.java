@@ -27,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * UNMAP without descriptors (which deallocates nothing) succeeds, else WRITE SAME(16) with the
  * UNMAP bit when LBPWS is set (decided at its first use, then remembered); COMPARE AND WRITE when
  * one of block 0 with its current content, as just read, succeeds or miscompares.
+ *
+ * <p>A {@link #writeThrough write-through} is a WRITE(16) with the FUA bit when the LUN's MODE
+ * SENSE header sets DPOFUA, else a WRITE(16) followed by SYNCHRONIZE CACHE. (tgtd's file
+ * backing store answers both with an {@code fdatasync} of its whole file; an array with a
+ * write cache completes a FUA write when that write is stable, whatever else is cached.)
  */
 final class IscsiPath implements PathTransport {
     private static final Logger LOG = LoggerFactory.getLogger(IscsiPath.class);
@@ -80,6 +85,8 @@ final class IscsiPath implements PathTransport {
     private final int maxWriteBlocks;
     private volatile UnmapMode unmapMode;
     private final boolean compareAndWrite;
+    /** DPOFUA: the LUN honours the FUA bit of WRITE(16). */
+    private final boolean fua;
     private final Reservations reservations = new Reservations();
 
     private IscsiPath(LunChannel channel, LunInfo info) {
@@ -97,6 +104,7 @@ final class IscsiPath implements PathTransport {
         this.maxWriteBlocks = (int) Math.max(1, Math.min(limit, MAX_WRITE_BYTES / blockSize));
         this.unmapMode = probeUnmap();
         this.compareAndWrite = probeCompareAndWrite();
+        this.fua = probeFua();
     }
 
     /**
@@ -176,6 +184,23 @@ final class IscsiPath implements PathTransport {
             LOG.info("{}: no COMPARE AND WRITE: {}", id, e.getMessage());
             return false;
         }
+    }
+
+    private boolean probeFua() {
+        try {
+            // the caching page (08h): the header's device-specific byte carries DPOFUA
+            byte[] h = channel.read("MODE SENSE(10) of the caching page", Cdb.modeSense10(0x08, 64), 64);
+            return (h[3] & 0x10) != 0;
+        } catch (StorageException e) {
+            LOG.info("{}: MODE SENSE(10) failed ({}): write-through is a WRITE followed by SYNCHRONIZE CACHE",
+                    id, e.getMessage());
+            return false;
+        }
+    }
+
+    /** @return whether a write-through is one WRITE(16) with FUA (the LUN reports DPOFUA) */
+    boolean fua() {
+        return fua;
     }
 
     private byte[] readBack(ByteBuffer both) {
@@ -269,6 +294,20 @@ final class IscsiPath implements PathTransport {
 
     @Override
     public void write(ByteBuffer src, long offset) {
+        write(src, offset, false);
+    }
+
+    /** A WRITE(16) with FUA when the LUN has it: durable on return, with no flush of the LUN's cache. */
+    @Override
+    public void writeThrough(ByteBuffer src, long offset) {
+        if (!fua) {
+            PathTransport.super.writeThrough(src, offset);
+            return;
+        }
+        write(src, offset, true);
+    }
+
+    private void write(ByteBuffer src, long offset, boolean forceUnitAccess) {
         int length = src.remaining();
         checkRange(offset, length);
         if (length == 0) {
@@ -286,33 +325,44 @@ final class IscsiPath implements PathTransport {
             stage.put(src.duplicate());
             addr = address(buf);
         }
-        transfer(false, buf, addr, offset, length);
+        transfer(false, forceUnitAccess, buf, addr, offset, length);
         src.position(src.limit());
     }
 
     /** Sends every piece of a read or write, then waits for all (retrying pieces as needed). */
     private void transfer(boolean read, ByteBuffer owner, long addr, long offset, int length) {
-        channel.session().await(transferAsync(read, owner, addr, offset, length), channel.backstopSeconds());
+        transfer(read, false, owner, addr, offset, length);
+    }
+
+    private void transfer(boolean read, boolean forceUnitAccess, ByteBuffer owner, long addr, long offset,
+            int length) {
+        channel.session().await(transferAsync(read, forceUnitAccess, owner, addr, offset, length),
+                channel.backstopSeconds());
+    }
+
+    private CompletableFuture<Void> transferAsync(boolean read, ByteBuffer owner, long addr, long offset,
+            int length) {
+        return transferAsync(read, false, owner, addr, offset, length);
     }
 
     /**
      * Sends every piece of a read or write at once; the future completes when all have
      * completed (each retried as needed), with the first failure if any failed.
      */
-    private CompletableFuture<Void> transferAsync(boolean read, ByteBuffer owner, long addr, long offset,
-            int length) {
+    private CompletableFuture<Void> transferAsync(boolean read, boolean forceUnitAccess, ByteBuffer owner, long addr,
+            long offset, int length) {
         long lba = offset / blockSize;
         int blocks = length / blockSize;
         int most = read ? maxTransferBlocks : maxWriteBlocks;
         int pieces = (blocks + most - 1) / most;
         if (pieces == 1) {
-            return piece(read, owner, addr, lba, blocks);
+            return piece(read, forceUnitAccess, owner, addr, lba, blocks);
         }
         CompletableFuture<?>[] sent = new CompletableFuture<?>[pieces];
         for (int i = 0; i < pieces; i++) {
             int first = i * most;
             int n = Math.min(most, blocks - first);
-            sent[i] = piece(read, owner, addr + (long) first * blockSize, lba + first, n);
+            sent[i] = piece(read, forceUnitAccess, owner, addr + (long) first * blockSize, lba + first, n);
         }
         return CompletableFuture.allOf(sent);
     }
@@ -323,12 +373,15 @@ final class IscsiPath implements PathTransport {
     }
 
     /** Sends one READ(16) or WRITE(16) and follows it with the channel's retries. */
-    private CompletableFuture<Void> piece(boolean read, Object owner, long addr, long lba, int blocks) {
-        byte[] cdb = read ? Cdb.read16(lba, blocks) : Cdb.write16(lba, blocks);
+    private CompletableFuture<Void> piece(boolean read, boolean forceUnitAccess, Object owner, long addr, long lba,
+            int blocks) {
+        byte[] cdb = read ? Cdb.read16(lba, blocks)
+                : forceUnitAccess ? Cdb.write16Fua(lba, blocks) : Cdb.write16(lba, blocks);
         int dir = read ? LibIscsi.XFER_READ : LibIscsi.XFER_WRITE;
         int length = blocks * blockSize;
         Supplier<CompletableFuture<ScsiResult>> send = () -> channel.send(cdb, dir, length, addr, owner);
-        Supplier<String> what = () -> (read ? "READ(16)" : "WRITE(16)") + " at LBA " + lba;
+        Supplier<String> what = () -> (read ? "READ(16)" : forceUnitAccess ? "WRITE(16) FUA" : "WRITE(16)")
+                + " at LBA " + lba;
         return channel.finishAsync(what, send.get(), send, false).thenApply(r -> {
             if (read && r.residual() > 0) {
                 throw new StorageException(ErrorCode.IO_ERROR, id + ": " + what.get() + " returned " + r.residual()

@@ -145,6 +145,31 @@ class IscsiPathTest {
     }
 
     /**
+     * tgtd reports DPOFUA, so a write-through is WRITE(16) with FUA (each piece of a long one);
+     * the bytes are there through the other portal.
+     */
+    @Test
+    void writeThroughIsAFuaWriteOnALunThatReportsDpoFua() {
+        IscsiPath a = path(TgtFixture.THICK_SIZE, 0);
+        IscsiPath b = path(TgtFixture.THICK_SIZE, 1);
+        assertTrue(a.fua(), "tgtd sets DPOFUA in its MODE SENSE header");
+        byte[] record = new byte[512];
+        new Random(11).nextBytes(record);
+        a.writeThrough(ByteBuffer.wrap(record), 7 * 512);
+        byte[] long_ = new byte[(600 << 10)];
+        new Random(12).nextBytes(long_);
+        ByteBuffer direct = ByteBuffer.allocateDirect(long_.length).put(long_).flip();
+        a.writeThrough(direct, 1 << 20);
+        assertEquals(0, direct.remaining());
+        ByteBuffer back = ByteBuffer.allocate(512);
+        b.read(back, 7 * 512);
+        assertArrayEquals(record, back.array());
+        ByteBuffer backLong = ByteBuffer.allocate(long_.length);
+        b.read(backLong, 1 << 20);
+        assertArrayEquals(long_, backLong.array());
+    }
+
+    /**
      * One thread starts many reads and writes at once without waiting; they complete on the
      * session's event loop thread, a large one split into several commands, and the bytes
      * written are the bytes read back.

@@ -69,6 +69,12 @@ final class LocalBlockDevice implements BlockDevice {
         /** Makes completed writes durable. */
         void flush();
 
+        /** Writes all of {@code src} at {@code offset}, durable on return; other writes need not be. */
+        default void writeThrough(ByteBuffer src, long offset) {
+            write(src, offset);
+            flush();
+        }
+
         /** @return whether I/O bypasses the page cache */
         boolean uncached();
 
@@ -241,6 +247,24 @@ final class LocalBlockDevice implements BlockDevice {
     @Override
     public void flush() {
         perform("flush", backend::flush);
+    }
+
+    /** Durable without a flush of the file: buffered, through a second descriptor opened {@code O_DSYNC}. */
+    @Override
+    public void writeThrough(ByteBuffer src, long offset) {
+        if (readOnly) {
+            throw new StorageException(ErrorCode.READ_ONLY, "device " + info.ref() + " is read-only");
+        }
+        int length = src.remaining();
+        check(offset, length);
+        if (workers == null) {
+            perform("write-through of " + length + " bytes at " + offset, () -> backend.writeThrough(src, offset));
+            return;
+        }
+        ByteBuffer mine = ByteBuffer.allocate(length);
+        mine.put(src.duplicate()).flip();
+        perform("write-through of " + length + " bytes at " + offset, () -> backend.writeThrough(mine, offset));
+        src.position(src.limit());
     }
 
     @Override
@@ -418,17 +442,42 @@ final class LocalBlockDevice implements BlockDevice {
         static final int MAX_PIECE = 256 << 10;
         private final Path path;
         private final FileChannel channel;
+        /**
+         * The same file opened {@code O_DSYNC} (null when read-only): a write through it returns
+         * once that range is on stable storage, which costs the write-back of those pages and a
+         * cache flush, not of every dirty page of the file as {@code fsync} does.
+         */
+        private final FileChannel dsync;
 
-        ChannelBackend(Path path, FileChannel channel) {
+        ChannelBackend(Path path, FileChannel channel, FileChannel dsync) {
             this.path = path;
             this.channel = channel;
+            this.dsync = dsync;
         }
 
         static ChannelBackend open(DeviceInfo info, Path path, boolean readOnly) {
+            FileChannel main = null;
             try {
-                return new ChannelBackend(path, readOnly ? FileChannel.open(path, StandardOpenOption.READ)
-                        : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+                if (readOnly) {
+                    return new ChannelBackend(path, FileChannel.open(path, StandardOpenOption.READ), null);
+                }
+                Object before = fileKey(path);
+                main = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                FileChannel dsync = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.DSYNC);
+                if (before == null || !before.equals(fileKey(path))) {
+                    // replaced between the two opens: the descriptors may be different files
+                    dsync.close();
+                    throw new IOException("the file was replaced while it was being opened");
+                }
+                return new ChannelBackend(path, main, dsync);
             } catch (IOException e) {
+                if (main != null) {
+                    try {
+                        main.close();
+                    } catch (IOException ignored) {
+                        // the open failed already
+                    }
+                }
                 throw openFailure(info, path, Errno.exception(e, "open", path));
             }
         }
@@ -479,16 +528,32 @@ final class LocalBlockDevice implements BlockDevice {
         }
 
         @Override
+        public void writeThrough(ByteBuffer src, long offset) {
+            long p = offset;
+            try {
+                while (src.hasRemaining()) {
+                    p += dsync.write(src, p);
+                }
+            } catch (IOException e) {
+                throw Errno.exception(e, "write", path);
+            }
+        }
+
+        @Override
         public boolean uncached() {
             return false;
         }
 
         @Override
         public void close() {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // nothing left to do with a device being released
+            for (FileChannel c : new FileChannel[] {channel, dsync}) {
+                try {
+                    if (c != null) {
+                        c.close();
+                    }
+                } catch (IOException e) {
+                    // nothing left to do with a device being released
+                }
             }
         }
     }

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.strata.api.StorageException;
+import io.strata.api.device.BlockDevice;
+import io.strata.api.device.StorageResource;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
@@ -16,7 +18,9 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
@@ -25,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A buffered file LUN writes to its file in pieces of at most 256 KiB, whatever the caller
  * writes at once (a large write would leave one large page-cache folio that makes every later
- * small write into it dearer), and the bytes land where they belong.
+ * small write into it dearer), and the bytes land where they belong. A write-through (a lease
+ * record) goes through the file's {@code O_DSYNC} descriptor and flushes nothing else.
  */
 class WritePiecesTest {
     @TempDir
@@ -37,7 +42,7 @@ class WritePiecesTest {
         Files.write(f, new byte[8 << 20]);
         List<long[]> writes = new CopyOnWriteArrayList<>();
         try (FileChannel real = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            LocalBlockDevice.ChannelBackend backend = new LocalBlockDevice.ChannelBackend(f, new Recording(real, writes));
+            LocalBlockDevice.ChannelBackend backend = new LocalBlockDevice.ChannelBackend(f, new Recording(real, writes), null);
             byte[] data = new byte[(2 << 20) + 4096];
             new Random(3).nextBytes(data);
             ByteBuffer heap = ByteBuffer.wrap(data, 512, data.length - 512).slice(); // a slice: position 0, its own limit
@@ -67,10 +72,80 @@ class WritePiecesTest {
             // a piece that fails: a typed error, and the caller's buffer keeps its limit
             Recording failing = new Recording(real, writes);
             failing.failFrom = writes.size() + 2;
-            LocalBlockDevice.ChannelBackend broken = new LocalBlockDevice.ChannelBackend(f, failing);
+            LocalBlockDevice.ChannelBackend broken = new LocalBlockDevice.ChannelBackend(f, failing, null);
             ByteBuffer again = ByteBuffer.wrap(data);
             assertThrows(StorageException.class, () -> broken.write(again, 0));
             assertEquals(data.length, again.limit(), "the buffer's limit after a failed piece");
+        }
+    }
+
+    @Test
+    void aWriteThroughGoesThroughTheDsyncDescriptorAndForcesNothing() throws IOException {
+        Path f = tmp.resolve("lun.img");
+        Files.write(f, new byte[4 << 20]);
+        List<long[]> plain = new CopyOnWriteArrayList<>();
+        List<long[]> synced = new CopyOnWriteArrayList<>();
+        try (FileChannel real = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                FileChannel realSync = FileChannel.open(f, StandardOpenOption.WRITE, StandardOpenOption.DSYNC)) {
+            Recording main = new Recording(real, plain);
+            Recording sync = new Recording(realSync, synced);
+            LocalBlockDevice.ChannelBackend backend = new LocalBlockDevice.ChannelBackend(f, main, sync);
+            byte[] data = new byte[1 << 20];
+            new Random(5).nextBytes(data);
+            backend.write(ByteBuffer.wrap(data), 1 << 20); // dirty data of the guest's
+            int before = plain.size();
+            byte[] record = new byte[512];
+            new Random(6).nextBytes(record);
+            ByteBuffer r = ByteBuffer.wrap(record);
+            backend.writeThrough(r, 0);
+            assertEquals(0, r.remaining());
+            assertEquals(1, synced.size(), "the record went through the O_DSYNC descriptor");
+            assertArrayEquals(new long[] {0, 512}, synced.get(0));
+            assertEquals(before, plain.size(), "nothing through the plain descriptor");
+            assertEquals(0, main.forces + sync.forces, "no fsync: the guest's dirty data is not the record's to flush");
+            byte[] back = Files.readAllBytes(f);
+            assertArrayEquals(record, Arrays.copyOf(back, 512));
+            assertArrayEquals(data, Arrays.copyOfRange(back, 1 << 20, 2 << 20));
+        }
+    }
+
+    @Test
+    void aFileLunOpensItsFileASecondTimeWithODsync() throws IOException {
+        Path f = tmp.resolve("luns/lun.img");
+        StorageResource r = new LocalDriver().attach("lun",
+                Map.of("kind", "file-lun", "path", f.toString(), "size", "1M"));
+        try (BlockDevice d = (BlockDevice) r.openDevice("lun")) {
+            byte[] record = new byte[512];
+            new Random(7).nextBytes(record);
+            d.writeThrough(ByteBuffer.wrap(record), 4096);
+            ByteBuffer back = ByteBuffer.allocate(512);
+            d.read(back, 4096);
+            assertArrayEquals(record, back.array());
+            // the kernel's own word on the descriptors this process holds on the file
+            int dsync = 0;
+            int plainRw = 0;
+            try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+                for (Path fd : fds.toList()) {
+                    Path target;
+                    try {
+                        target = Files.readSymbolicLink(fd);
+                    } catch (IOException gone) {
+                        continue;
+                    }
+                    if (!target.equals(f.toRealPath())) {
+                        continue;
+                    }
+                    String flags = Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd.getFileName())).stream()
+                            .filter(l -> l.startsWith("flags:")).findFirst().orElseThrow().substring(6).trim();
+                    if ((Integer.parseInt(flags, 8) & 010000) != 0) { // O_DSYNC
+                        dsync++;
+                    } else {
+                        plainRw++;
+                    }
+                }
+            }
+            assertEquals(1, dsync, "one O_DSYNC descriptor for write-through");
+            assertEquals(1, plainRw, "one plain descriptor for the guest's I/O");
         }
     }
 
@@ -78,6 +153,8 @@ class WritePiecesTest {
     private static final class Recording extends FileChannel {
         private final FileChannel d;
         private final List<long[]> writes;
+        /** Calls of {@link #force}. */
+        int forces;
         /** Writes from this one on (counting all noted) fail as a full disk would. */
         int failFrom = Integer.MAX_VALUE;
 
@@ -144,6 +221,7 @@ class WritePiecesTest {
 
         @Override
         public void force(boolean metaData) throws IOException {
+            forces++;
             d.force(metaData);
         }
 
