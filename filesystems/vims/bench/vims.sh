@@ -33,6 +33,13 @@
 #                 measured twice, from a new datastore or mapping ("vims raw vims raw" cancels
 #                 drift of the machine's speed between them); the table takes the medians of all
 #                 its rounds
+#   TGT_BSOFLAGS=direct   tgtd's backing file is opened O_DIRECT (tgtadm --bsoflags): a write tgtd
+#                 acknowledges is on this host's disk, as an array's is in its non-volatile
+#                 cache, and a flush has little to do. TGT_BSOFLAGS= (empty): tgtd writes
+#                 through the host's page cache, which is then the LUN's volatile write-back
+#                 cache, and a flush (SYNCHRONIZE CACHE or a FUA write: both an fdatasync of the
+#                 whole file in tgtd) writes back every page the guest dirtied; VIMS's lease
+#                 renewals (a durable write every 3 s) pay that, the raw mapping never flushes
 #   KEEP=1        keep the work directory (instances' logs) after the run
 # Needs: root (tgtd, loop devices, mount), a built distribution (mvn install -DskipTests),
 # fio (nbd engine), tgt, qemu-utils (qemu-io), e2fsprogs, mount, python3, openssh-client.
@@ -49,6 +56,8 @@ REPEAT="${REPEAT:-2}"
 OPS="${OPS:-20}"
 PARTS="${PARTS:-data meta takeover}"
 ORDER="${ORDER:-vims raw raw vims}"
+TGT_BSOFLAGS="${TGT_BSOFLAGS-direct}"   # unset: direct; set and empty: buffered
+export TGT_BSOFLAGS
 if [[ "$QUICK" == 1 ]]; then
     OPS="${QUICK_OPS:-5}"
     PARTS="${PARTS/takeover/}"
@@ -133,6 +142,10 @@ if configs:
     print("raw = the same device mapped whole (storage:volume-map); VIMS = thin VHD on VIMS on it;"
           " EXT4 = thin VHD on EXT4 on a file LUN (loop).")
     print("CPU = Strata's CPU seconds per GiB moved (user+system).")
+    if any(c.startswith("iscsi") for c in configs):
+        flags = os.environ.get("TGT_BSOFLAGS", "")
+        print("tgtd's backing file: " + (f"opened with --bsoflags {flags}" if flags else
+              "buffered (the host's page cache is the LUN's write-back cache)"))
     print()
     print(f"{'device':7} {'workload':24} {'unit':>5} {'raw':>9} {'VIMS':>9} {'EXT4':>9} {'VIMS/raw':>9}"
           f" {'CPU raw':>8} {'CPU VIMS':>8} {'CPU EXT4':>8}")
@@ -374,7 +387,8 @@ if has_part data; then
         tgtd_pid=$!
         for _ in $(seq 50); do "${T[@]}" --op show --mode target >/dev/null 2>&1 && break; sleep 0.2; done
         "${T[@]}" --op new --mode target --tid 1 -T "$IQN"
-        "${T[@]}" --op new --mode logicalunit --tid 1 --lun 1 -b "$WORK/iscsi.img"
+        "${T[@]}" --op new --mode logicalunit --tid 1 --lun 1 -b "$WORK/iscsi.img" \
+            ${TGT_BSOFLAGS:+--bsoflags "$TGT_BSOFLAGS"}
         "${T[@]}" --op bind --mode target --tid 1 -I ALL
         S 1 "storage:resource-add san iscsi portal=127.0.0.1:$ISCSI_PORT" >/dev/null
         sdev="$(S 1 "storage:device-list --no-format san" | awk -F'\t' 'NR == 1 { print $1 }')"
