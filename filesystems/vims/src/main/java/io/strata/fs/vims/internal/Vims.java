@@ -61,6 +61,8 @@ final class Vims implements Datastore, LockspaceProvider {
     static final Duration CLUSTER_WAIT = Duration.ofSeconds(120);
     /** How long a cluster lease is kept after its last use (allocations come in bursts). */
     static final long LINGER_MS = 300;
+    /** Free descriptor slots a create tries, in order, when the first ones are still held. */
+    static final int FREE_SLOTS_TRIED = 16;
 
     final String name;
     final Disk disk;
@@ -747,7 +749,7 @@ final class Vims implements Datastore, LockspaceProvider {
         nsLock.lock();
         try (ResourceLease ns = namespaceLease()) {
             refreshDirectory(false);
-            Entry free = null;
+            List<Entry> frees = new ArrayList<>();
             synchronized (byName) {
                 if (byName.containsKey(file)) {
                     throw new StorageException(ErrorCode.ALREADY_EXISTS, "file '" + Names.printable(file)
@@ -755,21 +757,36 @@ final class Vims implements Datastore, LockspaceProvider {
                 }
                 for (Entry e : entries) {
                     if (e.state() == Entry.FREE) {
-                        free = e;
-                        break;
+                        frees.add(e);
+                        if (frees.size() == FREE_SLOTS_TRIED) {
+                            break;
+                        }
                     }
                 }
             }
-            if (free == null) {
+            if (frees.isEmpty()) {
                 throw new StorageException(ErrorCode.DATASTORE_FULL, "datastore '" + name + "' has no free file "
                         + "descriptor left (it was formatted for " + sb.maxFiles() + " files)");
             }
-            ResourceLease fl;
-            try {
-                fl = acquire(sb.fileArea(free.index()), "file " + file, Duration.ZERO);
-            } catch (LeaseHeldException e) {
-                throw new StorageException(ErrorCode.LOCKED, "the descriptor slot " + free.index()
-                        + " of datastore '" + name + "' is held by host " + e.holder() + "; try again");
+            // A free slot's lease may still be held by the host that just deleted the file there
+            // (it lets the lease go after the namespace's): that slot is in passing, another is
+            // taken. The namespace lease keeps other creators out meanwhile.
+            Entry free = null;
+            ResourceLease fl = null;
+            LeaseHeldException held = null;
+            for (Entry candidate : frees) {
+                try {
+                    fl = acquire(sb.fileArea(candidate.index()), "file " + file, Duration.ZERO);
+                    free = candidate;
+                    break;
+                } catch (LeaseHeldException e) {
+                    held = e;
+                }
+            }
+            if (fl == null) {
+                throw new StorageException(ErrorCode.LOCKED, "the " + frees.size() + " free descriptor slot(s) of "
+                        + "datastore '" + name + "' tried are all still held (the last by host " + held.holder()
+                        + ", which is letting it go after a delete); try again");
             }
             try {
                 long gen = free.generation() + 1;
