@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.ObjLongConsumer;
 
 /**
  * A block device on a device node or a backing file, for both {@code kind=block} and
@@ -229,19 +230,7 @@ final class LocalBlockDevice implements BlockDevice {
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        if (readOnly) {
-            throw new StorageException(ErrorCode.READ_ONLY, "device " + info.ref() + " is read-only");
-        }
-        int length = src.remaining();
-        check(offset, length);
-        if (workers == null) {
-            perform("write of " + length + " bytes at " + offset, () -> backend.write(src, offset));
-            return;
-        }
-        ByteBuffer mine = ByteBuffer.allocate(length);
-        mine.put(src.duplicate()).flip();
-        perform("write of " + length + " bytes at " + offset, () -> backend.write(mine, offset));
-        src.position(src.limit());
+        write("write", src, offset, backend::write);
     }
 
     @Override
@@ -252,18 +241,24 @@ final class LocalBlockDevice implements BlockDevice {
     /** Durable without a flush of the file: buffered, through a second descriptor opened {@code O_DSYNC}. */
     @Override
     public void writeThrough(ByteBuffer src, long offset) {
+        write("write-through", src, offset, backend::writeThrough);
+    }
+
+    /** A write of {@code src} by {@code how}; with a time limit, from a copy the worker owns. */
+    private void write(String kind, ByteBuffer src, long offset, ObjLongConsumer<ByteBuffer> how) {
         if (readOnly) {
             throw new StorageException(ErrorCode.READ_ONLY, "device " + info.ref() + " is read-only");
         }
         int length = src.remaining();
         check(offset, length);
+        String what = kind + " of " + length + " bytes at " + offset;
         if (workers == null) {
-            perform("write-through of " + length + " bytes at " + offset, () -> backend.writeThrough(src, offset));
+            perform(what, () -> how.accept(src, offset));
             return;
         }
         ByteBuffer mine = ByteBuffer.allocate(length);
         mine.put(src.duplicate()).flip();
-        perform("write-through of " + length + " bytes at " + offset, () -> backend.writeThrough(mine, offset));
+        perform(what, () -> how.accept(mine, offset));
         src.position(src.limit());
     }
 
