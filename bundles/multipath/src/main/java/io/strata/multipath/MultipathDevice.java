@@ -79,26 +79,26 @@ final class MultipathDevice implements BlockDevice {
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        requireNonNull(src, "src");
-        int length = src.remaining();
-        checkRequest("write", offset, length);
-        int start = src.position();
-        execute("write", t -> {
-            t.write(copy(src), offset);
-            return null;
-        });
-        src.position(start + length);
+        write(src, offset, false);
     }
 
     /** A write-through on a path; retried on another path as {@link #write} is when the path fails. */
     @Override
     public void writeThrough(ByteBuffer src, long offset) {
+        write(src, offset, true);
+    }
+
+    private void write(ByteBuffer src, long offset, boolean through) {
         requireNonNull(src, "src");
         int length = src.remaining();
         checkRequest("write", offset, length);
         int start = src.position();
         execute("write", t -> {
-            t.writeThrough(copy(src), offset);
+            if (through) {
+                t.writeThrough(copy(src), offset);
+            } else {
+                t.write(copy(src), offset);
+            }
             return null;
         });
         src.position(start + length);
