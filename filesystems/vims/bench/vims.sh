@@ -21,18 +21,19 @@
 # Usage: filesystems/vims/bench/vims.sh
 #   RUNTIME=6     seconds per timed fio row (after RAMP=2 s of ramp)
 #   SIZE=1G       fio working set and volume size; LUN_SIZE=2G the LUNs (at least SIZE + 256M)
-#   REPEAT=2      rounds of the timed rows per volume and pass (volumes take turns on the device,
+#   REPEAT=1      rounds of the timed rows per volume and pass (volumes take turns on the device,
 #                 see ORDER); the table shows the medians of all rounds. A full run takes about
-#                 25 minutes
+#                 30 minutes
 #   OPS=20        metadata operations of each kind per host
 #   PARTS="data meta takeover"   a subset of the three parts
 #   QUICK=1       fast subset: file LUN only, raw and VIMS, the two 4k rows, metadata from one
 #                 host (OPS=5); no iSCSI, EXT4, three hosts or takeover
 #   DEVICES="iscsi file"   the data part's devices (QUICK: file); EXT4 runs with file
-#   ORDER="vims raw raw vims"   the volumes of a device in the order measured; a volume named twice is
-#                 measured twice, from a new datastore or mapping ("vims raw vims raw" cancels
-#                 drift of the machine's speed between them); the table takes the medians of all
-#                 its rounds
+#   ORDER="vims raw raw vims vims raw raw vims"   the volumes of a device in the order measured; a
+#                 volume named again is measured again, from a new datastore or mapping. Turns next
+#                 to each other are paired (the k-th VIMS round with the k-th raw one), so drift of
+#                 the machine's speed stays inside a pair; the table shows the medians of all
+#                 rounds and the spread of the pairs' ratios
 #   TGT_BSOFLAGS=direct   tgtd's backing file is opened O_DIRECT (tgtadm --bsoflags): a write tgtd
 #                 acknowledges is on this host's disk, as an array's is in its non-volatile
 #                 cache, and a flush has little to do. TGT_BSOFLAGS= (empty): tgtd writes
@@ -52,12 +53,12 @@ RUNTIME="${RUNTIME:-6}"
 RAMP=2
 SIZE="${SIZE:-1G}"
 LUN_SIZE="${LUN_SIZE:-2G}"
-REPEAT="${REPEAT:-2}"
+REPEAT="${REPEAT:-1}"
 OPS="${OPS:-20}"
 PARTS="${PARTS:-data meta takeover}"
-ORDER="${ORDER:-vims raw raw vims}"
+ORDER="${ORDER:-vims raw raw vims vims raw raw vims}"
 TGT_BSOFLAGS="${TGT_BSOFLAGS-direct}"   # unset: direct; set and empty: buffered
-export TGT_BSOFLAGS
+export TGT_BSOFLAGS ORDER
 if [[ "$QUICK" == 1 ]]; then
     OPS="${QUICK_OPS:-5}"
     PARTS="${PARTS/takeover/}"
@@ -125,18 +126,27 @@ def one(label, rw, r):
     total = j["job_runtime"] / 1000.0 + (0 if rw == "first" else ramp)
     cpu = ticks / 100.0 / (side["bw_bytes"] * total / 1073741824.0) if side["bw_bytes"] else 0
     return side["iops"], side["bw_bytes"] / 1048576.0, cpu
-def fig(label, rw):
-    # every round of the label (ORDER may measure a volume more than once: its rounds add up)
+def runs_of(label, rw):
+    # every round of the label in the order measured (ORDER may measure a volume more than once:
+    # its rounds add up)
     rounds = sorted(int(f.rsplit("-", 1)[1][:-5]) for f in os.listdir(out)
                     if f.startswith(f"{label}-{rw}-") and f.endswith(".json"))
-    runs = [x for x in (one(label, rw, r) for r in rounds) if x]
+    return [x for x in (one(label, rw, r) for r in rounds) if x]
+def fig(label, rw):
+    runs = runs_of(label, rw)
     if not runs:
         return None
     return tuple(statistics.median(x[i] for x in runs) for i in range(3))
+def pairs(dev, rw, unit):
+    # the k-th round of VIMS against the k-th of raw: with ORDER "vims raw raw vims ...", rounds
+    # measured next to each other, so drift of the machine between them stays small
+    k = 0 if unit == "IOPS" else 1
+    v, r = runs_of(f"{dev}-vims", rw), runs_of(f"{dev}-raw", rw)
+    return [a[k] / b[k] for a, b in zip(v, r) if b[k]]
 if configs:
     print(f"VIMS benchmark: data path (fio nbd engine against Strata's NBD export; working set and volumes {size},"
-          f" LUNs {lun}; {runtime}s per row after {ramp:.0f}s ramp" + (f", medians of {repeat} rounds per volume"
-          " and pass)" if repeat > 1 else ")"))
+          f" LUNs {lun}; {runtime}s per row after {ramp:.0f}s ramp; medians of every round: {repeat} per turn,"
+          f" turns in the order {os.environ.get('ORDER', '')})")
     print("Every volume was preconditioned (its whole working set written once, 1M sequential QD8) before the timed")
     print("rows: they measure steady state, not first allocation. 'first write' is that preconditioning pass.")
     print("raw = the same device mapped whole (storage:volume-map); VIMS = thin VHD on VIMS on it;"
@@ -147,8 +157,11 @@ if configs:
         print("tgtd's backing file: " + (f"opened with --bsoflags {flags}" if flags else
               "buffered (the host's page cache is the LUN's write-back cache)"))
     print()
+    print("VIMS/raw = median VIMS / median raw; pairs = VIMS/raw of each round against the raw round"
+          " measured next to it: lowest, median, highest, and how many of them reach 0.9.")
+    print()
     print(f"{'device':7} {'workload':24} {'unit':>5} {'raw':>9} {'VIMS':>9} {'EXT4':>9} {'VIMS/raw':>9}"
-          f" {'CPU raw':>8} {'CPU VIMS':>8} {'CPU EXT4':>8}")
+          f" {'CPU raw':>8} {'CPU VIMS':>8} {'CPU EXT4':>8}  pairs (low/median/high, >= 0.9)")
     for dev in ("iscsi", "file"):
         if f"{dev}-raw" not in configs:
             continue
@@ -161,9 +174,12 @@ if configs:
             s = lambda x, fmt: format(x, fmt) if x is not None else format("-", ">" + fmt.split(".")[0])
             ratio = val(f["vims"]) / val(f["raw"]) if val(f["raw"]) else 0
             flag = "" if ratio >= 0.9 else "  < 0.9"
+            pr = pairs(dev, rw, unit)
+            spread = (f"  {min(pr):.2f}/{statistics.median(pr):.2f}/{max(pr):.2f}, {sum(x >= 0.9 for x in pr)} of {len(pr)}"
+                      if pr else "")
             print(f"{dev:7} {name:24} {unit:>5} {s(val(f['raw']), '9.0f')} {s(val(f['vims']), '9.0f')}"
                   f" {s(val(f['ext4']), '9.0f')} {ratio:9.2f} {s(f['raw'] and f['raw'][2], '8.2f')}"
-                  f" {s(f['vims'][2], '8.2f')} {s(f['ext4'] and f['ext4'][2], '8.2f')}{flag}")
+                  f" {s(f['vims'][2], '8.2f')} {s(f['ext4'] and f['ext4'][2], '8.2f')}{spread}{flag}")
     loads = []
     for c in configs:
         p = f"{out}/{c}.load"
