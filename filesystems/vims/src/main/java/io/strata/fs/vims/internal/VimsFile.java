@@ -309,7 +309,12 @@ final class VimsFile implements DatastoreFile {
         return at;
     }
 
-    /** Starts the device I/O of each piece; the buffer's position is at its limit once all are done. */
+    /**
+     * Starts the device I/O of each piece; the buffer's position is at its limit once all are
+     * done. Pieces in blocks that lie one after the other on the device go as one request (a
+     * file whose blocks were allocated in order is one run on the LUN): a 1 MiB request that
+     * crosses a block boundary stays one request to the array.
+     */
     private CompletableFuture<Void> pieces(long[] at, ByteBuffer buf, long position, boolean write) {
         int bs = fs.sb.blockSize();
         int end = buf.limit();
@@ -317,18 +322,36 @@ final class VimsFile implements DatastoreFile {
         long file = position;
         CompletableFuture<?>[] parts = new CompletableFuture<?>[at.length];
         int started = 0;
+        int runStart = -1; // buffer position where the current run of device-contiguous pieces starts
+        long runDevice = 0;
+        int runLen = 0;
         for (long a : at) {
             int len = (int) Math.min(end - pos, bs - file % bs);
-            ByteBuffer part = buf.duplicate().limit(pos + len).position(pos);
             if (a < 0) {
+                ByteBuffer part = buf.duplicate().limit(pos + len).position(pos);
                 while (part.hasRemaining()) {
                     part.put(ZEROS, 0, Math.min(ZEROS.length, part.remaining()));
                 }
-            } else {
-                parts[started++] = write ? fs.disk.device.writeAsync(part, a) : fs.disk.device.readAsync(part, a);
+            } else if (runStart >= 0 && runDevice + runLen == a) {
+                runLen += len;
+                pos += len;
+                file += len;
+                continue;
+            }
+            if (runStart >= 0) {
+                parts[started++] = deviceIo(buf, runStart, runLen, runDevice, write);
+                runStart = -1;
+            }
+            if (a >= 0) {
+                runStart = pos;
+                runDevice = a;
+                runLen = len;
             }
             pos += len;
             file += len;
+        }
+        if (runStart >= 0) {
+            parts[started++] = deviceIo(buf, runStart, runLen, runDevice, write);
         }
         if (started == 0) {
             buf.position(end);
@@ -337,6 +360,11 @@ final class VimsFile implements DatastoreFile {
         CompletableFuture<Void> all = started == 1 ? parts[0].thenRun(() -> { })
                 : CompletableFuture.allOf(java.util.Arrays.copyOf(parts, started));
         return all.thenRun(() -> buf.position(end));
+    }
+
+    private CompletableFuture<Void> deviceIo(ByteBuffer buf, int from, int len, long device, boolean write) {
+        ByteBuffer part = buf.duplicate().limit(from + len).position(from);
+        return write ? fs.disk.device.writeAsync(part, device) : fs.disk.device.readAsync(part, device);
     }
 
     @Override
