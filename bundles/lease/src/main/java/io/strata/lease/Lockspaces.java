@@ -174,8 +174,10 @@ public final class Lockspaces {
     }
 
     /**
-     * A store over a datastore file: writes are followed by {@link DatastoreFile#flush()}, reads
-     * past the end of the file return zeros. Closing the store closes the file.
+     * A store over a datastore file: each write is a {@link DatastoreFile#writeThrough
+     * write-through} (durable on return; a FILE_SYNC write on NFS, a write and a flush where the
+     * file has nothing better), reads past the end of the file return zeros. Closing the store
+     * closes the file.
      *
      * @param file the open, writable file
      * @param sectorSize the sector size to use (512 or 4096 as the datastore's device has)

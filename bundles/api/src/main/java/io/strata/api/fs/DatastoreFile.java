@@ -70,6 +70,21 @@ public interface DatastoreFile extends AutoCloseable {
     void punchHole(long position, long length);
 
     /**
+     * Writes all of {@code src} at {@code position} and returns once these bytes are durable,
+     * without making the file's other writes durable: what a lease record written every few
+     * seconds into a file that also holds a guest's data needs (a whole-file flush there
+     * would write back everything the guest wrote meanwhile). A NAS file sends it as a
+     * FILE_SYNC write; the default writes, then {@link #flush() flushes} the whole file.
+     *
+     * @throws StorageException as {@link #write} and {@link #flush}
+     * @since 1.3
+     */
+    default void writeThrough(ByteBuffer src, long position) {
+        write(src, position);
+        flush();
+    }
+
+    /**
      * Makes every completed write and size change durable (fsync).
      *
      * @throws StorageException {@code IO_ERROR}, {@code DEVICE_UNAVAILABLE}

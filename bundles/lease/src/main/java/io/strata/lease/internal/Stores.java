@@ -91,8 +91,7 @@ public final class Stores {
             @Override
             public void write(long sector, ByteBuffer src) {
                 long pos = check(sector, src);
-                file.write(src, pos);
-                file.flush();
+                file.writeThrough(src, pos);
             }
 
             @Override
