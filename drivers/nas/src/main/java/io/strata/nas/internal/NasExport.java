@@ -1,0 +1,161 @@
+package io.strata.nas.internal;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import io.strata.api.device.DeviceInfo;
+import io.strata.api.device.DeviceState;
+import io.strata.api.device.FileShare;
+import io.strata.api.device.Subscription;
+import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileStat;
+import io.strata.api.fs.ShareFiles;
+import io.strata.api.fs.SpaceInfo;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * A mounted export: a file share with no local path whose files are reached through its
+ * {@link NfsMount} ({@link ShareFiles}). Its state is the NFS connection's: ONLINE while it is
+ * up, OFFLINE while the client is reconnecting (requests wait meanwhile, up to the limit).
+ */
+final class NasExport implements FileShare, ShareFiles {
+    private final DeviceInfo info;
+    private final NfsMount mount;
+    private final String uri;
+    private final Consumer<NasExport> onClose;
+    private final List<Consumer<DeviceState>> listeners = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    NasExport(DeviceInfo info, NfsMount mount, String uri, Consumer<NasExport> onClose) {
+        this.info = info;
+        this.mount = mount;
+        this.uri = uri;
+        this.onClose = onClose;
+        mount.nfs().rpc().onConnectionChange(up -> {
+            DeviceState s = up ? DeviceState.ONLINE : DeviceState.OFFLINE;
+            for (Consumer<DeviceState> l : listeners) {
+                l.accept(s);
+            }
+        });
+    }
+
+    @Override
+    public DeviceInfo info() {
+        return info;
+    }
+
+    @Override
+    public Optional<Path> localPath() {
+        return Optional.empty();
+    }
+
+    @Override
+    public String uri() {
+        return uri;
+    }
+
+    NfsMount mount() {
+        return mount;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "export " + info.ref() + " is closed");
+        }
+    }
+
+    @Override
+    public List<String> list(String directory) {
+        checkOpen();
+        return mount.listFiles(directory);
+    }
+
+    @Override
+    public boolean isDirectory(String path) {
+        checkOpen();
+        try {
+            return mount.stat(path).isDirectory();
+        } catch (StorageException e) {
+            if (e.code() == ErrorCode.FILE_NOT_FOUND) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public FileStat stat(String path) {
+        checkOpen();
+        Nfs3.Attr a = mount.stat(path);
+        if (!a.isRegular()) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + path + "' on " + info.ref()
+                    + " is not a regular file");
+        }
+        return new FileStat(path, a.size(), a.used());
+    }
+
+    @Override
+    public DatastoreFile open(String path, boolean writable) {
+        checkOpen();
+        return mount.open(path, writable);
+    }
+
+    @Override
+    public DatastoreFile create(String path, boolean exclusive) {
+        checkOpen();
+        mount.create(path, exclusive);
+        return mount.open(path, true);
+    }
+
+    @Override
+    public void mkdir(String path) {
+        checkOpen();
+        mount.mkdir(path);
+    }
+
+    @Override
+    public void delete(String path) {
+        checkOpen();
+        mount.remove(path);
+    }
+
+    @Override
+    public void rename(String from, String to) {
+        checkOpen();
+        mount.rename(from, to);
+    }
+
+    @Override
+    public SpaceInfo space() {
+        checkOpen();
+        Nfs3.FsStat s = mount.space();
+        return new SpaceInfo(s.totalBytes(), Math.min(s.availableBytes(), s.totalBytes()));
+    }
+
+    @Override
+    public DeviceState state() {
+        return !closed && mount.online() ? DeviceState.ONLINE : DeviceState.OFFLINE;
+    }
+
+    @Override
+    public Subscription addStateListener(Consumer<DeviceState> listener) {
+        Objects.requireNonNull(listener, "listener");
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        listeners.clear();
+        mount.close();
+        onClose.accept(this);
+    }
+}

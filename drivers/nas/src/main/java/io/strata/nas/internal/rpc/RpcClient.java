@@ -1,0 +1,548 @@
+package io.strata.nas.internal.rpc;
+
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An ONC RPC (RFC 5531) client of one program and version on one server, over one TCP
+ * connection with record marking. Any number of calls are in flight; replies are matched by xid.
+ *
+ * <p>It behaves like a hard NFS mount with a limit. A call is sent on the current connection;
+ * when the connection breaks (the server restarts, a path fails), a thread of the client
+ * reconnects, with growing pauses of at most a second, and sends every unanswered call again
+ * with its xid (a server's duplicate request cache then answers the ones it had done). A
+ * connection on which a call has had no answer for {@link Options#replyTimeoutMs} is dropped
+ * and made again. A call fails only when its {@link Options#limitMs} passes without an answer
+ * ({@code DEVICE_UNAVAILABLE}), when the server refuses it (see {@link RpcException}), or when
+ * the client is closed. A resent call is only safe for idempotent procedures, or with a server
+ * that keeps a duplicate request cache; NFS's READ, WRITE at one offset, COMMIT, GETATTR, LOOKUP
+ * and SETATTR of a size are idempotent.
+ *
+ * <p>Futures complete on the client's reader thread: what is chained to them must not block on
+ * this client.
+ */
+public final class RpcClient implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RpcClient.class);
+    private static final long TICK_MS = 100;
+    private static final int MAX_BACKOFF_MS = 1000;
+
+    /** Timings and limits of a client. */
+    public record Options(int connectTimeoutMs, int replyTimeoutMs, long limitMs, int maxRecord) {
+        public Options {
+            if (connectTimeoutMs <= 0 || replyTimeoutMs <= 0 || limitMs <= 0 || maxRecord < 1024) {
+                throw new IllegalArgumentException("bad RPC options " + connectTimeoutMs + "/" + replyTimeoutMs
+                        + "/" + limitMs + "/" + maxRecord);
+            }
+        }
+
+        /** The defaults with another limit. */
+        public static Options withLimit(long limitMs) {
+            return new Options(5_000, 30_000, limitMs, (4 << 20) + 4096);
+        }
+    }
+
+    /** A call the server refused, or whose reply does not decode. */
+    public static final class RpcException extends StorageException {
+        private static final long serialVersionUID = 1L;
+
+        RpcException(ErrorCode code, String message) {
+            super(code, message);
+        }
+    }
+
+    private final String label;
+    private final InetSocketAddress server;
+    private final int program;
+    private final int version;
+    private final Auth auth;
+    private final Options options;
+    private final Map<Integer, Call> pending = new ConcurrentHashMap<>();
+    private final AtomicInteger nextXid = new AtomicInteger(ThreadLocalRandom.current().nextInt());
+    private final Object sendLock = new Object();
+    private final Thread reader;
+    private final Thread ticker;
+    private volatile SocketChannel channel;
+    private volatile boolean closed;
+    private volatile long downSinceNanos = System.nanoTime();
+    private volatile String lastConnectError = "not connected yet";
+    private int generation; // guarded by sendLock
+    private final Object connectedSignal = new Object();
+    private volatile java.util.function.Consumer<Boolean> connectionListener;
+
+    /**
+     * Creates the client and starts connecting; calls made before the connection is up wait for it.
+     *
+     * @param label names the client in thread names, logs and messages (e.g. {@code nfs 127.0.0.1:2049})
+     */
+    public RpcClient(String label, InetSocketAddress server, int program, int version, Auth auth, Options options) {
+        this.label = label;
+        this.server = server;
+        this.program = program;
+        this.version = version;
+        this.auth = auth;
+        this.options = options;
+        this.reader = new Thread(this::readLoop, "strata-rpc " + label);
+        this.reader.setDaemon(true);
+        this.ticker = new Thread(this::tickLoop, "strata-rpc-timer " + label);
+        this.ticker.setDaemon(true);
+        reader.start();
+        ticker.start();
+    }
+
+    /**
+     * Opens a client and waits until its first connection is up: a server that does not answer
+     * within {@code options.connectTimeoutMs} is {@code DEVICE_UNAVAILABLE}, and the client is
+     * closed again.
+     */
+    public static RpcClient connect(String label, InetSocketAddress server, int program, int version, Auth auth,
+            Options options) {
+        RpcClient c = new RpcClient(label, server, program, version, auth, options);
+        if (!c.awaitConnected(options.connectTimeoutMs())) {
+            String why = c.lastConnectError;
+            c.close();
+            throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, label + ": cannot connect to "
+                    + hostPort(server) + ": " + why);
+        }
+        return c;
+    }
+
+    static String hostPort(InetSocketAddress a) {
+        return a.getHostString() + ":" + a.getPort();
+    }
+
+    /**
+     * Follows the connection: called with true when one is made, false when it is lost, on the
+     * client's reader thread (it must not block). One listener; a later one replaces it.
+     */
+    public void onConnectionChange(java.util.function.Consumer<Boolean> listener) {
+        connectionListener = listener;
+    }
+
+    private void notifyConnection(boolean up) {
+        java.util.function.Consumer<Boolean> l = connectionListener;
+        if (l != null) {
+            try {
+                l.accept(up);
+            } catch (RuntimeException e) {
+                LOG.warn("{}: a connection listener failed: {}", label, e.toString());
+            }
+        }
+    }
+
+    /** @return whether a connection is up now */
+    public boolean connected() {
+        return channel != null;
+    }
+
+    /** @return how long the client has been without a connection, 0 while it has one */
+    public long downMillis() {
+        return channel != null ? 0 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - downSinceNanos);
+    }
+
+    /** @return the calls sent and not yet answered */
+    public int inFlight() {
+        return pending.size();
+    }
+
+    public String label() {
+        return label;
+    }
+
+    boolean awaitConnected(long ms) {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+        synchronized (connectedSignal) {
+            while (channel == null && !closed) {
+                long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    connectedSignal.wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+        }
+        return channel != null;
+    }
+
+    /**
+     * Sends a call.
+     *
+     * @param procedure the procedure number
+     * @param name the procedure's name, for messages
+     * @param args the encoded arguments (without {@code data})
+     * @param data bytes sent after {@code args} as the last item's opaque content (its length
+     *        already in {@code args}), padded here; left alone until the future completes. May be null
+     * @return completes with the results, positioned after the reply header
+     */
+    public CompletableFuture<Xdr.In> call(int procedure, String name, Xdr.Out args, ByteBuffer data) {
+        CompletableFuture<Xdr.In> f = new CompletableFuture<>();
+        if (closed) {
+            f.completeExceptionally(closedError());
+            return f;
+        }
+        int xid = nextXid.getAndIncrement();
+        Xdr.Out head = new Xdr.Out(args.length() + 128);
+        head.int32(0); // record mark, set below
+        head.int32(xid).int32(0).int32(2).int32(program).int32(version).int32(procedure);
+        auth.encode(head);
+        head.int32(0).int32(0); // verifier AUTH_NONE
+        ByteBuffer a = args.toBuffer();
+        byte[] ab = new byte[a.remaining()];
+        a.get(ab);
+        head.fixed(ab);
+        int dataLen = data == null ? 0 : data.remaining();
+        int recordLen = head.length() - 4 + dataLen + Xdr.pad(dataLen);
+        if (recordLen > options.maxRecord()) {
+            f.completeExceptionally(new RpcException(ErrorCode.INVALID_ARGUMENT, label + ": " + name + " of "
+                    + recordLen + " bytes is larger than a record may be (" + options.maxRecord() + ")"));
+            return f;
+        }
+        head.setInt32(0, 0x80000000 | recordLen);
+        Call c = new Call(xid, name, head.toBuffer(), data == null ? null : data.slice(), f);
+        pending.put(xid, c);
+        if (closed) { // closed meanwhile: close() may have missed it
+            fail(c, closedError());
+            return f;
+        }
+        send(c);
+        return f;
+    }
+
+    private void send(Call c) {
+        synchronized (sendLock) {
+            SocketChannel ch = channel;
+            if (ch == null || c.sentGeneration == generation || c.future.isDone()) {
+                return; // sent again once connected
+            }
+            ByteBuffer[] bufs = c.buffers();
+            try {
+                long left = 0;
+                for (ByteBuffer b : bufs) {
+                    left += b.remaining();
+                }
+                while (left > 0) {
+                    left -= ch.write(bufs);
+                }
+                c.sentGeneration = generation;
+                c.sentNanos = System.nanoTime();
+            } catch (IOException e) {
+                drop(ch, "send failed: " + e.getMessage());
+            }
+        }
+    }
+
+    private void readLoop() {
+        int backoff = 50;
+        while (!closed) {
+            SocketChannel ch;
+            try {
+                ch = open();
+            } catch (IOException e) {
+                lastConnectError = e.getMessage() == null ? e.toString() : e.getMessage();
+                sleep(backoff);
+                backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+                continue;
+            }
+            backoff = 50;
+            synchronized (sendLock) {
+                generation++;
+                channel = ch;
+            }
+            // after the channel is set: a call registered before this point is in the list, one
+            // registered after it finds the channel and sends itself
+            List<Call> resend = new ArrayList<>(pending.values());
+            resend.sort(Comparator.comparingLong(x -> x.seq));
+            synchronized (connectedSignal) {
+                connectedSignal.notifyAll();
+            }
+            notifyConnection(true);
+            if (!resend.isEmpty()) {
+                LOG.info("{}: connected to {}, sending {} unanswered call(s) again", label, hostPort(server),
+                        resend.size());
+            }
+            for (Call c : resend) {
+                send(c);
+            }
+            String why;
+            try {
+                readRecords(ch);
+                why = "closed";
+            } catch (IOException e) {
+                why = e.getMessage() == null ? e.toString() : e.getMessage();
+            } catch (Xdr.XdrException | ProtocolException e) {
+                why = "bad reply: " + e.getMessage();
+                LOG.warn("{}: {}: dropping the connection", label, why);
+            }
+            drop(ch, why);
+        }
+    }
+
+    private SocketChannel open() throws IOException {
+        SocketChannel ch = SocketChannel.open();
+        try {
+            ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+            ch.socket().connect(server, options.connectTimeoutMs());
+            return ch;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    /** Drops {@code ch} if it is still the current connection; the reader then connects again. */
+    private void drop(SocketChannel ch, String why) {
+        boolean was;
+        synchronized (sendLock) {
+            was = channel == ch;
+            if (was) {
+                channel = null;
+                downSinceNanos = System.nanoTime();
+            }
+        }
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+        if (was && !closed) {
+            notifyConnection(false);
+            lastConnectError = why;
+            LOG.warn("{}: connection to {} lost ({}); {} call(s) wait for a new one", label, hostPort(server), why,
+                    pending.size());
+        }
+    }
+
+    private static final class ProtocolException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ProtocolException(String m) {
+            super(m);
+        }
+    }
+
+    private void readRecords(SocketChannel ch) throws IOException, ProtocolException {
+        ByteBuffer mark = ByteBuffer.allocate(4);
+        while (!closed) {
+            ByteBuffer record = null;
+            boolean last = false;
+            while (!last) {
+                mark.clear();
+                fill(ch, mark);
+                int m = mark.getInt(0);
+                last = m < 0;
+                int len = m & 0x7fffffff;
+                int have = record == null ? 0 : record.position();
+                if ((long) have + len > options.maxRecord()) {
+                    throw new ProtocolException("a record of more than " + options.maxRecord() + " bytes");
+                }
+                if (record == null) {
+                    record = ByteBuffer.allocate(len);
+                } else {
+                    ByteBuffer bigger = ByteBuffer.allocate(have + len);
+                    record.flip();
+                    bigger.put(record);
+                    record = bigger;
+                }
+                fill(ch, record);
+            }
+            record.flip();
+            onReply(record);
+        }
+    }
+
+    private static void fill(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                throw new IOException("the server closed the connection");
+            }
+        }
+    }
+
+    private void onReply(ByteBuffer record) throws ProtocolException {
+        Xdr.In in = new Xdr.In(record);
+        int xid = in.int32();
+        if (in.int32() != 1) {
+            throw new ProtocolException("a message that is not a reply (xid " + xid + ")");
+        }
+        Call c = pending.remove(xid);
+        if (c == null) {
+            return; // answered already (a resent call), or given up on
+        }
+        try {
+            int replyStat = in.int32();
+            if (replyStat == 0) {
+                in.int32(); // verifier flavor
+                in.opaque(400);
+                int accept = in.int32();
+                if (accept == 0) {
+                    c.future.complete(in);
+                    return;
+                }
+                c.future.completeExceptionally(acceptError(c, accept, in));
+            } else if (replyStat == 1) {
+                int reject = in.int32();
+                if (reject == 1) {
+                    int why = in.int32();
+                    c.future.completeExceptionally(new RpcException(ErrorCode.PERMISSION_DENIED, label + ": " + c.name
+                            + ": the server refused our credentials (auth_stat " + why + ")"));
+                } else {
+                    c.future.completeExceptionally(new RpcException(ErrorCode.UNSUPPORTED, label + ": " + c.name
+                            + ": the server does not speak RPC version 2"));
+                }
+            } else {
+                c.future.completeExceptionally(new RpcException(ErrorCode.IO_ERROR, label + ": " + c.name
+                        + ": a reply of unknown status " + replyStat));
+            }
+        } catch (Xdr.XdrException e) {
+            c.future.completeExceptionally(new RpcException(ErrorCode.IO_ERROR, label + ": " + c.name
+                    + ": malformed reply: " + e.getMessage()));
+        }
+    }
+
+    private RpcException acceptError(Call c, int accept, Xdr.In in) {
+        String what = switch (accept) {
+            case 1 -> "the server does not offer program " + program;
+            case 2 -> "the server offers versions " + in.uint32() + " to " + in.uint32() + " of program " + program
+                    + ", not " + version;
+            case 3 -> "the server does not offer this procedure";
+            case 4 -> "the server could not decode the arguments";
+            case 5 -> "the server failed (SYSTEM_ERR)";
+            default -> "accept_stat " + accept;
+        };
+        ErrorCode code = accept == 4 || accept == 5 ? ErrorCode.IO_ERROR : ErrorCode.UNSUPPORTED;
+        return new RpcException(code, label + ": " + c.name + ": " + what);
+    }
+
+    private void tickLoop() {
+        long limit = TimeUnit.MILLISECONDS.toNanos(options.limitMs());
+        long replyTimeout = TimeUnit.MILLISECONDS.toNanos(options.replyTimeoutMs());
+        while (!closed) {
+            sleep(TICK_MS);
+            long now = System.nanoTime();
+            SocketChannel ch = channel;
+            boolean stuck = false;
+            for (Call c : pending.values()) {
+                if (now - c.startNanos > limit) {
+                    String state = channel == null ? "no connection to " + hostPort(server) + " (" + lastConnectError
+                            + ")" : "no answer from " + hostPort(server);
+                    fail(c, new StorageException(ErrorCode.DEVICE_UNAVAILABLE, label + ": " + c.name + ": " + state
+                            + " for " + TimeUnit.NANOSECONDS.toSeconds(now - c.startNanos) + " s, more than the "
+                            + options.limitMs() / 1000.0 + " s limit"));
+                } else if (ch != null && c.sentNanos != 0 && now - c.sentNanos > replyTimeout) {
+                    stuck = true;
+                }
+            }
+            if (stuck && ch != null) {
+                drop(ch, "no answer for " + options.replyTimeoutMs() / 1000.0 + " s");
+            }
+        }
+    }
+
+    private void fail(Call c, RuntimeException e) {
+        if (pending.remove(c.xid, c)) {
+            c.future.completeExceptionally(e);
+        }
+    }
+
+    private StorageException closedError() {
+        return new StorageException(ErrorCode.DEVICE_UNAVAILABLE, label + ": the connection is closed");
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Fails every unanswered call and stops the client's threads. Never throws. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        SocketChannel ch;
+        synchronized (sendLock) {
+            ch = channel;
+            channel = null;
+        }
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+        reader.interrupt();
+        ticker.interrupt();
+        synchronized (connectedSignal) {
+            connectedSignal.notifyAll();
+        }
+        for (Call c : List.copyOf(pending.values())) {
+            fail(c, closedError());
+        }
+        try {
+            reader.join(2000);
+            ticker.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return label + " -> " + hostPort(server) + (connected() ? "" : " (down)");
+    }
+
+    private static final AtomicInteger SEQ = new AtomicInteger();
+
+    private static final class Call {
+        final int xid;
+        final long seq = SEQ.getAndIncrement();
+        final String name;
+        final ByteBuffer head;
+        final ByteBuffer data;
+        final CompletableFuture<Xdr.In> future;
+        final long startNanos = System.nanoTime();
+        volatile long sentNanos;
+        int sentGeneration = -1; // guarded by sendLock
+
+        Call(int xid, String name, ByteBuffer head, ByteBuffer data, CompletableFuture<Xdr.In> future) {
+            this.xid = xid;
+            this.name = name;
+            this.head = head;
+            this.data = data;
+            this.future = future;
+        }
+
+        ByteBuffer[] buffers() {
+            if (data == null) {
+                return new ByteBuffer[] {head.duplicate()};
+            }
+            int pad = Xdr.pad(data.remaining());
+            return new ByteBuffer[] {head.duplicate(), data.duplicate(), ByteBuffer.allocate(pad)};
+        }
+    }
+}
