@@ -107,8 +107,7 @@ final class NasExport implements FileShare, ShareFiles {
     @Override
     public DatastoreFile create(String path, boolean exclusive) {
         checkOpen();
-        mount.create(path, exclusive);
-        return mount.open(path, true);
+        return mount.create(path, exclusive);
     }
 
     @Override

@@ -55,10 +55,6 @@ final class NfsFile implements DatastoreFile {
         this.retainMax = mount.params().retainBytes();
     }
 
-    String path() {
-        return path;
-    }
-
     @Override
     public String name() {
         return path;

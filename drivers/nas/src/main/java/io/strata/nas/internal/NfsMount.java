@@ -69,10 +69,6 @@ final class NfsMount implements AutoCloseable {
         }
     }
 
-    String export() {
-        return export;
-    }
-
     Nfs3 nfs() {
         return nfs;
     }
@@ -143,11 +139,14 @@ final class NfsMount implements AutoCloseable {
         return retryStale(n.parent, d -> nfs.lookup(d, n.name).thenApply(Nfs3.Entry::fh), true);
     }
 
-    /** Creates a regular file; {@code ALREADY_EXISTS} when the name is taken and {@code exclusive}. */
-    Nfs3.Fh create(String path, boolean exclusive) {
+    /**
+     * Creates a regular file and opens it for writing (from what CREATE returns: no further
+     * round trip unless the server left out the handle or attributes); {@code ALREADY_EXISTS}
+     * when the name is taken and {@code exclusive}.
+     */
+    NfsFile create(String path, boolean exclusive) {
         Name n = split(path);
-        Nfs3.Entry e = retryStale(n.parent, d -> nfs.create(d, n.name, exclusive, 0644), true);
-        return e.fh() != null ? e.fh() : lookup(path);
+        return file(path, retryStale(n.parent, d -> nfs.create(d, n.name, exclusive, 0644), true), true);
     }
 
     void mkdir(String path) {
@@ -177,8 +176,14 @@ final class NfsMount implements AutoCloseable {
 
     /** Opens a file for I/O. */
     NfsFile open(String path, boolean writable) {
-        Nfs3.Fh fh = lookup(path);
-        Nfs3.Attr a = await(nfs.getattr(fh), params);
+        Name n = split(path);
+        return file(path, retryStale(n.parent, d -> nfs.lookup(d, n.name), true), writable);
+    }
+
+    /** A file from a LOOKUP or CREATE result, checked to be a regular file. */
+    private NfsFile file(String path, Nfs3.Entry e, boolean writable) {
+        Nfs3.Fh fh = e.fh() != null ? e.fh() : lookup(path);
+        Nfs3.Attr a = e.attr() != null ? e.attr() : await(nfs.getattr(fh), params);
         if (!a.isRegular()) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + path + "' on " + export
                     + " is not a regular file");

@@ -79,7 +79,6 @@ public final class RpcClient implements AutoCloseable {
     private final Thread ticker;
     private volatile SocketChannel channel;
     private volatile boolean closed;
-    private volatile long downSinceNanos = System.nanoTime();
     private volatile String lastConnectError = "not connected yet";
     private int generation; // guarded by sendLock
     private final Object connectedSignal = new Object();
@@ -150,16 +149,6 @@ public final class RpcClient implements AutoCloseable {
         return channel != null;
     }
 
-    /** @return how long the client has been without a connection, 0 while it has one */
-    public long downMillis() {
-        return channel != null ? 0 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - downSinceNanos);
-    }
-
-    /** @return the calls sent and not yet answered */
-    public int inFlight() {
-        return pending.size();
-    }
-
     public String label() {
         return label;
     }
@@ -200,24 +189,21 @@ public final class RpcClient implements AutoCloseable {
             return f;
         }
         int xid = nextXid.getAndIncrement();
-        Xdr.Out head = new Xdr.Out(args.length() + 128);
+        Xdr.Out head = new Xdr.Out(128);
         head.int32(0); // record mark, set below
         head.int32(xid).int32(0).int32(2).int32(program).int32(version).int32(procedure);
         auth.encode(head);
         head.int32(0).int32(0); // verifier AUTH_NONE
         ByteBuffer a = args.toBuffer();
-        byte[] ab = new byte[a.remaining()];
-        a.get(ab);
-        head.fixed(ab);
         int dataLen = data == null ? 0 : data.remaining();
-        int recordLen = head.length() - 4 + dataLen + Xdr.pad(dataLen);
+        int recordLen = head.length() - 4 + a.remaining() + dataLen + Xdr.pad(dataLen);
         if (recordLen > options.maxRecord()) {
             f.completeExceptionally(new RpcException(ErrorCode.INVALID_ARGUMENT, label + ": " + name + " of "
                     + recordLen + " bytes is larger than a record may be (" + options.maxRecord() + ")"));
             return f;
         }
         head.setInt32(0, 0x80000000 | recordLen);
-        Call c = new Call(xid, name, head.toBuffer(), data == null ? null : data.slice(), f);
+        Call c = new Call(xid, name, head.toBuffer(), a, data == null ? null : data.slice(), f);
         pending.put(xid, c);
         if (closed) { // closed meanwhile: close() may have missed it
             fail(c, closedError());
@@ -316,7 +302,6 @@ public final class RpcClient implements AutoCloseable {
             was = channel == ch;
             if (was) {
                 channel = null;
-                downSinceNanos = System.nanoTime();
             }
         }
         try {
@@ -518,31 +503,36 @@ public final class RpcClient implements AutoCloseable {
 
     private static final AtomicInteger SEQ = new AtomicInteger();
 
+    private static final byte[] PAD = new byte[3];
+
     private static final class Call {
         final int xid;
         final long seq = SEQ.getAndIncrement();
         final String name;
-        final ByteBuffer head;
+        final ByteBuffer head; // record mark, call header, credentials
+        final ByteBuffer args;
         final ByteBuffer data;
         final CompletableFuture<Xdr.In> future;
         final long startNanos = System.nanoTime();
         volatile long sentNanos;
         int sentGeneration = -1; // guarded by sendLock
 
-        Call(int xid, String name, ByteBuffer head, ByteBuffer data, CompletableFuture<Xdr.In> future) {
+        Call(int xid, String name, ByteBuffer head, ByteBuffer args, ByteBuffer data,
+                CompletableFuture<Xdr.In> future) {
             this.xid = xid;
             this.name = name;
             this.head = head;
+            this.args = args;
             this.data = data;
             this.future = future;
         }
 
         ByteBuffer[] buffers() {
             if (data == null) {
-                return new ByteBuffer[] {head.duplicate()};
+                return new ByteBuffer[] {head.duplicate(), args.duplicate()};
             }
-            int pad = Xdr.pad(data.remaining());
-            return new ByteBuffer[] {head.duplicate(), data.duplicate(), ByteBuffer.allocate(pad)};
+            return new ByteBuffer[] {head.duplicate(), args.duplicate(), data.duplicate(),
+                ByteBuffer.wrap(PAD, 0, Xdr.pad(data.remaining()))};
         }
     }
 }
