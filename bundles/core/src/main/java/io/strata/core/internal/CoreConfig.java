@@ -42,4 +42,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Lease I/O timeout (ms)",
             description = "The longest one lease read or write may take before it counts as failed")
     long lease_io_timeout_ms() default 4000;
+
+    @AttributeDefinition(name = "Retry interval (ms)",
+            description = "How often a resource that failed to attach (a NAS server or iSCSI target not answering) "
+                    + "and a datastore that failed to mount or fenced itself are tried again; 0 tries only when a "
+                    + "plugin or the configuration changes")
+    long retry_ms() default CoreSettings.RETRY_MILLIS;
 }

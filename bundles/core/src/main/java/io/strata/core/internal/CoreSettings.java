@@ -16,9 +16,14 @@ import java.util.regex.Pattern;
  * @param chainMax the most images in a volume's chain, 1 to {@value #CHAIN_LIMIT}
  * @param hostName this host's name on shared datastores, empty for the hostname
  * @param lease lease timing on shared datastores
+ * @param retryMillis how often resources that failed to attach and datastores that failed to
+ *        mount are tried again, 0 for only when a plugin or the configuration changes
  */
 record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir, int chainMax,
-        String hostName, io.strata.lease.LeaseSettings lease) {
+        String hostName, io.strata.lease.LeaseSettings lease, long retryMillis) {
+    /** The default of {@link #retryMillis} in the OSGi configuration. */
+    static final long RETRY_MILLIS = 10_000;
+
     /** The hard chain limit: what VHD and qcow2 chains are tested to. */
     static final int CHAIN_LIMIT = 32;
     private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\\\?\\{([^}]+)}");
@@ -37,6 +42,11 @@ record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath
         if (chainMax < 1) {
             chainMax = 1;
         }
+        if (retryMillis < 0) {
+            retryMillis = 0;
+        } else if (retryMillis > 0 && retryMillis < 500) {
+            retryMillis = 500; // a floor: each try may contact a server
+        }
     }
 
     CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir) {
@@ -44,19 +54,26 @@ record CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath
     }
 
     CoreSettings(boolean defaultEnabled, String defaultName, Path defaultPath, Path stateDir, int chainMax) {
-        this(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, "", io.strata.lease.LeaseSettings.DEFAULTS);
+        // no timed retries: a test asks for them with withRetry
+        this(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, "", io.strata.lease.LeaseSettings.DEFAULTS,
+                0);
     }
 
     /** @return these settings with other lease timing (tests use short ones) */
     CoreSettings withLease(io.strata.lease.LeaseSettings l, String host) {
-        return new CoreSettings(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, host, l);
+        return new CoreSettings(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, host, l, retryMillis);
+    }
+
+    /** @return these settings with another retry interval (tests) */
+    CoreSettings withRetry(long millis) {
+        return new CoreSettings(defaultEnabled, defaultName, defaultPath, stateDir, chainMax, hostName, lease, millis);
     }
 
     static CoreSettings from(CoreConfig config) {
         return new CoreSettings(config.default_datastore_enabled(), config.default_datastore_name(),
                 Path.of(resolve(config.default_datastore_path())).toAbsolutePath().normalize(),
                 dataDir().resolve("strata"), config.chain_max(), config.host_name().trim(),
-                leaseSettings(config));
+                leaseSettings(config), config.retry_ms());
     }
 
     private static io.strata.lease.LeaseSettings leaseSettings(CoreConfig config) {

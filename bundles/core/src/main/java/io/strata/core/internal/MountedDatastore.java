@@ -8,6 +8,8 @@ import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.Sizes;
 import io.strata.api.StorageException;
+import io.strata.api.device.BlockDevice;
+import io.strata.api.device.DeviceState;
 import io.strata.api.device.StorageDevice;
 import io.strata.api.device.StorageResource;
 import io.strata.api.format.BackingResolver;
@@ -20,6 +22,7 @@ import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.Datastore;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.DatastoreFilesystem;
+import io.strata.api.fs.ShareFiles;
 import io.strata.api.fs.SpaceInfo;
 import io.strata.api.service.VolumeInfo;
 import io.strata.api.service.VolumeRef;
@@ -267,7 +270,7 @@ final class MountedDatastore {
         if (device == null) {
             return -1;
         }
-        return device instanceof io.strata.api.device.BlockDevice b ? b.size() : device.info().size();
+        return device instanceof BlockDevice b ? b.size() : device.info().size();
     }
 
     /** @return the volumes with open handles or an operation under way, sorted */
@@ -544,7 +547,54 @@ final class MountedDatastore {
     record Stats(SpaceInfo space, String spaceError, long provisioned, long allocated, int volumes, String path) {
     }
 
+    /** The figures of the last {@link #stats()}, shown while the device does not answer; null before the first. */
+    private volatile Stats lastStats;
+
+    /**
+     * The state the driver gives the device under this datastore: a block device's, or a NAS
+     * export's ({@link io.strata.api.fs.ShareFiles#state()}); ONLINE when it tells none. Never
+     * does I/O, so a device that does not answer cannot make it wait.
+     */
+    DeviceState deviceState() {
+        try {
+            if (device instanceof BlockDevice b) {
+                return b.state();
+            }
+            if (device instanceof ShareFiles s) {
+                return s.state();
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("datastore {}: its device gave no state: {}", name, e.toString());
+        }
+        return DeviceState.ONLINE;
+    }
+
+    /**
+     * What {@link #stats()} last measured, with the catalog's current counts: for a device that
+     * does not answer, where asking for space or allocation would wait for it.
+     */
+    Stats lastStats() {
+        Catalog c = catalog;
+        Stats last = lastStats;
+        long provisioned = 0;
+        int count = 0;
+        for (CatalogEntry e : c.volumes()) {
+            if (e.state() != CatalogEntry.State.DELETING) {
+                count++;
+                provisioned = saturatedAdd(provisioned, e.virtualSize());
+            }
+        }
+        return new Stats(last == null ? null : last.space(), last == null ? "" : last.spaceError(), provisioned,
+                last == null ? 0 : last.allocated(), count, localPath().map(Path::toString).orElse(""));
+    }
+
     Stats stats() {
+        Stats s = measure();
+        lastStats = s;
+        return s;
+    }
+
+    private Stats measure() {
         Catalog c = catalog;
         SpaceInfo space = null;
         String error = "";

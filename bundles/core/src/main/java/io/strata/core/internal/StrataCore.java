@@ -114,6 +114,8 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
     /** The lease clock; tests may slow or speed it. */
     private final io.strata.lease.LeaseClock leaseClock = io.strata.lease.LeaseClock.SYSTEM;
     /** Runs {@link #reconcile} for binds and fences, which only record what changed. */
+    /** Runs {@link #retry}; null when timed retries are off. */
+    private final java.util.concurrent.ScheduledExecutorService retries;
     private final java.util.concurrent.ExecutorService reconciler = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "strata-reconciler");
         t.setDaemon(true);
@@ -183,7 +185,34 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
         ensureEmbeddedDefault();
         // Nothing is bound yet (DS binds after construction): this only fills in the reasons.
         reconcile();
+        if (settings.retryMillis() > 0) {
+            retries = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "strata-retry");
+                t.setDaemon(true);
+                return t;
+            });
+            retries.scheduleWithFixedDelay(this::retry, settings.retryMillis(), settings.retryMillis(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
+        } else {
+            retries = null;
+        }
         LOG.info("core started: {} resource(s), {} datastore(s) configured", resources.size(), datastores.size());
+    }
+
+    /**
+     * Tries again what is configured but not attached or mounted: a NAS server or an iSCSI target
+     * that did not answer, a datastore whose host fenced itself while its device was away. Runs
+     * on its own thread every {@link CoreSettings#retryMillis}; the work is the reconciler's.
+     */
+    private void retry() {
+        boolean waiting;
+        synchronized (lock) {
+            waiting = !closed && (resources.values().stream().anyMatch(r -> r.attached == null)
+                    || datastores.values().stream().anyMatch(d -> d.mount == null));
+        }
+        if (waiting) {
+            wake();
+        }
     }
 
     private Map<String, HostConfig.Resource> loadResources() {
@@ -588,6 +617,9 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
                 return;
             }
             closed = true;
+            if (retries != null) {
+                retries.shutdownNow();
+            }
             reconciler.shutdownNow();
             tasks.close();
             ioRegistry.close();
@@ -640,8 +672,11 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
             try {
                 res = d.attach(r.config.name(), r.config.parameters());
             } catch (RuntimeException e) {
-                LOG.warn("cannot attach resource {}: {}", r.config.name(), e.getMessage());
-                setMessage(r, message(e));
+                if (setMessage(r, message(e))) {
+                    LOG.warn("cannot attach resource {}: {}", r.config.name(), e.getMessage());
+                } else {
+                    LOG.debug("cannot attach resource {} (again): {}", r.config.name(), e.getMessage());
+                }
                 continue;
             }
             boolean kept;
@@ -702,8 +737,11 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
                 m = MountedDatastore.mount(e.config, t.attached(), fs, formats, false, false, sharing(), true);
                 m.io = ioRegistry;
             } catch (RuntimeException ex) {
-                LOG.warn("cannot mount datastore {}: {}", e.config.name(), ex.getMessage());
-                setMessage(e, message(ex));
+                if (setMessage(e, message(ex))) {
+                    LOG.warn("cannot mount datastore {}: {}", e.config.name(), ex.getMessage());
+                } else {
+                    LOG.debug("cannot mount datastore {} (again): {}", e.config.name(), ex.getMessage());
+                }
                 continue;
             }
             boolean kept;
@@ -725,19 +763,25 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
         }
     }
 
-    private void setMessage(ResourceEntry r, String message) {
+    /** @return whether the message changed (a failure that repeats is logged once) */
+    private boolean setMessage(ResourceEntry r, String message) {
         synchronized (lock) {
-            if (r.attached == null) {
+            if (r.attached == null && !message.equals(r.message)) {
                 r.message = message;
+                return true;
             }
+            return false;
         }
     }
 
-    private void setMessage(DatastoreEntry e, String message) {
+    /** @return whether the message changed */
+    private boolean setMessage(DatastoreEntry e, String message) {
         synchronized (lock) {
-            if (e.mount == null) {
+            if (e.mount == null && !message.equals(e.message)) {
                 e.message = message;
+                return true;
             }
+            return false;
         }
     }
 
@@ -1067,11 +1111,27 @@ public final class StrataCore implements DatastoreService, VolumeService, HostSe
             return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.UNAVAILABLE, message, 0,
                     0, provisioned, 0, last.volumes().size(), "", c.options());
         }
-        MountedDatastore.Stats s = m.stats();
-        return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.ONLINE, s.spaceError(),
+        // The device's state first: asking a device that does not answer for space would wait for it.
+        io.strata.api.device.DeviceState device = m.deviceState();
+        if (device == io.strata.api.device.DeviceState.OFFLINE) {
+            MountedDatastore.Stats s = m.lastStats();
+            return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.UNAVAILABLE,
+                    "its device " + c.deviceRef() + " is unavailable (" + DEVICE_UNAVAILABLE_REASON + "): I/O fails "
+                            + "with DEVICE_UNAVAILABLE until its driver reaches it again, then it is ONLINE by itself",
+                    0, 0, s.provisioned(), s.allocated(), s.volumes(), s.path(), c.options(), details(m));
+        }
+        MountedDatastore.Stats s = device == io.strata.api.device.DeviceState.ONLINE ? m.stats() : m.lastStats();
+        String why = device == io.strata.api.device.DeviceState.ONLINE ? s.spaceError()
+                : "its device " + c.deviceRef() + " is not answering or failing: I/O waits and is retried "
+                        + "(figures are the last measured)";
+        return new DatastoreInfo(c.name(), c.filesystem(), c.deviceRef(), Availability.ONLINE, why,
                 s.space() == null ? 0 : s.space().capacity(), s.space() == null ? 0 : s.space().free(),
                 s.provisioned(), s.allocated(), s.volumes(), s.path(), c.options(), details(m));
     }
+
+    /** Why a device is OFFLINE, in the words of {@link io.strata.api.device.DeviceState#OFFLINE}. */
+    private static final String DEVICE_UNAVAILABLE_REASON =
+            "its driver cannot reach it, or too many I/Os are stuck in it";
 
     /** @return the layer's facts for people; empty when the layer fails to give them (logged at debug) */
     private static Map<String, String> details(MountedDatastore m) {

@@ -30,8 +30,13 @@ final class Fixture implements AutoCloseable {
     }
 
     Fixture(Path root, boolean embeddedDefault) {
+        this(root, new CoreSettings(embeddedDefault, "local", root.resolve("default"), root.resolve("state")));
+    }
+
+    /** A fixture whose core has these settings (timed retries, for one). */
+    Fixture(Path root, CoreSettings settings) {
         this.root = root;
-        this.settings = new CoreSettings(embeddedDefault, "local", root.resolve("default"), root.resolve("state"));
+        this.settings = settings;
         start();
     }
 

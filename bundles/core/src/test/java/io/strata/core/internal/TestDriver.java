@@ -28,6 +28,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class TestDriver implements StorageDriver {
     final AtomicInteger attaches = new AtomicInteger();
+    /** When set, attach throws it (a server that does not answer); cleared, attach works again. */
+    volatile RuntimeException refuseAttach;
+    /** The state given by the shares of kind "stateful", as a NAS export gives its server's. */
+    volatile io.strata.api.device.DeviceState shareState = io.strata.api.device.DeviceState.ONLINE;
     final List<TestResource> open = new ArrayList<>();
     final String type;
 
@@ -67,8 +71,13 @@ final class TestDriver implements StorageDriver {
         if (kind == null || path == null) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "kind and path are required");
         }
+        RuntimeException refused = refuseAttach;
+        if (refused != null) {
+            throw refused;
+        }
         attaches.incrementAndGet();
         TestResource r = new TestResource(name, Path.of(path), kind, parameters, type);
+        r.driver = this;
         open.add(r);
         return r;
     }
@@ -79,6 +88,7 @@ final class TestDriver implements StorageDriver {
         final String kind;
         final Map<String, String> parameters;
         final String type;
+        TestDriver driver;
         volatile boolean closed;
 
         TestResource(String name, Path path, String kind, Map<String, String> parameters, String type) {
@@ -107,7 +117,8 @@ final class TestDriver implements StorageDriver {
         @Override
         public List<DeviceInfo> devices() {
             return switch (kind) {
-                case "directory" -> List.of(new DeviceInfo(name, "dir", DeviceKind.FILE_SHARE, -1, 0, path.toString()));
+                case "directory", "stateful" ->
+                    List.of(new DeviceInfo(name, "dir", DeviceKind.FILE_SHARE, -1, 0, path.toString()));
                 case "file-lun" -> List.of(new DeviceInfo(name, "lun", DeviceKind.BLOCK, 1 << 20, 512, path.toString()));
                 case "mem-luns" -> List.of(
                         new DeviceInfo(name, "m1", DeviceKind.BLOCK, MemLun.SIZE, 512, "memory LUN 1",
@@ -140,7 +151,7 @@ final class TestDriver implements StorageDriver {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            return new Share(info, p);
+            return kind.equals("stateful") ? new StatefulShare(info, p, driver) : new Share(info, p);
         }
 
         @Override
@@ -158,6 +169,87 @@ final class TestDriver implements StorageDriver {
         @Override
         public String uri() {
             return path.toUri().toString();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /**
+     * A directory share that also tells a state, as a NAS export does ({@link io.strata.api.fs.ShareFiles}):
+     * the core reads only {@link #state()}; the test filesystem uses the local path.
+     */
+    record StatefulShare(DeviceInfo info, Path path, TestDriver driver) implements FileShare,
+            io.strata.api.fs.ShareFiles {
+        @Override
+        public Optional<Path> localPath() {
+            return Optional.of(path);
+        }
+
+        @Override
+        public String uri() {
+            return path.toUri().toString();
+        }
+
+        @Override
+        public io.strata.api.device.DeviceState state() {
+            return driver.shareState;
+        }
+
+        @Override
+        public io.strata.api.device.Subscription addStateListener(
+                java.util.function.Consumer<io.strata.api.device.DeviceState> listener) {
+            return () -> { };
+        }
+
+        private static UnsupportedOperationException unused() {
+            return new UnsupportedOperationException("the test filesystem uses the local path");
+        }
+
+        @Override
+        public List<String> list(String directory) {
+            throw unused();
+        }
+
+        @Override
+        public boolean isDirectory(String p) {
+            throw unused();
+        }
+
+        @Override
+        public io.strata.api.fs.FileStat stat(String p) {
+            throw unused();
+        }
+
+        @Override
+        public io.strata.api.fs.DatastoreFile open(String p, boolean writable) {
+            throw unused();
+        }
+
+        @Override
+        public io.strata.api.fs.DatastoreFile create(String p, boolean exclusive) {
+            throw unused();
+        }
+
+        @Override
+        public void mkdir(String p) {
+            throw unused();
+        }
+
+        @Override
+        public void delete(String p) {
+            throw unused();
+        }
+
+        @Override
+        public void rename(String from, String to) {
+            throw unused();
+        }
+
+        @Override
+        public io.strata.api.fs.SpaceInfo space() {
+            throw unused();
         }
 
         @Override
