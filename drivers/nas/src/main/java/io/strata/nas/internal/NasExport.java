@@ -19,8 +19,9 @@ import java.util.function.Consumer;
 
 /**
  * A mounted export: a file share with no local path whose files are reached through its
- * {@link NfsMount} ({@link ShareFiles}). Its state is the NFS connection's: ONLINE while it is
- * up, OFFLINE while the client is reconnecting (requests wait meanwhile, up to the limit).
+ * {@link NfsMount} ({@link ShareFiles}). Its state is the NFS server's as the client sees it
+ * ({@link io.strata.nas.internal.rpc.RpcClient#state()}): ONLINE while it answers, DEGRADED while
+ * it does not and requests wait, OFFLINE once that lasted the limit (requests fail meanwhile).
  */
 final class NasExport implements FileShare, ShareFiles {
     private final DeviceInfo info;
@@ -35,10 +36,9 @@ final class NasExport implements FileShare, ShareFiles {
         this.mount = mount;
         this.uri = uri;
         this.onClose = onClose;
-        mount.nfs().rpc().onConnectionChange(up -> {
-            DeviceState s = up ? DeviceState.ONLINE : DeviceState.OFFLINE;
+        mount.nfs().rpc().onStateChange(state -> {
             for (Consumer<DeviceState> l : listeners) {
-                l.accept(s);
+                l.accept(state);
             }
         });
     }
@@ -137,7 +137,7 @@ final class NasExport implements FileShare, ShareFiles {
 
     @Override
     public DeviceState state() {
-        return !closed && mount.online() ? DeviceState.ONLINE : DeviceState.OFFLINE;
+        return closed ? DeviceState.OFFLINE : mount.state();
     }
 
     @Override

@@ -91,9 +91,9 @@ final class NfsMount implements AutoCloseable {
         return params;
     }
 
-    /** @return whether the NFS connection is up */
-    boolean online() {
-        return nfs.rpc().connected();
+    /** @return how the server is doing ({@link io.strata.nas.internal.rpc.RpcClient#state()}) */
+    io.strata.api.device.DeviceState state() {
+        return nfs.rpc().state();
     }
 
     /** @return the server's figures for the export's filesystem */

@@ -93,7 +93,7 @@ class NasGaneshaTest {
             try (FileShare share = (FileShare) r.openDevice(id)) {
                 assertTrue(share.uri().startsWith("nfs://127.0.0.1" + ganesha.exportPath() + "?nfsport="), share.uri());
                 assertTrue(share.localPath().isEmpty());
-                assertTrue(((NasExport) share).mount().online());
+                assertEquals(DeviceState.ONLINE, ((NasExport) share).mount().state());
             }
         } finally {
             driver.deactivate();
@@ -152,8 +152,9 @@ class NasGaneshaTest {
                 assertEquals(DeviceState.ONLINE, files.state());
                 ganesha.stop();
                 try {
-                    assertEquals(DeviceState.OFFLINE, seen.poll(30, TimeUnit.SECONDS));
-                    assertEquals(DeviceState.OFFLINE, files.state());
+                    // within the limit (60 s here): not answering, requests wait
+                    assertEquals(DeviceState.DEGRADED, seen.poll(30, TimeUnit.SECONDS));
+                    assertEquals(DeviceState.DEGRADED, files.state());
                 } finally {
                     ganesha.start();
                 }
@@ -323,11 +324,12 @@ class NasGaneshaTest {
                 assertEquals(ErrorCode.DEVICE_UNAVAILABLE, e.code(), e.getMessage());
                 assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) >= 1500,
                         "failed before the limit: " + e.getMessage());
-                assertFalse(m.online());
+                // past the limit: OFFLINE, and so is the export a datastore follows
+                assertEquals(DeviceState.OFFLINE, m.state());
                 ganesha.start();
                 f.write(ByteBuffer.wrap(random(4096, 4)), 0);
                 f.flush();
-                assertTrue(m.online());
+                assertEquals(DeviceState.ONLINE, m.state());
                 ByteBuffer b = ByteBuffer.allocate(4096);
                 f.read(b, 0);
                 assertArrayEquals(random(4096, 4), b.array());
@@ -335,6 +337,34 @@ class NasGaneshaTest {
             m.remove("gone.img");
         } finally {
             ganesha.start();
+        }
+    }
+
+    @Test
+    void anExportsStateGoesDegradedThenOfflineAtTheLimitAndOnlineWhenTheServerAnswersWithoutAnyIo()
+            throws Exception {
+        NasDriver driver = new NasDriver();
+        try (StorageResource r = driver.attach("nas3", params("timeout", "3"));
+                NasExport share = (NasExport) r.openDevice(NasResource.idOf(ganesha.exportPath()))) {
+            java.util.concurrent.BlockingQueue<DeviceState> seen = new java.util.concurrent.LinkedBlockingQueue<>();
+            try (Subscription sub = share.addStateListener(seen::add)) {
+                ganesha.stop();
+                try {
+                    assertEquals(DeviceState.DEGRADED, seen.poll(30, TimeUnit.SECONDS));
+                    assertEquals(DeviceState.OFFLINE, seen.poll(30, TimeUnit.SECONDS));
+                    assertEquals(DeviceState.OFFLINE, share.state());
+                    StorageException e = assertThrows(StorageException.class, () -> share.stat(""));
+                    assertEquals(ErrorCode.DEVICE_UNAVAILABLE, e.code(), e.getMessage());
+                } finally {
+                    ganesha.start();
+                }
+                // nobody does I/O: the client's probe finds the server back
+                assertEquals(DeviceState.ONLINE, seen.poll(30, TimeUnit.SECONDS));
+                assertEquals(DeviceState.ONLINE, share.state());
+                assertTrue(share.space().capacity() > 0);
+            }
+        } finally {
+            driver.deactivate();
         }
     }
 

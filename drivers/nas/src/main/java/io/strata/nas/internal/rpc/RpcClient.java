@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import io.strata.api.device.DeviceState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +42,8 @@ public final class RpcClient implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RpcClient.class);
     private static final long TICK_MS = 100;
     private static final int MAX_BACKOFF_MS = 1000;
+    /** A call sent this long ago without an answer makes the server count as not answering. */
+    private static final long SLOW_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /** Timings and limits of a client. */
     public record Options(int connectTimeoutMs, int replyTimeoutMs, long limitMs, int maxRecord) {
@@ -82,7 +85,12 @@ public final class RpcClient implements AutoCloseable {
     private volatile String lastConnectError = "not connected yet";
     private int generation; // guarded by sendLock
     private final Object connectedSignal = new Object();
-    private volatile java.util.function.Consumer<Boolean> connectionListener;
+    private volatile java.util.function.Consumer<DeviceState> stateListener;
+    /** When the server stopped answering (System.nanoTime), 0 while it answers. */
+    private volatile long troubleSince;
+    private volatile DeviceState lastState = DeviceState.ONLINE;
+    /** The NULL call probing a server that stopped answering, null when none is out. */
+    private volatile CompletableFuture<Xdr.In> probe;
 
     /**
      * Creates the client and starts connecting; calls made before the connection is up wait for it.
@@ -126,21 +134,64 @@ public final class RpcClient implements AutoCloseable {
     }
 
     /**
-     * Follows the connection: called with true when one is made, false when it is lost, on the
-     * client's reader thread (it must not block). One listener; a later one replaces it.
+     * Follows {@link #state()}: called with each new state on the client's timer thread (it must
+     * not block). One listener; a later one replaces it.
      */
-    public void onConnectionChange(java.util.function.Consumer<Boolean> listener) {
-        connectionListener = listener;
+    public void onStateChange(java.util.function.Consumer<DeviceState> listener) {
+        stateListener = listener;
     }
 
-    private void notifyConnection(boolean up) {
-        java.util.function.Consumer<Boolean> l = connectionListener;
-        if (l != null) {
-            try {
-                l.accept(up);
-            } catch (RuntimeException e) {
-                LOG.warn("{}: a connection listener failed: {}", label, e.toString());
+    /**
+     * How the server is doing, as this client sees it: ONLINE while it answers; DEGRADED from
+     * the moment it stopped (the connection broke or could not be made, or a call has waited
+     * 5 s for its answer) while calls still wait for it; OFFLINE once that has lasted the
+     * limit, when calls fail with {@code DEVICE_UNAVAILABLE}. Any answer makes it ONLINE again.
+     */
+    public DeviceState state() {
+        if (closed) {
+            return DeviceState.OFFLINE;
+        }
+        long since = troubleSince;
+        if (since == 0) {
+            return DeviceState.ONLINE;
+        }
+        return System.nanoTime() - since >= TimeUnit.MILLISECONDS.toNanos(options.limitMs()) ? DeviceState.OFFLINE
+                : DeviceState.DEGRADED;
+    }
+
+    /** @return how long the server has not been answering, in milliseconds; 0 while it answers */
+    public long troubleMillis() {
+        long since = troubleSince;
+        return since == 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - since);
+    }
+
+    private void trouble(long since) {
+        if (troubleSince == 0) {
+            troubleSince = since == 0 ? 1 : since;
+        }
+    }
+
+    /** Called on the timer thread: tells the listener of a new state, and probes a silent server. */
+    private void followState() {
+        DeviceState now = state();
+        if (now != lastState) {
+            lastState = now;
+            LOG.info("{}: the server is {} ({})", label, now, now == DeviceState.ONLINE ? "answering again"
+                    : "not answering for " + troubleMillis() / 1000 + " s");
+            java.util.function.Consumer<DeviceState> l = stateListener;
+            if (l != null) {
+                try {
+                    l.accept(now);
+                } catch (RuntimeException e) {
+                    LOG.warn("{}: a state listener failed: {}", label, e.toString());
+                }
             }
+        }
+        // A server that stopped answering is asked with the NULL procedure once a connection is
+        // up and nothing else is out, so its state follows it back without waiting for I/O.
+        CompletableFuture<Xdr.In> p = probe;
+        if (troubleSince != 0 && channel != null && (p == null || p.isDone())) {
+            probe = call(0, "NULL", new Xdr.Out(0), null);
         }
     }
 
@@ -244,6 +295,7 @@ public final class RpcClient implements AutoCloseable {
                 ch = open();
             } catch (IOException e) {
                 lastConnectError = e.getMessage() == null ? e.toString() : e.getMessage();
+                trouble(System.nanoTime());
                 sleep(backoff);
                 backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
                 continue;
@@ -260,7 +312,6 @@ public final class RpcClient implements AutoCloseable {
             synchronized (connectedSignal) {
                 connectedSignal.notifyAll();
             }
-            notifyConnection(true);
             if (!resend.isEmpty()) {
                 LOG.info("{}: connected to {}, sending {} unanswered call(s) again", label, hostPort(server),
                         resend.size());
@@ -310,7 +361,7 @@ public final class RpcClient implements AutoCloseable {
             // closing anyway
         }
         if (was && !closed) {
-            notifyConnection(false);
+            trouble(System.nanoTime());
             lastConnectError = why;
             LOG.warn("{}: connection to {} lost ({}); {} call(s) wait for a new one", label, hostPort(server), why,
                     pending.size());
@@ -369,6 +420,7 @@ public final class RpcClient implements AutoCloseable {
         if (in.int32() != 1) {
             throw new ProtocolException("a message that is not a reply (xid " + xid + ")");
         }
+        troubleSince = 0; // the server answers
         Call c = pending.remove(xid);
         if (c == null) {
             return; // answered already (a resent call), or given up on
@@ -436,7 +488,11 @@ public final class RpcClient implements AutoCloseable {
                 } else if (ch != null && c.sentNanos != 0 && now - c.sentNanos > replyTimeout) {
                     stuck = true;
                 }
+                if (c.sentNanos != 0 && now - c.sentNanos > SLOW_NANOS) {
+                    trouble(c.sentNanos);
+                }
             }
+            followState();
             if (stuck && ch != null) {
                 drop(ch, "no answer for " + options.replyTimeoutMs() / 1000.0 + " s");
             }
