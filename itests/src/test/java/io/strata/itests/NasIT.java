@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -140,5 +142,140 @@ public class NasIT {
                 + ganesha.mountPort());
         assertTrue(v4, v4.contains("NFSv3"));
         assertFalse(karaf.ok("storage:resource-list --no-format").contains("gone"));
+    }
+
+    private static String exportId(String path) {
+        return path.substring(1).replace('/', ':');
+    }
+
+    private static String nasResource(String name, String... extra) {
+        return "storage:resource-add " + name + " nas server=127.0.0.1 nfsport=" + ganesha.nfsPort() + " mountport="
+                + ganesha.mountPort() + (extra.length == 0 ? "" : " " + String.join(" ", extra));
+    }
+
+    /** Runs a host tool with a time limit; returns exit status and output. */
+    private static Map.Entry<Integer, String> tool(long timeoutSeconds, List<String> command) throws Exception {
+        Path out = Files.createTempFile("nas-it-tool", ".out");
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor();
+                throw new AssertionError("not done within " + timeoutSeconds + " s: " + String.join(" ", command)
+                        + "\n" + Files.readString(out));
+            }
+            return Map.entry(p.exitValue(), Files.readString(out));
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    /** @return datastore-info's lines: state, message (when there is one), figures, details */
+    private static String datastoreRow(String name) {
+        return karaf.ok("storage:datastore-info " + name);
+    }
+
+    private static void await(String what, long seconds, java.util.function.BooleanSupplier done)
+            throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("not within " + seconds + " s: " + what);
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    @Test
+    public void fioWithVerificationThroughNbdSeesNoErrorWhileTheServerRestarts() throws Exception {
+        assumeTrue("fio is needed", HostTools.has("fio"));
+        karaf.ok(nasResource("nas4"));
+        karaf.ok("storage:datastore-create -o path=vm/ds4 nfs4 nfs nas4/" + exportId(ganesha.exportPath()));
+        karaf.ok("storage:volume-create nfs4 f1 128M");
+        karaf.ok("storage:export-add nfs4/f1");
+        // About 10 s of writes (rate-limited), every block checked afterwards: writes acknowledged
+        // before, during and after the restart, sent again by the client when the server lost them.
+        List<String> fio = List.of("fio", "--name=restart", "--ioengine=nbd",
+                "--uri=nbd://127.0.0.1:" + karaf.nbdPort + "/f1", "--rw=randwrite", "--bs=16k", "--iodepth=8",
+                "--size=64M", "--rate_iops=400", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+                "--verify_state_save=0", "--fsync=64");
+        java.util.concurrent.ExecutorService runner = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            java.util.concurrent.Future<Map.Entry<Integer, String>> run = runner.submit(() -> tool(600, fio));
+            Thread.sleep(3000);
+            assertFalse("fio finished before the server stopped", run.isDone());
+            ganesha.stop();
+            Thread.sleep(3000);
+            ganesha.start();
+            Map.Entry<Integer, String> r = run.get(10, TimeUnit.MINUTES);
+            assertTrue(r.getValue(), r.getKey() == 0 && !r.getValue().contains("verify: bad"));
+            assertTrue(r.getValue(), r.getValue().contains("restart: (groupid=0, jobs=1): err= 0:"));
+        } finally {
+            runner.shutdownNow();
+            ganesha.start();
+        }
+        assertTrue(datastoreRow("nfs4"), datastoreRow("nfs4").contains("state: ONLINE"));
+        karaf.ok("storage:export-remove f1");
+        karaf.ok("storage:volume-delete nfs4/f1");
+        karaf.ok("storage:datastore-remove nfs4");
+        karaf.ok("storage:resource-remove nas4");
+    }
+
+    @Test
+    public void aServerGoneLongerThanItsTimeoutMakesTheDatastoreUnavailableThenOnlineByItself() throws Exception {
+        assumeTrue("qemu-io is needed", HostTools.has("qemu-io"));
+        karaf.ok(nasResource("nas5", "timeout=3"));
+        karaf.ok("storage:datastore-create -o path=vm/ds5 nfs5 nfs nas5/" + exportId(ganesha.exportPath()));
+        karaf.ok("storage:volume-create nfs5 g1 16M");
+        karaf.ok("storage:export-add nfs5/g1");
+        String uri = "nbd://127.0.0.1:" + karaf.nbdPort + "/g1";
+        qemuIo(uri, "write -P 0x6b 0 1M", "flush");
+        karaf.ok("storage:export-remove g1");
+        try {
+            // Gone past the 3 s timeout but within the lease expiry (16 s): UNAVAILABLE, mount kept.
+            ganesha.stop();
+            await("nfs5 UNAVAILABLE", 60, () -> datastoreRow("nfs5").contains("state: UNAVAILABLE"));
+            String row = datastoreRow("nfs5");
+            assertTrue(row, row.contains("DEVICE_UNAVAILABLE"));
+            ganesha.start();
+            await("nfs5 ONLINE again", 60, () -> datastoreRow("nfs5").contains("state: ONLINE"));
+
+            // Gone past the lease expiry: the host fences itself there, and the core mounts the
+            // datastore again on its retry timer once the server answers.
+            ganesha.stop();
+            await("nfs5 fenced", 90, () -> datastoreRow("nfs5").contains("lease"));
+            ganesha.start();
+            await("nfs5 mounted again", 120, () -> datastoreRow("nfs5").contains("state: ONLINE"));
+        } finally {
+            ganesha.start();
+        }
+        karaf.ok("storage:export-add nfs5/g1");
+        qemuIo(uri, "read -P 0x6b 0 1M", "read -P 0 1M 15M");
+        karaf.ok("storage:export-remove g1");
+        karaf.ok("storage:volume-delete nfs5/g1");
+        karaf.ok("storage:datastore-remove nfs5");
+        karaf.ok("storage:resource-remove nas5");
+    }
+
+    @Test
+    public void aMissingAHiddenAReadOnlyAndARootSquashedExportAreClearErrorsForDatastoreCreate() {
+        karaf.ok(nasResource("nas6"));
+        String missing = karaf.error("storage:datastore-create m nfs nas6/" + exportId(ganesha.exportPath() + "-none"));
+        assertTrue(missing, missing.contains("DEVICE_NOT_FOUND") || missing.contains("not found")
+                || missing.contains("no export"));
+        String hidden = karaf.error("storage:datastore-create h nfs nas6/" + exportId(ganesha.deniedExportPath()));
+        assertTrue(hidden, hidden.contains("DEVICE_NOT_FOUND") || hidden.contains("not"));
+        String readOnly = karaf.error("storage:datastore-create r nfs nas6/" + exportId(ganesha.readOnlyExportPath()));
+        assertTrue(readOnly, readOnly.contains("read-only") || readOnly.contains("READ_ONLY"));
+        String squashed = karaf.error("storage:datastore-create -o path=vm s nfs nas6/"
+                + exportId(ganesha.squashedExportPath()));
+        assertTrue(squashed, squashed.contains("PERMISSION_DENIED") || squashed.contains("ermission"));
+        for (String e : List.of(missing, hidden, readOnly, squashed)) {
+            assertFalse(e, e.contains("Exception") || e.contains("\tat "));
+        }
+        String list = karaf.ok("storage:datastore-list --no-format");
+        for (String name : List.of("m", "h", "r", "s")) {
+            assertFalse(list, KarafProcess.rows(list).stream().anyMatch(r -> r[0].equals(name)));
+        }
+        karaf.ok("storage:resource-remove nas6");
     }
 }

@@ -44,6 +44,8 @@ public final class RpcClient implements AutoCloseable {
     private static final int MAX_BACKOFF_MS = 1000;
     /** A call sent this long ago without an answer makes the server count as not answering. */
     private static final long SLOW_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** A gap this long between two ticks of the timer means this process stood still (SIGSTOP, a VM paused). */
+    static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(4);
 
     /** Timings and limits of a client. */
     public record Options(int connectTimeoutMs, int replyTimeoutMs, long limitMs, int maxRecord) {
@@ -88,6 +90,8 @@ public final class RpcClient implements AutoCloseable {
     private volatile java.util.function.Consumer<DeviceState> stateListener;
     /** When the server stopped answering (System.nanoTime), 0 while it answers. */
     private volatile long troubleSince;
+    /** When the timer last ran (System.nanoTime). */
+    private volatile long lastTick = System.nanoTime();
     private volatile DeviceState lastState = DeviceState.ONLINE;
     /** The NULL call probing a server that stopped answering, null when none is out. */
     private volatile CompletableFuture<Xdr.In> probe;
@@ -269,6 +273,15 @@ public final class RpcClient implements AutoCloseable {
             SocketChannel ch = channel;
             if (ch == null || c.sentGeneration == generation || c.future.isDone()) {
                 return; // sent again once connected
+            }
+            if (c.sentGeneration != -1 && (c.stale || System.nanoTime() - lastTick > STALL_NANOS)) {
+                // A call sent before this process stood still is not sent again on a new connection:
+                // while it stood, its leases on shared storage may have expired and another host may
+                // own the data now. The connection it was sent on delivered it then, or never will.
+                fail(c, new StorageException(ErrorCode.DEVICE_UNAVAILABLE, label + ": " + c.name
+                        + " was unanswered when this host stood still; it is not sent again on a new connection "
+                        + "(another host may have taken the data over meanwhile)"));
+                return;
             }
             ByteBuffer[] bufs = c.buffers();
             try {
@@ -476,6 +489,10 @@ public final class RpcClient implements AutoCloseable {
         while (!closed) {
             sleep(TICK_MS);
             long now = System.nanoTime();
+            if (now - lastTick > STALL_NANOS) {
+                stalled(now - lastTick);
+            }
+            lastTick = now;
             SocketChannel ch = channel;
             boolean stuck = false;
             for (Call c : pending.values()) {
@@ -497,6 +514,25 @@ public final class RpcClient implements AutoCloseable {
                 drop(ch, "no answer for " + options.replyTimeoutMs() / 1000.0 + " s");
             }
         }
+    }
+
+    /**
+     * This process stood still for {@code gapNanos} (the timer did not run): the calls unanswered
+     * now are marked stale, so they are never sent on another connection, and their wait starts
+     * over, so the stall itself does not drop a connection whose answers are already here.
+     */
+    void stalled(long gapNanos) {
+        long now = System.nanoTime();
+        int n = 0;
+        for (Call c : pending.values()) {
+            c.stale = true;
+            if (c.sentNanos != 0) {
+                c.sentNanos = now;
+            }
+            n++;
+        }
+        LOG.warn("{}: this process stood still for {} ms; {} unanswered call(s) will not be sent on another "
+                + "connection", label, TimeUnit.NANOSECONDS.toMillis(gapNanos), n);
     }
 
     private void fail(Call c, RuntimeException e) {
@@ -572,6 +608,8 @@ public final class RpcClient implements AutoCloseable {
         final long startNanos = System.nanoTime();
         volatile long sentNanos;
         int sentGeneration = -1; // guarded by sendLock
+        /** Unanswered while this process stood still: never sent on another connection. */
+        volatile boolean stale;
 
         Call(int xid, String name, ByteBuffer head, ByteBuffer args, ByteBuffer data,
                 CompletableFuture<Xdr.In> future) {
