@@ -278,4 +278,65 @@ public class NasIT {
         }
         karaf.ok("storage:resource-remove nas6");
     }
+
+    /** @return the {@code nfs://} URL QEMU's libnfs driver opens for a file of the export (ports from rpcbind) */
+    private static String nfsUrl(String relative) {
+        return "nfs://127.0.0.1" + ganesha.exportPath() + "/" + relative;
+    }
+
+    private static String ran(Map.Entry<Integer, String> r) {
+        assertTrue(r.getValue(), r.getKey() == 0 && !r.getValue().contains("failed"));
+        return r.getValue();
+    }
+
+    @Test
+    public void qemuImgChecksAndComparesVolumesOverNfsAndImagesQemuMadeOnTheExportAreImported() throws Exception {
+        assumeTrue("qemu-img and qemu-io are needed", HostTools.has("qemu-io") && HostTools.has("qemu-img"));
+        Map.Entry<Integer, String> probe = tool(60, List.of("qemu-img", "--help"));
+        assumeTrue("qemu-img has no nfs driver (qemu-block-extra)", probe.getValue().contains(" nfs"));
+        // QEMU finds the server's ports through rpcbind: they must be this server's.
+        ganesha.ensureRegistered();
+        karaf.ok(nasResource("nas7"));
+        karaf.ok("storage:datastore-create -o path=vm/ds7 nfs7 nfs nas7/" + exportId(ganesha.exportPath()));
+
+        // A qcow2 volume written over NBD, then read by QEMU over nfs:// (its own NFS client).
+        karaf.ok("storage:volume-create --format qcow2 nfs7 q1 64M");
+        karaf.ok("storage:export-add nfs7/q1");
+        qemuIo("nbd://127.0.0.1:" + karaf.nbdPort + "/q1", "write -P 0x4d 0 1M", "write -P 0x2e 40M 64k", "flush");
+        karaf.ok("storage:export-remove q1");
+        String check = ran(tool(120, List.of("qemu-img", "check", "-f", "qcow2", nfsUrl("vm/ds7/q1.qcow2"))));
+        assertTrue(check, check.contains("No errors were found"));
+        Path expected = Files.createTempFile(Paths.get("target"), "nas-it-expected", ".raw");
+        try {
+            ran(tool(60, List.of("qemu-img", "create", "-f", "raw", expected.toString(), "64M")));
+            ran(tool(60, List.of("qemu-io", "-f", "raw", "-c", "write -P 0x4d 0 1M", "-c", "write -P 0x2e 40M 64k",
+                    expected.toString())));
+            String same = ran(tool(120, List.of("qemu-img", "compare", "-f", "qcow2", "-F", "raw",
+                    nfsUrl("vm/ds7/q1.qcow2"), expected.toString())));
+            assertTrue(same, same.contains("Images are identical"));
+        } finally {
+            Files.deleteIfExists(expected);
+        }
+
+        // Images QEMU made on the export through nfs:// are imported, as qcow2 and as a dynamic VHD.
+        Files.createDirectories(ganesha.exportDir().resolve("incoming"));
+        ran(tool(60, List.of("qemu-img", "create", "-f", "qcow2", nfsUrl("incoming/made.qcow2"), "32M")));
+        ran(tool(60, List.of("qemu-io", "-f", "qcow2", "-c", "write -P 0x21 0 512k", nfsUrl("incoming/made.qcow2"))));
+        ran(tool(60, List.of("qemu-img", "create", "-f", "vpc", "-o", "subformat=dynamic", nfsUrl("incoming/made.vhd"),
+                "32M")));
+        ran(tool(60, List.of("qemu-io", "-f", "vpc", "-c", "write -P 0x22 1M 512k", nfsUrl("incoming/made.vhd"))));
+        karaf.ok("storage:volume-import --format qcow2 nfs7/mq " + ganesha.exportDir().resolve("incoming/made.qcow2"));
+        karaf.ok("storage:volume-import --format vhd nfs7/mv " + ganesha.exportDir().resolve("incoming/made.vhd"));
+        karaf.ok("storage:export-add nfs7/mq");
+        karaf.ok("storage:export-add nfs7/mv");
+        qemuIo("nbd://127.0.0.1:" + karaf.nbdPort + "/mq", "read -P 0x21 0 512k", "read -P 0 512k 1M");
+        qemuIo("nbd://127.0.0.1:" + karaf.nbdPort + "/mv", "read -P 0 0 1M", "read -P 0x22 1M 512k");
+        karaf.ok("storage:export-remove mq");
+        karaf.ok("storage:export-remove mv");
+        for (String v : List.of("q1", "mq", "mv")) {
+            karaf.ok("storage:volume-delete nfs7/" + v);
+        }
+        karaf.ok("storage:datastore-remove nfs7");
+        karaf.ok("storage:resource-remove nas7");
+    }
 }

@@ -202,6 +202,52 @@ public final class Ganesha implements AutoCloseable {
         process = null;
     }
 
+    /**
+     * Makes this server the one rpcbind names for NFS and MOUNT, so that clients finding ports
+     * through rpcbind (QEMU's libnfs) reach it. Each ganesha registers at start and unregisters
+     * at exit, so another server started later, or one that stopped, may hold or have cleared
+     * the names; a restart registers them again.
+     *
+     * @throws IllegalStateException when they are still not this server's after a restart
+     */
+    public synchronized void ensureRegistered() {
+        if (registered()) {
+            return;
+        }
+        stop();
+        start();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!registered()) {
+            if (System.nanoTime() > end) {
+                throw new IllegalStateException("rpcbind does not name this ganesha (NFS " + nfsPort + ", MOUNT "
+                        + mountPort + ") after a restart:\n" + rpcinfo());
+            }
+            sleep(100);
+        }
+    }
+
+    /** @return whether rpcbind names this server's ports for NFSv3 and MOUNTv3 over TCP */
+    public boolean registered() {
+        String table = rpcinfo();
+        return java.util.regex.Pattern.compile("(?m)^\\s*100003\\s+3\\s+tcp\\s+" + nfsPort + "\\s").matcher(table).find()
+                && java.util.regex.Pattern.compile("(?m)^\\s*100005\\s+3\\s+tcp\\s+" + mountPort + "\\s")
+                        .matcher(table).find();
+    }
+
+    private static String rpcinfo() {
+        try {
+            Process p = new ProcessBuilder("rpcinfo", "-p", "127.0.0.1").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(10, TimeUnit.SECONDS);
+            return out;
+        } catch (IOException e) {
+            return "(rpcinfo failed: " + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(interrupted)";
+        }
+    }
+
     /** Kills the server (SIGKILL): what it held in memory and had not written is gone. */
     public synchronized void kill() {
         if (process == null) {
