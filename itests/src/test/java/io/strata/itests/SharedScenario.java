@@ -100,9 +100,12 @@ abstract class SharedScenario {
         }
     }
 
-    /** Exports a volume on {@code k} as soon as no other host holds it; refuses any other error. */
-    private static void exportWhenFree(KarafProcess k, String volume) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+    /**
+     * Exports volume {@code ds/<volume>} on {@code k} as soon as no other host holds it; refuses
+     * any other error, and a volume still held after {@code minutes}.
+     */
+    static void exportWhenFree(KarafProcess k, String volume, int minutes) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
         while (true) {
             KarafProcess.Result r = k.exec("storage:export-add ds/" + volume);
             if (r.ok()) {
@@ -110,7 +113,7 @@ abstract class SharedScenario {
             }
             assertTrue(r.error(), r.error().startsWith("VOLUME_IN_USE"));
             if (System.nanoTime() > end) {
-                throw new AssertionError("ds/" + volume + " still in use after 2 minutes: " + r.error());
+                throw new AssertionError("ds/" + volume + " still in use after " + minutes + " minutes: " + r.error());
             }
             Thread.sleep(200);
         }
@@ -183,7 +186,7 @@ abstract class SharedScenario {
         thick.join(TimeUnit.MINUTES.toMillis(2));
 
         // 3. h2 takes vm over once h1's lease expired, with what h1 had flushed.
-        exportWhenFree(h2, "vm");
+        exportWhenFree(h2, "vm", 2);
         long wrote = -1;
         long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
         while (wrote < 0 && System.nanoTime() < end) {
@@ -221,7 +224,7 @@ abstract class SharedScenario {
         try {
             Thread.sleep(1000);
             h3.signal("STOP");
-            exportWhenFree(h2, "vm2");
+            exportWhenFree(h2, "vm2", 2);
             long end2 = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
             boolean took = false;
             while (!took && System.nanoTime() < end2) {

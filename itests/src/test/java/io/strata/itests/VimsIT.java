@@ -165,22 +165,6 @@ public class VimsIT {
         return out;
     }
 
-    /** Exports a volume on {@code k} as soon as no other host holds it; refuses any other error. */
-    private static void exportWhenFree(KarafProcess k, String volume) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (true) {
-            KarafProcess.Result r = k.exec("storage:export-add ds/" + volume);
-            if (r.ok()) {
-                return;
-            }
-            assertTrue(r.error(), r.error().startsWith("VOLUME_IN_USE"));
-            if (System.nanoTime() > end) {
-                throw new AssertionError("ds/" + volume + " still in use after 3 minutes: " + r.error());
-            }
-            Thread.sleep(200);
-        }
-    }
-
     /** Writes through an export until a write and flush succeed; returns when it did (nanoTime). */
     private static long writeWhenPossible(String uri, String write) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
@@ -401,7 +385,7 @@ public class VimsIT {
                 flushedWrites, madeSnapshots, halfDone.get() ? "finished" : "under way");
 
         // h2 takes vm over once h1's lease expired, with everything h1 flushed.
-        exportWhenFree(h2, "vm");
+        SharedScenario.exportWhenFree(h2, "vm", 3);
         long wrote = writeWhenPossible(nbdUri(h2, "vm"), "write -P 0x6b 1M 1M");
         long takeoverMillis = TimeUnit.NANOSECONDS.toMillis(wrote - killed);
         List<String> reads = new ArrayList<>(List.of("read -P 0x5a 0 1M", "read -P 0x6b 1M 1M", "read -P 0x3c 8M 1M"));
@@ -447,7 +431,7 @@ public class VimsIT {
         try {
             Thread.sleep(1000);
             h3.signal("STOP");
-            exportWhenFree(h2, "vm2");
+            SharedScenario.exportWhenFree(h2, "vm2", 3);
             writeWhenPossible(nbdUri(h2, "vm2"), "write -P 0x22 0 1M");
             h3.signal("CONT");
             Thread.sleep(10_000);
