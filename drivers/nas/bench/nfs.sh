@@ -54,8 +54,9 @@
 # Another ganesha (a test's) running at the same time: nothing of it is touched (ports, export,
 # log, recovery directory are this bench's own), except its portmapper entries: a ganesha drops
 # every NFS and MOUNT registration when it starts and when it stops, so the other server's are
-# replaced by this one's and gone after the run. Strata's tests name their ports (nfsport=,
-# mountport=) and never ask the portmapper, so they are not affected; the bench says when it
+# replaced by this one's and gone after the run. Strata's driver names its ports (nfsport=,
+# mountport=) and never asks the portmapper; the one test that points QEMU at ganesha by nfs://
+# (NasIT) first makes sure the portmapper names its own server (Ganesha.ensureRegistered); the bench says when it
 # sees another ganesha. The other way round, a ganesha starting or stopping during the run takes
 # this one's entries away: qemu-nbd is started right after ganesha, before Strata, the bench
 # checks that its connection goes to this bench's ganesha, and when it does not (the entries were
