@@ -201,7 +201,18 @@ final class Nfs3 {
      */
     CompletableFuture<ReadResult> read(Fh fh, long offset, ByteBuffer dst) {
         int count = dst.remaining();
-        return call(6, "READ", args().fh(fh).u64(offset).u32(count), null, in -> {
+        // The data goes from the connection straight into dst (RpcClient.Bulk): found after the
+        // status, the file's attributes, the count and the eof flag.
+        RpcClient.Bulk data = results -> {
+            if (results.int32() != OK) {
+                return -1;
+            }
+            postOpAttr(results);
+            results.uint32();
+            results.bool();
+            return (int) results.uint32();
+        };
+        return call(6, "READ", args().fh(fh).u64(offset).u32(count), null, dst, data, in -> {
             postOpAttr(in);
             long n = in.uint32();
             boolean eof = in.bool();
@@ -391,7 +402,13 @@ final class Nfs3 {
      */
     private <T> CompletableFuture<T> call(int proc, String name, A args, ByteBuffer data, Function<Xdr.In, T> ok,
             String what) {
-        Supplier<CompletableFuture<Xdr.In>> send = () -> rpc.call(proc, name, args.out, data);
+        return call(proc, name, args, data, null, null, ok, what);
+    }
+
+    /** As above, with the reply's bulk data read straight into {@code sink} when {@code bulk} finds it. */
+    private <T> CompletableFuture<T> call(int proc, String name, A args, ByteBuffer data, ByteBuffer sink,
+            RpcClient.Bulk bulk, Function<Xdr.In, T> ok, String what) {
+        Supplier<CompletableFuture<Xdr.In>> send = () -> rpc.call(proc, name, args.out, data, sink, bulk);
         return withJukebox(send, 0).thenApply(in -> {
             try {
                 int status = in.int32();

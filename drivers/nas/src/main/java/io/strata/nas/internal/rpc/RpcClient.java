@@ -238,6 +238,29 @@ public final class RpcClient implements AutoCloseable {
      * @return completes with the results, positioned after the reply header
      */
     public CompletableFuture<Xdr.In> call(int procedure, String name, Xdr.Out args, ByteBuffer data) {
+        return call(procedure, name, args, data, null, null);
+    }
+
+    /**
+     * Finds the bulk data in a reply: given the procedure's results (after accept_stat), decodes
+     * up to and including the length of the variable-length opaque that ends the reply (READ's
+     * data) and returns that length, or -1 when the reply carries none (an error status).
+     */
+    @FunctionalInterface
+    public interface Bulk {
+        int locate(Xdr.In results);
+    }
+
+    /**
+     * Sends a call whose reply ends with bulk data that the reader thread puts straight into
+     * {@code sink} from the connection, at its position (which it advances), without an
+     * intermediate buffer. The results' {@link Xdr.In#opaqueInto} then returns the length
+     * without copying. A reply {@code bulk} does not recognize is decoded as usual.
+     *
+     * @param sink where the data goes; left alone by the caller until the future completes
+     */
+    public CompletableFuture<Xdr.In> call(int procedure, String name, Xdr.Out args, ByteBuffer data,
+            ByteBuffer sink, Bulk bulk) {
         CompletableFuture<Xdr.In> f = new CompletableFuture<>();
         if (closed) {
             f.completeExceptionally(closedError());
@@ -259,6 +282,12 @@ public final class RpcClient implements AutoCloseable {
         }
         head.setInt32(0, 0x80000000 | recordLen);
         Call c = new Call(xid, name, head.toBuffer(), a, data == null ? null : data.slice(), f);
+        if (sink != null && bulk != null) {
+            c.sink = sink;
+            c.sinkStart = sink.position();
+            c.sinkLimit = sink.limit();
+            c.bulk = bulk;
+        }
         pending.put(xid, c);
         if (closed) { // closed meanwhile: close() may have missed it
             fail(c, closedError());
@@ -404,6 +433,20 @@ public final class RpcClient implements AutoCloseable {
                 if ((long) have + len > options.maxRecord()) {
                     throw new ProtocolException("a record of more than " + options.maxRecord() + " bytes");
                 }
+                if (record == null && last && len > BULK_HEAD) {
+                    // One fragment, larger than a header: it may be a reply with bulk data to put
+                    // straight where its caller wants it.
+                    ByteBuffer head = ByteBuffer.allocate(BULK_HEAD);
+                    fill(ch, head);
+                    if (bulkReply(ch, head, len)) {
+                        break;
+                    }
+                    record = ByteBuffer.allocate(len);
+                    head.flip();
+                    record.put(head);
+                    fill(ch, record);
+                    continue;
+                }
                 if (record == null) {
                     record = ByteBuffer.allocate(len);
                 } else {
@@ -414,8 +457,78 @@ public final class RpcClient implements AutoCloseable {
                 }
                 fill(ch, record);
             }
+            if (record == null) {
+                continue; // a bulk reply, handled
+            }
             record.flip();
             onReply(record);
+        }
+    }
+
+    /** Bytes of a one-fragment reply read first to look for bulk data: an NFS READ's header is 128. */
+    private static final int BULK_HEAD = 256;
+
+    /**
+     * The reply whose first {@link #BULK_HEAD} bytes are in {@code head}, {@code len} in all: when
+     * it answers a call with a sink and carries its bulk data, reads that data from the
+     * connection into the sink and completes the call.
+     *
+     * @return false when it is not such a reply; nothing more was read then
+     */
+    private boolean bulkReply(SocketChannel ch, ByteBuffer head, int len) throws IOException {
+        Xdr.In in = new Xdr.In(head.duplicate().flip());
+        int dataLength;
+        int resultsAt;
+        int dataAt;
+        Call c;
+        try {
+            int xid = in.int32();
+            c = pending.get(xid);
+            if (c == null || c.sink == null || in.int32() != 1 || in.int32() != 0) {
+                return false;
+            }
+            in.int32(); // verifier flavor
+            in.opaque(400);
+            if (in.int32() != 0) {
+                return false;
+            }
+            resultsAt = in.position();
+            dataLength = c.bulk.locate(in);
+            dataAt = in.position();
+        } catch (RuntimeException e) {
+            return false; // decoded as usual, which reports what is wrong
+        }
+        if (dataLength < 0 || dataLength > c.sinkLimit - c.sinkStart
+                || (long) dataAt + dataLength + Xdr.pad(dataLength) > len) {
+            return false;
+        }
+        if (!pending.remove(c.xid, c)) {
+            return false; // failed or answered meanwhile
+        }
+        troubleSince = 0; // the server answers
+        ByteBuffer sink = c.sink.duplicate();
+        sink.position(c.sinkStart).limit(c.sinkStart + dataLength);
+        try {
+            ByteBuffer inHead = head.duplicate().flip().position(dataAt);
+            inHead.limit(Math.min(inHead.limit(), dataAt + dataLength));
+            sink.put(inHead);
+            fill(ch, sink);
+            skip(ch, len - Math.max(head.position(), dataAt + dataLength));
+        } catch (IOException | RuntimeException e) {
+            pending.put(c.xid, c); // sent again on the next connection, into the sink from its start
+            if (closed) {
+                fail(c, closedError());
+            }
+            throw e;
+        }
+        c.sink.position(c.sinkStart + dataLength);
+        c.future.complete(new Xdr.In(head.duplicate().flip().position(resultsAt).limit(dataAt), dataLength));
+        return true;
+    }
+
+    private static void skip(SocketChannel ch, int n) throws IOException {
+        if (n > 0) {
+            fill(ch, ByteBuffer.allocate(n));
         }
     }
 
@@ -610,6 +723,11 @@ public final class RpcClient implements AutoCloseable {
         int sentGeneration = -1; // guarded by sendLock
         /** Unanswered while this process stood still: never sent on another connection. */
         volatile boolean stale;
+        /** Where the reply's bulk data goes, from where, and how to find it; null for other calls. */
+        ByteBuffer sink;
+        int sinkStart;
+        int sinkLimit;
+        Bulk bulk;
 
         Call(int xid, String name, ByteBuffer head, ByteBuffer args, ByteBuffer data,
                 CompletableFuture<Xdr.In> future) {

@@ -99,9 +99,25 @@ public final class Xdr {
     /** A decoder over a buffer holding one whole reply. */
     public static final class In {
         private final ByteBuffer buf;
+        /**
+         * The length of a variable-length opaque whose bytes the client read from the connection
+         * straight into the caller's buffer ({@link RpcClient.Bulk}); -1 when there is none.
+         */
+        private int sunk = -1;
 
         public In(ByteBuffer buf) {
             this.buf = buf.slice().order(ByteOrder.BIG_ENDIAN);
+        }
+
+        /** A reply whose last item's bytes, {@code sunk} of them, are already in the caller's buffer. */
+        In(ByteBuffer buf, int sunk) {
+            this(buf);
+            this.sunk = sunk;
+        }
+
+        /** @return how many bytes were decoded so far */
+        int position() {
+            return buf.position();
         }
 
         private void need(int n, String what) {
@@ -165,6 +181,13 @@ public final class Xdr {
          */
         public int opaqueInto(ByteBuffer dst, int max) {
             int n = length(max, "data");
+            if (sunk >= 0) { // read by the client straight into dst, which it advanced
+                if (n != sunk) {
+                    throw new XdrException(n + " bytes of data where " + sunk + " were read");
+                }
+                sunk = -1;
+                return n;
+            }
             need(n + pad(n), n + " bytes of data");
             if (n > dst.remaining()) {
                 throw new XdrException(n + " bytes of data where " + dst.remaining() + " were asked for");

@@ -32,6 +32,16 @@ class RpcClientTest {
     private ServerSocket server;
     private final BlockingQueue<Integer> received = new LinkedBlockingQueue<>();
     private final BlockingQueue<Socket> connections = new LinkedBlockingQueue<>();
+    /**
+     * When set, called with each call's xid and its connection's output: the test's server
+     * answering (or not, or half).
+     */
+    private volatile Answer answer;
+
+    @FunctionalInterface
+    interface Answer {
+        void to(int xid, java.io.OutputStream out) throws IOException;
+    }
     private Thread acceptor;
     private RpcClient client;
 
@@ -64,7 +74,12 @@ class RpcClientTest {
                 int length = in.readInt() & 0x7fffffff;
                 byte[] body = new byte[length];
                 in.readFully(body);
-                received.add(java.nio.ByteBuffer.wrap(body).getInt());
+                int xid = java.nio.ByteBuffer.wrap(body).getInt();
+                received.add(xid);
+                Answer a = answer;
+                if (a != null) {
+                    a.to(xid, s.getOutputStream());
+                }
             }
         } catch (IOException e) {
             // connection closed
@@ -113,5 +128,80 @@ class RpcClientTest {
         for (Integer more; (more = received.poll(end - System.nanoTime(), TimeUnit.NANOSECONDS)) != null;) {
             assertTrue(!more.equals(xid), "the stale call was sent again");
         }
+    }
+
+    /** A reply as a server sends it: accepted, status 0, then {@code data} as a variable-length opaque. */
+    private static byte[] dataReply(int xid, int status, byte[] data, int cut) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 28 + 4 + data.length + 3);
+        int len = 24 + 4 + (status == 0 ? 4 + data.length + Xdr.pad(data.length) : 0);
+        b.putInt(0x80000000 | len).putInt(xid).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).putInt(status);
+        if (status == 0) {
+            b.putInt(data.length).put(data).put(new byte[Xdr.pad(data.length)]);
+        }
+        byte[] all = java.util.Arrays.copyOf(b.array(), 4 + len);
+        return cut < 0 ? all : java.util.Arrays.copyOf(all, cut);
+    }
+
+    private static final RpcClient.Bulk STATUS_THEN_DATA = results -> results.int32() == 0 ? (int) results.uint32() : -1;
+
+    private static byte[] pattern(int n, int seed) {
+        byte[] b = new byte[n];
+        new java.util.Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void bulkDataGoesFromTheConnectionStraightIntoTheCallersBuffer() throws Exception {
+        byte[] data = pattern(100_003, 1);
+        answer = (xid, out) -> out.write(dataReply(xid, 0, data, -1));
+        java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocateDirect(200_000);
+        sink.position(7);
+        Xdr.In in = client.call(6, "READ", new Xdr.Out(0), null, sink, STATUS_THEN_DATA).get(10, TimeUnit.SECONDS);
+        assertEquals(7 + data.length, sink.position(), "advanced by the data");
+        assertEquals(0, in.int32());
+        java.nio.ByteBuffer other = java.nio.ByteBuffer.allocate(200_000);
+        assertEquals(data.length, in.opaqueInto(other, 1 << 20), "the length, without copying");
+        assertEquals(0, other.position());
+        byte[] got = new byte[data.length];
+        sink.flip().position(7);
+        sink.get(got);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(data, got);
+    }
+
+    @Test
+    void aBulkReplyCutShortByABrokenConnectionIsReadAgainFromTheStartOfTheBuffer() throws Exception {
+        byte[] data = pattern(300_000, 2);
+        java.util.concurrent.atomic.AtomicInteger replies = new java.util.concurrent.atomic.AtomicInteger();
+        answer = (xid, out) -> {
+            if (replies.getAndIncrement() == 0) {
+                out.write(dataReply(xid, 0, pattern(300_000, 3), 150_000)); // half, then the server goes
+                out.flush();
+                throw new IOException("gone");
+            }
+            out.write(dataReply(xid, 0, data, -1));
+        };
+        java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(300_000);
+        CompletableFuture<Xdr.In> f = client.call(6, "READ", new Xdr.Out(0), null, sink, STATUS_THEN_DATA);
+        received.poll(10, TimeUnit.SECONDS);
+        dropConnection();
+        f.get(20, TimeUnit.SECONDS);
+        assertEquals(2, replies.get());
+        assertEquals(data.length, sink.position());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(data, sink.array());
+    }
+
+    @Test
+    void aReplyWithoutBulkDataIsDecodedAsUsual() throws Exception {
+        answer = (xid, out) -> out.write(dataReply(xid, 70, new byte[0], -1));
+        java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(4096);
+        Xdr.In in = client.call(6, "READ", new Xdr.Out(0), null, sink, STATUS_THEN_DATA).get(10, TimeUnit.SECONDS);
+        assertEquals(70, in.int32());
+        assertEquals(0, sink.position());
+        // a small one (shorter than the header read ahead) too
+        answer = (xid, out) -> out.write(dataReply(xid, 0, pattern(10, 4), -1));
+        in = client.call(6, "READ", new Xdr.Out(0), null, sink, STATUS_THEN_DATA).get(10, TimeUnit.SECONDS);
+        assertEquals(0, in.int32());
+        assertEquals(10, in.opaqueInto(sink, 100));
+        assertEquals(10, sink.position());
     }
 }
