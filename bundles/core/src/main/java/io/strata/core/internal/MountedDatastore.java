@@ -632,19 +632,23 @@ final class MountedDatastore {
             inProgress = new HashSet<>(busy);
         }
         Optional<Path> dir = localPath();
+        // A device that does not answer is not asked for each file's allocation (that would wait
+        // for it); past its driver's limit the volumes are UNAVAILABLE, as the datastore is.
+        DeviceState device = deviceState();
         List<VolumeInfo> list = new ArrayList<>();
         for (CatalogEntry e : c.volumes()) {
             if (only != null && !only.equals(e.name())) {
                 continue;
             }
-            VolumeState state = switch (e.state()) {
+            VolumeState state = device == DeviceState.OFFLINE ? VolumeState.UNAVAILABLE : switch (e.state()) {
                 case CREATING -> VolumeState.CREATING;
                 case DELETING -> VolumeState.DELETING;
                 case READY -> open.contains(e.name()) || inProgress.contains(e.name()) ? VolumeState.IN_USE
                         : formats.get(e.format()) == null ? VolumeState.UNAVAILABLE : VolumeState.READY;
             };
             list.add(new VolumeInfo(name, e.name(), e.format(), e.provisioning(), e.virtualSize(),
-                    e.state() == CatalogEntry.State.READY ? allocatedOf(e.file()) : 0, e.file(),
+                    e.state() == CatalogEntry.State.READY && device == DeviceState.ONLINE ? allocatedOf(e.file()) : 0,
+                    e.file(),
                     dir.map(d -> d.resolve(e.file()).toString()).orElse(""), state, e.created()));
         }
         return list;

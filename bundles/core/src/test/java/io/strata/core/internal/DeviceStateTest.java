@@ -59,6 +59,11 @@ class DeviceStateTest {
         assertEquals("", online.message());
         assertTrue(online.capacity() > 0, "space measured: " + online);
 
+        try (VirtualDisk d = f.core.open(ref("ds1/v"), false)) {
+            d.write(ByteBuffer.wrap(new byte[4096]), 0);
+        }
+        assertTrue(f.core.list("ds1").get(0).allocated() > 0, "allocation asked of the device");
+
         // Not answering, I/O retried: still ONLINE, said so, figures kept from the last measure.
         f.driver.shareState = DeviceState.DEGRADED;
         DatastoreInfo degraded = f.core.info("ds1");
@@ -66,6 +71,9 @@ class DeviceStateTest {
         assertTrue(degraded.message().contains("not answering"), degraded.message());
         assertEquals(online.capacity(), degraded.capacity());
         assertEquals(1, degraded.volumes());
+        // volume-list does not ask a device that does not answer for each file's allocation
+        assertEquals(0, f.core.list("ds1").get(0).allocated());
+        assertEquals(io.strata.api.service.VolumeState.READY, f.core.list("ds1").get(0).state());
 
         // Past the driver's limit: UNAVAILABLE, with the volumes still counted from the catalog.
         f.driver.shareState = DeviceState.OFFLINE;
@@ -76,12 +84,14 @@ class DeviceStateTest {
         assertEquals(1, offline.volumes());
         assertEquals(1 << 20, offline.provisioned());
         assertEquals(Availability.UNAVAILABLE, f.core.list().get(0).state());
+        assertEquals(io.strata.api.service.VolumeState.UNAVAILABLE, f.core.list("ds1").get(0).state());
 
         // Back: ONLINE by itself, the mount never dropped.
         f.driver.shareState = DeviceState.ONLINE;
         DatastoreInfo back = f.core.info("ds1");
         assertEquals(Availability.ONLINE, back.state());
         assertEquals("", back.message());
+        assertEquals(io.strata.api.service.VolumeState.READY, f.core.list("ds1").get(0).state());
         try (VirtualDisk d = f.core.open(ref("ds1/v"), false)) {
             d.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
             ByteBuffer b = ByteBuffer.allocate(3);
