@@ -1,5 +1,6 @@
 package io.strata.itests;
 
+import static org.junit.Assert.assertEquals;
 import static org.junit.Assume.assumeTrue;
 
 import io.strata.testing.Ganesha;
@@ -54,6 +55,6 @@ public class NfsSharedIT extends SharedScenario {
 
     @Test
     public void threeHostsShareAnNfsDatastore() throws Exception {
-        threeHosts();
+        assertEquals(expectedAtTheEnd(), threeHosts());
     }
 }

@@ -1,5 +1,7 @@
 package io.strata.itests;
 
+import static org.junit.Assert.assertEquals;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -36,6 +38,6 @@ public class SharedDatastoreIT extends SharedScenario {
 
     @Test
     public void threeHostsShareOneDatastore() throws Exception {
-        threeHosts();
+        assertEquals(expectedAtTheEnd(), threeHosts());
     }
 }

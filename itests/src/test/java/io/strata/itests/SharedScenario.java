@@ -119,8 +119,12 @@ abstract class SharedScenario {
         }
     }
 
-    /** Runs the scenario: the storage is prepared, then three hosts start on it. */
-    void threeHosts() throws Exception {
+    /**
+     * Runs the scenario: the storage is prepared, then three hosts start on it.
+     *
+     * @return the volumes the killed host lists once it has joined again
+     */
+    Set<String> threeHosts() throws Exception {
         Assume.assumeTrue("qemu-io is needed", HostTools.has("qemu-io"));
         prepareStorage();
         Path shared = datastoreDir();
@@ -251,5 +255,19 @@ abstract class SharedScenario {
         h1.start();
         h1.awaitOutput("storage:volume-list --no-format ds", Duration.ofSeconds(120),
                 out -> out.contains("ds/vm\t") && out.contains("ds/vm2\t") && !out.contains("ds/half\t"));
+        return volumes(h1);
+    }
+
+    /** What every run of the scenario ends with: the 9 volumes of step 1, vm and vm2, no half-made one. */
+    static Set<String> expectedAtTheEnd() {
+        Set<String> want = new TreeSet<>();
+        for (String h : List.of("h1", "h2", "h3")) {
+            for (int i : new int[] {0, 1, 3}) {
+                want.add(h + "-v" + i);
+            }
+        }
+        want.add("vm");
+        want.add("vm2");
+        return want;
     }
 }
