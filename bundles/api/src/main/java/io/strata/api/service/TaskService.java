@@ -30,4 +30,17 @@ public interface TaskService {
      * @throws StorageException {@code INVALID_ARGUMENT} for an unknown id
      */
     TaskInfo cancel(String id);
+
+    /**
+     * Runs {@code work} as a task of this service, so it is listed, awaited and cancelled
+     * like the service's own tasks. For callers (the REST API) whose operations take long.
+     *
+     * @param kind what the task does, such as {@code volume-clone}
+     * @param target what it works on, such as {@code ds/vol}
+     * @return the task, QUEUED or already RUNNING
+     * @throws StorageException {@code UNSUPPORTED} when this service runs only its own tasks
+     */
+    default TaskInfo submit(String kind, String target, TaskWork work) {
+        throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED, "this task service runs only its own tasks");
+    }
 }

@@ -3,7 +3,9 @@ package io.strata.core.internal;
 import static java.util.Objects.requireNonNull;
 
 import io.strata.api.service.TaskInfo;
+import io.strata.api.service.TaskControl;
 import io.strata.api.service.TaskService;
+import io.strata.api.service.TaskWork;
 import java.time.Duration;
 import java.util.List;
 import org.osgi.service.component.annotations.Activate;
@@ -38,5 +40,27 @@ public final class TaskServiceImpl implements TaskService {
     @Override
     public TaskInfo cancel(String id) {
         return core.tasks().cancel(id);
+    }
+
+    @Override
+    public TaskInfo submit(String kind, String target, TaskWork work) {
+        requireNonNull(work, "work");
+        return core.tasks().submit(requireNonNull(kind, "kind"), requireNonNull(target, "target"), task ->
+                work.run(new TaskControl() {
+                    @Override
+                    public void progress(double fraction) {
+                        task.progress(fraction);
+                    }
+
+                    @Override
+                    public boolean cancelRequested() {
+                        return task.cancelRequested();
+                    }
+
+                    @Override
+                    public void checkCancel() {
+                        task.checkCancel();
+                    }
+                })).info();
     }
 }
