@@ -1,0 +1,75 @@
+package io.strata.rest.internal;
+
+import io.strata.api.service.TaskInfo;
+import io.strata.api.service.TaskService;
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+import javax.ws.rs.core.Response;
+
+/**
+ * Starts the API's long operations as tasks of the core's {@link TaskService}, so the shell's
+ * {@code task-list} shows them too, and keeps each one's structured result for
+ * {@link TaskView} (the last {@value #KEEP}).
+ */
+final class TaskResults {
+    static final int KEEP = 1000;
+    private final TaskService tasks;
+    private final Map<String, Object> results = new LinkedHashMap<>(16, 0.75f, false) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
+            return size() > KEEP;
+        }
+    };
+
+    TaskResults(TaskService tasks) {
+        this.tasks = tasks;
+    }
+
+    /**
+     * Starts {@code work}; its return value is the task's result, {@code summary} its message.
+     *
+     * @return 202 with the task and its Location
+     */
+    <T> Response start(String kind, String target, Function<io.strata.api.service.TaskControl, T> work,
+            Function<T, String> summary) {
+        String[] id = new String[1];
+        TaskInfo t = tasks.submit(kind, target, control -> {
+            T value = work.apply(control);
+            synchronized (results) {
+                results.put(waitForId(id), value);
+            }
+            return summary.apply(value);
+        });
+        synchronized (id) {
+            id[0] = t.id();
+            id.notifyAll();
+        }
+        return Response.accepted(TaskView.of(t, null)).location(URI.create("/api/v1/tasks/" + t.id())).build();
+    }
+
+    private static String waitForId(String[] id) {
+        synchronized (id) {
+            while (id[0] == null) {
+                try {
+                    id.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new io.strata.api.StorageException(io.strata.api.ErrorCode.CANCELLED, "interrupted");
+                }
+            }
+            return id[0];
+        }
+    }
+
+    TaskView view(TaskInfo t) {
+        Object r;
+        synchronized (results) {
+            r = results.get(t.id());
+        }
+        return TaskView.of(t, r);
+    }
+}
