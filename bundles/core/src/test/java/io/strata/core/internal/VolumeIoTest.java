@@ -13,11 +13,7 @@ import io.strata.api.service.VolumeStats;
 import io.strata.fs.dir.internal.DirFilesystem;
 import io.strata.local.internal.LocalDriver;
 import io.strata.vhd.internal.VhdFormat;
-import java.io.InputStream;
-import java.net.HttpURLConnection;
-import java.net.URL;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -159,7 +155,7 @@ class VolumeIoTest {
     }
 
     @Test
-    void statsCountRatesAndQueueDepthAndThePrometheusEndpointShowsThem() throws Exception {
+    void statsCountRatesAndQueueDepth() throws Exception {
         core.create(V, 64L << 20, "vhd", Provisioning.THIN);
         ByteBuffer b = ByteBuffer.allocate(65536);
         try (VirtualDisk d = core.open(V, false)) {
@@ -180,29 +176,6 @@ class VolumeIoTest {
         assertEquals(30.0, s.read().iops(), 0.01, "30 per second over the last 10 seconds");
         assertEquals(30.0 * 65536, s.write().bytesPerSecond(), 1);
         assertEquals(1, s.flushes());
-        String text = MetricsEndpoint.render(io.all());
-        assertTrue(text.contains("strata_volume_ops_total{datastore=\"local\",volume=\"q\",direction=\"read\"} 360\n"),
-                text);
-        assertTrue(text.contains("# TYPE strata_volume_latency_seconds gauge"), text);
-        assertTrue(text.contains("strata_volume_qos_limit{datastore=\"local\",volume=\"q\",limit=\"iops\"} 0"), text);
-
-        MetricsEndpoint http = new MetricsEndpoint(io, true, "127.0.0.1", 0);
-        try {
-            HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + http.port() + "/metrics")
-                    .openConnection();
-            assertEquals(200, c.getResponseCode());
-            assertTrue(c.getContentType().startsWith("text/plain; version=0.0.4"), c.getContentType());
-            try (InputStream in = c.getInputStream()) {
-                String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                assertTrue(body.contains("strata_volume_bytes_total{datastore=\"local\",volume=\"q\","
-                        + "direction=\"write\"} 23592960"), body);
-            }
-            HttpURLConnection other = (HttpURLConnection) new URL("http://127.0.0.1:" + http.port() + "/")
-                    .openConnection();
-            assertEquals(404, other.getResponseCode());
-        } finally {
-            http.close();
-        }
         io.reset(V);
         assertEquals(0, io.stats(V).read().ops());
     }
