@@ -7,10 +7,8 @@ import java.lang.reflect.Method;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Set;
-import javax.annotation.Priority;
 import javax.servlet.http.HttpServletRequest;
 import javax.ws.rs.Path;
-import javax.ws.rs.Priorities;
 import javax.ws.rs.container.ContainerRequestContext;
 import javax.ws.rs.container.ContainerRequestFilter;
 import javax.ws.rs.container.ContainerResponseContext;
@@ -41,7 +39,6 @@ final class Filters {
 
     /** Authentication and the body limit, before matching. */
     @PreMatching
-    @Priority(Priorities.AUTHENTICATION)
     static final class Authenticate implements ContainerRequestFilter {
         private final Authenticator authenticator;
         private final long maxBody;
@@ -81,7 +78,6 @@ final class Filters {
     }
 
     /** The role the matched method needs. */
-    @Priority(Priorities.AUTHORIZATION)
     static final class Authorize implements ContainerRequestFilter {
         @Context
         private ResourceInfo resource;
@@ -106,7 +102,6 @@ final class Filters {
     }
 
     /** Records every change asked for and every refused request. */
-    @Priority(Priorities.USER)
     static final class Audit implements ContainerResponseFilter {
         private final AuditLog log;
         private final Clock clock;

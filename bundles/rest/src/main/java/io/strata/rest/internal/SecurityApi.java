@@ -69,7 +69,7 @@ public final class SecurityApi {
         }
         TokenStore.Created c = security.tokens().create(required(b.user(), "user"), role,
                 Expiry.parse(b.expires(), Instant.now()), b.description());
-        return Response.created(URI.create("/api/v1/tokens/" + c.token().id()))
+        return Response.created(URI.create("tokens/" + c.token().id()))
                 .entity(new NewToken(TokenView.of(c.token(), security.tokens()), c.secret())).build();
     }
 

@@ -88,7 +88,7 @@ public final class StorageApi {
         String driver = required(b.driver(), "driver");
         return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST resources", b), () -> {
             ResourceInfo r = s.resources().add(name, driver, b.parameters() == null ? Map.of() : b.parameters());
-            return Response.created(URI.create("/api/v1/resources/" + name)).entity(r)
+            return Response.created(URI.create("resources/" + name)).entity(r)
                     .tag(VolumeApi.unquoted(etag(r))).build();
         });
     }
@@ -174,7 +174,7 @@ public final class StorageApi {
         return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST datastores", b), () -> {
             DatastoreInfo d = s.datastores().create(name, fs, b.device(),
                     b.options() == null ? Map.of() : b.options(), flag(b.force()));
-            return Response.created(URI.create("/api/v1/datastores/" + name)).entity(d)
+            return Response.created(URI.create("datastores/" + name)).entity(d)
                     .tag(VolumeApi.unquoted(etag(d))).build();
         });
     }
@@ -242,7 +242,7 @@ public final class StorageApi {
         String name = Params.name("export", b.name() == null ? ref.volume() : b.name());
         return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST exports", b), () -> {
             ExportInfo e = s.exports().add(ref, name, flag(b.readOnly()));
-            return Response.created(URI.create("/api/v1/exports/" + name)).entity(e)
+            return Response.created(URI.create("exports/" + name)).entity(e)
                     .tag(VolumeApi.unquoted(etag(e))).build();
         });
     }

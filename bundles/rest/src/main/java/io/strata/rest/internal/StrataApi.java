@@ -57,7 +57,8 @@ public final class StrataApi extends Application {
                 new VolumeApi(s, results, idempotency),
                 new TaskApi(s, results, events),
                 new SecurityApi(security),
-                new OpenApiDoc());
+                new OpenApiDoc(),
+                new MetricsApi(new io.strata.rest.internal.metrics.StrataMetrics(io, datastores, resources, host)));
     }
 
     @Deactivate

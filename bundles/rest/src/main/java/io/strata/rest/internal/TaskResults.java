@@ -48,7 +48,7 @@ final class TaskResults {
             id[0] = t.id();
             id.notifyAll();
         }
-        return Response.accepted(TaskView.of(t, null)).location(URI.create("/api/v1/tasks/" + t.id())).build();
+        return Response.accepted(TaskView.of(t, null)).location(URI.create("tasks/" + t.id())).build();
     }
 
     private static String waitForId(String[] id) {

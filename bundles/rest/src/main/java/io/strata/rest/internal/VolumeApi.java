@@ -59,7 +59,7 @@ public final class VolumeApi {
     }
 
     static URI location(VolumeRef ref) {
-        return URI.create("/api/v1/datastores/" + ref.datastore() + "/volumes/" + ref.volume());
+        return URI.create("datastores/" + ref.datastore() + "/volumes/" + ref.volume());
     }
 
     private static Response ok(VolumeInfo v) {
@@ -397,7 +397,7 @@ public final class VolumeApi {
             @PathParam("snap") String snap) {
         VolumeRef ref = Params.volume(ds, vol);
         var t = s.snapshots().delete(ref, Params.name("snapshot", snap));
-        return Response.accepted(tasks.view(t)).location(URI.create("/api/v1/tasks/" + t.id())).build();
+        return Response.accepted(tasks.view(t)).location(URI.create("tasks/" + t.id())).build();
     }
 
     static String user(HttpServletRequest request) {
