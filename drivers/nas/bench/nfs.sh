@@ -42,7 +42,7 @@
 #   e.g. RUNTIME=3 SIZE=256M REPEAT=1 drivers/nas/bench/nfs.sh   a smoke run of every row
 # Needs: root (ganesha, rpcbind), a built distribution (mvn install -DskipTests), nfs-ganesha with
 # nfs-ganesha-vfs, rpcbind (rpcinfo), fio (nbd engine), qemu-utils with qemu-block-extra, python3.
-# Ports (127.0.0.1): SSH 8197, NBD 10921 (Strata) and 10922 (qemu-nbd), RMI 11197/44497, metrics
+# Ports (127.0.0.1): SSH 8197, NBD 10921 (Strata) and 10922 (qemu-nbd), RMI 11197/44497, HTTPS
 # 9487, NFS 14049, MOUNT 14048 (the tests' ganeshas take 12000-13999, their Karafs 20000-32000).
 #
 # The portmapper. QEMU 7.2's nfs:// URL takes no port (only uid, gid, tcp-syncnt, readahead,
@@ -387,7 +387,7 @@ grep -q '^sshPort' "$e/org.apache.karaf.shell.cfg" || echo "sshPort = $SSH_PORT"
 sed -i "s/^port *=.*/port = $P_STRATA/" "$e/io.strata.nbd.cfg"
 sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = $RMI_REG/; s/^rmiServerPort *=.*/rmiServerPort = $RMI_SRV/" \
     "$e/org.apache.karaf.management.cfg"
-sed -i "s/^port *=.*/port = $METRICS/" "$e/io.strata.metrics.cfg"
+sed -i "s/^org.osgi.service.http.port.secure *=.*/org.osgi.service.http.port.secure = $METRICS/" "$e/org.ops4j.pax.web.cfg"
 touch -r "$STAMP" "$WORK/run/.distribution"   # made from this build: ./strata keeps these edits
 export STRATA_RUN="$WORK/run" STRATA_NO_BUILD=1
 # another instance may run from the same distribution (KARAF_HOME)

@@ -45,7 +45,7 @@
 # Needs: root (tgtd, loop devices, mount), a built distribution (mvn install -DskipTests),
 # fio (nbd engine), tgt, qemu-utils (qemu-io), e2fsprogs, mount, python3, openssh-client.
 # Ports (127.0.0.1): SSH 8191-8193, NBD 10931-10933, RMI 11191-11193/44491-44493,
-# metrics 9481-9483, iSCSI 13251, tgtd control port 78.
+# HTTPS (REST API) 9481-9483, iSCSI 13251, tgtd control port 78.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 QUICK="${QUICK:-0}"
@@ -274,7 +274,7 @@ make_host() {
     sed -i "s/^port *=.*/port = ${NBD_PORTS[$k]}/" "$e/io.strata.nbd.cfg"
     sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = ${RMI_REG[$k]}/; s/^rmiServerPort *=.*/rmiServerPort = ${RMI_SRV[$k]}/" \
         "$e/org.apache.karaf.management.cfg"
-    sed -i "s/^port *=.*/port = ${METRICS[$k]}/" "$e/io.strata.metrics.cfg"
+    sed -i "s/^org.osgi.service.http.port.secure *=.*/org.osgi.service.http.port.secure = ${METRICS[$k]}/" "$e/org.ops4j.pax.web.cfg"
     echo "host.name = h$i" >> "$e/io.strata.core.cfg"
     # the metadata scripts log in with a key (OpenSSH, no JVM start per script)
     [[ -f "$WORK/id" ]] || ssh-keygen -q -t rsa -b 2048 -N '' -f "$WORK/id"

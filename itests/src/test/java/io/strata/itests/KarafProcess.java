@@ -94,6 +94,7 @@ final class KarafProcess implements AutoCloseable {
     final int nbdPort;
     private Process process;
     private SshClient ssh;
+    private final int httpsPort;
 
     /** Unpacks a fresh copy of the distribution into {@code target/karaf-process/<name>}. */
     KarafProcess(String name) throws IOException, InterruptedException {
@@ -108,7 +109,18 @@ final class KarafProcess implements AutoCloseable {
         setProperty("etc/org.apache.karaf.management.cfg", "rmiServerPort", Integer.toString(freePort()));
         nbdPort = freePort();
         setProperty("etc/io.strata.nbd.cfg", "port", Integer.toString(nbdPort));
-        setProperty("etc/io.strata.metrics.cfg", "port", Integer.toString(freePort()));
+        httpsPort = freePort();
+        setProperty("etc/org.ops4j.pax.web.cfg", "org.osgi.service.http.port.secure", Integer.toString(httpsPort));
+    }
+
+    /** @return the port of this instance's HTTPS listener (the REST API) */
+    int httpsPort() {
+        return httpsPort;
+    }
+
+    /** @return the base URI of this instance's REST API */
+    String apiBase() {
+        return "https://127.0.0.1:" + httpsPort + "/api/v1";
     }
 
     /**

@@ -109,14 +109,19 @@ public class NbdQosIT extends StrataTestSupport {
         long jmxReads = (Long) ManagementFactory.getPlatformMBeanServer().getAttribute(bean, "ReadOps");
         assertTrue("JMX ReadOps " + jmxReads, jmxReads >= reads);
 
+        // The Prometheus text of GET /api/v1/metrics (plain HTTP in this container).
         String metrics;
-        try (InputStream in = new URL("http://127.0.0.1:" + System.getProperty("strata.itest.metricsPort", METRICS_PORT)
-                + "/metrics").openStream()) {
+        java.net.HttpURLConnection c = (java.net.HttpURLConnection) new URL("http://127.0.0.1:"
+                + System.getProperty("strata.itest.httpPort", HTTP_PORT) + "/api/v1/metrics").openConnection();
+        c.setRequestProperty("Authorization", "Basic " + java.util.Base64.getEncoder()
+                .encodeToString("karaf:karaf".getBytes(StandardCharsets.UTF_8)));
+        try (InputStream in = c.getInputStream()) {
             metrics = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-        assertTrue(metrics, metrics.contains("strata_volume_ops_total{datastore=\"local\",volume=\"q\",direction=\"read\"} "));
-        assertTrue(metrics, metrics.contains("strata_volume_qos_limit{datastore=\"local\",volume=\"q\",limit=\"read_iops\"} "
-                + LIMIT));
+        assertTrue(metrics, sample(metrics, "strata_volume_ops_total{datastore=\"local\",direction=\"read\",volume=\"q\"}")
+                >= reads);
+        assertEquals(metrics, (double) LIMIT,
+                sample(metrics, "strata_volume_qos_limit{datastore=\"local\",limit=\"read_iops\",volume=\"q\"}"), 0.0);
 
         Map<String, String> cleared = keyValues(ok("storage:volume-qos --clear local/q"));
         assertEquals("0", cleared.get("read-iops"));
@@ -127,5 +132,15 @@ public class NbdQosIT extends StrataTestSupport {
             names.add(n);
         }
         assertEquals(3, names.size());
+    }
+
+    /** @return the value of the sample line {@code series} in Prometheus text, or NaN when it is absent */
+    private static double sample(String text, String series) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(series + " ")) {
+                return Double.parseDouble(line.substring(series.length() + 1).trim().split(" ")[0]);
+            }
+        }
+        return Double.NaN;
     }
 }

@@ -54,7 +54,7 @@ public class StrataScriptIT {
         String out = prepare();
         assertTrue(out, out.contains("strata: created instance directory " + run + "/"));
         for (String file : List.of("users.properties", "org.apache.karaf.shell.cfg", "io.strata.nbd.cfg",
-                "io.strata.metrics.cfg", "scripts/shell.completion.script")) {
+                "org.ops4j.pax.web.cfg", "scripts/shell.completion.script")) {
             assertEquals(file, read(DIST_ETC.resolve(file)), read(etc.resolve(file)));
             assertEquals(file, read(DIST_ETC.resolve(file)), read(pristine.resolve(file)));
         }
@@ -73,14 +73,14 @@ public class StrataScriptIT {
         write(etc.resolve("io.strata.nbd.cfg"), nbd);
         write(etc.resolve("my.own.cfg"), "mine = 1\n");
         Files.delete(etc.resolve("jmx.acl.cfg"));
-        // What the previous distribution had: other shell and NBD settings, no metrics
+        // What the previous distribution had: other shell and NBD settings, no HTTP
         // settings, a file the new one dropped. The user never touched shell.cfg.
         appendOld("org.apache.karaf.shell.cfg");
         Files.copy(pristine.resolve("org.apache.karaf.shell.cfg"), etc.resolve("org.apache.karaf.shell.cfg"),
                 StandardCopyOption.REPLACE_EXISTING);
         appendOld("io.strata.nbd.cfg");
-        Files.delete(pristine.resolve("io.strata.metrics.cfg"));
-        Files.delete(etc.resolve("io.strata.metrics.cfg"));
+        Files.delete(pristine.resolve("org.ops4j.pax.web.cfg"));
+        Files.delete(etc.resolve("org.ops4j.pax.web.cfg"));
         write(pristine.resolve("io.strata.dropped.cfg"), "dropped = 1\n");
         write(etc.resolve("io.strata.dropped.cfg"), "dropped = 1\n");
         write(pristine.resolve("io.strata.dropped-edited.cfg"), "dropped = 1\n");
@@ -101,7 +101,7 @@ public class StrataScriptIT {
         assertEquals("mine = 1\n", read(etc.resolve("my.own.cfg")));
         assertFalse(Files.exists(etc.resolve("jmx.acl.cfg")));
         assertEquals(read(DIST_ETC.resolve("org.apache.karaf.shell.cfg")), read(etc.resolve("org.apache.karaf.shell.cfg")));
-        assertEquals(read(DIST_ETC.resolve("io.strata.metrics.cfg")), read(etc.resolve("io.strata.metrics.cfg")));
+        assertEquals(read(DIST_ETC.resolve("org.ops4j.pax.web.cfg")), read(etc.resolve("org.ops4j.pax.web.cfg")));
         assertFalse(Files.exists(etc.resolve("io.strata.dropped.cfg")));
         assertEquals("dropped = 2\n", read(etc.resolve("io.strata.dropped-edited.cfg")));
         // run/.etc-dist is now the new distribution's etc, file for file.
@@ -125,7 +125,7 @@ public class StrataScriptIT {
         deleteTree(pristine);
         String shell = read(etc.resolve("org.apache.karaf.shell.cfg")) + "sshPort = 8102\n";
         write(etc.resolve("org.apache.karaf.shell.cfg"), shell);
-        Files.delete(etc.resolve("io.strata.metrics.cfg"));
+        Files.delete(etc.resolve("org.ops4j.pax.web.cfg"));
         rebuilt();
 
         String out = prepare();
@@ -134,7 +134,7 @@ public class StrataScriptIT {
                 + " (the distribution's new version is in " + run + "/.etc-dist/org.apache.karaf.shell.cfg)\n"));
         assertEquals(out, 2, out.lines().count());
         assertEquals(shell, read(etc.resolve("org.apache.karaf.shell.cfg")));
-        assertEquals(read(DIST_ETC.resolve("io.strata.metrics.cfg")), read(etc.resolve("io.strata.metrics.cfg")));
+        assertEquals(read(DIST_ETC.resolve("org.ops4j.pax.web.cfg")), read(etc.resolve("org.ops4j.pax.web.cfg")));
         assertEquals(files(DIST_ETC), files(pristine));
     }
 

@@ -78,8 +78,8 @@ public abstract class StrataTestSupport {
 
     /** The NBD server's port in this class's container (a free one, not 10809). */
     protected static final String NBD_PORT = freePort();
-    /** The Prometheus endpoint's port in this class's container. */
-    protected static final String METRICS_PORT = freePort();
+    /** The HTTP port of this class's container: plain HTTP, so probes reach the REST API without a trust store. */
+    protected static final String HTTP_PORT = freePort();
 
     /** @return the NBD URI of an export in the container */
     /** Connects and negotiates an export with NBD_OPT_GO, as a client holding a session open. */
@@ -138,8 +138,10 @@ public abstract class StrataTestSupport {
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", freePort()),
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", freePort()),
                 editConfigurationFilePut("etc/io.strata.nbd.cfg", "port", NBD_PORT),
-                editConfigurationFilePut("etc/io.strata.metrics.cfg", "port", METRICS_PORT),
-                systemProperty("strata.itest.metricsPort").value(METRICS_PORT),
+                editConfigurationFilePut("etc/org.ops4j.pax.web.cfg", "org.osgi.service.http.enabled", "true"),
+                editConfigurationFilePut("etc/org.ops4j.pax.web.cfg", "org.osgi.service.http.port", HTTP_PORT),
+                editConfigurationFilePut("etc/org.ops4j.pax.web.cfg", "strata.https.auto", "false"),
+                systemProperty("strata.itest.httpPort").value(HTTP_PORT),
                 systemProperty("strata.itest.nbdPort").value(NBD_PORT),
                 // Resolve mvn: URLs (Pax Exam's own bundles) from the local repository only.
                 editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg",
