@@ -28,6 +28,21 @@ final class HostTools {
         return out;
     }
 
+    /** A tool's exit status and output. */
+    record Result(int exit, String out) {
+    }
+
+    /** Runs a tool and returns its exit status and output (stdout and stderr), whatever the status. */
+    static Result result(List<String> command, java.time.Duration timeout) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("timed out: " + command);
+        }
+        return new Result(p.exitValue(), out);
+    }
+
     /** Whether a tool is on the PATH or in an sbin directory. */
     static boolean has(String name) {
         String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");

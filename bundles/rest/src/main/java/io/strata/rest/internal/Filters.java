@@ -142,9 +142,13 @@ final class Filters {
             }
             Path type = resource.getResourceClass().getAnnotation(Path.class);
             Path method = m.getAnnotation(Path.class);
-            String t = (type == null ? "" : "/" + stripSlash(type.value()))
-                    + (method == null ? "" : "/" + stripSlash(method.value()));
+            String t = part(type) + part(method);
             return t.isEmpty() ? "/" : t;
+        }
+
+        private static String part(Path p) {
+            String s = p == null ? "" : stripSlash(p.value());
+            return s.isEmpty() ? "" : "/" + s;
         }
 
         private static String stripSlash(String s) {
