@@ -21,13 +21,15 @@ public class FeaturesIT extends StrataTestSupport {
     static final List<String> FEATURES = List.of(
             "strata", "strata-api", "strata-core",
             "strata-format-raw", "strata-format-vhd", "strata-format-qcow2",
-            "strata-driver-local", "strata-driver-iscsi", "strata-driver-fc", "strata-driver-nas", "strata-fs-dir", "strata-fs-ext4", "strata-fs-vims", "strata-fs-nfs", "strata-shell", "strata-nbd");
+            "strata-driver-local", "strata-driver-iscsi", "strata-driver-fc", "strata-driver-nas", "strata-fs-dir", "strata-fs-ext4", "strata-fs-vims", "strata-fs-nfs", "strata-shell", "strata-nbd",
+            "strata-rest");
 
     static final Set<String> BUNDLES = Set.of(
             "io.strata.api", "io.strata.core",
             "io.strata.format-raw", "io.strata.format-vhd", "io.strata.format-qcow2",
             "io.strata.driver-local", "io.strata.fs-dir", "io.strata.fs-ext4", "io.strata.fs-vims", "io.strata.fs-nfs", "io.strata.shell", "io.strata.nbd",
-            "io.strata.lease", "io.strata.multipath", "io.strata.driver-iscsi", "io.strata.driver-fc", "io.strata.driver-nas");
+            "io.strata.lease", "io.strata.multipath", "io.strata.driver-iscsi", "io.strata.driver-fc", "io.strata.driver-nas",
+            "io.strata.rest");
 
     @Inject
     protected FeaturesService featuresService;
@@ -72,7 +74,8 @@ public class FeaturesIT extends StrataTestSupport {
                 "volume-create", "volume-list", "volume-info", "volume-resize", "volume-delete",
                 "volume-import", "volume-clone", "volume-check", "volume-reclaim", "volume-usage",
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
-                "export-add", "export-list", "export-remove", "host-info")) {
+                "export-add", "export-list", "export-remove", "host-info", "token-create", "token-list", "token-revoke",
+                "audit-list")) {
             assertTrue("storage:" + command + " missing from:\n" + help, help.contains(command));
         }
     }

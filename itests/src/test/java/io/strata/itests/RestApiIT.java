@@ -515,6 +515,36 @@ public class RestApiIT {
         }
     }
 
+    @Test
+    public void theRestBundleIsStoppedAndStartedAloneAndKeepsItsTokens() throws Exception {
+        String t = token("redeploy", "viewer");
+        expect(200, anonymous.bearer(t).get("/host"));
+        // The bundle alone: uninstalling the feature would also take the HTTP runtime (Pax Web,
+        // CXF) that only it needs, and the refresh that follows restarts the SSH shell.
+        karaf.ok("bundle:stop io.strata.rest");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        int status = 200;
+        while (System.nanoTime() < deadline && status == 200) {
+            status = anonymous.bearer(t).get("/host").status();
+            KarafProcess.sleep(200);
+        }
+        assertEquals("the API still answers without its feature", 404, status);
+        // The storage stack does not notice: the shell still works.
+        assertTrue(karaf.ok("storage:datastore-list").contains("local"));
+        karaf.ok("bundle:start io.strata.rest");
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline && status != 200) {
+            try {
+                status = anonymous.bearer(t).get("/host").status();
+            } catch (RuntimeException e) {
+                status = -1;
+            }
+            KarafProcess.sleep(200);
+        }
+        assertEquals("the API did not come back", 200, status);
+        expect(200, operator.get("/volumes"));
+    }
+
     private static String curl(String... args) throws Exception {
         HostTools.Result r = curlResult(args);
         assertEquals(r.out(), 0, r.exit());
