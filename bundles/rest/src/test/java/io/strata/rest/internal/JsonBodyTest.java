@@ -117,7 +117,7 @@ class JsonBodyTest {
     void aFractionForAWholeNumberIs400() {
         ApiException e = refused(400, Requests.VolumeCreate.class, "{\"name\":\"v1\",\"size\":1073741824.9}");
         assertEquals("size", e.details().get("field"));
-        assertEquals("size", refused(400, Requests.QosUpdate.class, "{\"iops\":1.5}").details().get("field"));
+        assertEquals("iops", refused(400, Requests.QosUpdate.class, "{\"iops\":1.5}").details().get("field"));
     }
 
     @Test
