@@ -97,6 +97,12 @@ final class Idempotency {
             Response error = ErrorMapper.answer(e);
             finish(id, mine, error);
             return error;
+        } catch (Error e) {
+            synchronized (entries) {
+                entries.remove(id, mine);
+            }
+            mine.answer.completeExceptionally(e);
+            throw e;
         }
         finish(id, mine, r);
         return r;

@@ -18,7 +18,8 @@ import java.time.format.DateTimeParseException;
 
 /**
  * The API's JSON rules in one mapper. Requests are strict: an unknown field, a string where
- * a number belongs, a null for a number or trailing text is refused with 400, so a typo in a
+ * a number belongs, a fraction for a whole number, a null for a number or trailing text is
+ * refused with 400, so a typo in a
  * field name never passes silently as a default. Times are ISO-8601 strings in UTC.
  */
 public final class Json {
@@ -51,6 +52,7 @@ public final class Json {
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
+                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
                 .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
                 .enable(SerializationFeature.WRITE_ENUMS_USING_TO_STRING)
                 .addModule(time)

@@ -68,14 +68,19 @@ public final class StorageApi {
     }
 
     private static Response ok(ResourceInfo r) {
-        return Response.ok(r).tag(VolumeApi.unquoted(etag(r))).build();
+        return Response.ok(shown(r)).tag(VolumeApi.unquoted(etag(r))).build();
+    }
+
+    /** A resource as answered: parameters that hold secrets (CHAP secrets, passwords) masked. */
+    static ResourceInfo shown(ResourceInfo r) {
+        return new ResourceInfo(r.name(), r.driver(), r.shownParameters(), r.state(), r.message());
     }
 
     @GET
     @Path("resources")
     @Allowed(Role.VIEWER)
     public List<ResourceInfo> resources() {
-        return s.resources().resources();
+        return s.resources().resources().stream().map(StorageApi::shown).toList();
     }
 
     @POST
@@ -88,7 +93,7 @@ public final class StorageApi {
         String driver = required(b.driver(), "driver");
         return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST resources", b), () -> {
             ResourceInfo r = s.resources().add(name, driver, b.parameters() == null ? Map.of() : b.parameters());
-            return Response.created(URI.create("resources/" + name)).entity(r)
+            return Response.created(URI.create("resources/" + name)).entity(shown(r))
                     .tag(VolumeApi.unquoted(etag(r))).build();
         });
     }

@@ -5,13 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.regex.Pattern;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 class VolumeApiGlobTest {
     private static boolean matches(String glob, String name) {
-        return VolumeApi.glob(glob).matcher(name).matches();
+        return VolumeApi.glob(glob).matches(name);
     }
 
     @Test
@@ -43,8 +41,8 @@ class VolumeApiGlobTest {
 
     @Test
     void aFilterLongerThan256CharactersIs400() {
-        Pattern ok = VolumeApi.glob("*".repeat(256));
-        assertTrue(ok.matcher("anything").matches());
+        VolumeApi.Glob ok = VolumeApi.glob("*".repeat(256));
+        assertTrue(ok.matches("anything"));
         ApiException e = assertThrows(ApiException.class, () -> VolumeApi.glob("a".repeat(257)));
         assertEquals(400, e.status());
         assertEquals(ApiException.BAD_REQUEST, e.code());
@@ -85,14 +83,12 @@ class VolumeApiGlobTest {
     }
 
     @Test
-    @Disabled("bug: VolumeApi.glob turns each '*' into '.*', so a filter such as '************x' backtracks"
-            + " polynomially in the name's length (n^stars): any viewer can pin a CPU with ?name=")
     void aFilterOfManyStarsDoesNotBacktrackWithoutEnd() {
         // a linear wildcard match needs at most about (filter length x name length) steps
         String name = "a".repeat(128);
         for (String filter : new String[] {"*".repeat(30) + "x", "*a".repeat(40) + "x", "*".repeat(255) + "?"}) {
             long[] budget = {5_000_000};
-            boolean matched = VolumeApi.glob(filter).matcher(new Budgeted(name, budget)).matches();
+            boolean matched = VolumeApi.glob(filter).matches(new Budgeted(name, budget));
             assertEquals(filter.endsWith("?"), matched, filter);
         }
     }

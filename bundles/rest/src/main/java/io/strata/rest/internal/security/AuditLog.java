@@ -67,8 +67,24 @@ public final class AuditLog implements AutoCloseable {
                 Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             }
             channel = FileChannel.open(f, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+            endTornLine(f, channel);
         }
         return channel;
+    }
+
+    /** After a crash mid-record, the next record starts a line of its own. */
+    private static void endTornLine(Path f, FileChannel append) throws IOException {
+        long size = append.size();
+        if (size == 0) {
+            return;
+        }
+        ByteBuffer last = ByteBuffer.allocate(1);
+        try (FileChannel read = FileChannel.open(f, StandardOpenOption.READ)) {
+            read.read(last, size - 1);
+        }
+        if (last.get(0) != '\n') {
+            append.write(ByteBuffer.wrap(new byte[] {'\n'}));
+        }
     }
 
     private void rotate() throws IOException {
@@ -96,7 +112,13 @@ public final class AuditLog implements AutoCloseable {
             }
             List<AuditEntry> file = new ArrayList<>();
             try {
-                for (String line : Files.readAllLines(f)) {
+                // Decoded leniently: a line torn inside a multi-byte character by a crash
+                // is skipped below, not the whole file.
+                String text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(java.nio.charset.CodingErrorAction.REPLACE)
+                        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPLACE)
+                        .decode(ByteBuffer.wrap(Files.readAllBytes(f))).toString();
+                for (String line : text.split("\n")) {
                     if (line.isBlank()) {
                         continue;
                     }
