@@ -529,8 +529,11 @@ public class RestApiIT {
             KarafProcess.sleep(200);
         }
         assertEquals("the API still answers without its feature", 404, status);
-        // The storage stack does not notice: the shell still works.
+        // The storage stack does not notice: the shell still works, and the token commands
+        // say what is missing.
         assertTrue(karaf.ok("storage:datastore-list").contains("local"));
+        String missing = karaf.error("storage:token-list");
+        assertTrue(missing, missing.contains("UNSUPPORTED") && missing.contains("strata-rest"));
         karaf.ok("bundle:start io.strata.rest");
         deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline && status != 200) {

@@ -52,8 +52,8 @@ public final class SecurityApi {
     @Allowed(Role.ADMIN)
     public List<TokenView> tokens() {
         List<TokenView> out = new ArrayList<>();
-        for (Token t : security.tokens().list()) {
-            out.add(TokenView.of(t, security.tokens()));
+        for (Token t : security.tokenStore().list()) {
+            out.add(TokenView.of(t, security.tokenStore()));
         }
         return out;
     }
@@ -67,17 +67,17 @@ public final class SecurityApi {
         if (role == null) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, "unknown role: use viewer, operator or admin");
         }
-        TokenStore.Created c = security.tokens().create(required(b.user(), "user"), role,
+        TokenStore.Created c = security.tokenStore().create(required(b.user(), "user"), role,
                 Expiry.parse(b.expires(), Instant.now()), b.description());
         return Response.created(URI.create("tokens/" + c.token().id()))
-                .entity(new NewToken(TokenView.of(c.token(), security.tokens()), c.secret())).build();
+                .entity(new NewToken(TokenView.of(c.token(), security.tokenStore()), c.secret())).build();
     }
 
     @DELETE
     @Path("tokens/{id}")
     @Allowed(Role.ADMIN)
     public Response revokeToken(@PathParam("id") String id) {
-        security.tokens().revoke(id);
+        security.tokenStore().revoke(id);
         return Response.noContent().build();
     }
 
@@ -90,6 +90,6 @@ public final class SecurityApi {
         if (max < 1 || max > 10_000) {
             throw ApiException.badRequest("limit must be 1 to 10000");
         }
-        return security.audit().newest(max, e -> user == null || user.isEmpty() || user.equals(e.user()));
+        return security.auditLog().newest(max, e -> user == null || user.isEmpty() || user.equals(e.user()));
     }
 }

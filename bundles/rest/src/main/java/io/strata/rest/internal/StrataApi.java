@@ -52,7 +52,7 @@ public final class StrataApi extends Application {
                 new ErrorMapper(),
                 new Filters.Authenticate(security.authenticator(), c.max_body_bytes()),
                 new Filters.Authorize(),
-                new Filters.Audit(security.audit(), clock),
+                new Filters.Audit(security.auditLog(), clock),
                 new StorageApi(s, results, idempotency),
                 new VolumeApi(s, results, idempotency),
                 new TaskApi(s, results, events),

@@ -57,9 +57,10 @@ class BundleTest {
                 "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "task-list", "task-cancel",
                 "volume-clone", "volume-reclaim", "volume-check", "volume-usage", "export-add", "export-list",
                 "export-remove", "volume-stats", "volume-qos", "host-info", "path-list", "path-set", "resource-set",
-                "volume-map", "datastore-check", "datastore-grow")),
+                "volume-map", "datastore-check", "datastore-grow", "token-create", "token-list", "token-revoke",
+                "audit-list")),
                 names);
-        assertEquals(37, names.size());
+        assertEquals(41, names.size());
     }
 
     @Test
@@ -73,7 +74,7 @@ class BundleTest {
                 "PathIdCompleter",
                 "DeviceRefCompleter", "DriverTypeCompleter", "FilesystemTypeCompleter", "FormatTypeCompleter",
                 "ProvisioningCompleter", "FreeTextCompleter", "SnapshotNameCompleter", "VolumeOrSnapshotCompleter",
-                "TaskIdCompleter", "ExportNameCompleter", "NewVolumeRefCompleter")), found);
+                "TaskIdCompleter", "ExportNameCompleter", "NewVolumeRefCompleter", "TokenIdCompleter")), found);
     }
 
     @Test
