@@ -29,6 +29,11 @@ import javax.net.ssl.TrustManagerFactory;
  */
 final class RestClient {
     static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * When set, every answer to a documented operation is checked against the API's own
+     * OpenAPI document: its status must be documented, and its body fit the schema.
+     */
+    static volatile io.strata.testing.OpenApiCheck contract;
     private final String base;
     private final HttpClient http;
     private final String authorization;
@@ -131,6 +136,20 @@ final class RestClient {
             if (r.headers().firstValue("Content-Type").orElse("").startsWith("application/json")
                     && !r.body().isEmpty()) {
                 json = JSON.readTree(r.body());
+            }
+            io.strata.testing.OpenApiCheck c = contract;
+            if (c != null) {
+                String template;
+                try {
+                    template = c.template(method, URI.create(base + path).getRawPath());
+                } catch (AssertionError undocumented) {
+                    // a path or method the API does not have, asked on purpose (404, 405)
+                    template = null;
+                }
+                if (template != null) {
+                    c.check(method, template, r.statusCode(), r.headers().firstValue("Content-Type").orElse(null),
+                            r.body());
+                }
             }
             return new Answer(r.statusCode(), r.body(), json, r);
         } catch (IOException e) {
