@@ -148,8 +148,15 @@ public final class Posix {
         return statxBlocks(LibC.AT_FDCWD, path.toString(), LibC.AT_SYMLINK_NOFOLLOW);
     }
 
+    /**
+     * One statx buffer per thread: a listing stats every volume file, and a fresh native
+     * buffer per call (malloc plus a cleaner registration) cost more than the system call.
+     */
+    private static final ThreadLocal<Memory> STATX_BUFFER =
+            ThreadLocal.withInitial(() -> new Memory(LibC.STATX_SIZE_BYTES));
+
     private static long statxBlocks(int dirfd, String path, int flags) {
-        Memory buf = new Memory(LibC.STATX_SIZE_BYTES);
+        Memory buf = STATX_BUFFER.get();
         buf.clear();
         try {
             if (libc().statx(dirfd, path, flags, LibC.STATX_BLOCKS, buf) != 0) {
