@@ -204,6 +204,92 @@ public class RestApiIT {
     }
 
     @Test
+    public void theOtherOperationsAnswerAsDocumented() throws Exception {
+        // Import: an image QEMU made in the datastore's directory becomes a volume; nothing
+        // outside the datastore can be named.
+        Path dsDir = Path.of(expect(200, admin.get("/datastores/local")).json().get("path").asText());
+        Files.createDirectories(dsDir.resolve("incoming"));
+        HostTools.run(List.of("qemu-img", "create", "-q", "-f", "qcow2",
+                dsDir.resolve("incoming/img.qcow2").toString(), "16M"));
+        HostTools.run(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 64k",
+                dsDir.resolve("incoming/img.qcow2").toString()));
+        JsonNode imported = waitTask(operator, operator.post("/datastores/local/imports",
+                Map.of("name", "imp1", "file", "incoming/img.qcow2")));
+        assertEquals(imported.toString(), "SUCCEEDED", imported.get("state").asText());
+        assertEquals("imp1", imported.get("result").get("name").asText());
+        assertEquals("INVALID_NAME", expect(400, operator.post("/datastores/local/imports",
+                Map.of("name", "imp2", "file", "../../etc/passwd"))).code());
+        assertEquals("INVALID_NAME", expect(400, operator.post("/datastores/local/imports",
+                Map.of("name", "imp2", "file", "/etc/passwd"))).code());
+        assertEquals("FILE_NOT_FOUND", expect(404, operator.post("/datastores/local/imports",
+                Map.of("name", "imp2", "file", "incoming/none.qcow2"))).code());
+        assertFalse(volumeNames("local").contains("imp2"));
+
+        // Snapshot, revert, reclaim, check, usage, statistics.
+        expect(201, operator.post("/datastores/local/volumes/imp1/snapshots", Map.of("name", "before")));
+        JsonNode reverted = expect(200, operator.post("/datastores/local/volumes/imp1/snapshots/before/revert",
+                null)).json();
+        assertEquals("imp1", reverted.get("name").asText());
+        assertEquals("SNAPSHOT_NOT_FOUND", expect(404, operator.post(
+                "/datastores/local/volumes/imp1/snapshots/nope/revert", null)).code());
+        // A task that fails carries its error as the API's errors do.
+        JsonNode refused = waitTask(operator, operator.post("/datastores/local/volumes/imp1/reclaim", null));
+        assertEquals(refused.toString(), "FAILED", refused.get("state").asText());
+        assertEquals("UNSUPPORTED", refused.get("error").get("code").asText());
+        expect(201, operator.post("/datastores/local/volumes", Map.of("name", "rc1", "size", 8 << 20,
+                "format", "vhd")));
+        JsonNode reclaimed = waitTask(operator, operator.post("/datastores/local/volumes/rc1/reclaim", null));
+        assertEquals(reclaimed.toString(), "SUCCEEDED", reclaimed.get("state").asText());
+        assertTrue(reclaimed.get("result").has("freedBytes"));
+        expect(204, operator.delete("/datastores/local/volumes/rc1"));
+        expect(200, viewer.get("/datastores/local/volumes/imp1/usage"));
+        expect(204, operator.delete("/datastores/local/volumes/imp1/stats"));
+        JsonNode dsCheck = waitTask(admin, admin.post("/datastores/local/check", Map.of("repair", false)));
+        assertTrue(dsCheck.toString(), Set.of("SUCCEEDED", "FAILED").contains(dsCheck.get("state").asText()));
+        // A finished task is cancelled by nobody: the answer is its end.
+        String taskId = dsCheck.get("id").asText();
+        expect(200, operator.post("/tasks/" + taskId + "/cancel", null));
+        assertEquals("TASK_NOT_FOUND", expect(404, viewer.get("/tasks/task-999999")).code());
+        // Filters.
+        for (JsonNode v : expect(200, viewer.get("/volumes?format=qcow2&state=READY&name=imp*")).json()
+                .get("items")) {
+            assertEquals("qcow2", v.get("format").asText());
+        }
+        assertEquals("INVALID_ARGUMENT", expect(400, viewer.get("/volumes?state=SLEEPING")).code());
+
+        // A resource with a device, its paths, a change with If-Match, a raw device mapping.
+        Path lun = work.resolve("rdm.img");
+        Answer res = expect(201, admin.post("/resources", Map.of("name", "rdm", "driver", "local",
+                "parameters", Map.of("kind", "file-lun", "path", lun.toString(), "size", "64M"))));
+        JsonNode devices = expect(200, admin.get("/resources/rdm/devices")).json();
+        assertEquals(1, devices.size());
+        String device = devices.get(0).get("id").asText();
+        expect(200, viewer.get("/resources/rdm/paths"));
+        Answer stale = expect(412, admin.send("PATCH", "/resources/rdm", Map.of("parameters", Map.of("size", "64M")),
+                Map.of("If-Match", "\"stale\"")));
+        assertEquals("PRECONDITION_FAILED", stale.code());
+        Answer patched = admin.send("PATCH", "/resources/rdm", Map.of("parameters", Map.of("size", "64M")),
+                Map.of("If-Match", res.header("ETag")));
+        assertTrue(patched.toString(), patched.status() == 200 || patched.status() == 501);
+        Answer path = admin.send("PUT", "/resources/rdm/paths/nope", Map.of("enabled", false), Map.of());
+        assertTrue(path.toString(), path.status() >= 400 && path.code() != null);
+        assertEquals("PERMISSION_DENIED", expect(403, operator.post("/datastores/local/mappings",
+                Map.of("name", "rdm1", "resource", "rdm", "device", device))).code());
+        JsonNode mapped = expect(201, admin.post("/datastores/local/mappings",
+                Map.of("name", "rdm1", "resource", "rdm", "device", device))).json();
+        assertEquals(64L << 20, mapped.get("virtualSize").asLong());
+        assertEquals("RESOURCE_IN_USE", expect(409, admin.post("/datastores/local/mappings",
+                Map.of("name", "rdm2", "resource", "rdm", "device", device))).code());
+        expect(204, operator.delete("/datastores/local/volumes/rdm1"));
+        expect(204, admin.delete("/resources/rdm"));
+        Answer grow = admin.post("/datastores/local/grow", null);
+        assertTrue(grow.toString(), grow.status() == 200 || grow.status() == 501);
+        expect(400, admin.delete("/tokens/000000000000"));
+
+        expect(204, operator.delete("/datastores/local/volumes/imp1"));
+    }
+
+    @Test
     public void everyRoleMayDoOnlyItsShareAndARefusalChangesNothing() throws Exception {
         expect(201, admin.post("/datastores/local/volumes", Map.of("name", "keep", "size", 1L << 20,
                 "format", "qcow2")));

@@ -85,11 +85,18 @@ final class Filters {
         @Override
         public void filter(ContainerRequestContext ctx) {
             Method m = resource.getResourceMethod();
-            Allowed allowed = m == null ? null : m.getAnnotation(Allowed.class);
-            if (allowed == null) {
+            if (m == null || m.getDeclaringClass() == OpenApiDoc.class) {
                 return;
             }
+            Allowed allowed = m.getAnnotation(Allowed.class);
             Caller caller = (Caller) ctx.getProperty(CALLER);
+            if (allowed == null) {
+                // Fail closed: a method someone forgot to give a role is nobody's.
+                ApiException e = new ApiException(403, ApiException.FORBIDDEN, "this operation names no role");
+                ctx.setProperty(REFUSED, e);
+                ctx.abortWith(ErrorMapper.answer(e));
+                return;
+            }
             if (caller == null || !caller.role().includes(allowed.value())) {
                 ApiException e = new ApiException(403, ApiException.FORBIDDEN, "this needs the role "
                         + allowed.value().id() + (caller == null ? "" : "; " + caller.user() + " acts as "

@@ -42,6 +42,9 @@ final class Requests {
     record VolumeImport(String name, String file, String sourceDatastore, String format, String parent) {
     }
 
+    record VolumeMap(String name, String resource, String device) {
+    }
+
     record SnapshotCreate(String name) {
     }
 

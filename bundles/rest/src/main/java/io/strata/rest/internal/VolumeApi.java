@@ -240,6 +240,21 @@ public final class VolumeApi {
                 }, v -> "imported " + ref + " from " + sourceDs + ":" + b.file()));
     }
 
+    @POST
+    @Path("datastores/{ds}/mappings")
+    @Allowed(Role.ADMIN)
+    public Response mapDevice(@PathParam("ds") String ds, @HeaderParam(IDEMPOTENCY_KEY) String key,
+            @Context HttpServletRequest ctx, Requests.VolumeMap body) {
+        Requests.VolumeMap b = required(body, "body");
+        VolumeRef ref = Params.volume(ds, required(b.name(), "name"));
+        String resource = Params.name("resource", required(b.resource(), "resource"));
+        String device = required(b.device(), "device");
+        return idempotency.run(user(ctx), key, fingerprint("POST", ref + "/map", b), () -> {
+            VolumeInfo v = s.volumes().mapDevice(ref, resource, device);
+            return Response.created(location(ref)).entity(v).tag(unquoted(etag(v))).build();
+        });
+    }
+
     /** The file {@code relative} inside datastore {@code ds}'s directory; never outside it. */
     private java.nio.file.Path fileOn(String ds, String relative) {
         DatastoreInfo d = s.datastores().info(ds);

@@ -153,6 +153,7 @@ class OpenApiContractTest {
         RECORDS.put("VolumeClone", Requests.VolumeClone.class);
         RECORDS.put("VolumeCheck", Requests.VolumeCheck.class);
         RECORDS.put("VolumeImport", Requests.VolumeImport.class);
+        RECORDS.put("VolumeMap", Requests.VolumeMap.class);
         RECORDS.put("SnapshotCreate", Requests.SnapshotCreate.class);
         RECORDS.put("ExportCreate", Requests.ExportCreate.class);
         RECORDS.put("QosUpdate", Requests.QosUpdate.class);
@@ -177,6 +178,7 @@ class OpenApiContractTest {
         REQUIRED.put(Requests.VolumeClone.class, Set.of("name"));
         REQUIRED.put(Requests.VolumeCheck.class, Set.of());
         REQUIRED.put(Requests.VolumeImport.class, Set.of("name", "file"));
+        REQUIRED.put(Requests.VolumeMap.class, Set.of("name", "resource", "device"));
         REQUIRED.put(Requests.SnapshotCreate.class, Set.of("name"));
         REQUIRED.put(Requests.ExportCreate.class, Set.of("datastore", "volume"));
         REQUIRED.put(Requests.QosUpdate.class, Set.of());
