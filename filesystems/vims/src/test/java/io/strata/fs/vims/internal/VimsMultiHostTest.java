@@ -326,7 +326,10 @@ class VimsMultiHostTest {
         format(devA);
         AtomicInteger fencesA = new AtomicInteger();
         AtomicInteger fencesB = new AtomicInteger();
-        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.host("a", fencesA), Hosts.host("b", fencesB)));
+        // Host b must never fence itself while a does: TOLERANT timings, so a stalled
+        // heartbeat thread on a loaded machine is not taken for a lost LUN.
+        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.host("a", fencesA, Hosts.TOLERANT),
+                Hosts.host("b", fencesB, Hosts.TOLERANT)));
         Vims a = fs.get(0);
         Vims b = fs.get(1);
         byte[] first = random(2 * MIB + 100, 1);
