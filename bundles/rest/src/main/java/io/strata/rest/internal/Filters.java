@@ -33,6 +33,12 @@ final class Filters {
     private Filters() {
     }
 
+    /** Ends the request with {@code e}'s answer; the audit filter records it as a refusal. */
+    private static void refuse(ContainerRequestContext ctx, ApiException e) {
+        ctx.setProperty(REFUSED, e);
+        ctx.abortWith(ErrorMapper.answer(e));
+    }
+
     static String client(HttpServletRequest request) {
         return request == null ? "unknown" : request.getRemoteAddr();
     }
@@ -64,15 +70,12 @@ final class Filters {
                     request.setAttribute(CALLER, caller);
                 }
             } catch (ApiException e) {
-                ctx.setProperty(REFUSED, e);
-                ctx.abortWith(ErrorMapper.answer(e));
+                refuse(ctx, e);
                 return;
             }
             if (ctx.getLength() > maxBody) {
-                ApiException e = new ApiException(413, ApiException.TOO_LARGE, "the body is larger than " + maxBody
-                        + " bytes", Map.of("limit", maxBody));
-                ctx.setProperty(REFUSED, e);
-                ctx.abortWith(ErrorMapper.answer(e));
+                refuse(ctx, new ApiException(413, ApiException.TOO_LARGE, "the body is larger than " + maxBody
+                        + " bytes", Map.of("limit", maxBody)));
             }
         }
     }
@@ -92,18 +95,14 @@ final class Filters {
             Caller caller = (Caller) ctx.getProperty(CALLER);
             if (allowed == null) {
                 // Fail closed: a method someone forgot to give a role is nobody's.
-                ApiException e = new ApiException(403, ApiException.FORBIDDEN, "this operation names no role");
-                ctx.setProperty(REFUSED, e);
-                ctx.abortWith(ErrorMapper.answer(e));
+                refuse(ctx, new ApiException(403, ApiException.FORBIDDEN, "this operation names no role"));
                 return;
             }
             if (caller == null || !caller.role().includes(allowed.value())) {
-                ApiException e = new ApiException(403, ApiException.FORBIDDEN, "this needs the role "
+                refuse(ctx, new ApiException(403, ApiException.FORBIDDEN, "this needs the role "
                         + allowed.value().id() + (caller == null ? "" : "; " + caller.user() + " acts as "
                         + caller.role().id()), Map.of("needed", allowed.value().id(),
-                        "role", caller == null ? "" : caller.role().id()));
-                ctx.setProperty(REFUSED, e);
-                ctx.abortWith(ErrorMapper.answer(e));
+                        "role", caller == null ? "" : caller.role().id())));
             }
         }
     }

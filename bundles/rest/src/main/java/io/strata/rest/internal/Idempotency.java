@@ -45,6 +45,17 @@ final class Idempotency {
         }
     }
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = Json.mapper();
+
+    /** @return what makes two requests the same: what they ask for and their body as JSON */
+    static String fingerprint(String what, Object body) {
+        try {
+            return what + " " + JSON.writeValueAsString(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     Idempotency(long ttlMillis, LongSupplier clockMillis) {
         this.ttlMillis = ttlMillis;
         this.clock = clockMillis;

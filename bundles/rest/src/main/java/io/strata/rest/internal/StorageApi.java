@@ -39,7 +39,6 @@ public final class StorageApi {
     private final Services s;
     private final TaskResults tasks;
     private final Idempotency idempotency;
-    private final com.fasterxml.jackson.databind.ObjectMapper json = Json.mapper();
 
     StorageApi(Services services, TaskResults tasks, Idempotency idempotency) {
         this.s = services;
@@ -91,7 +90,7 @@ public final class StorageApi {
         Requests.ResourceCreate b = required(body, "body");
         String name = Params.name("resource", required(b.name(), "name"));
         String driver = required(b.driver(), "driver");
-        return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST resources", b), () -> {
+        return idempotency.run(VolumeApi.user(ctx), key, Idempotency.fingerprint("POST resources", b), () -> {
             ResourceInfo r = s.resources().add(name, driver, b.parameters() == null ? Map.of() : b.parameters());
             return Response.created(URI.create("resources/" + name)).entity(shown(r))
                     .tag(VolumeApi.unquoted(etag(r))).build();
@@ -176,7 +175,7 @@ public final class StorageApi {
         Requests.DatastoreCreate b = required(body, "body");
         String name = Params.name("datastore", required(b.name(), "name"));
         String fs = required(b.filesystem(), "filesystem");
-        return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST datastores", b), () -> {
+        return idempotency.run(VolumeApi.user(ctx), key, Idempotency.fingerprint("POST datastores", b), () -> {
             DatastoreInfo d = s.datastores().create(name, fs, b.device(),
                     b.options() == null ? Map.of() : b.options(), flag(b.force()));
             return Response.created(URI.create("datastores/" + name)).entity(d)
@@ -245,7 +244,7 @@ public final class StorageApi {
         Requests.ExportCreate b = required(body, "body");
         var ref = Params.volume(required(b.datastore(), "datastore"), required(b.volume(), "volume"));
         String name = Params.name("export", b.name() == null ? ref.volume() : b.name());
-        return idempotency.run(VolumeApi.user(ctx), key, fingerprint("POST exports", b), () -> {
+        return idempotency.run(VolumeApi.user(ctx), key, Idempotency.fingerprint("POST exports", b), () -> {
             ExportInfo e = s.exports().add(ref, name, flag(b.readOnly()));
             return Response.created(URI.create("exports/" + name)).entity(e)
                     .tag(VolumeApi.unquoted(etag(e))).build();
@@ -273,11 +272,4 @@ public final class StorageApi {
         return Response.noContent().build();
     }
 
-    private String fingerprint(String target, Object body) {
-        try {
-            return target + " " + json.writeValueAsString(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

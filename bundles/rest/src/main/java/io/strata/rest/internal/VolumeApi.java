@@ -44,7 +44,6 @@ public final class VolumeApi {
     private final Services s;
     private final TaskResults tasks;
     private final Idempotency idempotency;
-    private final com.fasterxml.jackson.databind.ObjectMapper json = Json.mapper();
 
     VolumeApi(Services services, TaskResults tasks, Idempotency idempotency) {
         this.s = services;
@@ -163,7 +162,7 @@ public final class VolumeApi {
         Requests.VolumeCreate b = required(body, "body");
         VolumeRef ref = Params.volume(ds, required(b.name(), "name"));
         long size = required(b.size(), "size");
-        return idempotency.run(user(ctx), key, fingerprint("POST", ref.toString(), b), () -> {
+        return idempotency.run(user(ctx), key, Idempotency.fingerprint("POST " + ref.toString(), b), () -> {
             VolumeInfo v = s.volumes().create(ref, size, b.format(), Params.provisioning(b.provisioning()));
             return Response.created(location(ref)).entity(v).tag(unquoted(etag(v))).build();
         });
@@ -212,7 +211,7 @@ public final class VolumeApi {
             Params.name("snapshot", b.snapshot());
         }
         var prov = Params.provisioning(b.provisioning());
-        return idempotency.run(user(ctx), key, fingerprint("POST", from + "/clone", b), () -> {
+        return idempotency.run(user(ctx), key, Idempotency.fingerprint("POST " + from + "/clone", b), () -> {
             if (flag(b.linked())) {
                 VolumeInfo v = s.volumes().clone(from, b.snapshot(), to, true, b.format(), prov);
                 return Response.created(location(to)).entity(v).tag(unquoted(etag(v))).build();
@@ -233,7 +232,7 @@ public final class VolumeApi {
         VolumeRef ref = Params.volume(ds, required(b.name(), "name"));
         String sourceDs = Params.name("datastore", b.sourceDatastore() == null ? ds : b.sourceDatastore());
         java.nio.file.Path source = fileOn(sourceDs, required(b.file(), "file"));
-        return idempotency.run(user(ctx), key, fingerprint("POST", ref + "/import", b), () ->
+        return idempotency.run(user(ctx), key, Idempotency.fingerprint("POST " + ref + "/import", b), () ->
                 tasks.start("volume-import", ref.toString(), c -> {
                     c.checkCancel();
                     return s.volumes().importImage(ref, source, b.format(), b.parent());
@@ -249,7 +248,7 @@ public final class VolumeApi {
         VolumeRef ref = Params.volume(ds, required(b.name(), "name"));
         String resource = Params.name("resource", required(b.resource(), "resource"));
         String device = required(b.device(), "device");
-        return idempotency.run(user(ctx), key, fingerprint("POST", ref + "/map", b), () -> {
+        return idempotency.run(user(ctx), key, Idempotency.fingerprint("POST " + ref + "/map", b), () -> {
             VolumeInfo v = s.volumes().mapDevice(ref, resource, device);
             return Response.created(location(ref)).entity(v).tag(unquoted(etag(v))).build();
         });
@@ -403,7 +402,7 @@ public final class VolumeApi {
             Requests.SnapshotCreate body) {
         VolumeRef ref = Params.volume(ds, vol);
         String name = Params.name("snapshot", required(required(body, "body").name(), "name"));
-        return idempotency.run(user(ctx), key, fingerprint("POST", ref + "@", body), () -> {
+        return idempotency.run(user(ctx), key, Idempotency.fingerprint("POST " + ref + "@", body), () -> {
             SnapshotInfo snap = s.snapshots().create(ref, name);
             return Response.created(URI.create(location(ref) + "/snapshots/" + name)).entity(snap).build();
         });
@@ -448,13 +447,6 @@ public final class VolumeApi {
         return c == null ? "-" : c.user();
     }
 
-    private String fingerprint(String method, String target, Object body) {
-        try {
-            return method + " " + target + " " + json.writeValueAsString(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     static javax.ws.rs.core.EntityTag unquoted(String tag) {
         return new javax.ws.rs.core.EntityTag(tag.replace("\"", ""));
