@@ -5,6 +5,7 @@ import io.strata.api.service.TaskService;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import javax.ws.rs.core.Response;
 
@@ -16,11 +17,11 @@ import javax.ws.rs.core.Response;
 final class TaskResults {
     static final int KEEP = 1000;
     private final TaskService tasks;
-    private final Map<String, Object> results = new LinkedHashMap<>(16, 0.75f, false) {
+    private final Map<String, AtomicReference<Object>> results = new LinkedHashMap<>(16, 0.75f, false) {
         private static final long serialVersionUID = 1L;
 
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<String, AtomicReference<Object>> eldest) {
             return size() > KEEP;
         }
     };
@@ -36,40 +37,24 @@ final class TaskResults {
      */
     <T> Response start(String kind, String target, Function<io.strata.api.service.TaskControl, T> work,
             Function<T, String> summary) {
-        String[] id = new String[1];
+        // The work fills the slot before its task ends, so a SUCCEEDED task always has it.
+        AtomicReference<Object> slot = new AtomicReference<>();
         TaskInfo t = tasks.submit(kind, target, control -> {
             T value = work.apply(control);
-            synchronized (results) {
-                results.put(waitForId(id), value);
-            }
+            slot.set(value);
             return summary.apply(value);
         });
-        synchronized (id) {
-            id[0] = t.id();
-            id.notifyAll();
+        synchronized (results) {
+            results.put(t.id(), slot);
         }
         return Response.accepted(TaskView.of(t, null)).location(URI.create("tasks/" + t.id())).build();
     }
 
-    private static String waitForId(String[] id) {
-        synchronized (id) {
-            while (id[0] == null) {
-                try {
-                    id.wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new io.strata.api.StorageException(io.strata.api.ErrorCode.CANCELLED, "interrupted");
-                }
-            }
-            return id[0];
-        }
-    }
-
     TaskView view(TaskInfo t) {
-        Object r;
+        AtomicReference<Object> slot;
         synchronized (results) {
-            r = results.get(t.id());
+            slot = results.get(t.id());
         }
-        return TaskView.of(t, r);
+        return TaskView.of(t, slot == null ? null : slot.get());
     }
 }
