@@ -294,16 +294,51 @@ final class KarafProcess implements AutoCloseable {
         if (!isRunning()) {
             return;
         }
+        long started = System.nanoTime();
         exec("system:shutdown -f", Duration.ofSeconds(20));
         try {
-            if (!process.waitFor(90, TimeUnit.SECONDS)) {
-                kill9();
-                throw new AssertionError("Karaf did not stop within 90 s; killed");
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                // Slow to stop: keep the threads for whoever reads the report, then wait on.
+                Path dump = threadDump("stop");
+                if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                    Path again = threadDump("stop-killed");
+                    kill9();
+                    throw new AssertionError("Karaf did not stop within 90 s; killed. Threads: " + dump
+                            + " and " + again);
+                }
             }
+            System.err.printf("[%s] stopped in %d ms%n", home.getFileName(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted while stopping Karaf", e);
         }
+    }
+
+    /**
+     * Writes {@code jstack -l} of the container's JVM to {@code threads-<what>-<n>.txt} in its
+     * home, and to this test's error stream, so a hang is explained in the report.
+     */
+    Path threadDump(String what) {
+        Path file = home.resolve("threads-" + what + "-" + System.currentTimeMillis() + ".txt");
+        try {
+            for (ProcessHandle h : (Iterable<ProcessHandle>) process.toHandle().descendants()::iterator) {
+                if (h.info().command().orElse("").endsWith("java")) {
+                    Process jstack = new ProcessBuilder("jstack", "-l", Long.toString(h.pid()))
+                            .redirectErrorStream(true).redirectOutput(file.toFile()).start();
+                    if (!jstack.waitFor(30, TimeUnit.SECONDS)) {
+                        jstack.destroyForcibly();
+                    }
+                    System.err.println("[" + home.getFileName() + "] threads of " + h.pid() + ":");
+                    System.err.println(Files.readString(file, StandardCharsets.UTF_8));
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException | RuntimeException e) {
+            System.err.println("[" + home.getFileName() + "] no thread dump: " + e);
+        }
+        return file;
     }
 
     /**
