@@ -93,10 +93,20 @@ public class FlushedWriteKillIT {
         for (String[] row : rows(karaf.ok("storage:volume-list --no-format -b local"))) {
             assertEquals(row[0] + " should be open", "IN_USE", row[5]);
         }
+        Path socket = karaf.data().resolve("strata/nbd.sock");
+        Object socketBefore = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
         karaf.kill9();
         karaf.start();
         for (String ref : offsets.keySet()) {
             checkPatterns(ref, formats.get(ref), offsets.get(ref), qemu);
+        }
+        // The NBD socket the killed JVM left behind was replaced by a live one.
+        assertTrue(!socketBefore.equals(Files.readAttributes(socket,
+                java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey()));
+        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(socket))) {
+            assertTrue(ch.isConnected());
         }
 
         // ---- 2. a flushed pattern, then unflushed streaming writes cut by the kill

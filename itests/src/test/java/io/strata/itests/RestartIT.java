@@ -111,6 +111,12 @@ public class RestartIT {
         String uri = "nbd://127.0.0.1:" + karaf.nbdPort + "/ex1";
         assertEquals(uri, added.get("uri"));
         assertEquals("read-write", added.get("mode"));
+        // The Unix domain socket a hypervisor on this host attaches through, owner and group only.
+        Path socket = karaf.data().resolve("strata/nbd.sock");
+        String local = "nbd+unix:///ex1?socket=" + socket;
+        assertEquals(local, added.get("local-uri"));
+        assertEquals("rw-rw----", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)));
         String wrote = HostTools.run(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x42 4096 1048576",
                 "-c", "flush", uri));
         assertTrue(wrote, wrote.contains("wrote 1048576/1048576 bytes"));
@@ -124,6 +130,10 @@ public class RestartIT {
         String read = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x42 4096 1048576",
                 "-c", "read -P 0 0 4096", uri));
         assertTrue(read, read.contains("read 1048576/1048576 bytes") && !read.contains("failed"));
+        // And through the socket, made again at start (the stopped server removed its own).
+        String readLocal = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x42 4096 1048576",
+                local));
+        assertTrue(readLocal, readLocal.contains("read 1048576/1048576 bytes") && !readLocal.contains("failed"));
         // QoS limits are host configuration too.
         Map<String, String> qos = keyValues(karaf.ok("storage:volume-qos local/ex1"));
         assertEquals("300", qos.get("read-iops"));

@@ -138,6 +138,9 @@ public abstract class StrataTestSupport {
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", freePort()),
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", freePort()),
                 editConfigurationFilePut("etc/io.strata.nbd.cfg", "port", NBD_PORT),
+                // The container's data directory (target/exam/<uuid>/data) can be too long a
+                // path for a Unix socket; KarafProcess instances test the socket.
+                editConfigurationFilePut("etc/io.strata.nbd.cfg", "socket", "off"),
                 editConfigurationFilePut("etc/org.ops4j.pax.web.cfg", "org.osgi.service.http.enabled", "true"),
                 editConfigurationFilePut("etc/org.ops4j.pax.web.cfg", "org.osgi.service.http.port", HTTP_PORT),
                 editConfigurationFilePut("etc/org.ops4j.pax.web.cfg", "strata.https.auto", "false"),

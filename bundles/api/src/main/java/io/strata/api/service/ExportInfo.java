@@ -14,11 +14,14 @@ import java.util.List;
  *        {@code message}) while its datastore or format is missing, retried at each connection
  * @param message why the export is unavailable, else empty
  * @param clients the connected clients, as {@code address:port}
- * @param uri how a client on this host reaches it, e.g. {@code nbd://127.0.0.1:10809/vm1}
+ * @param uri how a client reaches it over TCP, e.g. {@code nbd://127.0.0.1:10809/vm1}
+ * @param localUri how a client on this host reaches it through the server's Unix domain socket,
+ *        e.g. {@code nbd+unix:///vm1?socket=/var/lib/strata/nbd.sock}, or "" when the server
+ *        has none (since 1.4)
  * @since 1.2
  */
 public record ExportInfo(String name, VolumeRef volume, boolean readOnly, Availability state, String message,
-        List<String> clients, String uri) {
+        List<String> clients, String uri, String localUri) {
     /** Checks the components and copies the client list. */
     public ExportInfo {
         requireNonNull(name, "name");
@@ -27,5 +30,12 @@ public record ExportInfo(String name, VolumeRef volume, boolean readOnly, Availa
         requireNonNull(message, "message");
         clients = List.copyOf(clients);
         requireNonNull(uri, "uri");
+        requireNonNull(localUri, "localUri");
+    }
+
+    /** An export reachable over TCP only (the constructor of 1.2). */
+    public ExportInfo(String name, VolumeRef volume, boolean readOnly, Availability state, String message,
+            List<String> clients, String uri) {
+        this(name, volume, readOnly, state, message, clients, uri, "");
     }
 }

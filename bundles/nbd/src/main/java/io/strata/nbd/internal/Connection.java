@@ -58,6 +58,11 @@ final class Connection implements Runnable {
     private static final int REQUEST = 28;
     /** Block status descriptors in one reply: the reply fits the output buffer. */
     private static final int MAX_DESCRIPTORS = (BUF - 64) / 8;
+    /**
+     * Structured reads from this size on answer their holes with OFFSET_HOLE chunks; smaller
+     * ones (random I/O) are sent as data without asking the format where its holes are.
+     */
+    static final int HOLE_READ_MIN = 64 << 10;
     /** Replies of large reads queued or being read, per connection (the rest wait for these). */
     static final int ASYNC_READS = 4;
     /**
@@ -79,6 +84,10 @@ final class Connection implements Runnable {
         void opened(Connection c, Export e);
 
         void closed(Connection c);
+
+        /** A read was answered in part or whole with hole chunks (counted for tests and diagnostics). */
+        default void holeReply() {
+        }
     }
 
     /** A large read's reply waiting for the sender: header, then pooled data or a file slice. */
@@ -626,6 +635,16 @@ final class Connection implements Runnable {
                     .putLong(cookie).putInt(0);
             return;
         }
+        if (structured && n >= HOLE_READ_MIN && !d.concurrentIo()) {
+            long[] data = holes(d, cookie, offset, n);
+            if (data != null) {
+                if (data[1] == 0) {
+                    return; // all holes: answered without a byte of data
+                }
+                offset = data[0];
+                n = (int) data[1];
+            }
+        }
         if (d.concurrentIo() && deviceRead(d, cookie, offset, n)) {
             return;
         }
@@ -647,6 +666,93 @@ final class Connection implements Runnable {
             return;
         }
         large(d, cookie, offset, n);
+    }
+
+    /**
+     * The holes of a structured read as OFFSET_HOLE chunks, so that a client copying a sparse
+     * volume receives no zeros for them: the range's allocation, from the format's metadata,
+     * is cut into holes (unallocated or known zero) and data. When the data is one contiguous
+     * run (or none), the holes are answered here and only that run is left to read. Holes go
+     * out before the data chunk, which carries the DONE flag (a data chunk may be queued and
+     * sent by another thread, so they are flushed first); with the range all holes, the last
+     * hole chunk carries it. Two or more runs of data are read whole, as without holes.
+     *
+     * @return {offset, length} of the data left to read, length 0 when all was answered; or
+     *         null to read the whole range as data
+     */
+    private long[] holes(VirtualDisk d, long cookie, long offset, int n) throws IOException {
+        List<Extent> extents;
+        try {
+            extents = d.blockStatus(offset, n);
+        } catch (StorageException e) {
+            return null; // the read itself will say what is wrong
+        }
+        long end = offset + n;
+        long[] holes = new long[8];
+        int count = 0;
+        long dataFrom = -1;
+        long dataTo = -1;
+        long pos = offset;
+        for (int i = 0; i <= extents.size() && pos < end; i++) {
+            long from;
+            long to;
+            boolean hole;
+            if (i == extents.size()) { // the end the format did not describe: data
+                from = pos;
+                to = end;
+                hole = false;
+            } else {
+                Extent x = extents.get(i);
+                from = Math.max(pos, x.offset());
+                to = Math.min(end, x.offset() + x.length());
+                if (to <= from) {
+                    continue;
+                }
+                if (from > pos) { // a gap the format did not describe: data
+                    to = from;
+                    from = pos;
+                    hole = false;
+                    i--; // this extent again, after the gap
+                } else {
+                    hole = !x.allocated() || x.zero();
+                }
+            }
+            if (hole) {
+                if (count > 0 && holes[count - 1] == from) {
+                    holes[count - 1] = to; // stored as (start, end) pairs; extend the last
+                } else {
+                    if (count + 2 > holes.length) {
+                        return null; // many small holes: not worth the chunks
+                    }
+                    holes[count++] = from;
+                    holes[count++] = to;
+                }
+            } else if (dataFrom < 0) {
+                dataFrom = from;
+                dataTo = to;
+            } else if (dataTo == from) {
+                dataTo = to;
+            } else {
+                return null; // a second run of data
+            }
+            pos = to;
+        }
+        if (count == 0) {
+            return null;
+        }
+        for (int h = 0; h < count; h += 2) {
+            boolean last = dataFrom < 0 && h + 2 == count;
+            reserve(32);
+            out.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) (last ? REPLY_FLAG_DONE : 0))
+                    .putShort((short) REPLY_TYPE_OFFSET_HOLE).putLong(cookie).putInt(12).putLong(holes[h])
+                    .putInt((int) (holes[h + 1] - holes[h]));
+        }
+        exports.holeReply();
+        if (dataFrom < 0) {
+            return new long[] {offset, 0};
+        }
+        flushOut();
+        return new long[] {dataFrom, dataTo - dataFrom};
     }
 
     /**

@@ -129,6 +129,10 @@ final class Export {
     }
 
     ExportInfo info(String uri) {
+        return info(uri, "");
+    }
+
+    ExportInfo info(String uri, String localUri) {
         List<String> clients = new ArrayList<>();
         for (Connection c : connections) {
             clients.add(c.peer());
@@ -136,6 +140,6 @@ final class Export {
         clients.sort(null);
         boolean online = disk != null;
         return new ExportInfo(name, volume, readOnly, online ? Availability.ONLINE : Availability.UNAVAILABLE,
-                online ? "" : problem.isEmpty() ? "not opened yet" : problem, clients, uri);
+                online ? "" : problem.isEmpty() ? "not opened yet" : problem, clients, uri, localUri);
     }
 }

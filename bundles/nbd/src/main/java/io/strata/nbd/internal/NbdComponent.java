@@ -14,6 +14,7 @@ import io.strata.api.service.ResourceService;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
@@ -63,10 +64,28 @@ public final class NbdComponent implements ExportService {
                     Math.max(1, config.handshake_timeout_seconds()), config.sendfile(),
                     new NbdService.Limits(Math.max(1, config.max_connections()),
                             Math.max(0, config.memory_max_mb()) * (1L << 20),
-                            Math.max(0, config.memory_connection_mb()) * (1L << 20)));
+                            Math.max(0, config.memory_connection_mb()) * (1L << 20)),
+                    localSocket(config));
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;
+        }
+    }
+
+    /** The Unix domain socket the configuration asks for, or null ('off', or a bad mode: logged). */
+    static LocalSocket localSocket(NbdConfig config) {
+        String path = config.socket() == null ? "" : config.socket().strip();
+        if (path.equalsIgnoreCase("off")) {
+            return null;
+        }
+        Path p = path.isEmpty() ? Path.of(System.getProperty("karaf.data", "data"), "strata", "nbd.sock")
+                : Path.of(path);
+        try {
+            return new LocalSocket(p.toAbsolutePath(), LocalSocket.mode(config.socket_mode()),
+                    config.socket_group() == null ? "" : config.socket_group().strip());
+        } catch (IllegalArgumentException e) {
+            LOG.error("nbd: no Unix domain socket: {}", e.getMessage());
+            return null;
         }
     }
 

@@ -12,6 +12,18 @@ public @interface NbdConfig {
     @AttributeDefinition(name = "Port", description = "TCP port (10809 is the NBD port)")
     int port() default 10809;
 
+    @AttributeDefinition(name = "Unix socket", description = "Path of the Unix domain socket hypervisors on this "
+            + "host attach through (nbd+unix:///<export>?socket=<path>); empty: data/strata/nbd.sock under "
+            + "Karaf's data directory; 'off': none")
+    String socket() default "";
+
+    @AttributeDefinition(name = "Unix socket mode", description = "Permissions of the socket, in octal: who may "
+            + "write it may connect")
+    String socket_mode() default "0660";
+
+    @AttributeDefinition(name = "Unix socket group", description = "Group of the socket (empty: the server's)")
+    String socket_group() default "";
+
     @AttributeDefinition(name = "Handshake timeout", description = "Seconds a client may take to choose an export")
     int handshake_timeout_seconds() default 30;
 

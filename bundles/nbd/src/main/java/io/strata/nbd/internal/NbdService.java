@@ -45,6 +45,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final Map<String, Export> exports = new TreeMap<>();
     private final ServerSocketChannel server;
     private final Thread acceptor;
+    /** The Unix domain socket, or null when there is none. */
+    private final LocalSocket.Bound local;
+    private final Thread localAcceptor;
     private final ScheduledExecutorService timer;
     /**
      * Large reads of every connection: they only read the image into pooled buffers (never
@@ -78,6 +81,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final Resources resources;
     private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
     private final AtomicInteger connectionCount = new AtomicInteger();
+    private final AtomicInteger localCount = new AtomicInteger();
     private final java.util.Set<Connection> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int port;
     private volatile boolean closed;
@@ -110,6 +114,12 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
 
     NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
             boolean sendfile, Limits limits) throws IOException {
+        this(volumes, store, address, port, handshakeTimeoutSeconds, sendfile, limits, null);
+    }
+
+    /** @param socket the Unix domain socket to listen on as well, or null for TCP only */
+    NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
+            boolean sendfile, Limits limits, LocalSocket socket) throws IOException {
         this.sendfile = sendfile;
         this.limits = requireNonNull(limits, "limits");
         BufferPool replies = new BufferPool(Resources.CHUNK, limits.memoryBytes());
@@ -142,10 +152,27 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
             throw new IOException("cannot listen on " + address + ":" + port + ": " + e.getMessage(), e);
         }
         this.port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+        LocalSocket.Bound bound = null;
+        if (socket != null) {
+            try {
+                bound = socket.bind();
+            } catch (IOException | RuntimeException e) {
+                // TCP serves on: a hypervisor can still attach, and the log says why not locally.
+                LOG.error("nbd: no Unix domain socket: {}", e.getMessage());
+            }
+        }
+        local = bound;
         timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "nbd-handshake-timer"));
-        acceptor = daemon(this::accept, "nbd-accept-" + this.port);
+        acceptor = daemon(() -> accept(server, false), "nbd-accept-" + this.port);
         acceptor.start();
-        LOG.info("nbd: listening on {}:{} with {} export(s)", address, this.port, exports.size());
+        if (local != null) {
+            localAcceptor = daemon(() -> accept(local.channel(), true), "nbd-accept-unix");
+            localAcceptor.start();
+        } else {
+            localAcceptor = null;
+        }
+        LOG.info("nbd: listening on {}:{}{} with {} export(s)", address, this.port,
+                local == null ? "" : " and " + local.path(), exports.size());
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -169,11 +196,16 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 r.peakInUseBytes(), r.budgetBytes(), resources.connections().allocatedBytes());
     }
 
-    private void accept() {
+    /** @return the Unix domain socket's path, or null when the server has none */
+    java.nio.file.Path socketPath() {
+        return local == null ? null : local.path();
+    }
+
+    private void accept(ServerSocketChannel listener, boolean unix) {
         while (!closed) {
             SocketChannel ch;
             try {
-                ch = server.accept();
+                ch = listener.accept();
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
@@ -184,8 +216,12 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
             }
             String peer;
             try {
-                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                peer = ch.getRemoteAddress().toString().replaceFirst("^/", "");
+                if (unix) {
+                    peer = "unix#" + (localCount.incrementAndGet());
+                } else {
+                    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    peer = ch.getRemoteAddress().toString().replaceFirst("^/", "");
+                }
             } catch (IOException e) {
                 closeQuietly(ch);
                 continue;
@@ -211,16 +247,20 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 continue;
             }
             Connection c = made;
-            if (closed) {
-                c.close();
-            }
-            timer.schedule(() -> {
-                if (!c.transmitting()) {
-                    LOG.info("nbd client {} did not choose an export within {} s; disconnecting", peer,
-                            handshakeTimeout);
-                    c.close();
+            try {
+                if (closed) {
+                    throw new java.util.concurrent.RejectedExecutionException("stopping");
                 }
-            }, handshakeTimeout, TimeUnit.SECONDS);
+                timer.schedule(() -> {
+                    if (!c.transmitting()) {
+                        LOG.info("nbd client {} did not choose an export within {} s; disconnecting", peer,
+                                handshakeTimeout);
+                        c.close();
+                    }
+                }, handshakeTimeout, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                c.close(); // accepted while the server stops; its thread still runs, to end and free it
+            }
             daemon(c, "nbd-conn-" + connectionCount.incrementAndGet() + "-" + peer).start();
         }
     }
@@ -262,6 +302,18 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         }
     }
 
+    private final java.util.concurrent.atomic.AtomicLong holeReplies = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public void holeReply() {
+        holeReplies.incrementAndGet();
+    }
+
+    /** @return how many reads were answered in part or whole with hole chunks */
+    long holeReplies() {
+        return holeReplies.get();
+    }
+
     @Override
     public void closed(Connection c) {
         synchronized (live) {
@@ -277,6 +329,15 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
 
     private String uri(String name) {
         return "nbd://" + address + ":" + port + "/" + name;
+    }
+
+    /** The URI of an export through the Unix domain socket (as qemu and libnbd write it), or "". */
+    private String localUri(String name) {
+        return local == null ? "" : "nbd+unix:///" + name + "?socket=" + local.path();
+    }
+
+    private ExportInfo info(Export e) {
+        return e.info(uri(e.name), localUri(e.name));
     }
 
     @Override
@@ -307,21 +368,21 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
             exports.put(n, e);
         }
         LOG.info("nbd: exported {} as {}{}", volume, n, readOnly ? " (read-only)" : "");
-        return e.info(uri(n));
+        return info(e);
     }
 
     @Override
     public synchronized List<ExportInfo> list() {
         List<ExportInfo> out = new ArrayList<>();
         for (Export e : exports.values()) {
-            out.add(e.info(uri(e.name)));
+            out.add(info(e));
         }
         return out;
     }
 
     @Override
     public synchronized ExportInfo info(String name) {
-        return export(name).info(uri(name));
+        return info(export(name));
     }
 
     private Export export(String name) {
@@ -374,6 +435,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         } catch (IOException e) {
             // closing anyway
         }
+        if (local != null) {
+            local.close();
+        }
         timer.shutdownNow();
         workers.shutdown();
         deviceIo.shutdown();
@@ -382,6 +446,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         cs.forEach(c -> c.awaitFinished(5000));
         try {
             acceptor.join(2000);
+            if (localAcceptor != null) {
+                localAcceptor.join(2000);
+            }
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
         }

@@ -84,6 +84,7 @@ final class Protocol {
     static final int REPLY_FLAG_DONE = 1;
     static final int REPLY_TYPE_NONE = 0;
     static final int REPLY_TYPE_OFFSET_DATA = 1;
+    static final int REPLY_TYPE_OFFSET_HOLE = 2;
     static final int REPLY_TYPE_BLOCK_STATUS = 5;
     static final int REPLY_TYPE_ERROR = (1 << 15) + 1;
 

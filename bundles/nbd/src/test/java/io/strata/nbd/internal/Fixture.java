@@ -200,6 +200,17 @@ final class Fixture implements AutoCloseable {
         return server;
     }
 
+    /** A server that also listens on a Unix domain socket. */
+    NbdService start(LocalSocket socket) throws IOException {
+        server = new NbdService(volumes, store, "127.0.0.1", 0, 30, true, NbdService.Limits.DEFAULT, socket);
+        return server;
+    }
+
+    /** The export's URI through the server's Unix domain socket. */
+    String unixUri(String export) {
+        return "nbd+unix:///" + export + "?socket=" + server.socketPath();
+    }
+
     String uri(String export) {
         return "nbd://127.0.0.1:" + server.port() + "/" + export;
     }

@@ -252,8 +252,12 @@ class HardeningTest {
         c.in.skipNBytes(MAX_PAYLOAD);
         s.request(CMD_READ, 0, 5, 0, MAX_PAYLOAD, null);
         RawClient.Chunk d = s.chunk();
-        assertEquals(REPLY_TYPE_OFFSET_DATA, d.type());
-        assertEquals(8 + MAX_PAYLOAD, d.payload().length);
+        // Nothing written yet: the whole range is one hole, answered without its zeros.
+        assertEquals(REPLY_TYPE_OFFSET_HOLE, d.type());
+        assertEquals(REPLY_FLAG_DONE, d.flags() & REPLY_FLAG_DONE);
+        ByteBuffer hole = ByteBuffer.wrap(d.payload());
+        assertEquals(0, hole.getLong());
+        assertEquals(MAX_PAYLOAD, hole.getInt());
     }
 
     /**

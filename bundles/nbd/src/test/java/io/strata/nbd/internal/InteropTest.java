@@ -187,7 +187,7 @@ class InteropTest {
             List<String> cmd = new ArrayList<>(Arrays.asList("fio", "--name=verify", "--ioengine=nbd",
                     "--uri=" + fx.uri(vol), "--rw=randwrite", "--bs=4k", "--iodepth=16", "--numjobs=4",
                     "--size=8m", "--offset_increment=16m", "--verify=crc32c", "--do_verify=1",
-                    "--verify_fatal=1", "--group_reporting"));
+                    "--verify_fatal=1", "--verify_state_save=0", "--group_reporting"));
             Result r = run(cmd);
             assertEquals(0, r.exit(), vol + ":\n" + r.output());
             assertFalse(r.output().contains("verify: bad"), r.output());

@@ -16,6 +16,8 @@ import io.strata.api.service.VolumeRef;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -202,6 +204,101 @@ class ProtocolTest {
             c.request(CMD_TRIM, 0, 2, 0, 512, null);
             assertEquals(EPERM, c.simpleReply(2));
             assertArrayEquals(new byte[512], readSimple(c, 3, 0, 512));
+        }
+    }
+
+    /** The chunks of one structured reply, up to the one with DONE. */
+    static List<RawClient.Chunk> chunks(RawClient c, long cookie) throws Exception {
+        List<RawClient.Chunk> all = new ArrayList<>();
+        RawClient.Chunk k;
+        do {
+            k = c.chunk();
+            assertEquals(cookie, k.cookie());
+            all.add(k);
+        } while ((k.flags() & REPLY_FLAG_DONE) == 0);
+        return all;
+    }
+
+    /**
+     * Structured reads of 64 KiB and more answer holes with OFFSET_HOLE chunks (no zeros on
+     * the wire) when the data is one run; the data chunk comes last, with DONE. Two runs of data,
+     * small reads and simple replies carry the zeros as before. Every answer covers the range
+     * once and reads as the image does.
+     */
+    @Test
+    void structuredReadsAnswerHolesWithHoleChunks() throws Exception {
+        VolumeRef q = new VolumeRef("local", "sparse");
+        fx.volume("sparse", "qcow2", SIZE); // 64 KiB clusters
+        nbd.add(q, null, false);
+        int k64 = 64 << 10;
+        int mib = 1 << 20;
+        byte[] a = data(k64, 21);
+        byte[] b = data(k64, 22);
+        try (RawClient c = connect("sparse", true)) {
+            c.request(CMD_WRITE, 0, 1, mib, k64, a);
+            assertEquals(0, c.simpleReply(1));
+            c.request(CMD_WRITE, 0, 2, 3L * mib, k64, b);
+            assertEquals(0, c.simpleReply(2));
+            c.request(CMD_WRITE, 0, 3, 3L * mib + 4 * k64, k64, b);
+            assertEquals(0, c.simpleReply(3));
+
+            // All holes: one hole chunk, DONE.
+            c.request(CMD_READ, 0, 10, 0, mib, null);
+            List<RawClient.Chunk> none = chunks(c, 10);
+            assertEquals(1, none.size());
+            assertEquals(REPLY_TYPE_OFFSET_HOLE, none.get(0).type());
+            ByteBuffer h = ByteBuffer.wrap(none.get(0).payload());
+            assertEquals(0, h.getLong());
+            assertEquals(mib, h.getInt());
+
+            // Hole, data, hole: two hole chunks, then the data with DONE.
+            c.request(CMD_READ, 0, 11, mib / 2, mib, null);
+            List<RawClient.Chunk> mixed = chunks(c, 11);
+            assertEquals(3, mixed.size(), "two holes and the data");
+            byte[] got = new byte[mib];
+            boolean[] covered = new boolean[mib];
+            for (RawClient.Chunk k : mixed) {
+                ByteBuffer p = ByteBuffer.wrap(k.payload());
+                int at = (int) (p.getLong() - mib / 2);
+                int len = k.type() == REPLY_TYPE_OFFSET_HOLE ? p.getInt() : p.remaining();
+                if (k.type() == REPLY_TYPE_OFFSET_DATA) {
+                    p.get(got, at, len);
+                } else {
+                    assertEquals(REPLY_TYPE_OFFSET_HOLE, k.type());
+                }
+                for (int i = at; i < at + len; i++) {
+                    assertFalse(covered[i], "byte " + i + " answered twice");
+                    covered[i] = true;
+                }
+            }
+            assertEquals(REPLY_TYPE_OFFSET_DATA, mixed.get(2).type(), "the data chunk is the last");
+            assertEquals(0, mixed.get(0).flags() & REPLY_FLAG_DONE);
+            for (boolean x : covered) {
+                assertTrue(x, "a byte not answered");
+            }
+            byte[] want = new byte[mib];
+            System.arraycopy(a, 0, want, mib / 2, k64);
+            assertArrayEquals(want, got);
+
+            // Two runs of data: one data chunk with the zeros between them.
+            c.request(CMD_READ, 0, 12, 3L * mib, 5 * k64, null);
+            List<RawClient.Chunk> two = chunks(c, 12);
+            assertEquals(1, two.size());
+            assertEquals(REPLY_TYPE_OFFSET_DATA, two.get(0).type());
+            byte[] whole = new byte[5 * k64];
+            System.arraycopy(b, 0, whole, 0, k64);
+            System.arraycopy(b, 0, whole, 4 * k64, k64);
+            assertArrayEquals(whole, java.util.Arrays.copyOfRange(two.get(0).payload(), 8, 8 + 5 * k64));
+
+            // A small read of a hole carries its zeros.
+            c.request(CMD_READ, 0, 13, 4096, 4096, null);
+            List<RawClient.Chunk> small = chunks(c, 13);
+            assertEquals(REPLY_TYPE_OFFSET_DATA, small.get(0).type());
+            assertEquals(8 + 4096, small.get(0).payload().length);
+        }
+        // Simple replies have no hole chunks: the zeros are sent.
+        try (RawClient c = connect("sparse", false)) {
+            assertArrayEquals(new byte[mib], readSimple(c, 1, 0, mib));
         }
     }
 

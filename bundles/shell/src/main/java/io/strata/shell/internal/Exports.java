@@ -29,6 +29,7 @@ final class Exports {
                 + "volume: " + e.volume() + "\n"
                 + "mode: " + (e.readOnly() ? "read-only" : "read-write") + "\n"
                 + "uri: " + e.uri() + "\n"
+                + (e.localUri().isEmpty() ? "" : "local-uri: " + e.localUri() + "\n")
                 + "state: " + e.state() + "\n"
                 + (e.message().isEmpty() ? "" : "message: " + e.message() + "\n")
                 + "clients: " + String.join(",", e.clients()) + "\n";

@@ -62,6 +62,15 @@ class ExportCommandsTest {
     }
 
     @Test
+    void infoShowsTheUnixSocketUriWhenTheServerHasOne() {
+        ExportInfo e = new ExportInfo("vm1", VolumeRef.parse("local/vm1"), false, Availability.ONLINE, "", List.of(),
+                "nbd://127.0.0.1:10809/vm1", "nbd+unix:///vm1?socket=/srv/strata/data/strata/nbd.sock");
+        assertEquals("name: vm1\nvolume: local/vm1\nmode: read-write\nuri: nbd://127.0.0.1:10809/vm1\n"
+                + "local-uri: nbd+unix:///vm1?socket=/srv/strata/data/strata/nbd.sock\n"
+                + "state: ONLINE\nclients: \n", Exports.info(e));
+    }
+
+    @Test
     void addPrintsTheExportAndListShowsClients() {
         assertEquals("name: vm1\nvolume: local/vm1\nmode: read-write\nuri: nbd://127.0.0.1:10809/vm1\n"
                 + "state: ONLINE\nclients: \n", add("local/vm1", null, false).run());
