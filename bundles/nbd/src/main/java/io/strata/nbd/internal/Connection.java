@@ -104,7 +104,11 @@ final class Connection implements Runnable {
         }
     }
 
-    private final Wire ch;
+    /** The client's socket; replaced once by its TLS layer at {@code NBD_OPT_STARTTLS}. */
+    private volatile Wire ch;
+    /** What this connection offers of TLS; set before the connection's thread starts. */
+    Tls tls = Tls.OFF;
+    private boolean tlsActive;
     private final Exports exports;
     private final Resources res;
     /** Large reads queued or in progress (and their header buffers), per connection. */
@@ -287,6 +291,14 @@ final class Connection implements Runnable {
             if (!fixed && option != OPT_EXPORT_NAME) {
                 throw new Protocol_Violation("option " + option + " from a client without fixed newstyle");
             }
+            if (tls.mode() == Tls.Mode.REQUIRE && !tlsActive && option != OPT_STARTTLS && option != OPT_ABORT) {
+                if (option == OPT_EXPORT_NAME) {
+                    throw new Protocol_Violation("NBD_OPT_EXPORT_NAME before TLS on a server that requires it");
+                }
+                error(option, REP_ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first");
+                flushOut();
+                continue;
+            }
             switch (option) {
                 case OPT_EXPORT_NAME -> {
                     Export e = exports.find(string(data, (int) length));
@@ -318,8 +330,30 @@ final class Connection implements Runnable {
                         reply(option, REP_ACK, null);
                     }
                 }
-                case OPT_STARTTLS -> error(option, REP_ERR_POLICY, "TLS is not offered; the server listens on "
-                        + "a host-local address");
+                case OPT_STARTTLS -> {
+                    if (!tls.offered()) {
+                        error(option, REP_ERR_POLICY, "TLS is not offered here");
+                    } else if (tlsActive) {
+                        error(option, REP_ERR_INVALID, "TLS is already on");
+                    } else if (length != 0) {
+                        error(option, REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+                    } else if (in.hasRemaining()) {
+                        throw new Protocol_Violation("data sent after NBD_OPT_STARTTLS before the TLS handshake");
+                    } else {
+                        reply(option, REP_ACK, null);
+                        flushOut();
+                        try {
+                            ch = tls.start(ch);
+                        } catch (IOException e) {
+                            LOG.info("nbd client {}: TLS handshake failed: {}", peer, e.getMessage());
+                            return false;
+                        }
+                        tlsActive = true;
+                        // What was negotiated in clear is forgotten (the protocol says so).
+                        structured = false;
+                        baseAllocation = false;
+                    }
+                }
                 case OPT_INFO, OPT_GO -> {
                     if (infoOrGo(option, data, (int) length)) {
                         enter();

@@ -65,11 +65,27 @@ public final class NbdComponent implements ExportService {
                     new NbdService.Limits(Math.max(1, config.max_connections()),
                             Math.max(0, config.memory_max_mb()) * (1L << 20),
                             Math.max(0, config.memory_connection_mb()) * (1L << 20)),
-                    localSocket(config));
+                    localSocket(config), tls(config));
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;
         }
+    }
+
+    /**
+     * The TLS the configuration asks for. Certificates that cannot be loaded fail the start:
+     * the server does not serve in clear text what it was told to protect.
+     */
+    static Tls tls(NbdConfig config) throws IOException {
+        Tls.Mode mode;
+        try {
+            mode = Tls.Mode.parse(config.tls());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        String dir = config.tls_dir() == null ? "" : config.tls_dir().strip();
+        Path p = dir.isEmpty() ? Path.of(System.getProperty("karaf.etc", "etc"), "nbd-tls") : Path.of(dir);
+        return Tls.load(mode, p, config.tls_verify_peer());
     }
 
     /** The Unix domain socket the configuration asks for, or null ('off', or a bad mode: logged). */

@@ -6,8 +6,21 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 /** PID {@code io.strata.nbd}: where the NBD server listens. */
 @ObjectClassDefinition(name = "Strata NBD server", description = "Network Block Device server exporting volumes")
 public @interface NbdConfig {
-    @AttributeDefinition(name = "Address", description = "Address to listen on; keep it host-local (no TLS)")
+    @AttributeDefinition(name = "Address", description = "Address to listen on; without TLS only a loopback "
+            + "address is used")
     String address() default "127.0.0.1";
+
+    @AttributeDefinition(name = "TLS", description = "off: STARTTLS refused; on: clients may start TLS; require: "
+            + "TCP clients must (the Unix socket is guarded by its mode)")
+    String tls() default "off";
+
+    @AttributeDefinition(name = "TLS certificates", description = "Directory with server-cert.pem, server-key.pem "
+            + "(PKCS#8) and ca-cert.pem; empty: etc/nbd-tls under Karaf's etc directory")
+    String tls_dir() default "";
+
+    @AttributeDefinition(name = "TLS client certificates", description = "Require a client certificate signed by "
+            + "ca-cert.pem")
+    boolean tls_verify_peer() default false;
 
     @AttributeDefinition(name = "Port", description = "TCP port (10809 is the NBD port)")
     int port() default 10809;

@@ -82,6 +82,15 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
     private final AtomicInteger connectionCount = new AtomicInteger();
     private final AtomicInteger localCount = new AtomicInteger();
+    private final Tls tls;
+
+    private static boolean loopback(String address) {
+        try {
+            return java.net.InetAddress.getByName(address).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
     private final java.util.Set<Connection> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int port;
     private volatile boolean closed;
@@ -120,6 +129,21 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     /** @param socket the Unix domain socket to listen on as well, or null for TCP only */
     NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
             boolean sendfile, Limits limits, LocalSocket socket) throws IOException {
+        this(volumes, store, address, port, handshakeTimeoutSeconds, sendfile, limits, socket, Tls.OFF);
+    }
+
+    /**
+     * @param tls what TCP clients are offered of TLS; without it the server listens on a
+     *        loopback address only, whatever {@code address} says (logged)
+     */
+    NbdService(Volumes volumes, ExportStore store, String address, int port, int handshakeTimeoutSeconds,
+            boolean sendfile, Limits limits, LocalSocket socket, Tls tls) throws IOException {
+        this.tls = requireNonNull(tls, "tls");
+        if (!tls.offered() && !loopback(address)) {
+            LOG.error("nbd: address {} is not a loopback address and TLS is off: listening on 127.0.0.1 only"
+                    + " (set tls = require, with certificates, to serve other hosts)", address);
+            address = "127.0.0.1";
+        }
         this.sendfile = sendfile;
         this.limits = requireNonNull(limits, "limits");
         BufferPool replies = new BufferPool(Resources.CHUNK, limits.memoryBytes());
@@ -233,6 +257,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 } else {
                     try {
                         made = new Connection(wires.apply(ch), this, peer, resources);
+                        if (!unix) {
+                            made.tls = tls; // the socket's mode guards local clients
+                        }
                         live.add(made);
                     } catch (IllegalStateException e) {
                         made = null; // buffers of closed connections not back yet
@@ -328,7 +355,8 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     // ---------------------------------------------------------------- ExportService
 
     private String uri(String name) {
-        return "nbd://" + address + ":" + port + "/" + name;
+        String host = address.contains(":") ? "[" + address + "]" : address;
+        return (tls.mode() == Tls.Mode.REQUIRE ? "nbds://" : "nbd://") + host + ":" + port + "/" + name;
     }
 
     /** The URI of an export through the Unix domain socket (as qemu and libnbd write it), or "". */

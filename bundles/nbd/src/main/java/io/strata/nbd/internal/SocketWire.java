@@ -164,6 +164,11 @@ final class SocketWire implements Wire {
 
     /** The socket itself, for sendfile: only while the socket is in blocking mode. */
     @Override
+    public java.net.Socket socket() {
+        return nonBlocking ? null : ch.socket();
+    }
+
+    @Override
     public WritableByteChannel sink() {
         if (nonBlocking) {
             throw new IllegalStateException("file slices are sent only through a blocking socket");

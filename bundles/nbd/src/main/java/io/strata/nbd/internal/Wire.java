@@ -37,6 +37,11 @@ interface Wire extends ByteChannel, GatheringByteChannel {
         throw new UnsupportedOperationException("this wire always blocks");
     }
 
+    /** @return the connected socket to start TLS on, or null when this wire cannot carry TLS */
+    default java.net.Socket socket() {
+        return null;
+    }
+
     static Wire of(SocketChannel ch) {
         return new SocketWire(ch);
     }
