@@ -47,52 +47,14 @@ class TlsInteropTest {
     Fixture fx;
     NbdService nbd;
 
-    static void openssl(Path dir, String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ":\n" + out);
-    }
-
-    /** A CA in {@code dir}: ca-cert.pem, ca-key.pem. */
-    static void ca(Path dir, String name) throws Exception {
-        Files.createDirectories(dir);
-        openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "ca-key.pem", "-out", "ca-cert.pem", "-days", "3", "-subj", "/CN=" + name,
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-    }
-
-    /** A key and certificate signed by the CA in {@code caDir}, as {@code <prefix>-key.pem} and {@code -cert.pem}. */
-    static void leaf(Path caDir, Path dir, String prefix, String cn, String ext) throws Exception {
-        Files.createDirectories(dir);
-        Path extFile = dir.resolve(prefix + ".ext");
-        Files.writeString(extFile, ext + "\n");
-        openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                prefix + "-key.pem", "-out", prefix + ".csr", "-subj", "/CN=" + cn);
-        openssl(dir, "x509", "-req", "-in", prefix + ".csr", "-CA", caDir.resolve("ca-cert.pem").toString(),
-                "-CAkey", caDir.resolve("ca-key.pem").toString(), "-CAcreateserial", "-out", prefix + "-cert.pem",
-                "-days", "3", "-extfile", extFile.toString());
-    }
-
     @BeforeAll
     static void makeCertificates() throws Exception {
         Assumptions.assumeTrue(has("openssl"), "openssl is needed");
-        Path ca = certs.resolve("ca");
-        ca(ca, "strata-test-ca");
-        server = certs.resolve("server");
-        leaf(ca, server, "server", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                + "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth");
-        Files.copy(ca.resolve("ca-cert.pem"), server.resolve("ca-cert.pem"));
-        client = certs.resolve("client");
-        Files.createDirectories(client);
-        Files.copy(ca.resolve("ca-cert.pem"), client.resolve("ca-cert.pem"));
-        clientWithCert = certs.resolve("client-cert");
-        leaf(ca, clientWithCert, "client", "hypervisor-1",
-                "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth");
-        Files.copy(ca.resolve("ca-cert.pem"), clientWithCert.resolve("ca-cert.pem"));
-        stranger = certs.resolve("stranger");
-        ca(stranger, "somebody-else");
+        io.strata.testing.TestCertificates t = io.strata.testing.TestCertificates.make(certs);
+        server = t.server;
+        client = t.client;
+        clientWithCert = t.clientWithCert;
+        stranger = t.stranger;
     }
 
     void start(Tls.Mode mode, boolean verifyPeer) throws Exception {

@@ -18,7 +18,8 @@ final class Exports {
     static ExportService require(ExportService exports) {
         if (exports == null) {
             throw new StorageException(ErrorCode.UNSUPPORTED,
-                    "the NBD server is not installed (feature:install strata-nbd)");
+                    "the NBD server is not running: feature strata-nbd is not installed, or its configuration"
+                            + " (etc/io.strata.nbd.cfg) was refused; the log says why");
         }
         return exports;
     }

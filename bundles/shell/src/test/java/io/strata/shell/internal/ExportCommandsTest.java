@@ -105,7 +105,8 @@ class ExportCommandsTest {
     @Test
     void withoutTheNbdServerTheCommandsSaySo() {
         ExportListCommand list = new ExportListCommand();
-        assertEquals("Error executing command: UNSUPPORTED: the NBD server is not installed "
-                + "(feature:install strata-nbd)\n", Shell.errorOutput(list));
+        assertEquals("Error executing command: UNSUPPORTED: the NBD server is not running: feature strata-nbd"
+                + " is not installed, or its configuration (etc/io.strata.nbd.cfg) was refused; the log says why\n",
+                Shell.errorOutput(list));
     }
 }
