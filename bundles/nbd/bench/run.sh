@@ -10,7 +10,10 @@
 # p99 completion latency per row and the ratios Strata/qemu-nbd and Strata/nbdkit.
 #
 # Usage: bundles/nbd/bench/run.sh   (RUNTIME=10 SIZE=1G REPEAT=1 ROWS="randread randwrite read write" by default;
-#        REPEAT=5 alternates the servers over five rounds and prints medians)
+#        REPEAT=5 alternates the servers over five rounds and prints medians;
+#        TRANSPORT=unix connects every server through a Unix domain socket (Strata's own,
+#        qemu-nbd -k, nbdkit -U) instead of TCP; JOBS=4 runs four fio jobs, each on its own
+#        connection to the one export (CAN_MULTI_CONN), sequential jobs on their own quarter)
 # Needs: a built distribution (mvn install), fio, qemu-utils, nbdkit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -19,6 +22,8 @@ SIZE="${SIZE:-1G}"
 RAMP=2                                       # seconds of each fio run before it measures
 REPEAT="${REPEAT:-1}"                        # rounds; the table shows the median of each figure
 ROWS="${ROWS:-randread randwrite read write}" # a subset of the rows, e.g. ROWS=read
+TRANSPORT="${TRANSPORT:-tcp}"                # tcp or unix
+JOBS="${JOBS:-1}"                            # fio jobs, one connection each
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
 SSH_PORT=8199
@@ -56,19 +61,34 @@ export STRATA_RUN="$WORK/run" STRATA_NO_BUILD=1
 "$ROOT/strata" client "storage:export-add local/bench" >/dev/null
 
 qemu-img create -q -f vpc -o subformat=dynamic "$WORK/q.vhd" "$SIZE"
-qemu-nbd -f vpc -t -x vol -b 127.0.0.1 -p "$P_QEMU" "$WORK/q.vhd" &
-pids+=($!)
 truncate -s "$SIZE" "$WORK/r.raw"
-nbdkit -f -i 127.0.0.1 -p "$P_NBDKIT" file "$WORK/r.raw" &
-pids+=($!)
+if [[ "$TRANSPORT" == unix ]]; then
+    qemu-nbd -f vpc -t -x vol -k "$WORK/qemu.sock" "$WORK/q.vhd" &
+    pids+=($!)
+    nbdkit -f -U "$WORK/nbdkit.sock" file "$WORK/r.raw" &
+    pids+=($!)
+    declare -A URI=([strata]="nbd+unix:///bench?socket=$WORK/run/data/strata/nbd.sock"
+        [qemu-nbd]="nbd+unix:///vol?socket=$WORK/qemu.sock" [nbdkit]="nbd+unix:///?socket=$WORK/nbdkit.sock")
+else
+    qemu-nbd -f vpc -t -x vol -b 127.0.0.1 -p "$P_QEMU" "$WORK/q.vhd" &
+    pids+=($!)
+    nbdkit -f -i 127.0.0.1 -p "$P_NBDKIT" file "$WORK/r.raw" &
+    pids+=($!)
+    declare -A URI=([strata]="nbd://127.0.0.1:$P_STRATA/bench" [qemu-nbd]="nbd://127.0.0.1:$P_QEMU/vol"
+        [nbdkit]="nbd://127.0.0.1:$P_NBDKIT/")
+fi
 sleep 2
-
-declare -A URI=([strata]="nbd://127.0.0.1:$P_STRATA/bench" [qemu-nbd]="nbd://127.0.0.1:$P_QEMU/vol"
-    [nbdkit]="nbd://127.0.0.1:$P_NBDKIT/")
 WORKLOADS=("randread 4k 32" "randwrite 4k 32" "read 1M 8" "write 1M 8")
 
+BYTES=$(numfmt --from=iec "$SIZE")
 run_fio() { # uri rw bs qd json
-    fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" --iodepth="$4" --size="$SIZE" \
+    local jobs=()
+    if ((JOBS > 1)); then # each job its own connection; sequential ones on their own part
+        jobs=(--numjobs="$JOBS" --group_reporting --size=$((BYTES / JOBS)) --offset_increment=$((BYTES / JOBS)))
+    else
+        jobs=(--size="$SIZE")
+    fi
+    fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" --iodepth="$4" "${jobs[@]}" \
         --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --output-format=json --output="$5" >/dev/null
 }
 
@@ -99,7 +119,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     done
 done
 
-python3 - "$WORK" "$REPEAT" "$ROWS" "$RAMP" <<'PY'
+TRANSPORT="$TRANSPORT" JOBS="$JOBS" python3 - "$WORK" "$REPEAT" "$ROWS" "$RAMP" <<'PY'
 import json, statistics, sys
 work, repeat, wanted, ramp = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), float(sys.argv[4])
 rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
@@ -116,6 +136,8 @@ def one(server, rw, r):
 def fig(server, rw):
     runs = [one(server, rw, r) for r in range(1, repeat + 1)]
     return tuple(statistics.median(x[i] for x in runs) for i in range(4)), [x[0] for x in runs]
+import os
+print(f"transport {os.environ.get('TRANSPORT', 'tcp')}, fio jobs (connections) {os.environ.get('JOBS', '1')}")
 print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9} {'CPU s/GiB':>10}"
       + ("   (medians of %d rounds)" % repeat if repeat > 1 else ""))
 for rw, label in rows:
