@@ -120,7 +120,7 @@ for ((r = 1; r <= REPEAT; r++)); do
 done
 
 TRANSPORT="$TRANSPORT" JOBS="$JOBS" python3 - "$WORK" "$REPEAT" "$ROWS" "$RAMP" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 work, repeat, wanted, ramp = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), float(sys.argv[4])
 rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
         ("read", "1M sequential read QD8"), ("write", "1M sequential write QD8")]
@@ -130,7 +130,8 @@ def one(server, rw, r):
     side = j["read"] if rw in ("randread", "read") else j["write"]
     p99 = side["clat_ns"]["percentile"].get("99.000000", 0) / 1000.0
     ticks = int(open(f"{work}/{server}-{rw}-{r}.cpu").read())
-    total = j["job_runtime"] / 1000.0 + ramp  # the CPU was counted over the ramp too
+    # The CPU was counted over the ramp too; with group_reporting job_runtime sums the jobs.
+    total = j["job_runtime"] / 1000.0 / int(os.environ.get("JOBS", "1")) + ramp
     cpu = ticks / 100.0 / (side["bw_bytes"] * total / 1073741824.0) if side["bw_bytes"] else 0
     return side["iops"], side["bw_bytes"] / 1048576.0, p99, cpu
 def fig(server, rw):
