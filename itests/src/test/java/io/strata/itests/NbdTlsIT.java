@@ -65,6 +65,12 @@ public class NbdTlsIT {
                 export.get("local-uri")));
         assertTrue(local, local.contains("read 65536/65536") && !local.contains("failed"));
         karaf.ok("storage:export-remove tv");
+        // One export that requires TLS, through the shell: saved and shown so.
+        karaf.ok("storage:volume-create local tv2 1M");
+        Map<String, String> secure = keyValues(karaf.ok("storage:export-add --tls local/tv2"));
+        assertEquals("required", secure.get("tls"));
+        assertEquals("nbds://127.0.0.1:" + karaf.nbdPort + "/tv2", secure.get("uri"));
+        karaf.ok("storage:export-remove tv2");
 
         // Certificates that cannot be loaded: no NBD server (not one in clear), and why.
         Files.delete(certs.server.resolve("server-key.pem"));

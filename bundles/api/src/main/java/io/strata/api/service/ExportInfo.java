@@ -18,10 +18,12 @@ import java.util.List;
  * @param localUri how a client on this host reaches it through the server's Unix domain socket,
  *        e.g. {@code nbd+unix:///vm1?socket=/var/lib/strata/nbd.sock}, or "" when the server
  *        has none (since 1.4)
+ * @param tlsRequired whether TCP clients must start TLS before they may use this export
+ *        (since 1.4)
  * @since 1.2
  */
 public record ExportInfo(String name, VolumeRef volume, boolean readOnly, Availability state, String message,
-        List<String> clients, String uri, String localUri) {
+        List<String> clients, String uri, String localUri, boolean tlsRequired) {
     /** Checks the components and copies the client list. */
     public ExportInfo {
         requireNonNull(name, "name");
@@ -33,9 +35,9 @@ public record ExportInfo(String name, VolumeRef volume, boolean readOnly, Availa
         requireNonNull(localUri, "localUri");
     }
 
-    /** An export reachable over TCP only (the constructor of 1.2). */
+    /** An export reachable over TCP only, without TLS (the constructor of 1.2). */
     public ExportInfo(String name, VolumeRef volume, boolean readOnly, Availability state, String message,
             List<String> clients, String uri) {
-        this(name, volume, readOnly, state, message, clients, uri, "");
+        this(name, volume, readOnly, state, message, clients, uri, "", false);
     }
 }

@@ -24,6 +24,23 @@ public interface ExportService {
      */
     ExportInfo add(VolumeRef volume, String name, boolean readOnly);
 
+    /**
+     * Exports a volume that TCP clients may use only after starting TLS (clients through the
+     * server's Unix domain socket are guarded by its permissions instead).
+     *
+     * @param tlsRequired false: as {@link #add(VolumeRef, String, boolean)}
+     * @throws StorageException as {@link #add(VolumeRef, String, boolean)}; {@code UNSUPPORTED}
+     *         when the server offers no TLS
+     * @since 1.4
+     */
+    default ExportInfo add(VolumeRef volume, String name, boolean readOnly, boolean tlsRequired) {
+        if (tlsRequired) {
+            throw new StorageException(io.strata.api.ErrorCode.UNSUPPORTED,
+                    "this NBD server cannot require TLS for one export");
+        }
+        return add(volume, name, readOnly);
+    }
+
     /** @return every export, by name */
     List<ExportInfo> list();
 

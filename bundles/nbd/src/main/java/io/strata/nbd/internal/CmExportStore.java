@@ -35,10 +35,13 @@ final class CmExportStore implements ExportStore {
             if (d == null || !(d.get("name") instanceof String name) || !(d.get("volume") instanceof String vol)) {
                 continue;
             }
-            Object ro = d.get("readOnly");
-            out.add(new Saved(name, vol, ro instanceof Boolean b ? b : Boolean.parseBoolean(String.valueOf(ro))));
+            out.add(new Saved(name, vol, flag(d.get("readOnly")), flag(d.get("tlsRequired"))));
         }
         return out;
+    }
+
+    private static boolean flag(Object o) {
+        return o instanceof Boolean b ? b : Boolean.parseBoolean(String.valueOf(o));
     }
 
     @Override
@@ -49,6 +52,7 @@ final class CmExportStore implements ExportStore {
             p.put("name", e.name());
             p.put("volume", e.volume());
             p.put("readOnly", e.readOnly());
+            p.put("tlsRequired", e.tlsRequired());
             c.update(p);
         } catch (IOException ex) {
             throw new StorageException(ErrorCode.IO_ERROR, "cannot save export " + e.name() + ": " + ex.getMessage(),

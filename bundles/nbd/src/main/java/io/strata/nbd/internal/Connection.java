@@ -108,6 +108,8 @@ final class Connection implements Runnable {
     private volatile Wire ch;
     /** What this connection offers of TLS; set before the connection's thread starts. */
     Tls tls = Tls.OFF;
+    /** Came through the Unix domain socket; set before the connection's thread starts. */
+    boolean local;
     private boolean tlsActive;
     private final Exports exports;
     private final Resources res;
@@ -305,6 +307,10 @@ final class Connection implements Runnable {
                     if (e == null || !available(e)) {
                         throw new Protocol_Violation("NBD_OPT_EXPORT_NAME for an unknown or unavailable export");
                     }
+                    if (needsTls(e)) {
+                        throw new Protocol_Violation("NBD_OPT_EXPORT_NAME without TLS for export " + e.name
+                                + ", which requires it");
+                    }
                     export = e;
                     out.putLong(size()).putShort((short) transmissionFlags());
                     if (!noZeroes) {
@@ -376,6 +382,15 @@ final class Connection implements Runnable {
         }
     }
 
+    /**
+     * Whether this connection must start TLS before it may use the export: over TCP (whose
+     * connections carry the server's TLS settings; those through the Unix domain socket carry
+     * none, the socket's mode guards them), without TLS on yet.
+     */
+    private boolean needsTls(Export e) {
+        return e.tlsRequired && !tlsActive && !local;
+    }
+
     /** The session is the export's from here: listed as its client before the client hears it may start. */
     private void enter() {
         transmitting = true;
@@ -418,6 +433,10 @@ final class Connection implements Runnable {
         Export e = exports.find(name);
         if (e == null) {
             error(option, REP_ERR_UNKNOWN, "no export named '" + name + "'");
+            return false;
+        }
+        if (needsTls(e)) {
+            error(option, REP_ERR_TLS_REQD, "export '" + e.name + "' requires TLS: send NBD_OPT_STARTTLS first");
             return false;
         }
         long size;

@@ -26,6 +26,8 @@ final class Export {
     final String name;
     final VolumeRef volume;
     final boolean readOnly;
+    /** TCP clients must start TLS before they may use it. */
+    final boolean tlsRequired;
     private final Volumes volumes;
     final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
@@ -35,9 +37,14 @@ final class Export {
     private boolean removed;
 
     Export(String name, VolumeRef volume, boolean readOnly, Volumes volumes) {
+        this(name, volume, readOnly, false, volumes);
+    }
+
+    Export(String name, VolumeRef volume, boolean readOnly, boolean tlsRequired, Volumes volumes) {
         this.name = requireNonNull(name, "name");
         this.volume = requireNonNull(volume, "volume");
         this.readOnly = readOnly;
+        this.tlsRequired = tlsRequired;
         this.volumes = requireNonNull(volumes, "volumes");
     }
 
@@ -140,6 +147,6 @@ final class Export {
         clients.sort(null);
         boolean online = disk != null;
         return new ExportInfo(name, volume, readOnly, online ? Availability.ONLINE : Availability.UNAVAILABLE,
-                online ? "" : problem.isEmpty() ? "not opened yet" : problem, clients, uri, localUri);
+                online ? "" : problem.isEmpty() ? "not opened yet" : problem, clients, uri, localUri, tlsRequired);
     }
 }

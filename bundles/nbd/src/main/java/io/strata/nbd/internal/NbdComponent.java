@@ -116,6 +116,11 @@ public final class NbdComponent implements ExportService {
     }
 
     @Override
+    public ExportInfo add(VolumeRef volume, String name, boolean readOnly, boolean tlsRequired) {
+        return nbd.add(volume, name, readOnly, tlsRequired);
+    }
+
+    @Override
     public List<ExportInfo> list() {
         return nbd.list();
     }

@@ -159,7 +159,11 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         deviceIo.allowCoreThreadTimeOut(true);
         for (ExportStore.Saved s : store.load()) {
             try {
-                Export e = new Export(s.name(), VolumeRef.parse(s.volume()), s.readOnly(), volumes);
+                Export e = new Export(s.name(), VolumeRef.parse(s.volume()), s.readOnly(), s.tlsRequired(), volumes);
+                if (e.tlsRequired && !tls.offered()) {
+                    LOG.warn("nbd: export {} requires TLS and tls = off: only the Unix domain socket can serve it",
+                            e.name);
+                }
                 exports.put(e.name, e);
                 e.tryOpen();
             } catch (StorageException e) {
@@ -257,8 +261,10 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 } else {
                     try {
                         made = new Connection(wires.apply(ch), this, peer, resources);
-                        if (!unix) {
-                            made.tls = tls; // the socket's mode guards local clients
+                        if (unix) {
+                            made.local = true; // the socket's mode guards local clients
+                        } else {
+                            made.tls = tls;
                         }
                         live.add(made);
                     } catch (IllegalStateException e) {
@@ -354,9 +360,10 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
 
     // ---------------------------------------------------------------- ExportService
 
-    private String uri(String name) {
+    private String uri(String name, boolean tlsRequired) {
         String host = address.contains(":") ? "[" + address + "]" : address;
-        return (tls.mode() == Tls.Mode.REQUIRE ? "nbds://" : "nbd://") + host + ":" + port + "/" + name;
+        boolean secure = tls.mode() == Tls.Mode.REQUIRE || tlsRequired;
+        return (secure ? "nbds://" : "nbd://") + host + ":" + port + "/" + name;
     }
 
     /** The URI of an export through the Unix domain socket (as qemu and libnbd write it), or "". */
@@ -365,12 +372,21 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     }
 
     private ExportInfo info(Export e) {
-        return e.info(uri(e.name), localUri(e.name));
+        return e.info(uri(e.name, e.tlsRequired), localUri(e.name));
     }
 
     @Override
     public ExportInfo add(VolumeRef volume, String name, boolean readOnly) {
+        return add(volume, name, readOnly, false);
+    }
+
+    @Override
+    public ExportInfo add(VolumeRef volume, String name, boolean readOnly, boolean tlsRequired) {
         requireNonNull(volume, "volume");
+        if (tlsRequired && !tls.offered()) {
+            throw new StorageException(ErrorCode.UNSUPPORTED, "the NBD server offers no TLS (tls = off in "
+                    + "etc/io.strata.nbd.cfg): an export cannot require it");
+        }
         String n = name == null || name.isBlank() ? volume.volume() : name;
         Names.check("export", n);
         Export e;
@@ -385,17 +401,18 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                             + " is already exported as '" + x.name + "'");
                 }
             }
-            e = new Export(n, volume, readOnly, volumes);
+            e = new Export(n, volume, readOnly, tlsRequired, volumes);
             e.disk(); // opened now: a volume that cannot be served is refused, not saved
             try {
-                store.save(new ExportStore.Saved(n, volume.toString(), readOnly));
+                store.save(new ExportStore.Saved(n, volume.toString(), readOnly, tlsRequired));
             } catch (StorageException ex) {
                 e.close();
                 throw ex;
             }
             exports.put(n, e);
         }
-        LOG.info("nbd: exported {} as {}{}", volume, n, readOnly ? " (read-only)" : "");
+        LOG.info("nbd: exported {} as {}{}{}", volume, n, readOnly ? " (read-only)" : "",
+                tlsRequired ? " (TLS required)" : "");
         return info(e);
     }
 

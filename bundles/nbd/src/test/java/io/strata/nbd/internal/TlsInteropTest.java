@@ -190,6 +190,63 @@ class TlsInteropTest {
         }
     }
 
+    /**
+     * With {@code tls = on} one export can require TLS: TCP clients without it are refused that
+     * export (TLS_REQD, or the connection closed for EXPORT_NAME) and served the others; with
+     * TLS, or through the Unix domain socket, it is served. The requirement is saved with the
+     * export, and a server without TLS refuses to make such an export.
+     */
+    @Test
+    void oneExportCanRequireTls() throws Exception {
+        Assumptions.assumeTrue(has("nbdinfo") && has("qemu-io"), "nbdinfo and qemu-io are needed");
+        start(Tls.Mode.ON, false);
+        fx.volume("secret", "raw", SIZE);
+        io.strata.api.service.ExportInfo info = nbd.add(new VolumeRef("local", "secret"), null, false, true);
+        assertTrue(info.tlsRequired());
+        assertTrue(info.uri().startsWith("nbds://"), info.uri());
+        assertTrue(!nbd.info("vol").tlsRequired() && nbd.info("vol").uri().startsWith("nbd://"));
+        String plain = "nbd://127.0.0.1:" + nbd.port() + "/";
+
+        InteropTest.Result refused = run(List.of("nbdinfo", "--size", plain + "secret"));
+        assertNotEquals(0, refused.exit(), refused.output());
+        assertTrue(refused.output().toLowerCase().contains("tls"), refused.output());
+        InteropTest.Result q = run(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x41 0 4096", plain + "secret"));
+        assertNotEquals(0, q.exit(), q.output());
+        assertTrue(q.output().contains("requires TLS"), q.output());
+        assertEquals(Long.toString(SIZE), ok("nbdinfo", "--size", plain + "vol").strip());
+        assertEquals(Long.toString(SIZE), ok("nbdinfo", "--size",
+                "nbds://127.0.0.1:" + nbd.port() + "/secret?tls-certificates=" + client).strip());
+        assertEquals(Long.toString(SIZE),
+                ok("nbdinfo", "--size", "nbd+unix:///secret?socket=" + nbd.socketPath()).strip());
+        try (RawClient c = new RawClient(nbd.port()).hello()) {
+            c.option(OPT_GO, RawClient.goData("secret"));
+            assertEquals(REP_ERR_TLS_REQD, c.reply().type());
+            c.option(OPT_EXPORT_NAME, "secret".getBytes());
+            assertTrue(c.closedByServer());
+        }
+        try (VirtualDisk d = fx.volumes.open(new VolumeRef("local", "secret"), true)) {
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            d.read(b, 0);
+            assertArrayEquals(new byte[4096], b.array(), "a refused client wrote");
+        }
+        // Saved with the export: a restarted server still requires it.
+        nbd.close();
+        nbd = new NbdService(fx.volumes, fx.store, "127.0.0.1", 0, 30, true, NbdService.Limits.DEFAULT, null,
+                Tls.load(Tls.Mode.ON, server, false));
+        fx.server = nbd;
+        assertTrue(nbd.info("secret").tlsRequired());
+        assertTrue(!nbd.info("vol").tlsRequired());
+        // A server without TLS cannot promise it.
+        try (Fixture off = new Fixture(Files.createDirectories(tmp.resolve("off")))) {
+            off.volume("v", "raw", 1 << 20);
+            NbdService s = off.start();
+            io.strata.api.StorageException e = assertThrows(io.strata.api.StorageException.class,
+                    () -> s.add(new VolumeRef("local", "v"), null, false, true));
+            assertEquals(io.strata.api.ErrorCode.UNSUPPORTED, e.code());
+            assertTrue(s.list().isEmpty());
+        }
+    }
+
     @Test
     void badCertificatesFailTheStartWithTheReason() throws Exception {
         Path empty = Files.createDirectories(tmp.resolve("empty"));

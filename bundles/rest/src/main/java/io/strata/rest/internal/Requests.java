@@ -48,7 +48,7 @@ final class Requests {
     record SnapshotCreate(String name) {
     }
 
-    record ExportCreate(String name, String datastore, String volume, Boolean readOnly) {
+    record ExportCreate(String name, String datastore, String volume, Boolean readOnly, Boolean tlsRequired) {
     }
 
     record QosUpdate(Long iops, Long readIops, Long writeIops, Long bps, Double burstSeconds) {

@@ -226,7 +226,7 @@ public final class StorageApi {
     // ---- exports
 
     static String etag(ExportInfo e) {
-        return ETags.of("export", e.name(), e.volume(), e.readOnly());
+        return ETags.of("export", e.name(), e.volume(), e.readOnly(), e.tlsRequired());
     }
 
     @GET
@@ -245,7 +245,7 @@ public final class StorageApi {
         var ref = Params.volume(required(b.datastore(), "datastore"), required(b.volume(), "volume"));
         String name = Params.name("export", b.name() == null ? ref.volume() : b.name());
         return idempotency.run(VolumeApi.user(ctx), key, Idempotency.fingerprint("POST exports", b), () -> {
-            ExportInfo e = s.exports().add(ref, name, flag(b.readOnly()));
+            ExportInfo e = s.exports().add(ref, name, flag(b.readOnly()), flag(b.tlsRequired()));
             return Response.created(URI.create("exports/" + name)).entity(e)
                     .tag(VolumeApi.unquoted(etag(e))).build();
         });

@@ -23,6 +23,10 @@ public class ExportAddCommand extends StorageCommand {
     @Option(name = "--read-only", aliases = "-r", description = "Clients may only read")
     boolean readOnly;
 
+    @Option(name = "--tls", description = "TCP clients must start TLS before they may use the export (the NBD "
+            + "server needs tls = on or require in etc/io.strata.nbd.cfg)")
+    boolean tls;
+
     @Argument(index = 0, name = "volume", description = "The volume as <datastore>/<volume>", required = true)
     @Completion(VolumeRefCompleter.class)
     String volume;
@@ -33,6 +37,6 @@ public class ExportAddCommand extends StorageCommand {
 
     @Override
     String run() {
-        return Exports.info(Exports.require(exports).add(VolumeRef.parse(volume), name, readOnly));
+        return Exports.info(Exports.require(exports).add(VolumeRef.parse(volume), name, readOnly, tls));
     }
 }

@@ -31,6 +31,7 @@ final class Exports {
                 + "mode: " + (e.readOnly() ? "read-only" : "read-write") + "\n"
                 + "uri: " + e.uri() + "\n"
                 + (e.localUri().isEmpty() ? "" : "local-uri: " + e.localUri() + "\n")
+                + (e.tlsRequired() ? "tls: required\n" : "")
                 + "state: " + e.state() + "\n"
                 + (e.message().isEmpty() ? "" : "message: " + e.message() + "\n")
                 + "clients: " + String.join(",", e.clients()) + "\n";

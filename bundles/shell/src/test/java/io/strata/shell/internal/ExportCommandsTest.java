@@ -1,6 +1,7 @@
 package io.strata.shell.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
@@ -64,10 +65,23 @@ class ExportCommandsTest {
     @Test
     void infoShowsTheUnixSocketUriWhenTheServerHasOne() {
         ExportInfo e = new ExportInfo("vm1", VolumeRef.parse("local/vm1"), false, Availability.ONLINE, "", List.of(),
-                "nbd://127.0.0.1:10809/vm1", "nbd+unix:///vm1?socket=/srv/strata/data/strata/nbd.sock");
+                "nbd://127.0.0.1:10809/vm1", "nbd+unix:///vm1?socket=/srv/strata/data/strata/nbd.sock", false);
         assertEquals("name: vm1\nvolume: local/vm1\nmode: read-write\nuri: nbd://127.0.0.1:10809/vm1\n"
                 + "local-uri: nbd+unix:///vm1?socket=/srv/strata/data/strata/nbd.sock\n"
                 + "state: ONLINE\nclients: \n", Exports.info(e));
+    }
+
+    @Test
+    void anExportThatRequiresTlsSaysSoAndAServerWithoutPerExportTlsRefuses() {
+        ExportInfo e = new ExportInfo("vm1", VolumeRef.parse("local/vm1"), false, Availability.ONLINE, "", List.of(),
+                "nbds://127.0.0.1:10809/vm1", "", true);
+        assertEquals("name: vm1\nvolume: local/vm1\nmode: read-write\nuri: nbds://127.0.0.1:10809/vm1\n"
+                + "tls: required\nstate: ONLINE\nclients: \n", Exports.info(e));
+        ExportAddCommand c = add("local/vm1", null, false);
+        c.tls = true;
+        assertEquals("Error executing command: UNSUPPORTED: this NBD server cannot require TLS for one export\n",
+                Shell.errorOutput(c));
+        assertTrue(fake.exports.isEmpty());
     }
 
     @Test
