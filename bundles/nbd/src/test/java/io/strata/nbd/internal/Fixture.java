@@ -206,6 +206,15 @@ final class Fixture implements AutoCloseable {
         return server;
     }
 
+    /** Every byte of volume {@code local/<name>}, read through a fresh read-only handle. */
+    byte[] image(String volume) {
+        try (VirtualDisk d = volumes.open(new VolumeRef("local", volume), true)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) d.virtualSize());
+            d.read(b, 0);
+            return b.array();
+        }
+    }
+
     /** The export's URI through the server's Unix domain socket. */
     String unixUri(String export) {
         return "nbd+unix:///" + export + "?socket=" + server.socketPath();

@@ -79,13 +79,6 @@ class InteropTest {
         return r.output();
     }
 
-    byte[] image(String volume) {
-        try (VirtualDisk d = fx.volumes.open(new VolumeRef("local", volume), true)) {
-            ByteBuffer b = ByteBuffer.allocate((int) d.virtualSize());
-            d.read(b, 0);
-            return b.array();
-        }
-    }
 
     @Test
     void qemuIoPatternsDiscardAndWriteZeroesAtOddOffsetsAndTheEnd() throws Exception {
@@ -107,7 +100,7 @@ class InteropTest {
                     fx.uri(vol));
             assertFalse(out.contains("failed") || out.contains("error"), vol + ":\n" + out);
             assertTrue(out.contains("wrote 5000/5000 bytes at offset 1000"), out);
-            byte[] img = image(vol);
+            byte[] img = fx.image(vol);
             for (int i = 1000; i < 6000; i++) {
                 assertEquals((byte) 0xab, img[i], "byte " + i);
             }
@@ -177,7 +170,7 @@ class InteropTest {
         Path out = tmp.resolve("out.raw");
         ok("nbdcopy", fx.uri("vhd"), out.toString());
         assertArrayEquals(src, Files.readAllBytes(out));
-        assertArrayEquals(src, image("vhd"));
+        assertArrayEquals(src, fx.image("vhd"));
     }
 
     @Test

@@ -91,13 +91,6 @@ class TlsInteropTest {
         return cmd;
     }
 
-    byte[] image() {
-        try (VirtualDisk d = fx.volumes.open(VOL, true)) {
-            ByteBuffer b = ByteBuffer.allocate((int) d.virtualSize());
-            d.read(b, 0);
-            return b.array();
-        }
-    }
 
     @Test
     void aTlsOnlyServerServesTheRightCertificateAndNothingToOthers() throws Exception {
@@ -112,7 +105,7 @@ class TlsInteropTest {
         assertEquals(Long.toString(SIZE), ok("nbdinfo", "--size", nbds(client)).strip());
         Path copy = tmp.resolve("copy.raw");
         ok("nbdcopy", nbds(client), copy.toString());
-        byte[] before = image();
+        byte[] before = fx.image("vol");
         assertArrayEquals(before, Files.readAllBytes(copy));
         assertEquals((byte) 0x5a, before[1048576]);
 
@@ -133,7 +126,7 @@ class TlsInteropTest {
         InteropTest.Result plainQemu = run(qemuIo(null, "write -P 0x22 0 65536"));
         assertNotEquals(0, plainQemu.exit(), plainQemu.output());
         assertTrue(plainQemu.output().contains("requires TLS"), plainQemu.output()); // the server's message
-        assertArrayEquals(before, image(), "a refused client changed the volume");
+        assertArrayEquals(before, fx.image("vol"), "a refused client changed the volume");
 
         // The protocol itself: before STARTTLS every option but ABORT is refused as TLS_REQD,
         // and NBD_OPT_EXPORT_NAME (which has no error reply) ends the connection.
@@ -160,7 +153,7 @@ class TlsInteropTest {
         assertTrue(out.contains("wrote 65536/65536"), out);
         InteropTest.Result without = run(qemuIo(client, "write -P 0x6c 0 65536"));
         assertNotEquals(0, without.exit(), without.output());
-        assertEquals((byte) 0x6b, image()[0]);
+        assertEquals((byte) 0x6b, fx.image("vol")[0]);
     }
 
     @Test

@@ -9,9 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.strata.api.format.VirtualDisk;
 import io.strata.api.service.VolumeRef;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -59,13 +57,6 @@ class UnixSocketInteropTest {
         fx.close();
     }
 
-    private byte[] image(String volume) {
-        try (VirtualDisk d = fx.volumes.open(new VolumeRef("local", volume), true)) {
-            ByteBuffer b = ByteBuffer.allocate((int) d.virtualSize());
-            d.read(b, 0);
-            return b.array();
-        }
-    }
 
     @Test
     void qemuIoWritesAndReadsThroughTheSocket() throws Exception {
@@ -78,7 +69,7 @@ class UnixSocketInteropTest {
         assertFalse(out.contains("failed"), out);
         assertTrue(out.contains("wrote 1048576/1048576 bytes at offset 65536"), out);
         assertTrue(nbd.holeReplies() >= holesBefore + 2, "qemu-io's reads of holes were sent as zeros");
-        byte[] img = image("qcow");
+        byte[] img = fx.image("qcow");
         assertEquals((byte) 0x3c, img[65536]);
         assertEquals((byte) 0x3c, img[65536 + 1048575]);
         assertEquals(0, img[65536 + 1048576]);
@@ -106,7 +97,7 @@ class UnixSocketInteropTest {
         // Sparse: the holes were not written out as zeros.
         long allocated = Long.parseLong(ok("stat", "-c", "%b", out.toString()).strip()) * 512;
         assertTrue(allocated < 8L << 20, "nbdcopy wrote " + allocated + " bytes of a 2 MiB volume's data");
-        assertArrayEquals(src, image("vhd"));
+        assertArrayEquals(src, fx.image("vhd"));
 
         // Without block status nbdcopy reads every byte: the server answers the holes of its
         // large reads with hole chunks (structured replies), the data run as data.
