@@ -35,10 +35,14 @@ import org.junit.Test;
  * <li>Flushed patterns in a dynamic VHD (block allocations), a fixed VHD and a raw image;
  * kill -9 with the handles open; after the restart every volume is READY and both Strata
  * (a read-only handle) and qemu-img / the raw file return the patterns.</li>
+ * <li>The same for a qcow2 volume, whose flushed writes fill clusters only in part.</li>
  * <li>A flushed pattern, then a long unflushed stream of 64 KiB writes (allocating
- * blocks) into the dynamic VHD, killed in the middle: after the restart the flushed data
- * is intact, the image opens in Strata and in qemu-img, and every chunk of the streamed
- * region is either all zeros or exactly what was written, never anything else.</li>
+ * blocks) into the dynamic VHD, and at the same time a stream of 4 KiB writes into the
+ * qcow2 volume, each allocating a cluster it fills in part, killed in the middle: after
+ * the restart the flushed data is intact, the images open in Strata and in qemu-img,
+ * {@code qemu-img check} finds no corruption in the qcow2 image, and every chunk of the
+ * streamed regions is either all zeros or exactly what was written, never anything
+ * else.</li>
  * </ol>
  */
 public class FlushedWriteKillIT {
@@ -76,6 +80,9 @@ public class FlushedWriteKillIT {
         karaf.ok("storage:volume-create --provisioning thick local fix 16M");
         formats.put("local/fix", "vhd");
         offsets.put("local/fix", new long[] {0, 8 * MIB + 3, 16 * MIB - 4096});
+        karaf.ok("storage:volume-create --format qcow2 local q2 64M");
+        formats.put("local/q2", "qcow2");
+        offsets.put("local/q2", new long[] {0, 2 * MIB - 100, 5 * MIB + 7, 64 * MIB - 4096});
         karaf.ok("storage:volume-create --format raw local raw 16M");
         formats.put("local/raw", "raw");
         offsets.put("local/raw", new long[] {0, 8 * MIB + 3, 16 * MIB - 4096});
@@ -125,36 +132,61 @@ public class FlushedWriteKillIT {
         String script = PRELUDE + open(dyn, false)
                 + "data = ((\"" + STREAM_UNIT + "\" repeat " + (STREAM_CHUNK / STREAM_UNIT.length()) + ") getBytes) ; "
                 + "each [1 2 3 4 5] { each [" + stream + "] { $d write ($BB wrap $data) $it } } ; echo streamed";
-        KarafProcess.Result[] result = new KarafProcess.Result[1];
+        String q2 = "local/q2";
+        Path q2Image = image(q2);
+        long q2Before = Files.size(q2Image);
+        String q2Script = PRELUDE + open(q2, false)
+                + "data = ((\"" + STREAM_UNIT + "\" repeat " + (Q2_CHUNK / STREAM_UNIT.length()) + ") getBytes) ; "
+                + "each [1 2 3 4 5] { each [" + q2Offsets().mapToObj(Long::toString).collect(Collectors.joining(" "))
+                + "] { $d write ($BB wrap $data) $it } } ; echo streamed";
+        KarafProcess.Result[] result = new KarafProcess.Result[2];
         Thread writer = new Thread(() -> result[0] = karaf.exec(script), "stream-writer");
+        Thread q2Writer = new Thread(() -> result[1] = karaf.exec(q2Script), "qcow2-stream-writer");
         writer.start();
-        // Karaf sends a command's output when it ends, so watch the image instead: once the
-        // dynamic VHD grows, blocks are being allocated; kill a moment later.
+        q2Writer.start();
+        // Karaf sends a command's output when it ends, so watch the images instead: once both
+        // grow, blocks and clusters are being allocated; kill a moment later.
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (Files.size(dynImage) == sizeBefore && writer.isAlive() && System.nanoTime() < deadline) {
+        while ((Files.size(dynImage) == sizeBefore || Files.size(q2Image) == q2Before)
+                && writer.isAlive() && q2Writer.isAlive() && System.nanoTime() < deadline) {
             KarafProcess.sleep(20);
         }
         KarafProcess.sleep(new Random().nextInt(300));
         long sizeAtKill = Files.size(dynImage);
+        long q2AtKill = Files.size(q2Image);
         karaf.kill9();
         writer.join(60_000);
+        q2Writer.join(60_000);
         assertTrue("the kill did not land during the stream: " + result[0].exit + " " + result[0].out,
                 result[0].exit == null && !result[0].out.contains("streamed"));
-        System.out.println("FlushedWriteKillIT: killed with the image grown from " + sizeBefore + " to "
-                + sizeAtKill + " bytes");
+        // The qcow2 stream may have ended first (4 KiB writes are quick): its writes were not
+        // flushed either way, so the kill still lands on new clusters whose entries exist only
+        // in memory, which is the state the check after the restart is about.
+        boolean q2Cut = result[1].exit == null && !result[1].out.contains("streamed");
+        System.out.println("FlushedWriteKillIT: killed with the VHD grown from " + sizeBefore + " to "
+                + sizeAtKill + " bytes and the qcow2 image from " + q2Before + " to " + q2AtKill
+                + (q2Cut ? ", in its stream" : ", after its stream ended unflushed"));
 
         karaf.start();
         checkPatterns(dyn, "vhd", dynOffsets, qemu);
-        for (String ref : List.of("local/fix", "local/raw")) {
+        for (String ref : List.of("local/fix", "local/raw", q2)) {
             checkPatterns(ref, formats.get(ref), offsets.get(ref), qemu);
         }
         if (qemu) {
-            checkStreamedRegion(image(dyn));
+            checkStreamedRegion(image(dyn), "vpc", STREAM_CHUNK, LongStream.iterate(STREAM_START,
+                    o -> o < STREAM_END, o -> o + STREAM_CHUNK));
+            checkStreamedRegion(image(q2), "qcow2", Q2_CHUNK, q2Offsets());
         }
         karaf.stop();
     }
 
     private static final int REPEAT = 40;
+    private static final int Q2_CHUNK = 4096;
+
+    /** The qcow2 stream's offsets: 4 KiB every 68 KiB, so each write lands in its own cluster at a new place in it. */
+    private static LongStream q2Offsets() {
+        return LongStream.iterate(STREAM_START, o -> o + Q2_CHUNK <= STREAM_END, o -> o + 68 * 1024);
+    }
     private static final String STREAM_UNIT = "0123456789abcdef";
 
     /** A distinctive ASCII unit per volume and offset; the written bytes are it repeated REPEAT times. */
@@ -205,8 +237,8 @@ public class FlushedWriteKillIT {
         } else if (qemu) {
             Path raw = Files.createTempFile("strata-it-", ".raw");
             try {
-                HostTools.run(List.of("qemu-img", "convert", "-U", "-f", "vpc", "-O", "raw",
-                        image.toString(), raw.toString()));
+                HostTools.run(List.of("qemu-img", "convert", "-U", "-f", "qcow2".equals(format) ? "qcow2" : "vpc",
+                        "-O", "raw", image.toString(), raw.toString()));
                 assertBytes(ref, raw, offsets);
             } finally {
                 Files.deleteIfExists(raw);
@@ -226,30 +258,43 @@ public class FlushedWriteKillIT {
         }
     }
 
-    /** Every streamed chunk is all zeros (not reached or not persisted) or exactly the data. */
-    private static void checkStreamedRegion(Path image) throws Exception {
-        byte[] data = STREAM_UNIT.repeat(STREAM_CHUNK / STREAM_UNIT.length()).getBytes(StandardCharsets.US_ASCII);
-        byte[] zeros = new byte[STREAM_CHUNK];
+    /**
+     * Every streamed chunk is all zeros (not reached or not persisted) or exactly the data;
+     * for qcow2, {@code qemu-img check} first finds no corruption (leaked clusters of writes
+     * the kill cut off are allowed: exit status 3).
+     */
+    private static void checkStreamedRegion(Path image, String format, int chunkSize, LongStream offsets)
+            throws Exception {
+        if (format.equals("qcow2")) {
+            HostTools.Result check = HostTools.result(List.of("qemu-img", "check", "-U", "-f", "qcow2",
+                    image.toString()), java.time.Duration.ofMinutes(2));
+            assertTrue("qemu-img check after the kill: " + check.out(), check.exit() == 0 || check.exit() == 3);
+            System.out.println("FlushedWriteKillIT: qemu-img check of the qcow2 image: " + check.out().trim());
+        }
+        byte[] data = STREAM_UNIT.repeat(chunkSize / STREAM_UNIT.length()).getBytes(StandardCharsets.US_ASCII);
+        byte[] zeros = new byte[chunkSize];
         Path raw = Files.createTempFile("strata-it-", ".raw");
         int written = 0;
+        int total = 0;
         try {
-            HostTools.run(List.of("qemu-img", "convert", "-U", "-f", "vpc", "-O", "raw",
+            HostTools.run(List.of("qemu-img", "convert", "-U", "-f", format, "-O", "raw",
                     image.toString(), raw.toString()));
             try (RandomAccessFile f = new RandomAccessFile(raw.toFile(), "r")) {
-                byte[] chunk = new byte[STREAM_CHUNK];
-                for (long off = STREAM_START; off < STREAM_END; off += STREAM_CHUNK) {
+                byte[] chunk = new byte[chunkSize];
+                for (long off : offsets.toArray()) {
                     f.seek(off);
                     f.readFully(chunk);
                     boolean isData = Arrays.equals(chunk, data);
-                    assertTrue("chunk at " + off + " is neither zeros nor the streamed data",
+                    assertTrue(format + ": chunk at " + off + " is neither zeros nor the streamed data",
                             isData || Arrays.equals(chunk, zeros));
                     written += isData ? 1 : 0;
+                    total++;
                 }
             }
         } finally {
             Files.deleteIfExists(raw);
         }
-        System.out.println("FlushedWriteKillIT: " + written + " streamed chunks of "
-                + (STREAM_END - STREAM_START) / STREAM_CHUNK + " persisted before the kill");
+        System.out.println("FlushedWriteKillIT: " + written + " streamed " + format + " chunks of " + total
+                + " persisted before the kill");
     }
 }

@@ -29,9 +29,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * only changes under the lock, file first, then the cached table. L2 tables are evicted
  * only under the lock, and a table loaded without the lock is kept only when no L2 update
  * happened while it was read ({@link #l2Epoch}), so a stale copy never enters the cache.
+ * An allocating write holds the lock only to choose and count its new clusters: their data
+ * is written after it is released, the clusters marked {@link #landing} meanwhile (any other
+ * change to them waits), and the lock is taken again to set their entries. So writers that
+ * allocate overlap their data writes, as qemu's do, instead of queueing behind one another.
  *
- * <p>Crash safety of an allocation (see README): the data of whole clusters is written
- * at the end of the file (with the backing's data or zeros around a partial write); the
+ * <p>Crash safety of an allocation (see README): the data is written at the end of the
+ * file, past every byte ever written there (a partial write into a cluster that reads as
+ * zeros writes only its own bytes: the rest of the new cluster reads as zeros already;
+ * around a partial write over old bytes, backing data or a shared cluster, the cluster is
+ * assembled in memory and written whole); the
  * refcounts and the L2/L1 entries change in memory only (tables marked dirty and pinned
  * in the cache). {@link #flush()} then writes, in order: refcount blocks and new L2
  * tables, fsync, the changed entries of existing L2 tables and the L1 entries, fsync.
@@ -68,6 +75,14 @@ final class Qcow2Disk implements VirtualDisk {
     private final long l2Mask;
     private final int l2CacheLimit;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when clusters leave {@link #landing}. */
+    private final java.util.concurrent.locks.Condition landed = lock.newCondition();
+    /**
+     * Guest clusters given new host clusters whose data is being written outside the lock;
+     * their L2 entries are set when the data is written. Any other change to them waits.
+     * Guarded by lock.
+     */
+    private final java.util.Set<Long> landing = new java.util.HashSet<>();
     private final ConcurrentHashMap<Long, AtomicLongArray> l2Cache = new ConcurrentHashMap<>();
     private final AtomicLong l2Epoch = new AtomicLong();
     private volatile State state;
@@ -370,57 +385,81 @@ final class Qcow2Disk implements VirtualDisk {
      * Writes {@code src} from cluster {@code vc0} (offset {@code in0} in it) for clusters of
      * one L2 table that were not writable in place when looked at without the lock.
      * Re-reads every entry under the lock: another writer may have allocated meanwhile.
+     *
+     * <p>Clusters whose old contents do not matter (the write covers them whole, or they
+     * read as zeros: unallocated with nothing of the backing under them, or zero-flagged)
+     * are taken in runs at the end of the file and the caller's bytes go there straight
+     * from {@code src}, without padding: new clusters lie past every byte ever written to
+     * the file, where a datastore file reads zeros (the hardening contract: never another
+     * file's old data). Only clusters that must keep old bytes around a partial write
+     * (backing data, a shared cluster) are assembled in memory first (copy-on-write).
      */
     private void allocateAndWrite(long vc0, int in0, ByteBuffer src) {
+        List<Fresh> fresh = new ArrayList<>(1);
         lock.lock();
         try {
+            awaitLanded(vc0, vc0 + (((long) in0 + src.remaining() + cs - 1) >>> cb));
             beginChange();
             State s = state;
             long vc = vc0;
             int in = in0;
-            int clusters = (int) ((in0 + (long) src.remaining() + cs - 1) >>> cb);
-            byte[] batch = new byte[clusters * cs];
+            byte[] batch = null; // copy-on-write clusters, assembled in memory
             long batchFirst = -1;
             int batchCount = 0;
+            long freshFirst = -1; // clusters written straight from src
+            int freshCount = 0;
+            int freshStart = 0; // src position of the fresh run's first byte
+            int freshIn = 0;
             while (src.hasRemaining()) {
                 int n = Math.min(src.remaining(), cs - in);
                 long e = entry(s, vc);
                 Entries.State st = Entries.state(e);
-                if (st == Entries.State.UNALLOCATED || st == Entries.State.ZERO_PLAIN) {
-                    if (batchCount == 0) {
-                        batchFirst = vc;
-                    }
-                    int base = batchCount * cs;
-                    if (st == Entries.State.UNALLOCATED && (in != 0 || n != cs)) {
-                        readBacking(ByteBuffer.wrap(batch, base, cs), cs, vc << cb); // copy-on-write
-                    }
-                    src.get(batch, base + in, n);
-                    batchCount++;
-                } else {
+                boolean whole = in == 0 && n == cs;
+                if (st == Entries.State.COMPRESSED) {
+                    throw compressed(vc);
+                }
+                if (!inPlace(e) && !(st == Entries.State.ZERO_ALLOC && (e & Entries.COPIED) != 0)
+                        && (whole || readsZero(st, vc))) {
                     commit(s, batchFirst, batch, batchCount);
                     batchCount = 0;
-                    java.util.Arrays.fill(batch, (byte) 0);
+                    if (freshCount == 0) {
+                        freshFirst = vc;
+                        freshStart = src.position();
+                        freshIn = in;
+                    }
+                    freshCount++;
+                    src.position(src.position() + n);
+                } else {
+                    freshCount = reserve(fresh, freshFirst, freshCount, src, freshStart, freshIn);
                     if (inPlace(e)) {
+                        commit(s, batchFirst, batch, batchCount);
+                        batchCount = 0;
                         int lim = src.limit();
                         src.limit(src.position() + n);
                         file.write(src, Entries.offset(e) + in);
                         src.limit(lim);
-                    } else if (st == Entries.State.ZERO_ALLOC && (e & Entries.COPIED) != 0) {
+                    } else if (st == Entries.State.ZERO_ALLOC) { // with COPIED: the cluster is ours alone
+                        commit(s, batchFirst, batch, batchCount);
+                        batchCount = 0;
                         byte[] c = new byte[cs];
                         src.get(c, in, n);
                         file.write(ByteBuffer.wrap(c), Entries.offset(e));
                         install(s, vc, new long[] {Entries.normal(Entries.offset(e))});
-                    } else if (st == Entries.State.COMPRESSED) {
-                        throw compressed(vc);
                     } else {
-                        // NORMAL or ZERO_ALLOC without COPIED: the cluster's refcount is above one, so it is
-                        // never written in place; copy it (or zeros) into a new cluster. Its refcount is
-                        // left as it is: at worst a leak, never a cluster freed while referenced.
+                        // a partial write over old bytes: unallocated over backing data, or a NORMAL
+                        // cluster whose refcount is above one (never written in place; its refcount is
+                        // left as it is: at worst a leak, never a cluster freed while referenced)
+                        if (batch == null) {
+                            batch = new byte[(int) (((long) in + src.remaining() + cs - 1) >>> cb << cb)];
+                        }
                         if (batchCount == 0) {
                             batchFirst = vc;
+                            java.util.Arrays.fill(batch, (byte) 0);
                         }
                         int base = batchCount * cs;
-                        if (st == Entries.State.NORMAL && (in != 0 || n != cs)) {
+                        if (st == Entries.State.UNALLOCATED) {
+                            readBacking(ByteBuffer.wrap(batch, base, cs), cs, vc << cb);
+                        } else {
                             Io.readPadded(file, ByteBuffer.wrap(batch, base, cs), Entries.offset(e));
                         }
                         src.get(batch, base + in, n);
@@ -431,14 +470,120 @@ final class Qcow2Disk implements VirtualDisk {
                 in = 0;
             }
             commit(s, batchFirst, batch, batchCount);
+            reserve(fresh, freshFirst, freshCount, src, freshStart, freshIn);
         } finally {
             lock.unlock();
         }
+        if (!fresh.isEmpty()) {
+            land(fresh);
+        }
+    }
+
+    /** A run of new clusters and the bytes that go into them, written outside the lock. */
+    private record Fresh(long firstVc, long host, int count, ByteBuffer data, int in) {
+    }
+
+    /**
+     * Under the lock: waits until no cluster of {@code [from, to)} is {@link #landing}
+     * (the lock is released while waiting).
+     */
+    private void awaitLanded(long from, long to) {
+        while (!landing.isEmpty()) {
+            boolean busy = false;
+            if (landing.size() < to - from) {
+                for (long vc : landing) {
+                    busy |= vc >= from && vc < to;
+                }
+            } else {
+                for (long vc = from; vc < to && !busy; vc++) {
+                    busy = landing.contains(vc);
+                }
+            }
+            if (!busy) {
+                return;
+            }
+            landed.awaitUninterruptibly();
+        }
+    }
+
+    /**
+     * Writes the reserved runs' data without the lock (other writers allocate meanwhile),
+     * then, under the lock, points the L2 entries at them. A failed write leaves its
+     * clusters unreferenced (a leak the checker repairs), never an entry naming unwritten data.
+     */
+    private void land(List<Fresh> fresh) {
+        RuntimeException failure = null;
+        int written = 0;
+        try {
+            for (Fresh f : fresh) {
+                file.write(f.data(), f.host() + f.in());
+                written++;
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        lock.lock();
+        try {
+            for (int i = 0; i < fresh.size(); i++) {
+                Fresh f = fresh.get(i);
+                if (i < written) {
+                    long[] entries = new long[f.count()];
+                    for (int j = 0; j < entries.length; j++) {
+                        entries[j] = Entries.normal(f.host() + ((long) j << cb));
+                    }
+                    install(state, f.firstVc(), entries);
+                }
+                for (int j = 0; j < f.count(); j++) {
+                    landing.remove(f.firstVc() + j);
+                }
+            }
+            landed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** @return whether guest cluster {@code vc}, in state {@code st}, reads as zeros throughout */
+    private boolean readsZero(Entries.State st, long vc) {
+        if (st == Entries.State.ZERO_PLAIN || st == Entries.State.ZERO_ALLOC) {
+            return true;
+        }
+        if (st != Entries.State.UNALLOCATED) {
+            return false;
+        }
+        Qcow2Disk b = backing;
+        return b == null || (vc << cb) >= b.virtualSize();
+    }
+
+    /**
+     * Under the lock: allocates {@code count} clusters for the run of fresh clusters from
+     * guest cluster {@code firstVc}, marks them {@link #landing} and queues the run's bytes
+     * ({@code src} from {@code start} up to its position, going at offset {@code in} of the
+     * first cluster) for {@link #land}. The rest of the clusters is never written and reads
+     * as zeros.
+     *
+     * @return 0, the new length of the run
+     */
+    private int reserve(List<Fresh> fresh, long firstVc, int count, ByteBuffer src, int start, int in) {
+        if (count == 0) {
+            return 0;
+        }
+        long host = refcounts.allocate(count);
+        ByteBuffer slice = src.duplicate();
+        slice.limit(src.position()).position(start);
+        fresh.add(new Fresh(firstVc, host, count, slice, in));
+        for (int i = 0; i < count; i++) {
+            landing.add(firstVc + i);
+        }
+        return 0;
     }
 
     /** Allocates {@code count} clusters, writes their data, points the L2 entries at them (in memory until flush). */
     private void commit(State s, long firstVc, byte[] batch, int count) {
-        if (count == 0) {
+        if (count == 0 || batch == null) {
             return;
         }
         long host = refcounts.allocate(count);
@@ -572,6 +717,7 @@ final class Qcow2Disk implements VirtualDisk {
     private void zeroClusters(long from, long to, boolean trim) {
         lock.lock();
         try {
+            awaitLanded(from, to);
             beginChange();
             State s = state;
             boolean chain = backing != null;
@@ -760,6 +906,7 @@ final class Qcow2Disk implements VirtualDisk {
         }
         lock.lock();
         try {
+            awaitLanded(from, to);
             beginChange();
             State s = state;
             byte[] batch = new byte[(int) (to - from) * cs];
