@@ -326,7 +326,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
 
     @Override
     public void opened(Connection c, Export e) {
-        e.connections.add(c);
+        if (e.connections.add(c)) {
+            transmitting.incrementAndGet();
+        }
         LOG.info("nbd client {} connected to export {}", c.peer(), e.name);
         synchronized (this) {
             if (exports.get(e.name) != e) {
@@ -336,6 +338,13 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     }
 
     private final java.util.concurrent.atomic.AtomicLong holeReplies = new java.util.concurrent.atomic.AtomicLong();
+    /** Client connections past the handshake, on every export: they are in the exports' connection sets. */
+    private final java.util.concurrent.atomic.AtomicInteger transmitting = new java.util.concurrent.atomic.AtomicInteger();
+
+    @Override
+    public int transmitting() {
+        return transmitting.get();
+    }
 
     @Override
     public void holeReply() {
@@ -354,6 +363,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         }
         Export e = c.export();
         if (e != null && e.connections.remove(c)) {
+            transmitting.decrementAndGet();
             LOG.info("nbd client {} disconnected from export {}", c.peer(), e.name);
         }
     }

@@ -522,7 +522,8 @@ class ProtocolTest {
     /**
      * Large reads of allocated VHD blocks go from the image file to the socket (sendfile),
      * in simple and structured replies; a read that spans two blocks, or an unallocated one,
-     * is copied as before. Every reply carries exactly the bytes written.
+     * is copied as before, and so is every large read while a second client connection
+     * transmits. Every reply carries exactly the bytes written.
      */
     @Test
     void largeReadsOfAllocatedBlocksAreSentFromTheImageFile() throws Exception {
@@ -549,6 +550,19 @@ class ProtocolTest {
             // an unallocated block reads zeros
             assertArrayEquals(new byte[mib], readSimple(c, 3, 6L * mib, mib));
             assertEquals(before + 4, fx.slices.get());
+            // while a second client connection transmits, large reads are copied through the
+            // workers (faster with several connections), on both; alone again, sendfile
+            try (RawClient c2 = connect("z", false)) {
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 5, 0, mib));
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, mib, 2 * mib), readSimple(c2, 6, mib, mib));
+                assertEquals(before + 4, fx.slices.get(), "no sendfile with two connections");
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (nbd.transmitting() > 1 && System.nanoTime() < deadline) {
+                Thread.sleep(10); // the server notices the second client's end on its own thread
+            }
+            assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 7, 0, mib));
+            assertEquals(before + 5, fx.slices.get(), "sendfile again once alone");
         }
         try (RawClient c = connect("z", true)) {
             c.request(CMD_READ, 0, 4, 2L * mib, mib, null);
