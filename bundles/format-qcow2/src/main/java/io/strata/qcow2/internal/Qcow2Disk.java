@@ -471,6 +471,9 @@ final class Qcow2Disk implements VirtualDisk {
             }
             commit(s, batchFirst, batch, batchCount);
             reserve(fresh, freshFirst, freshCount, src, freshStart, freshIn);
+        } catch (RuntimeException | Error e) {
+            unmark(fresh); // a later cluster failed: the runs reserved before it are never written
+            throw e;
         } finally {
             lock.unlock();
         }
@@ -512,38 +515,34 @@ final class Qcow2Disk implements VirtualDisk {
      * clusters unreferenced (a leak the checker repairs), never an entry naming unwritten data.
      */
     private void land(List<Fresh> fresh) {
-        RuntimeException failure = null;
         int written = 0;
         try {
             for (Fresh f : fresh) {
                 file.write(f.data(), f.host() + f.in());
                 written++;
             }
-        } catch (RuntimeException e) {
-            failure = e;
-        }
-        lock.lock();
-        try {
-            for (int i = 0; i < fresh.size(); i++) {
-                Fresh f = fresh.get(i);
-                if (i < written) {
-                    long[] entries = new long[f.count()];
-                    for (int j = 0; j < entries.length; j++) {
-                        entries[j] = Entries.normal(f.host() + ((long) j << cb));
-                    }
-                    install(state, f.firstVc(), entries);
-                }
-                for (int j = 0; j < f.count(); j++) {
-                    landing.remove(f.firstVc() + j);
-                }
-            }
-            landed.signalAll();
         } finally {
-            lock.unlock();
+            lock.lock();
+            try {
+                for (int i = 0; i < written; i++) {
+                    Fresh f = fresh.get(i);
+                    point(state, f.firstVc(), f.host(), f.count());
+                }
+            } finally {
+                unmark(fresh);
+                lock.unlock();
+            }
         }
-        if (failure != null) {
-            throw failure;
+    }
+
+    /** Under the lock: the runs' clusters leave {@link #landing}, and whoever waits for them looks again. */
+    private void unmark(List<Fresh> fresh) {
+        for (Fresh f : fresh) {
+            for (int j = 0; j < f.count(); j++) {
+                landing.remove(f.firstVc() + j);
+            }
         }
+        landed.signalAll();
     }
 
     /** @return whether guest cluster {@code vc}, in state {@code st}, reads as zeros throughout */
@@ -588,6 +587,11 @@ final class Qcow2Disk implements VirtualDisk {
         }
         long host = refcounts.allocate(count);
         file.write(ByteBuffer.wrap(batch, 0, count * cs), host);
+        point(s, firstVc, host, count);
+    }
+
+    /** Points the L2 entries of {@code count} guest clusters from {@code firstVc} at consecutive host clusters from {@code host}. */
+    private void point(State s, long firstVc, long host, int count) {
         long[] entries = new long[count];
         for (int i = 0; i < count; i++) {
             entries[i] = Entries.normal(host + ((long) i << cb));

@@ -193,6 +193,41 @@ class AllocationTest {
     }
 
     /**
+     * One write over a fresh cluster and then a cluster copied from the parent, where the
+     * copy fails: the fresh cluster reserved before it is released again, so a later write
+     * to it does not wait forever for data that was never going to land.
+     */
+    @Test
+    void aFailureLaterInTheWriteReleasesTheFreshClustersReservedBeforeIt() throws Exception {
+        Fixtures.MemoryStore store = new Fixtures.MemoryStore();
+        Qcow2Format format = new Qcow2Format();
+        try (VirtualDisk p = format.create(store.file("base.qcow2"), new DiskSpec(SIZE, Provisioning.THIN))) {
+            p.write(ByteBuffer.wrap(fill(CS, 0x11)), CS);
+        }
+        MemoryFile inner = store.file("top.qcow2");
+        format.createChild(inner, "base.qcow2", store).close();
+        GateFile f = new GateFile(inner, (byte) 0xE5);
+        try (VirtualDisk d = format.open(f, false, store)) {
+            byte[] data = new byte[CS + 4096];
+            Arrays.fill(data, 0, CS, (byte) 0x01); // cluster 0 whole: written straight, after the lock
+            Arrays.fill(data, CS, CS + 4096, (byte) 0xE5); // cluster 1 in part: copied from the base, fails
+            f.fail = true;
+            StorageException e = assertThrows(StorageException.class, () -> d.write(ByteBuffer.wrap(data), 0));
+            assertEquals(ErrorCode.IO_ERROR, e.code());
+            f.fail = false;
+            CompletableFuture.runAsync(() -> d.write(ByteBuffer.wrap(fill(4096, 0x02)), 0)).get(30, TimeUnit.SECONDS);
+            byte[] got = new byte[2 * CS];
+            d.read(ByteBuffer.wrap(got), 0);
+            byte[] want = new byte[2 * CS];
+            Arrays.fill(want, 0, 4096, (byte) 0x02);
+            Arrays.fill(want, CS, 2 * CS, (byte) 0x11);
+            assertArrayEquals(want, got);
+        }
+        CheckReport r = format.check(inner, store, false);
+        assertTrue(r.errors().isEmpty(), r.toString());
+    }
+
+    /**
      * A file that holds (or fails) writes whose first byte is a marker, until released:
      * stands in for a data write that takes its time on a slow datastore.
      */
