@@ -160,6 +160,60 @@ public final class LocalFile implements DatastoreFile {
         }
     }
 
+    /**
+     * Direct buffers are filled in one scattering preadv (again after a short read, until the
+     * end of the file); buffers on the heap are read one by one.
+     */
+    @Override
+    public long read(ByteBuffer[] dsts, long position) {
+        checkOpen();
+        long total = 0;
+        boolean direct = dsts.length <= Posix.IOV_MAX;
+        for (ByteBuffer b : dsts) {
+            total += b.remaining();
+            direct &= b.isDirect();
+        }
+        checkRange(position, total, path);
+        if (!direct) {
+            return DatastoreFile.super.read(dsts, position);
+        }
+        guard.readLock().lock();
+        try {
+            checkOpen();
+            return Posix.transferAll(fd, dsts, position, false, path);
+        } finally {
+            guard.readLock().unlock();
+        }
+    }
+
+    /**
+     * Direct buffers go to the file in one gathering pwritev (a payload that arrived in several
+     * pooled buffers costs one system call and one turn of the inode lock); buffers on the heap
+     * are written one by one.
+     */
+    @Override
+    public void write(ByteBuffer[] srcs, long position) {
+        checkWritable();
+        long total = 0;
+        boolean direct = srcs.length <= Posix.IOV_MAX;
+        for (ByteBuffer b : srcs) {
+            total += b.remaining();
+            direct &= b.isDirect();
+        }
+        checkRange(position, total, path);
+        if (!direct) {
+            DatastoreFile.super.write(srcs, position);
+            return;
+        }
+        guard.readLock().lock();
+        try {
+            checkOpen();
+            Posix.transferAll(fd, srcs, position, true, path);
+        } finally {
+            guard.readLock().unlock();
+        }
+    }
+
     @Override
     public void setSize(long size) {
         checkWritable();

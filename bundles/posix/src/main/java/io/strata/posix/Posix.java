@@ -4,11 +4,13 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -62,6 +64,59 @@ public final class Posix {
             throw fail(createNew ? "create" : "open", path);
         }
         return fd;
+    }
+
+    /** The most iovecs one pwritev takes on Linux (UIO_MAXIOV). */
+    static final int IOV_MAX = 1024;
+    private static final int EINTR = 4;
+
+    /**
+     * Writes all of the direct buffers {@code bufs} (pwritev), or fills them (preadv), one
+     * after the other from {@code position}, again for the rest after a short transfer. Each
+     * buffer's position advances by what was transferred, as after a channel read or write.
+     *
+     * @return the bytes transferred: all of them, or for a read fewer at the end of the file
+     */
+    static long transferAll(int fd, ByteBuffer[] bufs, long position, boolean write, Path path) {
+        int first = 0;
+        long pos = position;
+        long[] iov = new long[2 * bufs.length];
+        while (true) {
+            while (first < bufs.length && !bufs[first].hasRemaining()) {
+                first++;
+            }
+            if (first == bufs.length) {
+                return pos - position;
+            }
+            int count = 0;
+            for (int i = first; i < bufs.length; i++) {
+                ByteBuffer b = bufs[i];
+                iov[2 * count] = Pointer.nativeValue(Native.getDirectBufferPointer(b)) + b.position();
+                iov[2 * count + 1] = b.remaining();
+                count++;
+            }
+            long n = write ? libc().pwritev(fd, iov, count, pos) : libc().preadv(fd, iov, count, pos);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                if (errno == EINTR) {
+                    continue;
+                }
+                throw Errno.exception(errno, write ? "write" : "read", path);
+            }
+            if (n == 0) {
+                if (!write) {
+                    return pos - position; // the end of the file
+                }
+                throw new StorageException(ErrorCode.IO_ERROR, "cannot write " + path + ": the write made no progress");
+            }
+            pos += n;
+            for (int i = first; i < bufs.length && n > 0; i++) {
+                ByteBuffer b = bufs[i];
+                int k = (int) Math.min(n, b.remaining());
+                b.position(b.position() + k);
+                n -= k;
+            }
+        }
     }
 
     /** Closes a descriptor; never throws. */

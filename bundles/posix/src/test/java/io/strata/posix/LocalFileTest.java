@@ -282,4 +282,106 @@ class LocalFileTest {
             assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.slice(-1, 10));
         }
     }
+
+    /** Direct buffers of odd sizes, each a slice starting past a few bytes, holding {@code data} in order. */
+    static ByteBuffer[] pieces(byte[] data, int count) {
+        ByteBuffer[] bufs = new ByteBuffer[count];
+        int at = 0;
+        for (int i = 0; i < count; i++) {
+            int len = i == count - 1 ? data.length - at : data.length / count + (i % 3) - 1;
+            ByteBuffer b = ByteBuffer.allocateDirect(len + 7);
+            b.position(7);
+            b.put(data, at, len).position(7);
+            bufs[i] = b;
+            at += len;
+        }
+        return bufs;
+    }
+
+    /** A counter of /proc/self/io: syscr (read calls) or syscw (write calls) of this process. */
+    static long ioCalls(String key) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/io"))) {
+            if (line.startsWith(key + ":")) {
+                return Long.parseLong(line.substring(key.length() + 1).trim());
+            }
+        }
+        throw new IllegalStateException(key + " is not in /proc/self/io");
+    }
+
+    @Test
+    void buffersAreWrittenAndReadInOneSystemCallEach() throws IOException {
+        assumeTrue(Files.isReadable(Path.of("/proc/self/io")));
+        byte[] data = random(3 * MIB + 5, 7);
+        try (DatastoreFile f = ds.create("v")) {
+            ByteBuffer[] out = pieces(data, 32);
+            long w0 = ioCalls("syscw");
+            f.write(out, 4096 + 3);
+            long writes = ioCalls("syscw") - w0;
+            // one pwritev (a little allowance for other threads of the JVM); 32 one by one
+            assertTrue(writes <= 4, writes + " write calls for 32 buffers");
+            for (ByteBuffer b : out) {
+                assertEquals(b.limit(), b.position(), "every buffer written to its limit");
+            }
+
+            ByteBuffer[] in = new ByteBuffer[32];
+            for (int i = 0; i < in.length; i++) {
+                in[i] = ByteBuffer.allocateDirect(data.length / 32 + 1);
+            }
+            long r0 = ioCalls("syscr");
+            long r1 = ioCalls("syscr"); // what reading the counter itself costs
+            long got = f.read(in, 4096 + 3);
+            long reads = ioCalls("syscr") - r1 - (r1 - r0);
+            assertTrue(reads <= 4, reads + " read calls for 32 buffers");
+            assertEquals(data.length, got);
+            ByteBuffer all = ByteBuffer.allocate(data.length);
+            for (ByteBuffer b : in) {
+                b.flip();
+                all.put(b.limit(Math.min(b.limit(), all.remaining())));
+            }
+            assertArrayEquals(data, all.array());
+        }
+    }
+
+    @Test
+    void aScatteredReadStopsAtTheEndOfTheFileAndHeapBuffersWorkToo() {
+        byte[] data = random(10_000, 8);
+        try (DatastoreFile f = ds.create("s")) {
+            // heap buffers among direct ones: written one by one, the same bytes in the end
+            ByteBuffer[] out = {ByteBuffer.wrap(data, 0, 3000), ByteBuffer.allocateDirect(7000).put(data, 3000, 7000).flip()};
+            f.write(out, 100);
+            assertEquals(10_100, f.size());
+
+            ByteBuffer[] in = {ByteBuffer.allocateDirect(4000), ByteBuffer.allocateDirect(4000), ByteBuffer.allocateDirect(4000)};
+            assertEquals(9_900, f.read(in, 200), "fewer bytes only at the end of the file");
+            assertEquals(4000, in[0].position());
+            assertEquals(4000, in[1].position());
+            assertEquals(1900, in[2].position());
+            byte[] got = new byte[9_900];
+            in[0].flip().get(got, 0, 4000);
+            in[1].flip().get(got, 4000, 4000);
+            in[2].flip().get(got, 8000, 1900);
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 100, 10_000), got);
+            ByteBuffer[] past = {ByteBuffer.allocateDirect(10), ByteBuffer.allocateDirect(10)};
+            assertEquals(0, f.read(past, 20_000));
+
+            ByteBuffer[] mixed = {ByteBuffer.allocate(50), ByteBuffer.allocateDirect(50)};
+            assertEquals(100, f.read(mixed, 100));
+            assertEquals(ByteBuffer.wrap(data, 50, 50), mixed[1].flip());
+
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.read(new ByteBuffer[] {ByteBuffer.allocateDirect(1)}, -1));
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.write(new ByteBuffer[] {ByteBuffer.allocateDirect(1)}, -1));
+        }
+    }
+
+    @Test
+    void vectoredWritesToAReadOnlyOrClosedFileAreRefused() {
+        ds.create("ro").close();
+        DatastoreFile f = ds.open("ro", false);
+        ByteBuffer[] bufs = {ByteBuffer.allocateDirect(10), ByteBuffer.allocateDirect(10)};
+        assertCode(ErrorCode.READ_ONLY, () -> f.write(bufs, 0));
+        f.close();
+        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> f.write(bufs, 0));
+        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> f.read(bufs, 0));
+        assertEquals(10, bufs[0].remaining(), "nothing consumed");
+    }
 }

@@ -35,6 +35,7 @@ public final class MemoryFile implements DatastoreFile {
     private final List<Op> log = new ArrayList<>();
     private int slices;
     private int mutations;
+    private int vectored;
 
     public MemoryFile(String name) {
         this.name = name;
@@ -70,6 +71,11 @@ public final class MemoryFile implements DatastoreFile {
         return mutations;
     }
 
+    /** @return how many reads and writes of several buffers in one call reached this file */
+    public synchronized int vectored() {
+        return vectored;
+    }
+
     public synchronized void apply(Op op) {
         switch (op.kind()) {
             case "write" -> write(ByteBuffer.wrap(op.data()), op.position());
@@ -96,6 +102,20 @@ public final class MemoryFile implements DatastoreFile {
         byte[] out = new byte[length];
         read(ByteBuffer.wrap(out), position);
         return out;
+    }
+
+    /** Counted, then read buffer by buffer (as the interface's default). */
+    @Override
+    public synchronized long read(ByteBuffer[] dsts, long position) {
+        vectored++;
+        return DatastoreFile.super.read(dsts, position);
+    }
+
+    /** Counted, then written buffer by buffer: each is a mutation of its own in the log. */
+    @Override
+    public synchronized void write(ByteBuffer[] srcs, long position) {
+        vectored++;
+        DatastoreFile.super.write(srcs, position);
     }
 
     @Override

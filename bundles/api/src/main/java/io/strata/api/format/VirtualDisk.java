@@ -36,11 +36,46 @@ public interface VirtualDisk extends AutoCloseable {
     void read(ByteBuffer dst, long offset);
 
     /**
+     * Fills {@code dsts}, one after the other, from {@code offset}: one read of their total
+     * length, in one call where the format can (a raw image: one scattering system call). The
+     * default reads them one by one.
+     *
+     * @throws StorageException as {@link #read(ByteBuffer, long)}
+     * @since 1.5
+     */
+    default void read(ByteBuffer[] dsts, long offset) {
+        long pos = offset;
+        for (ByteBuffer b : dsts) {
+            int len = b.remaining();
+            read(b, pos);
+            pos += len;
+        }
+    }
+
+    /**
      * Writes all of {@code src} at {@code offset}.
      *
      * @throws StorageException also {@code READ_ONLY}, {@code DATASTORE_FULL}
      */
     void write(ByteBuffer src, long offset);
+
+    /**
+     * Writes all of {@code srcs}, one after the other, from {@code offset}: one write of their
+     * concatenation, so that a payload that arrived in several buffers reaches the image in one
+     * call where the format can (a raw image: one gathering system call). The default writes
+     * them one by one.
+     *
+     * @throws StorageException as {@link #write(ByteBuffer, long)}
+     * @since 1.5
+     */
+    default void write(ByteBuffer[] srcs, long offset) {
+        long pos = offset;
+        for (ByteBuffer b : srcs) {
+            int len = b.remaining();
+            write(b, pos);
+            pos += len;
+        }
+    }
 
     /**
      * Starts {@link #read} and returns without waiting when the disk can ({@link #concurrentIo}):

@@ -38,12 +38,49 @@ public interface DatastoreFile extends AutoCloseable {
     int read(ByteBuffer dst, long position);
 
     /**
+     * Reads from {@code position} into {@code dsts}, one after the other, until all are full or
+     * the end of the file. A local file does it in one scattering system call; the default
+     * reads them one by one.
+     *
+     * @return the number of bytes read; fewer than requested only at end of file
+     * @throws StorageException as {@link #read(ByteBuffer, long)}
+     * @since 1.4
+     */
+    default long read(ByteBuffer[] dsts, long position) {
+        long total = 0;
+        for (ByteBuffer b : dsts) {
+            total += read(b, position + total);
+            if (b.hasRemaining()) {
+                break; // the end of the file
+            }
+        }
+        return total;
+    }
+
+    /**
      * Writes all of {@code src} at {@code position}, extending the file if needed.
      *
      * @throws StorageException {@code READ_ONLY}, {@code DATASTORE_FULL}, {@code IO_ERROR},
      *         {@code DEVICE_UNAVAILABLE}
      */
     void write(ByteBuffer src, long position);
+
+    /**
+     * Writes all of {@code srcs}, one after the other, from {@code position}, as one write of
+     * their concatenation. A local file does it in one gathering system call; the default
+     * writes them one by one.
+     *
+     * @throws StorageException as {@link #write(ByteBuffer, long)}
+     * @since 1.4
+     */
+    default void write(ByteBuffer[] srcs, long position) {
+        long pos = position;
+        for (ByteBuffer b : srcs) {
+            int len = b.remaining();
+            write(b, pos);
+            pos += len;
+        }
+    }
 
     /**
      * Truncates or extends the file; extension leaves a sparse hole where the

@@ -173,9 +173,21 @@ final class FencedDatastore implements Datastore {
         }
 
         @Override
+        public long read(ByteBuffer[] dsts, long position) {
+            check();
+            return f.read(dsts, position);
+        }
+
+        @Override
         public void write(ByteBuffer src, long position) {
             check();
             f.write(src, position);
+        }
+
+        @Override
+        public void write(ByteBuffer[] srcs, long position) {
+            check();
+            f.write(srcs, position);
         }
 
         @Override

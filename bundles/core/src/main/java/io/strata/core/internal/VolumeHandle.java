@@ -92,8 +92,25 @@ final class VolumeHandle implements VirtualDisk {
 
     @Override
     public void read(ByteBuffer dst, long offset) {
+        read(dst.remaining(), d -> d.read(dst, offset));
+    }
+
+    /** One read of the buffers' total length: one operation for QoS and the metrics. */
+    @Override
+    public void read(ByteBuffer[] dsts, long offset) {
+        read(total(dsts), d -> d.read(dsts, offset));
+    }
+
+    private static int total(ByteBuffer[] bufs) {
+        long n = 0;
+        for (ByteBuffer b : bufs) {
+            n += b.remaining();
+        }
+        return (int) Math.min(Integer.MAX_VALUE, n);
+    }
+
+    private void read(int n, Consumer<VirtualDisk> read) {
         check();
-        int n = dst.remaining();
         VolumeIo m = io;
         long t0 = 0;
         if (m != null) {
@@ -103,7 +120,7 @@ final class VolumeHandle implements VirtualDisk {
         boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
-            shared.chain.disk().read(dst, offset);
+            read.accept(shared.chain.disk());
             ok = true;
         } catch (RuntimeException e) {
             throw failure(e);
@@ -205,8 +222,17 @@ final class VolumeHandle implements VirtualDisk {
 
     @Override
     public void write(ByteBuffer src, long offset) {
+        write(src.remaining(), d -> d.write(src, offset));
+    }
+
+    /** One write of the buffers' concatenation: one operation for QoS and the metrics. */
+    @Override
+    public void write(ByteBuffer[] srcs, long offset) {
+        write(total(srcs), d -> d.write(srcs, offset));
+    }
+
+    private void write(int n, Consumer<VirtualDisk> write) {
         checkWritable();
-        int n = src.remaining();
         VolumeIo m = io;
         long t0 = 0;
         if (m != null) {
@@ -216,7 +242,7 @@ final class VolumeHandle implements VirtualDisk {
         boolean ok = false;
         long stamp = shared.gate.readLock();
         try {
-            shared.chain.disk().write(src, offset);
+            write.accept(shared.chain.disk());
             ok = true;
         } catch (RuntimeException e) {
             throw failure(e);

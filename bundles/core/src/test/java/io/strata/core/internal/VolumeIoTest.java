@@ -1,6 +1,7 @@
 package io.strata.core.internal;
 
 import static io.strata.core.internal.Assertions2.fails;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -178,6 +179,38 @@ class VolumeIoTest {
         assertEquals(1, s.flushes());
         io.reset(V);
         assertEquals(0, io.stats(V).read().ops());
+    }
+
+    /**
+     * A read or write of several buffers in one call (how NBD passes a large request's pooled
+     * buffers) is one operation of their total size, for QoS and in the stats, and moves the
+     * bytes in order.
+     */
+    @Test
+    void aVectoredReadOrWriteIsOneOperationOfItsTotalSize() throws Exception {
+        core.create(V, 64L << 20, "vhd", Provisioning.THIN);
+        io.setQos(V, new QosLimits(100, 0, 0, 0, 0.1));
+        byte[] data = new byte[3 * 65536 + 100];
+        new java.util.Random(3).nextBytes(data);
+        long t0;
+        try (VirtualDisk d = core.open(V, false)) {
+            t0 = ticker.nanoTime();
+            for (int i = 0; i < 55; i++) {
+                ByteBuffer[] out = {ByteBuffer.wrap(data, 0, 100).slice(), ByteBuffer.wrap(data, 100, 3 * 65536).slice()};
+                d.write(out, 4096);
+                ByteBuffer[] in = {ByteBuffer.allocate(65536), ByteBuffer.allocate(2 * 65536 + 100)};
+                d.read(in, 4096);
+                byte[] got = new byte[data.length];
+                ByteBuffer.wrap(got).put(in[0].flip()).put(in[1].flip());
+                assertArrayEquals(data, got);
+            }
+        }
+        assertEquals(1.0, (ticker.nanoTime() - t0) / 1e9, 0.05, "110 operations at 100 IOPS after a 10-request burst");
+        VolumeStats st = io.stats(V);
+        assertEquals(55, st.write().ops());
+        assertEquals(55, st.read().ops());
+        assertEquals(55L * data.length, st.write().bytes());
+        assertEquals(55L * data.length, st.read().bytes());
     }
 
     /**

@@ -87,11 +87,39 @@ final class RawDisk implements VirtualDisk {
         }
     }
 
+    /** Passed down whole: a local file reads into the buffers in one scattering call. */
+    @Override
+    public void read(ByteBuffer[] dsts, long offset) {
+        long want = remaining(dsts);
+        checkRange(offset, want);
+        long got = file.read(dsts, offset);
+        if (got < want) {
+            throw new StorageException(ErrorCode.IO_ERROR, "raw image '" + file.name() + "' ended at "
+                    + (offset + got) + " inside the disk (was it truncated while open?)");
+        }
+    }
+
     @Override
     public void write(ByteBuffer src, long offset) {
         checkWritable();
         checkRange(offset, src.remaining());
         file.write(src, offset);
+    }
+
+    /** Passed down whole: a local file writes the buffers in one gathering call. */
+    @Override
+    public void write(ByteBuffer[] srcs, long offset) {
+        checkWritable();
+        checkRange(offset, remaining(srcs));
+        file.write(srcs, offset);
+    }
+
+    private static long remaining(ByteBuffer[] bufs) {
+        long n = 0;
+        for (ByteBuffer b : bufs) {
+            n += b.remaining();
+        }
+        return n;
     }
 
     /** As the file: a raw image on VIMS on a LUN is served many requests at once. */

@@ -291,6 +291,67 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
         }
     }
 
+    /**
+     * A read into several buffers that lies within one allocated block of a dynamic disk is
+     * one contiguous range of the file, read in one call (one scattering system call on a local
+     * file); anything else is read buffer by buffer.
+     */
+    @Override
+    public void read(ByteBuffer[] dsts, long offset) {
+        if (parent == null && dsts.length > 1) {
+            long total = 0;
+            for (ByteBuffer b : dsts) {
+                total += b.remaining();
+            }
+            State s = state();
+            checkRange(offset, total, s.virtualSize);
+            int index = (int) (offset >>> blockShift);
+            int inBlock = (int) (offset & (blockSize - 1));
+            int entry = total > 0 && inBlock + total <= blockSize ? s.bat.get(index) : Bat.UNUSED;
+            if (entry != Bat.UNUSED) {
+                long at = dataOffset(entry, inBlock);
+                long got = file.read(dsts, at);
+                if (got < total) {
+                    throw new StorageException(ErrorCode.IO_ERROR, "file '" + file.name() + "' ended at "
+                            + (at + got) + " while reading " + total + " bytes at " + at
+                            + " (was it truncated while open?)");
+                }
+                return;
+            }
+        }
+        super.read(dsts, offset);
+    }
+
+    /**
+     * A payload in several buffers that lies within one allocated block of a dynamic disk is
+     * contiguous in the file: it goes there in one call (one gathering system call on a
+     * local file). Anything else (a differencing disk, a write across blocks or to a block
+     * not yet allocated) is written buffer by buffer.
+     */
+    @Override
+    public void write(ByteBuffer[] srcs, long offset) {
+        if (parent == null && srcs.length > 1) {
+            long total = 0;
+            for (ByteBuffer b : srcs) {
+                total += b.remaining();
+            }
+            checkWritable();
+            State s = state();
+            checkRange(offset, total, s.virtualSize);
+            int index = (int) (offset >>> blockShift);
+            int inBlock = (int) (offset & (blockSize - 1));
+            if (total > 0 && inBlock + total <= blockSize) {
+                int entry = s.bat.get(index);
+                if (entry != Bat.UNUSED) {
+                    completeBitmap(s, index, entry);
+                    file.write(srcs, dataOffset(entry, inBlock));
+                    return;
+                }
+            }
+        }
+        super.write(srcs, offset);
+    }
+
     @Override
     public List<Extent> blockStatus(long offset, long length) {
         chainLock.readLock().lock();
