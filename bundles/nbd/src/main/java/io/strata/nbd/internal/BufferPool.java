@@ -49,7 +49,7 @@ final class BufferPool {
         for (int i = 0; i < n; i++) {
             ByteBuffer b = free.poll();
             if (b == null) {
-                b = ByteBuffer.allocateDirect(chunk);
+                b = aligned(chunk);
                 allocated++;
             }
             b.clear();
@@ -62,6 +62,16 @@ final class BufferPool {
         peakInUse = Math.max(peakInUse, inUse);
         return out;
     }
+
+    /**
+     * A direct buffer that starts on a page: the kernel copies socket data into it, and from it
+     * into the page cache, measurably faster than at malloc's 16-byte alignment.
+     */
+    static ByteBuffer aligned(int size) {
+        return ByteBuffer.allocateDirect(size + PAGE).alignedSlice(PAGE).limit(size).slice();
+    }
+
+    private static final int PAGE = 4096;
 
     /** Returns buffers taken with {@link #tryAcquire}; null is ignored. */
     synchronized void release(ByteBuffer[] buffers) {

@@ -65,6 +65,7 @@ final class Connection implements Runnable {
     static final int HOLE_READ_MIN = 64 << 10;
     /** Replies of large reads queued or being read, per connection (the rest wait for these). */
     static final int ASYNC_READS = 4;
+    static final int ZERO_COPY_MIN = 64 << 10;
     /**
      * Reads and writes of a latency-bound disk ({@link VirtualDisk#concurrentIo()}, a LUN over
      * the network) under way at once per connection, on the server's device I/O threads: served
@@ -989,11 +990,10 @@ final class Connection implements Runnable {
     private void fill(Reply r, VirtualDisk d, boolean structuredNow, long cookie, long offset, int n) {
         Throwable failure = null;
         try {
-            long pos = offset;
-            for (ByteBuffer b : r.data) {
-                int len = b.remaining();
-                d.read(b, pos);
-                pos += len;
+            if (r.data.length == 1) {
+                d.read(r.data[0], offset);
+            } else {
+                d.read(r.data, offset); // one scattering read where the disk can
             }
         } catch (RuntimeException e) {
             failure = e;
@@ -1333,6 +1333,23 @@ final class Connection implements Runnable {
         if (dev != null && inRange(dev, offset, n) && deviceWrite(dev, cookie, flags, offset, n)) {
             return;
         }
+        if (n > in.remaining() && n > ZERO_COPY_MIN) {
+            int head = in.remaining();
+            ByteBuffer[] rest = res.replies().tryAcquire(n - head);
+            if (rest != null) {
+                try {
+                    ByteBuffer[] all = new ByteBuffer[rest.length + 1];
+                    all[0] = in.slice();
+                    in.position(in.limit());
+                    System.arraycopy(rest, 0, all, 1, rest.length);
+                    readPayload(rest);
+                    modify(cookie, CMD_WRITE, flags, offset, length, all);
+                } finally {
+                    res.replies().release(rest);
+                }
+                return;
+            }
+        }
         if (n <= in.capacity()) {
             need(n);
             ByteBuffer data = in.slice();
@@ -1358,15 +1375,21 @@ final class Connection implements Runnable {
     private void readPayload(ByteBuffer[] bufs) throws IOException {
         for (ByteBuffer b : bufs) {
             int buffered = Math.min(in.remaining(), b.remaining());
+            if (buffered == 0) {
+                break;
+            }
             ByteBuffer part = in.slice();
             part.limit(buffered);
             b.put(part);
             in.position(in.position() + buffered);
-            while (b.hasRemaining()) {
-                if (ch.read(b) < 0) {
-                    throw new EOFException("client disconnected in the middle of a write payload");
-                }
+        }
+        // the rest straight from the socket, scattered over the buffers in one call at a time
+        while (bufs[bufs.length - 1].hasRemaining()) {
+            if (ch.read(bufs) < 0) {
+                throw new EOFException("client disconnected in the middle of a write payload");
             }
+        }
+        for (ByteBuffer b : bufs) {
             b.flip();
         }
     }
@@ -1547,11 +1570,10 @@ final class Connection implements Runnable {
             }
             switch (type) {
                 case CMD_WRITE -> {
-                    long pos = offset;
-                    for (ByteBuffer b : payload) {
-                        int len = b.remaining();
-                        d.write(b, pos);
-                        pos += len;
+                    if (payload.length == 1) {
+                        d.write(payload[0], offset);
+                    } else {
+                        d.write(payload, offset); // one gathering write where the disk can
                     }
                 }
                 case CMD_TRIM -> trim(d, offset, length);

@@ -69,6 +69,20 @@ final class SocketWire implements Wire {
     }
 
     @Override
+    public long read(ByteBuffer[] dsts) throws IOException {
+        if (!nonBlocking) {
+            return ch.read(dsts);
+        }
+        while (true) {
+            long n = ch.read(dsts);
+            if (n != 0 || !dsts[dsts.length - 1].hasRemaining()) {
+                return n;
+            }
+            await(readable);
+        }
+    }
+
+    @Override
     public int write(ByteBuffer src) throws IOException {
         if (!nonBlocking) {
             return ch.write(src);

@@ -15,6 +15,21 @@ interface Wire extends ByteChannel, GatheringByteChannel {
     /** Ends reads and writes in progress and to come; {@link #close} releases the descriptor. */
     void shutdown();
 
+    /**
+     * Reads into {@code dsts} in order, at least one byte unless all are full (a socket reads
+     * them in one call). The default reads into the first buffer with room.
+     *
+     * @return the bytes read, or -1 at end of stream
+     */
+    default long read(ByteBuffer[] dsts) throws IOException {
+        for (ByteBuffer b : dsts) {
+            if (b.hasRemaining()) {
+                return read(b);
+            }
+        }
+        return 0;
+    }
+
     /** @return the channel a file slice is sent to (the socket itself, so the JDK uses sendfile) */
     WritableByteChannel sink();
 

@@ -37,6 +37,10 @@ final class Fixture implements AutoCloseable {
     /** Reads that {@link Breakable} handles answered with a file slice (sent with sendfile). */
     final java.util.concurrent.atomic.AtomicInteger slices = new java.util.concurrent.atomic.AtomicInteger();
 
+    /** Reads and writes of several buffers in one call that {@link Breakable} handles passed on. */
+    final java.util.concurrent.atomic.AtomicInteger vectoredReads = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger vectoredWrites = new java.util.concurrent.atomic.AtomicInteger();
+
     /** A handle that answers DEVICE_UNAVAILABLE while its volume is in {@link #gone}, as the core's do. */
     final class Breakable implements VirtualDisk {
         private final VirtualDisk d;
@@ -96,6 +100,18 @@ final class Fixture implements AutoCloseable {
         @Override
         public void write(java.nio.ByteBuffer src, long offset) {
             live().write(src, offset);
+        }
+
+        @Override
+        public void read(java.nio.ByteBuffer[] dsts, long offset) {
+            vectoredReads.incrementAndGet();
+            live().read(dsts, offset);
+        }
+
+        @Override
+        public void write(java.nio.ByteBuffer[] srcs, long offset) {
+            vectoredWrites.incrementAndGet();
+            live().write(srcs, offset);
         }
 
         @Override

@@ -577,6 +577,35 @@ class ProtocolTest {
     }
 
     /**
+     * A large write's payload goes to the disk as one write of the buffers it arrived in (the
+     * part read with the request header used where it lies, the rest read straight from the
+     * socket), and a large read copied through the workers is one read into its buffers: a
+     * raw or VHD image on a local file makes each one system call. The bytes are those sent.
+     */
+    @Test
+    void largeWritesAndCopiedReadsReachTheDiskAsOneCall() throws Exception {
+        VolumeRef q = new VolumeRef("local", "q");
+        fx.volume("q", "qcow2", SIZE); // qcow2 reads are copied through the reply pool (no slices)
+        fx.broken.add(q); // the counting handle; never gone
+        nbd.add(q, null, false);
+        int mib = 1 << 20;
+        byte[] a = data(3 * mib + 4096, 12);
+        try (RawClient c = connect("q", false)) {
+            int writes = fx.vectoredWrites.get();
+            c.request(CMD_WRITE, 0, 1, 512, mib, java.util.Arrays.copyOfRange(a, 0, mib));
+            assertEquals(0, c.simpleReply(1));
+            assertEquals(writes + 1, fx.vectoredWrites.get(), "one write of the pooled buffers");
+            c.request(CMD_WRITE, CMD_FLAG_FUA, 2, 512L + mib, a.length - mib, java.util.Arrays.copyOfRange(a, mib, a.length));
+            assertEquals(0, c.simpleReply(2));
+            assertEquals(writes + 2, fx.vectoredWrites.get());
+            int reads = fx.vectoredReads.get();
+            assertArrayEquals(java.util.Arrays.copyOfRange(a, 1000, 1000 + 2 * mib), readSimple(c, 3, 512L + 1000, 2 * mib));
+            assertEquals(reads + 1, fx.vectoredReads.get(), "one read into the reply's buffers");
+            assertArrayEquals(a, readSimple(c, 4, 512, a.length));
+        }
+    }
+
+    /**
      * A client that stops reading while large replies are being sent from the image file
      * (the server blocked in sendfile on a full socket) is still disconnected at once by a
      * forced export-remove, and the server goes on serving others.
