@@ -242,7 +242,7 @@ class CrashKillTest {
             }
         });
         reader.start();
-        long deadline = System.currentTimeMillis() + 20_000;
+        long deadline = System.currentTimeMillis() + 60_000; // a JVM start on a loaded 2-core machine can take many seconds
         synchronized (lines) {
             while (!lines.contains("READY") && System.currentTimeMillis() < deadline && p.isAlive()) {
                 lines.wait(100);

@@ -147,16 +147,22 @@ class CrashKillTest {
             }
         });
         reader.start();
-        synchronized (ready) {
-            long deadline = System.currentTimeMillis() + 20_000;
-            while (!lines.contains("READY") && p.isAlive() && System.currentTimeMillis() < deadline) {
-                ready.wait(100);
+        try {
+            synchronized (ready) {
+                // a JVM that starts in a second when idle can take many on a loaded 2-core machine
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (!lines.contains("READY") && p.isAlive() && System.currentTimeMillis() < deadline) {
+                    ready.wait(100);
+                }
+                assertTrue(lines.contains("READY"), "the writer did not start: " + lines);
             }
+            Thread.sleep(killAfterMillis);
+            synchronized (ready) {
+                assertTrue(p.isAlive(), "the writer ended before it was killed: " + lines);
+            }
+        } finally {
+            p.destroyForcibly(); // SIGKILL; also when an assertion failed, so no writer outlives the test
         }
-        assertTrue(lines.contains("READY"), "the writer did not start: " + lines);
-        Thread.sleep(killAfterMillis);
-        assertTrue(p.isAlive(), "the writer ended before it was killed: " + lines);
-        p.destroyForcibly(); // SIGKILL
         assertTrue(p.waitFor(20, TimeUnit.SECONDS));
         reader.join(20_000);
         assertEquals(137, p.exitValue(), "killed by SIGKILL");
