@@ -65,7 +65,13 @@ final class Connection implements Runnable {
     static final int HOLE_READ_MIN = 64 << 10;
     /** Replies of large reads queued or being read, per connection (the rest wait for these). */
     static final int ASYNC_READS = 4;
+    /** Writes from this size up that are not whole in the input buffer are read without a copy. */
     static final int ZERO_COPY_MIN = 64 << 10;
+    /**
+     * Replies gathered in a batch of buffered requests are written after this many requests,
+     * not only at the batch's end, so that the client turns them around meanwhile.
+     */
+    static final int EAGER_REPLIES = 8;
     /**
      * Reads and writes of a latency-bound disk ({@link VirtualDisk#concurrentIo()}, a LUN over
      * the network) under way at once per connection, on the server's device I/O threads: served
@@ -603,11 +609,18 @@ final class Connection implements Runnable {
 
     private void transmission() throws IOException, Protocol_Violation {
         directSend = concurrentExport() && ch.nonBlocking();
+        int served = 0;
         while (true) {
-            if (in.remaining() < REQUEST) {
-                flushOut(); // the client may be waiting for these before it sends more
-                need(REQUEST);
+            if (in.remaining() < REQUEST || served >= EAGER_REPLIES) {
+                // the client may be waiting for these before it sends more; and within a long
+                // batch, it gets the first replies while the rest are served
+                flushOut();
+                served = 0;
+                if (in.remaining() < REQUEST) {
+                    need(REQUEST);
+                }
             }
+            served++;
             int magic = in.getInt();
             if (magic != REQUEST_MAGIC) {
                 throw new Protocol_Violation("bad request magic 0x" + Integer.toHexString(magic));
@@ -818,7 +831,7 @@ final class Connection implements Runnable {
 
     /**
      * A read larger than the output buffer: a queued reply from a file slice (sendfile) or from
-     * pooled buffers a worker fills; without pooled memory free, streamed from the output buffer.
+     * pooled buffers a worker (with several connections, this thread) fills; without pooled memory free, streamed from the output buffer.
      * Queued replies may overtake replies of later requests, which the protocol allows (replies
      * carry the request's cookie).
      */
@@ -860,6 +873,13 @@ final class Connection implements Runnable {
                     Reply r = new Reply(header());
                     r.data = bufs;
                     r.chunks = chunks;
+                    if (exports.transmitting() > SENDFILE_CONNECTIONS) {
+                        // several connections give the parallelism: read here, and spare the
+                        // two wake-ups of a hand-off to a worker (bench JOBS=4: 0.35 -> 0.28 CPU s/GiB)
+                        queued = true; // fill answers or releases it
+                        fill(r, d, structuredNow, cookie, offset, n);
+                        return;
+                    }
                     try {
                         res.workers().execute(() -> fill(r, d, structuredNow, cookie, offset, n));
                     } catch (RejectedExecutionException e) {

@@ -41,6 +41,9 @@ final class Fixture implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicInteger vectoredReads = new java.util.concurrent.atomic.AtomicInteger();
     final java.util.concurrent.atomic.AtomicInteger vectoredWrites = new java.util.concurrent.atomic.AtomicInteger();
 
+    /** Runs before every read of a {@link Breakable} handle, with its offset (a test may hold it there). */
+    volatile java.util.function.LongConsumer beforeRead = off -> { };
+
     /** A handle that answers DEVICE_UNAVAILABLE while its volume is in {@link #gone}, as the core's do. */
     final class Breakable implements VirtualDisk {
         private final VirtualDisk d;
@@ -85,6 +88,7 @@ final class Fixture implements AutoCloseable {
 
         @Override
         public void read(java.nio.ByteBuffer dst, long offset) {
+            beforeRead.accept(offset);
             live().read(dst, offset);
         }
 

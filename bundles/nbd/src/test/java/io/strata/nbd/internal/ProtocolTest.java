@@ -577,6 +577,59 @@ class ProtocolTest {
     }
 
     /**
+     * A batch of requests that arrived together is not answered only at its end: the first
+     * replies go out after 8 requests, while the rest are served. Here the 9th read is held
+     * until the client has the first 8 replies, which it would never get if the server
+     * waited for the end of the batch.
+     */
+    @Test
+    void theFirstRepliesOfALongBatchAreSentWhileTheRestIsServed() throws Exception {
+        VolumeRef g = new VolumeRef("local", "g");
+        fx.volume("g", "raw", SIZE);
+        fx.broken.add(g);
+        nbd.add(g, null, false);
+        java.util.concurrent.CountDownLatch gotFirst = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean held = new java.util.concurrent.atomic.AtomicBoolean();
+        fx.beforeRead = off -> {
+            if (off == 8 * 4096L) {
+                held.set(true);
+                try {
+                    gotFirst.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        try (RawClient c = connect("g", false)) {
+            java.io.ByteArrayOutputStream batch = new java.io.ByteArrayOutputStream();
+            java.io.DataOutputStream b = new java.io.DataOutputStream(batch);
+            for (int i = 0; i < 16; i++) {
+                b.writeInt(Protocol.REQUEST_MAGIC);
+                b.writeShort(0);
+                b.writeShort(CMD_READ);
+                b.writeLong(i);
+                b.writeLong(i * 4096L);
+                b.writeInt(4096);
+            }
+            c.out.write(batch.toByteArray()); // one write: the server finds all 16 buffered at once
+            c.out.flush();
+            for (int i = 0; i < 8; i++) {
+                assertEquals(0, c.simpleReply(i), "reply " + i + " (the client times out after 10 s)");
+                c.in.readFully(new byte[4096]);
+            }
+            assertTrue(held.get(), "the 9th read was being served, held, when the first 8 replies came");
+            gotFirst.countDown();
+            for (int i = 8; i < 16; i++) {
+                assertEquals(0, c.simpleReply(i));
+                c.in.readFully(new byte[4096]);
+            }
+        } finally {
+            gotFirst.countDown();
+            fx.beforeRead = off -> { };
+        }
+    }
+
+    /**
      * A large write's payload goes to the disk as one write of the buffers it arrived in (the
      * part read with the request header used where it lies, the rest read straight from the
      * socket), and a large read copied through the workers is one read into its buffers: a
