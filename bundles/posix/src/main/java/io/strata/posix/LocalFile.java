@@ -167,23 +167,10 @@ public final class LocalFile implements DatastoreFile {
     @Override
     public long read(ByteBuffer[] dsts, long position) {
         checkOpen();
-        long total = 0;
-        boolean direct = dsts.length <= Posix.IOV_MAX;
-        for (ByteBuffer b : dsts) {
-            total += b.remaining();
-            direct &= b.isDirect();
-        }
-        checkRange(position, total, path);
-        if (!direct) {
+        if (!vectored(dsts, position)) {
             return DatastoreFile.super.read(dsts, position);
         }
-        guard.readLock().lock();
-        try {
-            checkOpen();
-            return Posix.transferAll(fd, dsts, position, false, path);
-        } finally {
-            guard.readLock().unlock();
-        }
+        return transfer(dsts, position, false);
     }
 
     /**
@@ -194,21 +181,34 @@ public final class LocalFile implements DatastoreFile {
     @Override
     public void write(ByteBuffer[] srcs, long position) {
         checkWritable();
+        if (!vectored(srcs, position)) {
+            DatastoreFile.super.write(srcs, position);
+            return;
+        }
+        transfer(srcs, position, true);
+    }
+
+    /**
+     * Checks the range the buffers cover from {@code position}.
+     *
+     * @return whether one preadv/pwritev can take them: all direct, not too many
+     */
+    private boolean vectored(ByteBuffer[] bufs, long position) {
         long total = 0;
-        boolean direct = srcs.length <= Posix.IOV_MAX;
-        for (ByteBuffer b : srcs) {
+        boolean direct = bufs.length <= Posix.IOV_MAX;
+        for (ByteBuffer b : bufs) {
             total += b.remaining();
             direct &= b.isDirect();
         }
         checkRange(position, total, path);
-        if (!direct) {
-            DatastoreFile.super.write(srcs, position);
-            return;
-        }
+        return direct;
+    }
+
+    private long transfer(ByteBuffer[] bufs, long position, boolean write) {
         guard.readLock().lock();
         try {
             checkOpen();
-            Posix.transferAll(fd, srcs, position, true, path);
+            return Posix.transferAll(fd, bufs, position, write, path);
         } finally {
             guard.readLock().unlock();
         }

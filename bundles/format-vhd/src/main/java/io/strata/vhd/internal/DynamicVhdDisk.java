@@ -299,15 +299,10 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     @Override
     public void read(ByteBuffer[] dsts, long offset) {
         if (parent == null && dsts.length > 1) {
-            long total = 0;
-            for (ByteBuffer b : dsts) {
-                total += b.remaining();
-            }
+            long total = total(dsts);
             State s = state();
-            checkRange(offset, total, s.virtualSize);
-            int index = (int) (offset >>> blockShift);
+            int entry = allocatedBlockHolding(s, offset, total);
             int inBlock = (int) (offset & (blockSize - 1));
-            int entry = total > 0 && inBlock + total <= blockSize ? s.bat.get(index) : Bat.UNUSED;
             if (entry != Bat.UNUSED) {
                 long at = dataOffset(entry, inBlock);
                 long got = file.read(dsts, at);
@@ -331,25 +326,39 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
     @Override
     public void write(ByteBuffer[] srcs, long offset) {
         if (parent == null && srcs.length > 1) {
-            long total = 0;
-            for (ByteBuffer b : srcs) {
-                total += b.remaining();
-            }
             checkWritable();
             State s = state();
-            checkRange(offset, total, s.virtualSize);
-            int index = (int) (offset >>> blockShift);
-            int inBlock = (int) (offset & (blockSize - 1));
-            if (total > 0 && inBlock + total <= blockSize) {
-                int entry = s.bat.get(index);
-                if (entry != Bat.UNUSED) {
-                    completeBitmap(s, index, entry);
-                    file.write(srcs, dataOffset(entry, inBlock));
-                    return;
-                }
+            int entry = allocatedBlockHolding(s, offset, total(srcs));
+            if (entry != Bat.UNUSED) {
+                completeBitmap(s, (int) (offset >>> blockShift), entry);
+                file.write(srcs, dataOffset(entry, (int) (offset & (blockSize - 1))));
+                return;
             }
         }
         super.write(srcs, offset);
+    }
+
+    private static long total(ByteBuffer[] bufs) {
+        long n = 0;
+        for (ByteBuffer b : bufs) {
+            n += b.remaining();
+        }
+        return n;
+    }
+
+    /**
+     * Checks the range, then finds the allocated block that holds all of it.
+     *
+     * @return the block's BAT entry, or {@link Bat#UNUSED} when the range is empty, crosses a
+     *         block boundary or lies in a block not allocated
+     */
+    private int allocatedBlockHolding(State s, long offset, long length) {
+        checkRange(offset, length, s.virtualSize);
+        int inBlock = (int) (offset & (blockSize - 1));
+        if (length <= 0 || inBlock + length > blockSize) {
+            return Bat.UNUSED;
+        }
+        return s.bat.get((int) (offset >>> blockShift));
     }
 
     @Override

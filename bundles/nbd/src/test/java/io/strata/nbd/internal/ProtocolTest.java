@@ -589,10 +589,10 @@ class ProtocolTest {
         fx.broken.add(g);
         nbd.add(g, null, false);
         java.util.concurrent.CountDownLatch gotFirst = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicBoolean held = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
         fx.beforeRead = off -> {
             if (off == 8 * 4096L) {
-                held.set(true);
+                held.countDown();
                 try {
                     gotFirst.await(60, java.util.concurrent.TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
@@ -617,7 +617,9 @@ class ProtocolTest {
                 assertEquals(0, c.simpleReply(i), "reply " + i + " (the client times out after 10 s)");
                 c.in.readFully(new byte[4096]);
             }
-            assertTrue(held.get(), "the 9th read was being served, held, when the first 8 replies came");
+            // the server goes on to the 9th read after sending the first 8 replies; it is held
+            // there until now, so those replies could not have waited for the end of the batch
+            assertTrue(held.await(30, java.util.concurrent.TimeUnit.SECONDS), "the 9th read is served");
             gotFirst.countDown();
             for (int i = 8; i < 16; i++) {
                 assertEquals(0, c.simpleReply(i));
