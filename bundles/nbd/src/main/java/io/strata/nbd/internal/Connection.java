@@ -844,7 +844,8 @@ final class Connection implements Runnable {
             // sendfile only while this is the server's one client connection: with several, the
             // copy through the workers measured faster (bench/run.sh JOBS=4, 1 MiB reads: 0.62
             // of nbdkit with sendfile, 0.90 without; one connection: 1.16 with, 0.94 without)
-            if (res.sendfile() && !directSend && exports.transmitting() <= SENDFILE_CONNECTIONS) {
+            boolean alone = exports.transmitting() <= SENDFILE_CONNECTIONS;
+            if (res.sendfile() && !directSend && alone) {
                 Optional<FileSlice> slice;
                 try {
                     slice = d.slice(offset, n);
@@ -873,7 +874,7 @@ final class Connection implements Runnable {
                     Reply r = new Reply(header());
                     r.data = bufs;
                     r.chunks = chunks;
-                    if (exports.transmitting() > SENDFILE_CONNECTIONS) {
+                    if (!alone) {
                         // several connections give the parallelism: read here, and spare the
                         // two wake-ups of a hand-off to a worker (bench JOBS=4: 0.35 -> 0.28 CPU s/GiB)
                         queued = true; // fill answers or releases it
@@ -1378,17 +1379,8 @@ final class Connection implements Runnable {
             modify(cookie, CMD_WRITE, flags, offset, length, new ByteBuffer[] {data});
             return;
         }
-        ByteBuffer[] bufs = res.replies().tryAcquire(n);
-        if (bufs == null) {
-            writePieces(cookie, flags, offset, n);
-            return;
-        }
-        try {
-            readPayload(bufs);
-            modify(cookie, CMD_WRITE, flags, offset, length, bufs);
-        } finally {
-            res.replies().release(bufs);
-        }
+        // the pool had no room for the payload above, and has no more for all of it
+        writePieces(cookie, flags, offset, n);
     }
 
     /** Fills the buffers with the rest of a write's payload: what is buffered, then the socket. */
