@@ -74,6 +74,8 @@ final class Guest {
                 ;;
             write)
                 mount -t ext4 /dev/vda /mnt || fail mount
+                # No echo: the host's word would land inside a STRATA-WROTE line.
+                stty -echo < /dev/console 2>/dev/null
                 (read -r word < /dev/console && touch /tmp/go) &
                 i=0
                 after=-1
@@ -266,7 +268,14 @@ final class Guest {
                     synchronized (all) {
                         all.append(l).append('\n');
                     }
-                    lines.accept(l);
+                    try {
+                        lines.accept(l);
+                    } catch (RuntimeException e) {
+                        // The console is still read to its end: a report shows what followed.
+                        synchronized (all) {
+                            all.append("[the test could not take this line: ").append(e).append("]\n");
+                        }
+                    }
                 }
             } catch (IOException e) {
                 // the guest is gone
@@ -279,6 +288,11 @@ final class Guest {
                 throw new AssertionError("the guest did not power off within 10 minutes:\n" + all);
             }
             reader.join(10_000);
+            synchronized (all) {
+                // How QEMU ended, for a report: 0 after the guest's poweroff; 128+n when signal
+                // n killed it (it prints nothing then).
+                all.append("[qemu exited with status ").append(p.exitValue()).append("]\n");
+            }
         } finally {
             p.destroyForcibly();
             p.waitFor(30, TimeUnit.SECONDS);
@@ -296,6 +310,33 @@ final class Guest {
         OutputStream c = input;
         c.write((line + "\n").getBytes(StandardCharsets.US_ASCII));
         c.flush();
+    }
+
+    private static final java.util.regex.Pattern NUMBERED =
+            java.util.regex.Pattern.compile("(STRATA-[A-Z]+) (\\d+)");
+
+    /**
+     * The number on a {@code STRATA-<word> <n>} line, e.g. {@code STRATA-WROTE 3}, or -1 when the
+     * line has none; text after the number (an echo that landed on the line) is ignored.
+     */
+    static int number(String word, String line) {
+        java.util.regex.Matcher m = NUMBERED.matcher(line);
+        while (m.find()) {
+            if (m.group(1).equals("STRATA-" + word)) {
+                return Integer.parseInt(m.group(2));
+            }
+        }
+        return -1;
+    }
+
+    /** The number of the last {@code STRATA-<word> <n>} line of a console output, or -1. */
+    static int last(String word, String console) {
+        int n = -1;
+        for (String line : console.split("\n")) {
+            int k = number(word, line);
+            n = k >= 0 ? k : n;
+        }
+        return n;
     }
 
     /** The {@code STRATA-SUM} lines of a console output, as {@code sum  name}. */

@@ -110,10 +110,10 @@ public class GuestIT {
         }, "snapshot-deleter");
         deleter.start();
         String written = guest.boot(work, vm, "write", "", line -> {
-            int at = line.indexOf("STRATA-WROTE ");
-            if (at >= 0) {
-                wrote.set(Integer.parseInt(line.substring(at + "STRATA-WROTE ".length()).strip()));
-                if (wrote.get() >= 2) {
+            int n = Guest.number("WROTE", line);
+            if (n >= 0) {
+                wrote.set(n);
+                if (n >= 2) {
                     writing.countDown();
                 }
             }
@@ -122,7 +122,7 @@ public class GuestIT {
         deleter.join(TimeUnit.MINUTES.toMillis(5));
         assertFalse("the snapshot deletion did not end", deleter.isAlive());
         assertTrue(written, written.contains("STRATA-WRITTEN") && !written.contains("STRATA-FAIL"));
-        int files = wrote.get() + 1;
+        int files = Guest.last("WRITTEN", written); // the guest's own count
         System.out.println("GuestIT: the guest had written " + (wroteWhenDeleted[0] + 1)
                 + " files when the snapshot's merge ended, and " + files + " in all");
         assertTrue("the deletion did not end while the guest wrote: " + wroteWhenDeleted[0] + " of " + files,
