@@ -38,12 +38,14 @@ public interface VirtualDisk extends AutoCloseable {
     /**
      * Fills {@code dsts}, one after the other, from {@code offset}: one read of their total
      * length, in one call where the format can (a raw image: one scattering system call). The
-     * default reads them one by one.
+     * default checks the whole range ({@code OUT_OF_RANGE} before any buffer is filled), then
+     * reads them one by one.
      *
      * @throws StorageException as {@link #read(ByteBuffer, long)}
      * @since 1.5
      */
     default void read(ByteBuffer[] dsts, long offset) {
+        io.strata.api.Bounds.checkRange(offset, remaining(dsts), virtualSize(), "read");
         long pos = offset;
         for (ByteBuffer b : dsts) {
             int len = b.remaining();
@@ -62,13 +64,16 @@ public interface VirtualDisk extends AutoCloseable {
     /**
      * Writes all of {@code srcs}, one after the other, from {@code offset}: one write of their
      * concatenation, so that a payload that arrived in several buffers reaches the image in one
-     * call where the format can (a raw image: one gathering system call). The default writes
-     * them one by one.
+     * call where the format can (a raw image: one gathering system call). The default checks
+     * the whole range ({@code OUT_OF_RANGE} before anything is written), then writes them one
+     * by one.
      *
      * @throws StorageException as {@link #write(ByteBuffer, long)}
      * @since 1.5
      */
     default void write(ByteBuffer[] srcs, long offset) {
+        // the whole range first: a write past the end changes nothing, not its first buffers
+        io.strata.api.Bounds.checkRange(offset, remaining(srcs), virtualSize(), "write");
         long pos = offset;
         for (ByteBuffer b : srcs) {
             int len = b.remaining();
@@ -251,4 +256,13 @@ public interface VirtualDisk extends AutoCloseable {
     /** Closes the disk. Never throws; does flush. */
     @Override
     void close();
+
+    /** The bytes left in all of {@code bufs}. */
+    private static long remaining(ByteBuffer[] bufs) {
+        long n = 0;
+        for (ByteBuffer b : bufs) {
+            n += b.remaining();
+        }
+        return n;
+    }
 }
