@@ -36,6 +36,7 @@ public final class MemoryFile implements DatastoreFile {
     private int slices;
     private int mutations;
     private int vectored;
+    private int reads;
 
     public MemoryFile(String name) {
         this.name = name;
@@ -74,6 +75,11 @@ public final class MemoryFile implements DatastoreFile {
     /** @return how many reads and writes of several buffers in one call reached this file */
     public synchronized int vectored() {
         return vectored;
+    }
+
+    /** @return how many reads this file served: each buffer of a vectored read, and {@link #peek}, count one */
+    public synchronized int reads() {
+        return reads;
     }
 
     public synchronized void apply(Op op) {
@@ -140,6 +146,7 @@ public final class MemoryFile implements DatastoreFile {
 
     @Override
     public synchronized int read(ByteBuffer dst, long position) {
+        reads++;
         if (position >= size) {
             return dst.hasRemaining() ? -1 : 0;
         }

@@ -382,6 +382,63 @@ final class Qcow2Disk implements VirtualDisk {
     }
 
     /**
+     * Writes the buffers' concatenation. What lies inside one buffer is written from it as it
+     * is; a cluster that two buffers share is gathered into one buffer first. Written buffer
+     * by buffer, a new cluster over backing data split between two buffers would be copied
+     * from the backing file for its first part, only for the second part to overwrite what
+     * was copied. The range and the disk's mode are checked before anything is written.
+     */
+    @Override
+    public void write(ByteBuffer[] srcs, long offset) {
+        checkWritable();
+        long total = 0;
+        for (ByteBuffer b : srcs) {
+            total += b.remaining();
+        }
+        checkRange(offset, total, state.size);
+        long pos = offset;
+        int i = 0;
+        while (i < srcs.length) {
+            ByteBuffer b = srcs[i];
+            int left = b.remaining();
+            if (left == 0) {
+                i++;
+                continue;
+            }
+            int toBoundary = cs - (int) (pos & (cs - 1));
+            boolean last = remaining(srcs, i + 1) == 0;
+            if (left >= toBoundary || last) {
+                // from this buffer alone, up to the last cluster boundary in it (all of it when last)
+                int n = last ? left : toBoundary + ((left - toBoundary) & -cs);
+                ByteBuffer piece = b.slice(b.position(), n);
+                write(piece, pos);
+                b.position(b.position() + n);
+                pos += n;
+            } else {
+                // the cluster goes on in the next buffers: gather it
+                ByteBuffer cluster = ByteBuffer.allocate((int) Math.min(toBoundary, left + remaining(srcs, i + 1)));
+                for (int k = i; cluster.hasRemaining(); k++) {
+                    ByteBuffer from = srcs[k];
+                    int take = Math.min(from.remaining(), cluster.remaining());
+                    cluster.put(from.slice(from.position(), take));
+                    from.position(from.position() + take);
+                }
+                int n = cluster.flip().remaining();
+                write(cluster, pos);
+                pos += n;
+            }
+        }
+    }
+
+    private static long remaining(ByteBuffer[] bufs, int from) {
+        long n = 0;
+        for (int k = from; k < bufs.length; k++) {
+            n += bufs[k].remaining();
+        }
+        return n;
+    }
+
+    /**
      * Writes {@code src} from cluster {@code vc0} (offset {@code in0} in it) for clusters of
      * one L2 table that were not writable in place when looked at without the lock.
      * Re-reads every entry under the lock: another writer may have allocated meanwhile.
