@@ -391,11 +391,7 @@ final class Qcow2Disk implements VirtualDisk {
     @Override
     public void write(ByteBuffer[] srcs, long offset) {
         checkWritable();
-        long total = 0;
-        for (ByteBuffer b : srcs) {
-            total += b.remaining();
-        }
-        checkRange(offset, total, state.size);
+        checkRange(offset, remaining(srcs, 0), state.size);
         long pos = offset;
         int i = 0;
         while (i < srcs.length) {
