@@ -832,8 +832,8 @@ final class Connection implements Runnable {
     /**
      * A read larger than the output buffer: a queued reply from a file slice (sendfile) or from
      * pooled buffers a worker (with several connections, this thread) fills; without pooled
-     * memory free, streamed from the output buffer. Queued replies may overtake replies of later requests, which the protocol allows (replies
-     * carry the request's cookie).
+     * memory free, streamed from the output buffer. Queued replies may overtake replies of
+     * later requests, which the protocol allows (replies carry the request's cookie).
      */
     private void large(VirtualDisk d, long cookie, long offset, int n) throws IOException {
         flushOut(); // replies gathered so far go first
