@@ -78,8 +78,18 @@ final class Connection implements Runnable {
      * one after the other, a queue depth of 32 would wait for 32 round trips in a row.
      */
     static final int ASYNC_IO = 32;
-    /** Large reads go out with sendfile while at most this many client connections transmit. */
+    /**
+     * Large reads go out with sendfile while at most this many client connections are busy
+     * ({@link #busy}); with more, they are copied and sent by the connection's own thread.
+     */
     static final int SENDFILE_CONNECTIONS = 1;
+    /** The window over which a connection's requests are counted ({@link #busy}), in ns. */
+    static final long BUSY_WINDOW = 100_000_000L;
+    /**
+     * Requests in one window that make a connection busy: 16 in 100 ms. A disk a guest streams
+     * from sends hundreds; one that is idle or logs now and then, a few.
+     */
+    static final int BUSY_REQUESTS = 16;
     private static final int MAX_MESSAGE = 1024;
     /** A queued reply's header: an error chunk with its message fits. */
     private static final int HEADER = 64 + MAX_MESSAGE;
@@ -101,6 +111,16 @@ final class Connection implements Runnable {
         /** @return how many client connections of the server are in transmission (past the handshake) */
         default int transmitting() {
             return 1;
+        }
+
+        /** @return how many client connections of the server are busy ({@link Connection#busy}) */
+        default int busy() {
+            return 1;
+        }
+
+        /** @return the server's clock, in nanoseconds ({@link System#nanoTime}; tests set their own) */
+        default long now() {
+            return System.nanoTime();
         }
     }
 
@@ -168,6 +188,16 @@ final class Connection implements Runnable {
     private Export export;
     private volatile boolean transmitting;
     private volatile boolean closed;
+    /** Where this connection's current window of requests began ({@link #busy}). */
+    private volatile long windowStart;
+    /** Requests in the current window, and in the one before it when that ended a window ago. */
+    private volatile int windowRequests;
+    private volatile int lastWindowRequests;
+    /**
+     * Set on this connection's thread while it reads a large reply it sends itself: its
+     * {@link #enqueue} then writes the reply here rather than waking a sender.
+     */
+    private boolean sendHere;
     /** A failure that is a bug of the server, not of the client (the fuzz target asserts there is none). */
     volatile Throwable unexpected;
     private final CountDownLatch finished = new CountDownLatch(1);
@@ -405,8 +435,32 @@ final class Connection implements Runnable {
         return e.tlsRequired && !tlsActive && !local;
     }
 
+    /** Counts a request in this connection's window (on the connection's thread). */
+    private void counted(long now) {
+        long age = now - windowStart;
+        if (age >= BUSY_WINDOW) {
+            lastWindowRequests = age < 2 * BUSY_WINDOW ? windowRequests : 0;
+            windowRequests = 0;
+            windowStart = now;
+        }
+        windowRequests++;
+    }
+
+    /**
+     * Whether this connection sent at least {@value #BUSY_REQUESTS} requests in its current
+     * window of {@link #BUSY_WINDOW} or in the window before it: a client streaming I/O, not one
+     * idle or sending a request now and then. With two such connections or more the server
+     * copies large reads instead of using sendfile, and sends them on the connection's thread.
+     */
+    boolean busy(long now) {
+        long age = now - windowStart;
+        return transmitting && (age < BUSY_WINDOW && windowRequests >= BUSY_REQUESTS
+                || age < 2 * BUSY_WINDOW && lastWindowRequests >= BUSY_REQUESTS);
+    }
+
     /** The session is the export's from here: listed as its client before the client hears it may start. */
     private void enter() {
+        windowStart = exports.now();
         transmitting = true;
         exports.opened(this, export);
     }
@@ -621,6 +675,7 @@ final class Connection implements Runnable {
                 }
             }
             served++;
+            counted(exports.now());
             int magic = in.getInt();
             if (magic != REQUEST_MAGIC) {
                 throw new Protocol_Violation("bad request magic 0x" + Integer.toHexString(magic));
@@ -841,10 +896,10 @@ final class Connection implements Runnable {
         boolean queued = false;
         try {
             boolean structuredNow = structured;
-            // sendfile only while this is the server's one client connection: with several, the
-            // copy through the workers measured faster (bench/run.sh JOBS=4, 1 MiB reads: 0.62
-            // of nbdkit with sendfile, 0.90 without; one connection: 1.16 with, 0.94 without)
-            boolean alone = exports.transmitting() <= SENDFILE_CONNECTIONS;
+            // sendfile only while this is the server's one busy connection: with several, the
+            // copy measured faster (bench/run.sh JOBS=4, 1 MiB reads: 0.62 of nbdkit with
+            // sendfile, 0.90 without; one connection: 1.16 with, 0.94 without)
+            boolean alone = exports.busy() <= SENDFILE_CONNECTIONS;
             if (res.sendfile() && !directSend && alone) {
                 Optional<FileSlice> slice;
                 try {
@@ -875,10 +930,16 @@ final class Connection implements Runnable {
                     r.data = bufs;
                     r.chunks = chunks;
                     if (!alone) {
-                        // several connections give the parallelism: read here, and spare the
-                        // two wake-ups of a hand-off to a worker (bench JOBS=4: 0.35 -> 0.28 CPU s/GiB)
+                        // several busy connections give the parallelism: read and send here,
+                        // sparing the wake-ups of a hand-off to a worker (bench JOBS=4: 0.35 ->
+                        // 0.28 CPU s/GiB) and to a sender (0.29 -> 0.26, 0.90 -> 1.0 of nbdkit)
                         queued = true; // fill answers or releases it
-                        fill(r, d, structuredNow, cookie, offset, n);
+                        sendHere = true;
+                        try {
+                            fill(r, d, structuredNow, cookie, offset, n);
+                        } finally {
+                            sendHere = true;
+                        }
                         return;
                     }
                     try {
@@ -1085,6 +1146,10 @@ final class Connection implements Runnable {
         queue.add(r);
         if (draining.compareAndSet(false, true)) {
             if (directSend && sendWithoutWaiting()) {
+                return;
+            }
+            if (sendHere) {
+                drain(); // this connection's thread, which reads no request meanwhile
                 return;
             }
             try {

@@ -346,6 +346,42 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return transmitting.get();
     }
 
+    /** The clock connections count their requests by; tests set their own before clients connect. */
+    private volatile java.util.function.LongSupplier clock = System::nanoTime;
+    private volatile long busyCountedAt = System.nanoTime() - BUSY_RECOUNT;
+    private volatile int busyCount;
+
+    /** For tests: the clock of {@link Connection#busy}. */
+    void clock(java.util.function.LongSupplier clock) {
+        this.clock = requireNonNull(clock, "clock");
+        busyCountedAt = clock.getAsLong() - BUSY_RECOUNT;
+    }
+
+    @Override
+    public long now() {
+        return clock.getAsLong();
+    }
+
+    /** How long a count of busy connections is used before it is made again (10 ms). */
+    private static final long BUSY_RECOUNT = 10_000_000L;
+
+    @Override
+    public int busy() {
+        long now = now();
+        if (now - busyCountedAt < BUSY_RECOUNT) {
+            return busyCount;
+        }
+        int n = 0;
+        for (Connection c : live) {
+            if (c.busy(now)) {
+                n++;
+            }
+        }
+        busyCount = n;
+        busyCountedAt = now;
+        return n;
+    }
+
     @Override
     public void holeReply() {
         holeReplies.incrementAndGet();

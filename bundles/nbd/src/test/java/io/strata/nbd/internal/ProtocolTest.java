@@ -522,11 +522,15 @@ class ProtocolTest {
     /**
      * Large reads of allocated VHD blocks go from the image file to the socket (sendfile),
      * in simple and structured replies; a read that spans two blocks, or an unallocated one,
-     * is copied as before, and so is every large read while a second client connection
-     * transmits. Every reply carries exactly the bytes written.
+     * is copied as before. A second connection that is idle changes nothing; while two
+     * connections are busy (a window of the server's clock with 16 requests each), large
+     * reads are copied and sent by the connection's own thread, no sender woken; once they are
+     * not, sendfile again. Every reply carries exactly the bytes written.
      */
     @Test
     void largeReadsOfAllocatedBlocksAreSentFromTheImageFile() throws Exception {
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
+        nbd.clock(clock::get);
         VolumeRef z = new VolumeRef("local", "z");
         fx.volume("z", "vhd", SIZE);
         fx.broken.add(z); // the counting handle; never gone
@@ -550,19 +554,28 @@ class ProtocolTest {
             // an unallocated block reads zeros
             assertArrayEquals(new byte[mib], readSimple(c, 3, 6L * mib, mib));
             assertEquals(before + 4, fx.slices.get());
-            // while a second client connection transmits, large reads are copied through the
-            // workers (faster with several connections), on both; alone again, sendfile
             try (RawClient c2 = connect("z", false)) {
                 assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 5, 0, mib));
-                assertArrayEquals(java.util.Arrays.copyOfRange(a, mib, 2 * mib), readSimple(c2, 6, mib, mib));
-                assertEquals(before + 4, fx.slices.get(), "no sendfile with two connections");
+                assertEquals(before + 5, fx.slices.get(), "sendfile beside a connection that sends nothing");
+                for (int i = 0; i < Connection.BUSY_REQUESTS; i++) {
+                    assertArrayEquals(java.util.Arrays.copyOfRange(a, 4096 * i, 4096 * (i + 1)),
+                            readSimple(c2, 200 + i, 4096L * i, 4096));
+                }
+                clock.addAndGet(Connection.BUSY_WINDOW / 4); // both still in their window; a fresh count
+                long senders = nbd.senderTasks();
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 6, 0, mib));
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, mib, 2 * mib), readSimple(c2, 7, mib, mib));
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, 2 * mib, 3 * mib), readSimple(c, 8, 2L * mib, mib));
+                assertEquals(before + 5, fx.slices.get(), "no sendfile with two busy connections");
+                assertEquals(senders, nbd.senderTasks(), "copied reads sent by the connections' own threads");
+                // two windows without a request: neither is busy, though both are connected
+                clock.addAndGet(2 * Connection.BUSY_WINDOW);
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, mib, 2 * mib), readSimple(c, 9, mib, mib));
+                assertEquals(before + 6, fx.slices.get(), "sendfile again once only one connection is busy");
             }
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (nbd.transmitting() > 1 && System.nanoTime() < deadline) {
-                Thread.sleep(10); // the server notices the second client's end on its own thread
-            }
-            assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 7, 0, mib));
-            assertEquals(before + 5, fx.slices.get(), "sendfile again once alone");
+            clock.addAndGet(2 * Connection.BUSY_WINDOW);
+            assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 10, 0, mib));
+            assertEquals(before + 7, fx.slices.get(), "sendfile again once alone");
         }
         try (RawClient c = connect("z", true)) {
             c.request(CMD_READ, 0, 4, 2L * mib, mib, null);
@@ -661,30 +674,48 @@ class ProtocolTest {
     }
 
     /**
-     * A client that stops reading while large replies are being sent from the image file
-     * (the server blocked in sendfile on a full socket) is still disconnected at once by a
-     * forced export-remove, and the server goes on serving others.
+     * A client that stops reading while large replies are being sent is still disconnected at
+     * once by a forced export-remove, and the server goes on serving others: alone, the server
+     * is blocked in sendfile on a full socket (a sender thread); beside another busy
+     * connection, in a copied reply's write on the connection's own thread.
      */
-    @Test
-    void aClientThatStopsReadingMidSendfileIsDisconnectedByAForcedRemove() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "beside a busy connection: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aClientThatStopsReadingMidSendIsDisconnectedByAForcedRemove(boolean besideBusy) throws Exception {
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
+        nbd.clock(clock::get);
         VolumeRef z = new VolumeRef("local", "stuck");
         fx.volume("stuck", "vhd", SIZE);
         nbd.add(z, null, false);
         int mib = 1 << 20;
-        try (RawClient c = connect("stuck", false)) {
+        try (RawClient busy = connect("vol", false); RawClient c = connect("stuck", false)) {
             byte[] a = data(2 * mib, 12);
             for (int off = 0; off < a.length; off += 256 << 10) {
                 c.request(CMD_WRITE, 0, off, off, 256 << 10, java.util.Arrays.copyOfRange(a, off, off + (256 << 10)));
                 assertEquals(0, c.simpleReply(off));
             }
+            if (besideBusy) {
+                for (int i = 0; i < Connection.BUSY_REQUESTS; i++) {
+                    readSimple(busy, 100 + i, 0, 4096);
+                    readSimple(c, 100 + i, 0, 4096);
+                }
+                clock.addAndGet(Connection.BUSY_WINDOW / 4); // a fresh count: two busy connections
+            }
+            long senders = nbd.senderTasks();
             for (int i = 0; i < 32; i++) { // 32 MiB of replies that nobody reads
                 c.request(CMD_READ, 0, 1000 + i, (i % 2) * mib, mib, null);
             }
-            Thread.sleep(500); // the socket buffers fill; the workers block sending
+            Thread.sleep(500); // the socket buffers fill; the sending thread blocks
+            if (besideBusy) {
+                assertEquals(senders, nbd.senderTasks(), "the connection's own thread sends");
+            } else {
+                assertTrue(nbd.senderTasks() > senders, "a sender thread sends");
+            }
             long t0 = System.nanoTime();
             nbd.remove("stuck", true);
             long ms = (System.nanoTime() - t0) / 1_000_000;
             assertTrue(ms < 4000, "the forced remove waited " + ms + " ms for a send to end");
+            assertArrayEquals(new byte[4096], readSimple(busy, 1, 0, 4096), "the busy connection carries on");
         }
         try (RawClient other = connect("vol", false)) {
             assertArrayEquals(new byte[4096], readSimple(other, 1, 0, 4096), "the server carries on");
