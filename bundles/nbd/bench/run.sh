@@ -11,6 +11,7 @@
 #
 # Usage: bundles/nbd/bench/run.sh   (RUNTIME=10 SIZE=1G REPEAT=1 ROWS="randread randwrite read write" by default;
 #        REPEAT=5 alternates the servers over five rounds and prints medians;
+#        WARMUP=5 serves every row from every server for that many seconds first, unmeasured;
 #        TRANSPORT=unix connects every server through a Unix domain socket (Strata's own,
 #        qemu-nbd -k, nbdkit -U) instead of TCP; JOBS=4 runs four fio jobs, each on its own
 #        connection to the one export (CAN_MULTI_CONN), sequential jobs on their own quarter)
@@ -20,6 +21,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 RUNTIME="${RUNTIME:-10}"
 SIZE="${SIZE:-1G}"
 RAMP=2                                       # seconds of each fio run before it measures
+# Seconds each server serves each row once, unmeasured, before the rounds: a JVM compiles a
+# path the first time a workload takes it (Strata's user CPU per GiB on the four-connection
+# 1 MiB read row was about 3x its later figure in its first 8 s), and a server that has run
+# for a while is what a hypervisor meets. Every server gets the same pass; WARMUP=0 skips it.
+WARMUP="${WARMUP:-5}"
 REPEAT="${REPEAT:-1}"                        # rounds; the table shows the median of each figure
 ROWS="${ROWS:-randread randwrite read write}" # a subset of the rows, e.g. ROWS=read
 TRANSPORT="${TRANSPORT:-tcp}"                # tcp or unix
@@ -62,15 +68,17 @@ export STRATA_RUN="$WORK/run" STRATA_NO_BUILD=1
 
 qemu-img create -q -f vpc -o subformat=dynamic "$WORK/q.vhd" "$SIZE"
 truncate -s "$SIZE" "$WORK/r.raw"
+# qemu-nbd serves one client at a time unless told more (-e): with JOBS=4 the other three
+# connections would wait in the listen backlog and its figures would mean nothing.
 if [[ "$TRANSPORT" == unix ]]; then
-    qemu-nbd -f vpc -t -x vol -k "$WORK/qemu.sock" "$WORK/q.vhd" &
+    qemu-nbd -f vpc -t -e "$JOBS" -x vol -k "$WORK/qemu.sock" "$WORK/q.vhd" &
     pids+=($!)
     nbdkit -f -U "$WORK/nbdkit.sock" file "$WORK/r.raw" &
     pids+=($!)
     declare -A URI=([strata]="nbd+unix:///bench?socket=$WORK/run/data/strata/nbd.sock"
         [qemu-nbd]="nbd+unix:///vol?socket=$WORK/qemu.sock" [nbdkit]="nbd+unix:///?socket=$WORK/nbdkit.sock")
 else
-    qemu-nbd -f vpc -t -x vol -b 127.0.0.1 -p "$P_QEMU" "$WORK/q.vhd" &
+    qemu-nbd -f vpc -t -e "$JOBS" -x vol -b 127.0.0.1 -p "$P_QEMU" "$WORK/q.vhd" &
     pids+=($!)
     nbdkit -f -i 127.0.0.1 -p "$P_NBDKIT" file "$WORK/r.raw" &
     pids+=($!)
@@ -81,14 +89,12 @@ sleep 2
 WORKLOADS=("randread 4k 32" "randwrite 4k 32" "read 1M 8" "write 1M 8")
 
 BYTES=$(numfmt --from=iec "$SIZE")
+JOB_ARGS=(--size="$SIZE")
+if ((JOBS > 1)); then # each job its own connection; sequential ones on their own part
+    JOB_ARGS=(--numjobs="$JOBS" --group_reporting --size=$((BYTES / JOBS)) --offset_increment=$((BYTES / JOBS)))
+fi
 run_fio() { # uri rw bs qd json
-    local jobs=()
-    if ((JOBS > 1)); then # each job its own connection; sequential ones on their own part
-        jobs=(--numjobs="$JOBS" --group_reporting --size=$((BYTES / JOBS)) --offset_increment=$((BYTES / JOBS)))
-    else
-        jobs=(--size="$SIZE")
-    fi
-    fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" --iodepth="$4" "${jobs[@]}" \
+    fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" --iodepth="$4" "${JOB_ARGS[@]}" \
         --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --output-format=json --output="$5" >/dev/null
 }
 
@@ -103,6 +109,17 @@ for s in strata qemu-nbd nbdkit; do
     fio --name=pre --ioengine=nbd --uri="${URI[$s]}" --rw=write --bs=1M --iodepth=8 --size="$SIZE" \
         --output-format=terse >/dev/null
 done
+if ((WARMUP > 0)); then
+    for w in "${WORKLOADS[@]}"; do
+        read -r rw bs qd <<<"$w"
+        [[ " $ROWS " == *" $rw "* ]] || continue
+        for s in strata qemu-nbd nbdkit; do
+            echo "== $s: warm-up, $rw $bs QD$qd, ${WARMUP}s (not measured)" >&2
+            fio --name=warm --ioengine=nbd --uri="${URI[$s]}" --rw="$rw" --bs="$bs" --iodepth="$qd" \
+                "${JOB_ARGS[@]}" --time_based --runtime="$WARMUP" --output-format=terse >/dev/null
+        done
+    done
+fi
 # Rounds alternate the servers row by row, so a burst of noise on this shared machine hits
 # one server's figure of one round, not one server's whole column; the table shows medians.
 for ((r = 1; r <= REPEAT; r++)); do
