@@ -938,7 +938,7 @@ final class Connection implements Runnable {
                         try {
                             fill(r, d, structuredNow, cookie, offset, n);
                         } finally {
-                            sendHere = true;
+                            sendHere = false;
                         }
                         return;
                     }

@@ -572,6 +572,7 @@ class ProtocolTest {
                 clock.addAndGet(2 * Connection.BUSY_WINDOW);
                 assertArrayEquals(java.util.Arrays.copyOfRange(a, mib, 2 * mib), readSimple(c, 9, mib, mib));
                 assertEquals(before + 6, fx.slices.get(), "sendfile again once only one connection is busy");
+                assertEquals(senders + 1, nbd.senderTasks(), "and a sender thread sends it, as before");
             }
             clock.addAndGet(2 * Connection.BUSY_WINDOW);
             assertArrayEquals(java.util.Arrays.copyOfRange(a, 0, mib), readSimple(c, 10, 0, mib));
