@@ -108,11 +108,6 @@ final class Connection implements Runnable {
         default void holeReply() {
         }
 
-        /** @return how many client connections of the server are in transmission (past the handshake) */
-        default int transmitting() {
-            return 1;
-        }
-
         /** @return how many client connections of the server are busy ({@link Connection#busy}) */
         default int busy() {
             return 1;

@@ -326,9 +326,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
 
     @Override
     public void opened(Connection c, Export e) {
-        if (e.connections.add(c)) {
-            transmitting.incrementAndGet();
-        }
+        e.connections.add(c);
         LOG.info("nbd client {} connected to export {}", c.peer(), e.name);
         synchronized (this) {
             if (exports.get(e.name) != e) {
@@ -338,14 +336,6 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
     }
 
     private final java.util.concurrent.atomic.AtomicLong holeReplies = new java.util.concurrent.atomic.AtomicLong();
-    /** Client connections past the handshake, on every export: they are in the exports' connection sets. */
-    private final java.util.concurrent.atomic.AtomicInteger transmitting = new java.util.concurrent.atomic.AtomicInteger();
-
-    @Override
-    public int transmitting() {
-        return transmitting.get();
-    }
-
     /** The clock connections count their requests by; tests set their own before clients connect. */
     private volatile java.util.function.LongSupplier clock = System::nanoTime;
     private volatile long busyCountedAt = System.nanoTime() - BUSY_RECOUNT;
@@ -399,7 +389,6 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         }
         Export e = c.export();
         if (e != null && e.connections.remove(c)) {
-            transmitting.decrementAndGet();
             LOG.info("nbd client {} disconnected from export {}", c.peer(), e.name);
         }
     }
