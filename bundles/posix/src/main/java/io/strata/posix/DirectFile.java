@@ -175,7 +175,7 @@ public final class DirectFile implements AutoCloseable {
      *         when closed or when the device went away
      */
     public void read(ByteBuffer dst, long offset) {
-        transfer(dst, offset, false);
+        transfer(dst, offset, false, null);
     }
 
     /**
@@ -185,7 +185,17 @@ public final class DirectFile implements AutoCloseable {
      *         full, {@code READ_ONLY}
      */
     public void write(ByteBuffer src, long offset) {
-        transfer(src, offset, true);
+        transfer(src, offset, true, null);
+    }
+
+    /**
+     * {@link #write(ByteBuffer, long)}, running {@code beforeEachCall} before each {@code pwrite}
+     * system call it makes (one per chunk, and again after a short write). When it throws, the
+     * rest of the write is not made and its exception is thrown: the check of a host that may
+     * lose its right to write (a lease) runs right before the bytes leave the process.
+     */
+    public void write(ByteBuffer src, long offset, Runnable beforeEachCall) {
+        transfer(src, offset, true, beforeEachCall);
     }
 
     /** Makes written data durable (fsync, which also flushes the device's volatile cache). */
@@ -200,7 +210,7 @@ public final class DirectFile implements AutoCloseable {
         }
     }
 
-    private void transfer(ByteBuffer buf, long offset, boolean write) {
+    private void transfer(ByteBuffer buf, long offset, boolean write, Runnable beforeEachCall) {
         String what = write ? "write" : "read";
         int length = buf.remaining();
         if (offset < 0 || offset % alignment != 0 || length % alignment != 0) {
@@ -211,7 +221,7 @@ public final class DirectFile implements AutoCloseable {
         try {
             if (buf.isDirect() && (address(buf) % memoryAlignment) == 0) {
                 Pointer p = Native.getDirectBufferPointer(buf).share(buf.position());
-                io(p, length, offset, write);
+                io(p, length, offset, write, beforeEachCall);
                 buf.position(buf.limit());
                 return;
             }
@@ -226,7 +236,7 @@ public final class DirectFile implements AutoCloseable {
                         piece.limit(piece.position() + n);
                         bounce.put(piece);
                     }
-                    io(Native.getDirectBufferPointer(bounce), n, off, write);
+                    io(Native.getDirectBufferPointer(bounce), n, off, write, beforeEachCall);
                     if (write) {
                         buf.position(buf.position() + n);
                     } else {
@@ -245,10 +255,13 @@ public final class DirectFile implements AutoCloseable {
         }
     }
 
-    private void io(Pointer p, long length, long offset, boolean write) {
+    private void io(Pointer p, long length, long offset, boolean write, Runnable beforeEachCall) {
         LibC libc = Posix.libc();
         long done = 0;
         while (done < length) {
+            if (beforeEachCall != null) {
+                beforeEachCall.run();
+            }
             Pointer at = p.share(done);
             long n = write ? libc.pwrite(fd, at, length - done, offset + done)
                     : libc.pread(fd, at, length - done, offset + done);

@@ -90,6 +90,46 @@ public interface BlockDevice extends StorageDevice {
     }
 
     /**
+     * {@link #write} issued only while {@code fence} passes: the driver runs {@code fence.check()}
+     * at the last moment before the bytes leave the host (just before the system call, before
+     * each send or resend of the command), so that a write that waited in a queue, or whose
+     * thread was stopped, is not issued once the host lost the right to write. A write refused
+     * by the fence is not issued at all and throws what the fence threw.
+     *
+     * <p>The default checks once, then writes: correct for a driver that issues the write in the
+     * calling thread at once. A driver that queues writes or retries them overrides it.
+     *
+     * @param src the bytes to write
+     * @param offset where to write, sector aligned
+     * @param fence checked before the write is issued (and before each reissue)
+     * @throws StorageException as {@link #write}, or what {@code fence} threw
+     * @since 1.4
+     */
+    default void write(ByteBuffer src, long offset, WriteFence fence) {
+        fence.check();
+        write(src, offset);
+    }
+
+    /**
+     * {@link #writeAsync} with the {@code fence} of {@link #write(ByteBuffer, long, WriteFence)}:
+     * a refusal completes the future with what the fence threw, and the write is not issued.
+     *
+     * @param src the bytes to write, left alone by the caller until the future completes
+     * @param offset where to write, sector aligned
+     * @param fence checked before the write is issued (and before each reissue)
+     * @return completes when the write is done
+     * @since 1.4
+     */
+    default CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
+        try {
+            fence.check();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return writeAsync(src, offset);
+    }
+
+    /**
      * Makes every completed write durable.
      *
      * @throws StorageException {@code IO_ERROR}, {@code DEVICE_UNAVAILABLE}

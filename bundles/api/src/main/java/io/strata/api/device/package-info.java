@@ -13,8 +13,11 @@
  * {@link io.strata.api.device.BlockDevice#readAsync readAsync} and
  * {@link io.strata.api.device.BlockDevice#writeAsync writeAsync}; 1.3 adds
  * {@link io.strata.api.device.BlockDevice#writeThrough writeThrough} (a write durable on
- * its own, without a flush of the whole device). All are default methods.
+ * its own, without a flush of the whole device); 1.4 adds writes behind a
+ * {@link io.strata.api.device.WriteFence WriteFence} checked when the driver issues them
+ * ({@link io.strata.api.device.BlockDevice#write(java.nio.ByteBuffer, long, WriteFence)}).
+ * All are default methods.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.3.0")
+@org.osgi.annotation.versioning.Version("1.4.0")
 package io.strata.api.device;

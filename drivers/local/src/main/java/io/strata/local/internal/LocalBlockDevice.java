@@ -6,6 +6,7 @@ import io.strata.api.device.BlockDevice;
 import io.strata.api.device.DeviceInfo;
 import io.strata.api.device.DeviceState;
 import io.strata.api.device.Subscription;
+import io.strata.api.device.WriteFence;
 import io.strata.posix.DirectFile;
 import io.strata.posix.Errno;
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -66,6 +68,9 @@ final class LocalBlockDevice implements BlockDevice {
 
         /** Writes all of {@code src} at {@code offset}. */
         void write(ByteBuffer src, long offset);
+
+        /** {@link #write}, checking {@code fence} before each system call it makes. */
+        void write(ByteBuffer src, long offset, WriteFence fence);
 
         /** Makes completed writes durable. */
         void flush();
@@ -230,7 +235,49 @@ final class LocalBlockDevice implements BlockDevice {
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        write("write", src, offset, backend::write);
+        write("write", src, offset, backend::write, null);
+    }
+
+    /**
+     * The fence is checked in the thread that makes the system calls, before each of them: a
+     * write whose thread was stopped (the process frozen, a long pause) is not issued once the
+     * host may no longer write, and neither is the rest of a write made in pieces.
+     */
+    @Override
+    public void write(ByteBuffer src, long offset, WriteFence fence) {
+        Checked checked = new Checked(Objects.requireNonNull(fence, "fence"));
+        write("write", src, offset, (b, o) -> backend.write(b, o, checked), checked);
+    }
+
+    /** A fence that remembers its refusal, so that a refused write is not taken for a failing device. */
+    private static final class Checked implements WriteFence {
+        final WriteFence fence;
+        volatile RuntimeException refusal;
+
+        Checked(WriteFence fence) {
+            this.fence = fence;
+        }
+
+        @Override
+        public void check() {
+            try {
+                fence.check();
+            } catch (RuntimeException e) {
+                refusal = e;
+                throw e;
+            }
+        }
+    }
+
+    /** {@link #write(ByteBuffer, long, WriteFence)} in the calling thread, as {@link #writeAsync(ByteBuffer, long)}. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
+        try {
+            write(src, offset, fence);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     @Override
@@ -241,11 +288,11 @@ final class LocalBlockDevice implements BlockDevice {
     /** Durable without a flush of the file: buffered, through a second descriptor opened {@code O_DSYNC}. */
     @Override
     public void writeThrough(ByteBuffer src, long offset) {
-        write("write-through", src, offset, backend::writeThrough);
+        write("write-through", src, offset, backend::writeThrough, null);
     }
 
     /** A write of {@code src} by {@code how}; with a time limit, from a copy the worker owns. */
-    private void write(String kind, ByteBuffer src, long offset, ObjLongConsumer<ByteBuffer> how) {
+    private void write(String kind, ByteBuffer src, long offset, ObjLongConsumer<ByteBuffer> how, Checked fence) {
         if (readOnly) {
             throw new StorageException(ErrorCode.READ_ONLY, "device " + info.ref() + " is read-only");
         }
@@ -253,12 +300,12 @@ final class LocalBlockDevice implements BlockDevice {
         check(offset, length);
         String what = kind + " of " + length + " bytes at " + offset;
         if (workers == null) {
-            perform(what, () -> how.accept(src, offset));
+            perform(what, () -> how.accept(src, offset), fence);
             return;
         }
         ByteBuffer mine = ByteBuffer.allocate(length);
         mine.put(src.duplicate()).flip();
-        perform(what, () -> how.accept(mine, offset));
+        perform(what, () -> how.accept(mine, offset), fence);
         src.position(src.limit());
     }
 
@@ -268,6 +315,11 @@ final class LocalBlockDevice implements BlockDevice {
     }
 
     private void perform(String what, Runnable action) {
+        perform(what, action, null);
+    }
+
+    /** Runs an I/O; a refusal of {@code fence} (null: none) is thrown as it is, not taken for a device failure. */
+    private void perform(String what, Runnable action, Checked fence) {
         if (closed) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "device " + info.ref() + " is closed");
         }
@@ -279,18 +331,20 @@ final class LocalBlockDevice implements BlockDevice {
             try {
                 action.run();
             } catch (StorageException e) {
-                failed(e);
+                if (fence == null || fence.refusal != e) {
+                    failed(e);
+                }
                 throw e;
             }
         } else {
-            performLimited(what, action);
+            performLimited(what, action, fence);
         }
         if (state != DeviceState.ONLINE && !gone && stuck.get() < maxStuck) {
             setState(DeviceState.ONLINE, what + " succeeded");
         }
     }
 
-    private void performLimited(String what, Runnable action) {
+    private void performLimited(String what, Runnable action, Checked fence) {
         int nowStuck = stuck.get();
         if (nowStuck >= maxStuck) {
             setState(DeviceState.OFFLINE, nowStuck + " I/Os are stuck");
@@ -302,13 +356,21 @@ final class LocalBlockDevice implements BlockDevice {
         Future<?> f;
         try {
             f = workers.submit(() -> {
+                // Given up before it started (the process was stopped, or the machine overloaded,
+                // for longer than the time limit): never issue it. The caller was told it failed,
+                // and an I/O issued after its time limit would break what leases on shared
+                // storage rely on: an I/O not done within its limit is never done later.
+                boolean dropped = task.get() == 2;
                 try {
-                    action.run();
+                    if (!dropped) {
+                        action.run();
+                    }
                 } finally {
                     if (!task.compareAndSet(0, 1)) {
                         int left = stuck.decrementAndGet();
                         LOG.log(System.Logger.Level.INFO, "device " + info.ref() + ": a stuck " + what
-                                + " returned at last (" + left + " still stuck)");
+                                + (dropped ? " was dropped before it started" : " returned at last")
+                                + " (" + left + " still stuck)");
                     }
                 }
             });
@@ -332,6 +394,9 @@ final class LocalBlockDevice implements BlockDevice {
             Throwable c = e.getCause();
             if (c instanceof StorageException) {
                 StorageException se = (StorageException) c;
+                if (fence != null && fence.refusal == se) {
+                    throw se; // as the fence threw it: not a failure of the device
+                }
                 failed(se);
                 throw new StorageException(se.code(), se.getMessage(), se);
             }
@@ -495,6 +560,11 @@ final class LocalBlockDevice implements BlockDevice {
 
         @Override
         public void write(ByteBuffer src, long offset) {
+            write(src, offset, WriteFence.NONE);
+        }
+
+        @Override
+        public void write(ByteBuffer src, long offset, WriteFence fence) {
             long p = offset;
             int end = src.limit();
             try {
@@ -503,6 +573,7 @@ final class LocalBlockDevice implements BlockDevice {
                     // every later small write into a folio pays for all of it (see MAX_PIECE)
                     src.limit(Math.min(end, src.position() + MAX_PIECE));
                     while (src.hasRemaining()) {
+                        fence.check();
                         p += channel.write(src, p);
                     }
                 }
@@ -589,6 +660,11 @@ final class LocalBlockDevice implements BlockDevice {
         @Override
         public void write(ByteBuffer src, long offset) {
             file.write(src, offset);
+        }
+
+        @Override
+        public void write(ByteBuffer src, long offset, WriteFence fence) {
+            file.write(src, offset, fence::check);
         }
 
         @Override

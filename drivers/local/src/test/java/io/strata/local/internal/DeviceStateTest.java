@@ -87,6 +87,12 @@ class DeviceStateTest {
         }
 
         @Override
+        public void write(ByteBuffer src, long offset, io.strata.api.device.WriteFence fence) {
+            maybeStall();
+            real.write(src, offset, fence);
+        }
+
+        @Override
         public void flush() {
             maybeStall();
             real.flush();
