@@ -11,6 +11,7 @@ import io.strata.api.device.DeviceKind;
 import io.strata.api.device.DeviceState;
 import io.strata.api.device.PersistentReservations;
 import io.strata.api.device.Subscription;
+import io.strata.api.device.WriteFence;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -79,16 +80,25 @@ final class MultipathDevice implements BlockDevice {
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        write(src, offset, false);
+        write(src, offset, false, null);
+    }
+
+    /**
+     * A write that every attempt, on whatever path and however late (a retry after a path
+     * failed, after waiting for a path), checks {@code fence} before it is sent.
+     */
+    @Override
+    public void write(ByteBuffer src, long offset, WriteFence fence) {
+        write(src, offset, false, requireNonNull(fence, "fence"));
     }
 
     /** A write-through on a path; retried on another path as {@link #write} is when the path fails. */
     @Override
     public void writeThrough(ByteBuffer src, long offset) {
-        write(src, offset, true);
+        write(src, offset, true, null);
     }
 
-    private void write(ByteBuffer src, long offset, boolean through) {
+    private void write(ByteBuffer src, long offset, boolean through, WriteFence fence) {
         requireNonNull(src, "src");
         int length = src.remaining();
         checkRequest("write", offset, length);
@@ -96,6 +106,8 @@ final class MultipathDevice implements BlockDevice {
         execute("write", t -> {
             if (through) {
                 t.writeThrough(copy(src), offset);
+            } else if (fence != null) {
+                t.write(copy(src), offset, fence);
             } else {
                 t.write(copy(src), offset);
             }
@@ -128,6 +140,21 @@ final class MultipathDevice implements BlockDevice {
         int start = src.position();
         return device.executeAsync("write", t -> t.writeAsync(copy(src), offset), t -> {
             t.write(copy(src), offset);
+            return null;
+        }).thenRun(() -> src.position(start + length));
+    }
+
+    /** {@link #writeAsync(ByteBuffer, long)} whose every attempt checks {@code fence} before it is sent. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
+        requireNonNull(src, "src");
+        requireNonNull(fence, "fence");
+        int length = src.remaining();
+        checkRequest("write", offset, length);
+        checkOpen();
+        int start = src.position();
+        return device.executeAsync("write", t -> t.writeAsync(copy(src), offset, fence), t -> {
+            t.write(copy(src), offset, fence);
             return null;
         }).thenRun(() -> src.position(start + length));
     }

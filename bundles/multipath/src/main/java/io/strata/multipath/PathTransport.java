@@ -3,6 +3,7 @@ package io.strata.multipath;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.device.PersistentReservations;
+import io.strata.api.device.WriteFence;
 import java.nio.ByteBuffer;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -70,6 +71,34 @@ public interface PathTransport extends AutoCloseable {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /**
+     * {@link #write}, issued only while {@code fence} passes, as
+     * {@link io.strata.api.device.BlockDevice#write(ByteBuffer, long, WriteFence)}: a path that
+     * sends the write later than the call (a queue, its own retries) checks the fence right
+     * before each send. The default checks, then writes.
+     *
+     * @since 1.3
+     */
+    default void write(ByteBuffer src, long offset, WriteFence fence) {
+        fence.check();
+        write(src, offset);
+    }
+
+    /**
+     * {@link #writeAsync} with the {@code fence} of {@link #write(ByteBuffer, long, WriteFence)}.
+     * The default checks, then starts the write.
+     *
+     * @since 1.3
+     */
+    default CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
+        try {
+            fence.check();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return writeAsync(src, offset);
     }
 
     /** Makes completed writes durable (SYNCHRONIZE CACHE). */

@@ -7,5 +7,5 @@
  * {@link io.strata.multipath.PathTransport} per path.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.2.0")
+@org.osgi.annotation.versioning.Version("1.3.0")
 package io.strata.multipath;

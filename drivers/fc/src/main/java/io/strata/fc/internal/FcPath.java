@@ -3,6 +3,7 @@ package io.strata.fc.internal;
 import com.sun.jna.NativeLong;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.device.WriteFence;
 import io.strata.multipath.PathFailedException;
 import io.strata.multipath.PathTransport;
 import io.strata.posix.DirectFile;
@@ -113,6 +114,30 @@ final class FcPath implements PathTransport {
         try {
             h.file.write(src, offset);
         } catch (StorageException e) {
+            throw classify(e);
+        }
+    }
+
+    /** Checks {@code fence} right before each {@code pwrite} of the disk node. */
+    @Override
+    public void write(ByteBuffer src, long offset, WriteFence fence) {
+        checkRange(offset, src.remaining());
+        Handle h = open();
+        present(h);
+        RuntimeException[] refused = new RuntimeException[1];
+        try {
+            h.file.write(src, offset, () -> {
+                try {
+                    fence.check();
+                } catch (RuntimeException e) {
+                    refused[0] = e;
+                    throw e;
+                }
+            });
+        } catch (StorageException e) {
+            if (e == refused[0]) {
+                throw e; // the host may no longer write: not a failure of this path
+            }
             throw classify(e);
         }
     }

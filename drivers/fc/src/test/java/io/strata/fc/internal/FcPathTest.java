@@ -58,6 +58,30 @@ class FcPathTest {
         assertEquals(code, assertThrows(StorageException.class, e).code());
     }
 
+    /**
+     * A write behind a fence (a shared datastore's lease) checks it before each system call:
+     * the 1 MiB chunks of a heap buffer, the second refused. The refusal is the fence's error, not
+     * a path failure, so multipath neither blames the path nor retries the write elsewhere.
+     */
+    @Test
+    void aFencedWriteChecksTheFenceBeforeEachSystemCall() throws Exception {
+        FcPath a = paths.get(0);
+        StorageException lost = new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "this host's lease expired");
+        byte[] data = random(3 << 20, 5);
+        java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
+        StorageException e = assertThrows(StorageException.class, () -> a.write(ByteBuffer.wrap(data), 1 << 20, () -> {
+            if (checks.incrementAndGet() > 1) {
+                throw lost;
+            }
+        }));
+        assertEquals(lost, e);
+        assertEquals(2, checks.get());
+        assertArrayEquals(java.util.Arrays.copyOf(data, 1 << 20), read(a, 1 << 20, 1 << 20), "the first chunk");
+        assertArrayEquals(new byte[2 << 20], read(a, 2 << 20, 2 << 20), "nothing after it");
+        a.write(ByteBuffer.wrap(data), 1 << 20, io.strata.api.device.WriteFence.NONE);
+        assertArrayEquals(data, read(a, 1 << 20, 3 << 20));
+    }
+
     @Test
     void whatOnePathWritesTheOtherReads() throws Exception {
         FcPath a = paths.get(0);

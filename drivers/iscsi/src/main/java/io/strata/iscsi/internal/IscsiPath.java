@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.device.PersistentReservations;
+import io.strata.api.device.WriteFence;
 import io.strata.multipath.PathFailedException;
 import io.strata.multipath.PathTransport;
 import java.nio.ByteBuffer;
@@ -294,7 +295,13 @@ final class IscsiPath implements PathTransport {
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        write(src, offset, false);
+        write(src, offset, false, null);
+    }
+
+    /** Checks {@code fence} before each WRITE(16) is handed to the session, the first time and at each retry. */
+    @Override
+    public void write(ByteBuffer src, long offset, WriteFence fence) {
+        write(src, offset, false, java.util.Objects.requireNonNull(fence, "fence"));
     }
 
     /** A WRITE(16) with FUA when the LUN has it: durable on return, with no flush of the LUN's cache. */
@@ -304,10 +311,10 @@ final class IscsiPath implements PathTransport {
             PathTransport.super.writeThrough(src, offset);
             return;
         }
-        write(src, offset, true);
+        write(src, offset, true, null);
     }
 
-    private void write(ByteBuffer src, long offset, boolean forceUnitAccess) {
+    private void write(ByteBuffer src, long offset, boolean forceUnitAccess, WriteFence fence) {
         int length = src.remaining();
         checkRange(offset, length);
         if (length == 0) {
@@ -325,7 +332,8 @@ final class IscsiPath implements PathTransport {
             stage.put(src.duplicate());
             addr = address(buf);
         }
-        transfer(false, forceUnitAccess, buf, addr, offset, length);
+        channel.session().await(transferAsync(false, forceUnitAccess, fence, buf, addr, offset, length),
+                channel.backstopSeconds());
         src.position(src.limit());
     }
 
@@ -336,33 +344,33 @@ final class IscsiPath implements PathTransport {
 
     private void transfer(boolean read, boolean forceUnitAccess, ByteBuffer owner, long addr, long offset,
             int length) {
-        channel.session().await(transferAsync(read, forceUnitAccess, owner, addr, offset, length),
+        channel.session().await(transferAsync(read, forceUnitAccess, null, owner, addr, offset, length),
                 channel.backstopSeconds());
     }
 
     private CompletableFuture<Void> transferAsync(boolean read, ByteBuffer owner, long addr, long offset,
             int length) {
-        return transferAsync(read, false, owner, addr, offset, length);
+        return transferAsync(read, false, null, owner, addr, offset, length);
     }
 
     /**
      * Sends every piece of a read or write at once; the future completes when all have
      * completed (each retried as needed), with the first failure if any failed.
      */
-    private CompletableFuture<Void> transferAsync(boolean read, boolean forceUnitAccess, ByteBuffer owner, long addr,
-            long offset, int length) {
+    private CompletableFuture<Void> transferAsync(boolean read, boolean forceUnitAccess, WriteFence fence,
+            ByteBuffer owner, long addr, long offset, int length) {
         long lba = offset / blockSize;
         int blocks = length / blockSize;
         int most = read ? maxTransferBlocks : maxWriteBlocks;
         int pieces = (blocks + most - 1) / most;
         if (pieces == 1) {
-            return piece(read, forceUnitAccess, owner, addr, lba, blocks);
+            return piece(read, forceUnitAccess, fence, owner, addr, lba, blocks);
         }
         CompletableFuture<?>[] sent = new CompletableFuture<?>[pieces];
         for (int i = 0; i < pieces; i++) {
             int first = i * most;
             int n = Math.min(most, blocks - first);
-            sent[i] = piece(read, forceUnitAccess, owner, addr + (long) first * blockSize, lba + first, n);
+            sent[i] = piece(read, forceUnitAccess, fence, owner, addr + (long) first * blockSize, lba + first, n);
         }
         return CompletableFuture.allOf(sent);
     }
@@ -372,14 +380,27 @@ final class IscsiPath implements PathTransport {
         return (read ? maxTransferBlocks : maxWriteBlocks) * blockSize;
     }
 
-    /** Sends one READ(16) or WRITE(16) and follows it with the channel's retries. */
-    private CompletableFuture<Void> piece(boolean read, boolean forceUnitAccess, Object owner, long addr, long lba,
-            int blocks) {
+    /**
+     * Sends one READ(16) or WRITE(16) and follows it with the channel's retries; a write with a
+     * {@code fence} checks it before the first send and before each resend, and is not sent
+     * (failing with what the fence threw) once it refuses.
+     */
+    private CompletableFuture<Void> piece(boolean read, boolean forceUnitAccess, WriteFence fence, Object owner,
+            long addr, long lba, int blocks) {
         byte[] cdb = read ? Cdb.read16(lba, blocks)
                 : forceUnitAccess ? Cdb.write16Fua(lba, blocks) : Cdb.write16(lba, blocks);
         int dir = read ? LibIscsi.XFER_READ : LibIscsi.XFER_WRITE;
         int length = blocks * blockSize;
-        Supplier<CompletableFuture<ScsiResult>> send = () -> channel.send(cdb, dir, length, addr, owner);
+        Supplier<CompletableFuture<ScsiResult>> send = () -> {
+            if (fence != null) {
+                try {
+                    fence.check();
+                } catch (RuntimeException e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            }
+            return channel.send(cdb, dir, length, addr, owner);
+        };
         Supplier<String> what = () -> (read ? "READ(16)" : forceUnitAccess ? "WRITE(16) FUA" : "WRITE(16)")
                 + " at LBA " + lba;
         return channel.finishAsync(what, send.get(), send, false).thenApply(r -> {
@@ -421,6 +442,27 @@ final class IscsiPath implements PathTransport {
             return CompletableFuture.completedFuture(null);
         }
         return transferAsync(false, src, address(src) + src.position(), offset, length)
+                .thenRun(() -> src.position(src.limit()));
+    }
+
+    /** As {@link #writeAsync(ByteBuffer, long)}, checking {@code fence} before each send and resend. */
+    @Override
+    public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
+        java.util.Objects.requireNonNull(fence, "fence");
+        if (!src.isDirect()) {
+            try {
+                write(src, offset, fence);
+                return CompletableFuture.completedFuture(null);
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+        int length = src.remaining();
+        checkRange(offset, length);
+        if (length == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return transferAsync(false, false, fence, src, address(src) + src.position(), offset, length)
                 .thenRun(() -> src.position(src.limit()));
     }
 

@@ -145,6 +145,58 @@ class IscsiPathTest {
     }
 
     /**
+     * A write behind a fence (a shared datastore's lease) checks it before each command it
+     * sends: a write of four 256 KiB commands whose fence closes after the first sends only
+     * that one, synchronous from a heap buffer and asynchronous from a direct one, and the path
+     * stays usable.
+     */
+    @Test
+    void aFencedWriteChecksTheFenceBeforeEachCommand() throws Exception {
+        IscsiPath a = path(TgtFixture.THICK_SIZE, 0);
+        IscsiPath b = path(TgtFixture.THICK_SIZE, 1);
+        StorageException lost = new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "this host's lease expired");
+        byte[] data = new byte[1 << 20];
+        new Random(11).nextBytes(data);
+        for (boolean async : new boolean[] {false, true}) {
+            long at = TgtFixture.THICK_SIZE - (async ? 2 << 20 : 4 << 20);
+            a.write(ByteBuffer.allocateDirect(1 << 20), at); // zeros
+            java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
+            io.strata.api.device.WriteFence fence = () -> {
+                if (checks.incrementAndGet() > 1) {
+                    throw lost;
+                }
+            };
+            Throwable refused;
+            if (async) {
+                ByteBuffer direct = ByteBuffer.allocateDirect(data.length).put(data).flip();
+                java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                        () -> a.writeAsync(direct, at, fence).get(60, TimeUnit.SECONDS));
+                refused = e.getCause();
+            } else {
+                refused = assertThrows(StorageException.class, () -> a.write(ByteBuffer.wrap(data), at, fence));
+            }
+            assertTrue(refused instanceof StorageException && refused.getMessage().contains("lease expired"),
+                    String.valueOf(refused));
+            assertEquals(ErrorCode.DEVICE_UNAVAILABLE, ((StorageException) refused).code());
+            assertEquals(4, checks.get(), "one check per command");
+            ByteBuffer back = ByteBuffer.allocateDirect(data.length);
+            b.read(back, at);
+            byte[] got = new byte[data.length];
+            back.flip().get(got);
+            assertArrayEquals(java.util.Arrays.copyOf(data, 256 << 10), java.util.Arrays.copyOf(got, 256 << 10),
+                    "the first command was sent");
+            assertArrayEquals(new byte[3 << 18], java.util.Arrays.copyOfRange(got, 256 << 10, 1 << 20),
+                    "no later one was");
+        }
+        a.write(ByteBuffer.wrap(data), 0, io.strata.api.device.WriteFence.NONE);
+        ByteBuffer back = ByteBuffer.allocateDirect(data.length);
+        b.read(back, 0);
+        byte[] got = new byte[data.length];
+        back.flip().get(got);
+        assertArrayEquals(data, got, "the path still writes");
+    }
+
+    /**
      * tgtd reports DPOFUA, so a write-through is WRITE(16) with FUA (each piece of a long one);
      * the bytes are there through the other portal.
      */
