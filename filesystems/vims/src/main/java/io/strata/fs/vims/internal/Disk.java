@@ -3,13 +3,16 @@ package io.strata.fs.vims.internal;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.device.BlockDevice;
+import io.strata.api.device.WriteFence;
 import java.nio.ByteBuffer;
 import java.util.function.BooleanSupplier;
 
 /**
  * The device under a VIMS, in pages, with the one rule every write obeys: nothing is written
  * once this host may no longer write (it fenced itself, or the filesystem was opened to be
- * looked at only).
+ * looked at only). The rule is checked once when the write starts and again by the driver,
+ * as a {@link WriteFence}, right before each system call or SCSI command that carries it: a
+ * host frozen between the two (a stopped process, a long pause) does not write when it thaws.
  */
 final class Disk {
     final BlockDevice device;
@@ -27,6 +30,9 @@ final class Disk {
         this.mayWrite = check;
         this.why = whyNot;
     }
+
+    /** What every write passes to the driver: {@link #checkWritable} at the moment of issue. */
+    final WriteFence fence = this::checkWritable;
 
     void checkWritable() {
         if (!mayWrite.getAsBoolean()) {
@@ -51,7 +57,7 @@ final class Disk {
 
     void writePages(long first, ByteBuffer src) {
         checkWritable();
-        device.write(src.duplicate().clear(), first * Pages.SIZE);
+        device.write(src.duplicate().clear(), first * Pages.SIZE, fence);
     }
 
     /** Reads any byte range: whole sectors straight, a partial sector through a bounce buffer. */
@@ -79,7 +85,7 @@ final class Disk {
         int ss = device.sectorSize();
         int len = src.remaining();
         if (offset % ss == 0 && len % ss == 0) {
-            device.write(src, offset);
+            device.write(src, offset, fence);
             return;
         }
         long end = offset + len;
@@ -93,7 +99,7 @@ final class Disk {
         if (tailStart > headEnd) {
             ByteBuffer mid = src.duplicate();
             mid.position(src.position() + (int) (headEnd - offset)).limit(src.position() + (int) (tailStart - offset));
-            device.write(mid, headEnd);
+            device.write(mid, headEnd, fence);
         }
         if (end > tailStart) {
             patch(src, tailStart, end, offset);
@@ -121,7 +127,7 @@ final class Disk {
             b.put(part);
             b.clear();
             checkWritable();
-            device.write(b, sector);
+            device.write(b, sector, fence);
         }
     }
 

@@ -234,7 +234,7 @@ final class VimsFile implements DatastoreFile {
         long one = oneWrittenPiece(position, src.remaining());
         if (one >= 0) {
             fs.disk.checkWritable();
-            return fs.disk.device.writeAsync(src, one);
+            return fs.disk.device.writeAsync(src, one, fs.disk.fence);
         }
         long[] at = direct(position, src.remaining(), true);
         if (at == null) {
@@ -364,7 +364,7 @@ final class VimsFile implements DatastoreFile {
 
     private CompletableFuture<Void> deviceIo(ByteBuffer buf, int from, int len, long device, boolean write) {
         ByteBuffer part = buf.duplicate().limit(from + len).position(from);
-        return write ? fs.disk.device.writeAsync(part, device) : fs.disk.device.readAsync(part, device);
+        return write ? fs.disk.device.writeAsync(part, device, fs.disk.fence) : fs.disk.device.readAsync(part, device);
     }
 
     @Override

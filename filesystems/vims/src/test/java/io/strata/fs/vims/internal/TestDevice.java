@@ -33,6 +33,40 @@ final class TestDevice implements BlockDevice {
     /** When set: the names (less a trailing number) of the threads that called read or write. */
     volatile java.util.Set<String> blockingThreads;
 
+    /** The size of the next write to stop, -1 for none: see {@link #stopNextWrite}. */
+    private volatile int stopSize = -1;
+    private volatile java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(0);
+    private volatile java.util.concurrent.CountDownLatch resume = new java.util.concurrent.CountDownLatch(0);
+
+    /**
+     * The next write of exactly {@code size} bytes stops in the driver before it is issued, as
+     * its thread would if the host froze there, until {@link #resumeStopped}.
+     *
+     * @return counted down once that write stopped
+     */
+    java.util.concurrent.CountDownLatch stopNextWrite(int size) {
+        resume = new java.util.concurrent.CountDownLatch(1);
+        stopped = new java.util.concurrent.CountDownLatch(1);
+        stopSize = size;
+        return stopped;
+    }
+
+    void resumeStopped() {
+        resume.countDown();
+    }
+
+    private void maybeStop(ByteBuffer src) {
+        if (stopSize == src.remaining()) {
+            stopSize = -1;
+            stopped.countDown();
+            try {
+                resume.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     TestDevice(Path file, long size, String identity) {
         this.file = file;
         this.identity = identity;
@@ -119,7 +153,10 @@ final class TestDevice implements BlockDevice {
             return BlockDevice.super.writeAsync(src, offset);
         }
         asyncCalls.incrementAndGet();
-        return java.util.concurrent.CompletableFuture.runAsync(() -> writeNow(src, offset), e);
+        return java.util.concurrent.CompletableFuture.runAsync(() -> {
+            maybeStop(src);
+            writeNow(src, offset);
+        }, e);
     }
 
     @Override
@@ -150,7 +187,37 @@ final class TestDevice implements BlockDevice {
     @Override
     public void write(ByteBuffer src, long offset) {
         noteBlocking();
+        maybeStop(src);
         writeNow(src, offset);
+    }
+
+    /** As a driver does it: the fence is checked right before the write is issued. */
+    @Override
+    public void write(ByteBuffer src, long offset, io.strata.api.device.WriteFence fence) {
+        noteBlocking();
+        maybeStop(src);
+        fence.check();
+        writeNow(src, offset);
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> writeAsync(ByteBuffer src, long offset,
+            io.strata.api.device.WriteFence fence) {
+        java.util.concurrent.ExecutorService e = asyncIo;
+        if (e == null) {
+            try {
+                write(src, offset, fence);
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
+            } catch (RuntimeException x) {
+                return java.util.concurrent.CompletableFuture.failedFuture(x);
+            }
+        }
+        asyncCalls.incrementAndGet();
+        return java.util.concurrent.CompletableFuture.runAsync(() -> {
+            maybeStop(src);
+            fence.check();
+            writeNow(src, offset);
+        }, e);
     }
 
     private void writeNow(ByteBuffer src, long offset) {

@@ -20,6 +20,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +34,8 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Several hosts on one LUN: concurrent work, where hosts allocate, a host that dies, replay of its journal, growing. */
 class VimsMultiHostTest {
@@ -373,6 +376,66 @@ class VimsMultiHostTest {
         assertClean(b);
         try (DatastoreFile g = b.open("vm.disk", false)) {
             assertArrayEquals(new byte[] {1, 2, 3}, read(g, 0, 3));
+        }
+    }
+
+    /**
+     * A host froze between its own check and the device call (a write already past
+     * {@code checkWritable}, its thread stopped): when it thaws after fencing itself, the write
+     * is not issued, because the driver checks the fence again right before the call. Before
+     * that second check, such a write landed over what the next owner of the file wrote.
+     */
+    @ParameterizedTest(name = "asynchronous {0}")
+    @ValueSource(booleans = {false, true})
+    void aWriteHeldUpBeforeTheDeviceCallIsNotIssuedOnceTheHostFenced(boolean async) throws Exception {
+        TestDevice devA = device(512L * MIB);
+        TestDevice devB = device(512L * MIB);
+        format(devA);
+        AtomicInteger fencesA = new AtomicInteger();
+        AtomicInteger fencesB = new AtomicInteger();
+        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.host("a", fencesA, Hosts.TOLERANT),
+                Hosts.host("b", fencesB, Hosts.TOLERANT)));
+        Vims a = fs.get(0);
+        Vims b = fs.get(1);
+        java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            if (async) {
+                devA.asyncIo = io; // a driver with I/O threads: the write waits in their queue
+            }
+            byte[] first = random(2 * MIB, 3);
+            DatastoreFile f = a.create("vm.disk");
+            f.write(ByteBuffer.wrap(first), 0);
+            f.flush();
+            // 1536 bytes inside an allocated block: straight to the device, no metadata
+            java.util.concurrent.CountDownLatch stopped = devA.stopNextWrite(1536);
+            byte[] late = new byte[1536];
+            Arrays.fill(late, (byte) 0x11);
+            java.util.concurrent.CompletableFuture<Void> w = async
+                    ? f.writeAsync(ByteBuffer.wrap(late), 4096)
+                    : java.util.concurrent.CompletableFuture.runAsync(() -> f.write(ByteBuffer.wrap(late), 4096), io);
+            assertTrue(stopped.await(60, java.util.concurrent.TimeUnit.SECONDS), "the write reached the driver");
+
+            devA.fail(true); // meanwhile host a cannot renew its heartbeat and fences itself
+            waitFor("host a fences itself", () -> fencesA.get() > 0);
+            devA.fail(false);
+            long writes = devA.writes.get();
+            devA.resumeStopped(); // the host thaws
+            java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> w.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            Throwable cause = e.getCause();
+            assertTrue(cause instanceof StorageException, String.valueOf(cause));
+            assertEquals(ErrorCode.DEVICE_UNAVAILABLE, ((StorageException) cause).code(), cause.getMessage());
+            assertEquals(writes, devA.writes.get(), "device writes of the fenced host");
+
+            try (DatastoreFile g = openForWritingWhenFree(b, "vm.disk")) {
+                assertArrayEquals(first, read(g, 0, first.length), "the next owner sees no late write");
+            }
+            assertEquals(0, fencesB.get());
+            f.close();
+            a.close();
+            assertClean(b);
+        } finally {
+            io.shutdownNow();
         }
     }
 
