@@ -114,6 +114,12 @@ final class LocalBlockDevice implements BlockDevice {
     }
 
     LocalBlockDevice(DeviceInfo info, Path path, boolean readOnly, long timeoutMillis, int maxStuck, Backend backend) {
+        this(info, path, readOnly, timeoutMillis, maxStuck, backend, null);
+    }
+
+    /** @param threads makes the worker threads (null: daemon threads named after the device); for tests */
+    LocalBlockDevice(DeviceInfo info, Path path, boolean readOnly, long timeoutMillis, int maxStuck, Backend backend,
+            java.util.concurrent.ThreadFactory threads) {
         this.info = info;
         this.path = path;
         this.readOnly = readOnly;
@@ -123,11 +129,12 @@ final class LocalBlockDevice implements BlockDevice {
         this.fileKey = fileKey(path);
         if (timeoutMillis > 0) {
             String name = "strata-io " + info.ref();
-            workers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
-                Thread t = new Thread(r, name);
-                t.setDaemon(true);
-                return t;
-            });
+            workers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                    threads != null ? threads : r -> {
+                        Thread t = new Thread(r, name);
+                        t.setDaemon(true);
+                        return t;
+                    });
         } else {
             workers = null;
         }

@@ -147,6 +147,45 @@ class WriteFenceTest {
         }
     }
 
+    /**
+     * A write given up on (its time limit passed) before its worker thread even started it, as
+     * when the process was stopped or the machine overloaded, is dropped: issued late, it would
+     * land after the caller was told it failed and, on shared storage, after the lease's
+     * assumption that an I/O not done within its limit never is.
+     */
+    @Test
+    void aWriteGivenUpBeforeItStartedIsNeverIssued() throws Exception {
+        Path f = file("lun.img", 1 << 20);
+        DeviceInfo info = new DeviceInfo("t", "lun", DeviceKind.BLOCK, 1 << 20, 512, "test LUN", "uuid:late");
+        CountDownLatch go = new CountDownLatch(1);
+        java.util.concurrent.ThreadFactory late = r -> {
+            Thread t = new Thread(() -> {
+                try {
+                    go.await(); // the worker thread exists but does not run yet
+                } catch (InterruptedException e) {
+                    return;
+                }
+                r.run();
+            }, "late worker");
+            t.setDaemon(true);
+            return t;
+        };
+        try (LocalBlockDevice d = new LocalBlockDevice(info, f, false, 300, LocalBlockDevice.MAX_STUCK,
+                LocalBlockDevice.ChannelBackend.open(info, f, false), late)) {
+            byte[] data = random(8192, 4);
+            StorageException e = assertThrows(StorageException.class, () -> d.write(ByteBuffer.wrap(data), 0));
+            assertEquals(ErrorCode.DEVICE_UNAVAILABLE, e.code(), e.getMessage());
+            assertEquals(1, d.stuckIos(), "counted as stuck while its worker has not run");
+            go.countDown();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (d.stuckIos() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals(0, d.stuckIos(), "the worker ran and let it go");
+            assertArrayEquals(new byte[8192], Arrays.copyOf(Files.readAllBytes(f), 8192), "it was never written");
+        }
+    }
+
     @Test
     void aBufferedWriteInPiecesStopsAtThePieceTheFenceRefuses() throws Exception {
         Path f = file("lun.img", 4 << 20);
