@@ -1,6 +1,7 @@
 package io.strata.posix;
 
 import com.sun.jna.Memory;
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import io.strata.api.ErrorCode;
@@ -256,17 +257,23 @@ public final class DirectFile implements AutoCloseable {
     }
 
     private void io(Pointer p, long length, long offset, boolean write, Runnable beforeEachCall) {
-        LibC libc = Posix.libc();
+        Posix.libc(); // 64-bit Linux, or UNSUPPORTED
         long done = 0;
         while (done < length) {
             if (beforeEachCall != null) {
                 beforeEachCall.run();
             }
             Pointer at = p.share(done);
-            long n = write ? libc.pwrite(fd, at, length - done, offset + done)
-                    : libc.pread(fd, at, length - done, offset + done);
+            long n;
+            int errno = 0;
+            try {
+                n = write ? FastIo.pwrite(fd, at, length - done, offset + done)
+                        : FastIo.pread(fd, at, length - done, offset + done);
+            } catch (LastErrorException e) {
+                n = -1;
+                errno = e.getErrorCode();
+            }
             if (n < 0) {
-                int errno = Native.getLastError();
                 if (errno == Errno.EINTR) {
                     continue;
                 }

@@ -1,5 +1,6 @@
 package io.strata.posix;
 
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
@@ -10,6 +11,7 @@ import com.sun.jna.ptr.LongByReference;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -95,13 +97,17 @@ public final class Posix {
                 iov[2 * count + 1] = b.remaining();
                 count++;
             }
-            long n = write ? libc().pwritev(fd, iov, count, pos) : libc().preadv(fd, iov, count, pos);
-            if (n < 0) {
-                int errno = Native.getLastError();
-                if (errno == EINTR) {
+            long n;
+            try {
+                n = write ? FastIo.pwritev(fd, iov, count, pos) : FastIo.preadv(fd, iov, count, pos);
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() == EINTR) {
                     continue;
                 }
-                throw Errno.exception(errno, write ? "write" : "read", path);
+                throw Errno.exception(e.getErrorCode(), write ? "write" : "read", path);
+            } finally {
+                // the iovecs hold bare addresses: the buffers must not be collected during the call
+                Reference.reachabilityFence(bufs);
             }
             if (n == 0) {
                 if (!write) {

@@ -104,6 +104,34 @@ class DirectFileTest {
                 .getMessage().contains("closed"));
     }
 
+    /** The vectored calls (bound by direct mapping) report the kernel's errno as a typed error, and EINTR-free data. */
+    @Test
+    void vectoredCallsTransferAndReportErrno() throws Exception {
+        Path f = file(1L << 20);
+        int rw = Posix.open(f, true, false);
+        int ro = Posix.open(f, false, false);
+        try {
+            ByteBuffer a = ByteBuffer.allocateDirect(4096);
+            ByteBuffer b = ByteBuffer.allocateDirect(512);
+            for (int i = 0; i < 4096; i++) {
+                a.put((byte) i);
+            }
+            a.flip();
+            b.put(new byte[512]).flip();
+            assertEquals(4608, Posix.transferAll(rw, new ByteBuffer[] {a, b}, 8192, true, f));
+            ByteBuffer back = ByteBuffer.allocateDirect(4608);
+            assertEquals(4608, Posix.transferAll(ro, new ByteBuffer[] {back}, 8192, false, f));
+            assertEquals((byte) 7, back.get(7));
+            StorageException e = assertThrows(StorageException.class,
+                    () -> Posix.transferAll(ro, new ByteBuffer[] {ByteBuffer.allocateDirect(512)}, 0, true, f));
+            assertEquals(ErrorCode.IO_ERROR, e.code()); // EBADF: written through a read-only descriptor
+            assertTrue(e.getMessage().contains(f.toString()), e.getMessage());
+        } finally {
+            Posix.close(rw);
+            Posix.close(ro);
+        }
+    }
+
     @Test
     void aReadOnlyOpenRefusesWrites() throws Exception {
         Path f = file(1L << 20);
