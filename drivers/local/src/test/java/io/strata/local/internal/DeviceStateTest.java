@@ -38,7 +38,7 @@ class DeviceStateTest {
     Path tmp;
 
     /** A backend that, when armed, blocks in the kernel-like call until released; or fails as told. */
-    static final class StallingBackend implements LocalBlockDevice.Backend {
+    static class StallingBackend implements LocalBlockDevice.Backend {
         final LocalBlockDevice.Backend real;
         volatile CountDownLatch stall;
         volatile StorageException fail;

@@ -70,38 +70,12 @@ class WriteFenceTest {
     }
 
     /** A backend whose fenced writes stop, before they go on to the real one, until released. */
-    private static final class Stopping implements LocalBlockDevice.Backend {
-        final LocalBlockDevice.Backend real;
+    private static final class Stopping extends DeviceStateTest.StallingBackend {
         final CountDownLatch stopped = new CountDownLatch(1);
         final CountDownLatch resume = new CountDownLatch(1);
 
         Stopping(LocalBlockDevice.Backend real) {
-            this.real = real;
-        }
-
-        @Override
-        public void read(ByteBuffer dst, long offset) {
-            real.read(dst, offset);
-        }
-
-        @Override
-        public void write(ByteBuffer src, long offset) {
-            real.write(src, offset);
-        }
-
-        @Override
-        public void flush() {
-            real.flush();
-        }
-
-        @Override
-        public boolean uncached() {
-            return real.uncached();
-        }
-
-        @Override
-        public void close() {
-            real.close();
+            super(real);
         }
 
         @Override

@@ -322,17 +322,25 @@ class VimsMultiHostTest {
 
     // ------------------------------------------------------------------ (c)
 
+    /**
+     * Formats {@code devA} and mounts hosts a and b on the two devices, for a test where a
+     * fences itself. Host b must never fence itself while a does: TOLERANT timings, so a
+     * stalled heartbeat thread on a loaded machine is not taken for a lost LUN.
+     */
+    private List<Vims> aThatWillFenceAndB(TestDevice devA, TestDevice devB, AtomicInteger fencesA,
+            AtomicInteger fencesB) throws Exception {
+        format(devA);
+        return mountAll(List.of(devA, devB), List.of(Hosts.host("a", fencesA, Hosts.TOLERANT),
+                Hosts.host("b", fencesB, Hosts.TOLERANT)));
+    }
+
     @Test
     void aHostThatLosesTheLunFencesItselfAndAnotherTakesOverItsFile() throws Exception {
         TestDevice devA = device(512L * MIB);
         TestDevice devB = device(512L * MIB);
-        format(devA);
         AtomicInteger fencesA = new AtomicInteger();
         AtomicInteger fencesB = new AtomicInteger();
-        // Host b must never fence itself while a does: TOLERANT timings, so a stalled
-        // heartbeat thread on a loaded machine is not taken for a lost LUN.
-        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.host("a", fencesA, Hosts.TOLERANT),
-                Hosts.host("b", fencesB, Hosts.TOLERANT)));
+        List<Vims> fs = aThatWillFenceAndB(devA, devB, fencesA, fencesB);
         Vims a = fs.get(0);
         Vims b = fs.get(1);
         byte[] first = random(2 * MIB + 100, 1);
@@ -390,11 +398,9 @@ class VimsMultiHostTest {
     void aWriteHeldUpBeforeTheDeviceCallIsNotIssuedOnceTheHostFenced(boolean async) throws Exception {
         TestDevice devA = device(512L * MIB);
         TestDevice devB = device(512L * MIB);
-        format(devA);
         AtomicInteger fencesA = new AtomicInteger();
         AtomicInteger fencesB = new AtomicInteger();
-        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.host("a", fencesA, Hosts.TOLERANT),
-                Hosts.host("b", fencesB, Hosts.TOLERANT)));
+        List<Vims> fs = aThatWillFenceAndB(devA, devB, fencesA, fencesB);
         Vims a = fs.get(0);
         Vims b = fs.get(1);
         java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newFixedThreadPool(2);
