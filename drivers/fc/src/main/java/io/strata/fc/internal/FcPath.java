@@ -108,14 +108,7 @@ final class FcPath implements PathTransport {
 
     @Override
     public void write(ByteBuffer src, long offset) {
-        checkRange(offset, src.remaining());
-        Handle h = open();
-        present(h);
-        try {
-            h.file.write(src, offset);
-        } catch (StorageException e) {
-            throw classify(e);
-        }
+        write(src, offset, WriteFence.NONE);
     }
 
     /** Checks {@code fence} right before each {@code pwrite} of the disk node. */
