@@ -1,15 +1,17 @@
 package io.strata.posix;
 
-import com.sun.jna.Memory;
 import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.device.WriteFence;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedDeque;
 
 /**
@@ -190,13 +192,13 @@ public final class DirectFile implements AutoCloseable {
     }
 
     /**
-     * {@link #write(ByteBuffer, long)}, running {@code beforeEachCall} before each {@code pwrite}
-     * system call it makes (one per chunk, and again after a short write). When it throws, the
-     * rest of the write is not made and its exception is thrown: the check of a host that may
-     * lose its right to write (a lease) runs right before the bytes leave the process.
+     * {@link #write(ByteBuffer, long)}, checking {@code fence} before each {@code pwrite} system
+     * call it makes (one per chunk, and again after a short write). When it refuses, the rest of
+     * the write is not made and its exception is thrown: the check of a host that may lose its
+     * right to write (a lease) runs right before the bytes leave the process.
      */
-    public void write(ByteBuffer src, long offset, Runnable beforeEachCall) {
-        transfer(src, offset, true, beforeEachCall);
+    public void write(ByteBuffer src, long offset, WriteFence fence) {
+        transfer(src, offset, true, Objects.requireNonNull(fence, "fence"));
     }
 
     /** Makes written data durable (fsync, which also flushes the device's volatile cache). */
@@ -211,7 +213,7 @@ public final class DirectFile implements AutoCloseable {
         }
     }
 
-    private void transfer(ByteBuffer buf, long offset, boolean write, Runnable beforeEachCall) {
+    private void transfer(ByteBuffer buf, long offset, boolean write, WriteFence fence) {
         String what = write ? "write" : "read";
         int length = buf.remaining();
         if (offset < 0 || offset % alignment != 0 || length % alignment != 0) {
@@ -222,7 +224,7 @@ public final class DirectFile implements AutoCloseable {
         try {
             if (buf.isDirect() && (address(buf) % memoryAlignment) == 0) {
                 Pointer p = Native.getDirectBufferPointer(buf).share(buf.position());
-                io(p, length, offset, write, beforeEachCall);
+                io(p, length, offset, write, fence);
                 buf.position(buf.limit());
                 return;
             }
@@ -237,7 +239,7 @@ public final class DirectFile implements AutoCloseable {
                         piece.limit(piece.position() + n);
                         bounce.put(piece);
                     }
-                    io(Native.getDirectBufferPointer(bounce), n, off, write, beforeEachCall);
+                    io(Native.getDirectBufferPointer(bounce), n, off, write, fence);
                     if (write) {
                         buf.position(buf.position() + n);
                     } else {
@@ -256,12 +258,11 @@ public final class DirectFile implements AutoCloseable {
         }
     }
 
-    private void io(Pointer p, long length, long offset, boolean write, Runnable beforeEachCall) {
-        Posix.libc(); // 64-bit Linux, or UNSUPPORTED
+    private void io(Pointer p, long length, long offset, boolean write, WriteFence fence) {
         long done = 0;
         while (done < length) {
-            if (beforeEachCall != null) {
-                beforeEachCall.run();
+            if (fence != null) {
+                fence.check();
             }
             Pointer at = p.share(done);
             long n;

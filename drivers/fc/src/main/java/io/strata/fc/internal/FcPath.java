@@ -8,6 +8,7 @@ import io.strata.multipath.PathFailedException;
 import io.strata.multipath.PathTransport;
 import io.strata.posix.DirectFile;
 import io.strata.posix.Errno;
+import io.strata.posix.FenceCheck;
 import io.strata.posix.Posix;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -117,18 +118,11 @@ final class FcPath implements PathTransport {
         checkRange(offset, src.remaining());
         Handle h = open();
         present(h);
-        RuntimeException[] refused = new RuntimeException[1];
+        FenceCheck checked = new FenceCheck(fence);
         try {
-            h.file.write(src, offset, () -> {
-                try {
-                    fence.check();
-                } catch (RuntimeException e) {
-                    refused[0] = e;
-                    throw e;
-                }
-            });
+            h.file.write(src, offset, checked);
         } catch (StorageException e) {
-            if (e == refused[0]) {
+            if (checked.refused(e)) {
                 throw e; // the host may no longer write: not a failure of this path
             }
             throw classify(e);

@@ -283,7 +283,7 @@ final class IscsiPath implements PathTransport {
         }
         ByteBuffer buf = dst.isDirect() ? dst : scratch(length);
         long addr = address(buf) + (dst.isDirect() ? dst.position() : 0);
-        transfer(true, buf, addr, offset, length);
+        transfer(true, false, null, buf, addr, offset, length);
         if (!dst.isDirect()) {
             ByteBuffer src = buf.duplicate();
             src.clear().limit(length);
@@ -332,25 +332,15 @@ final class IscsiPath implements PathTransport {
             stage.put(src.duplicate());
             addr = address(buf);
         }
-        channel.session().await(transferAsync(false, forceUnitAccess, fence, buf, addr, offset, length),
-                channel.backstopSeconds());
+        transfer(false, forceUnitAccess, fence, buf, addr, offset, length);
         src.position(src.limit());
     }
 
     /** Sends every piece of a read or write, then waits for all (retrying pieces as needed). */
-    private void transfer(boolean read, ByteBuffer owner, long addr, long offset, int length) {
-        transfer(read, false, owner, addr, offset, length);
-    }
-
-    private void transfer(boolean read, boolean forceUnitAccess, ByteBuffer owner, long addr, long offset,
-            int length) {
-        channel.session().await(transferAsync(read, forceUnitAccess, null, owner, addr, offset, length),
+    private void transfer(boolean read, boolean forceUnitAccess, WriteFence fence, ByteBuffer owner, long addr,
+            long offset, int length) {
+        channel.session().await(transferAsync(read, forceUnitAccess, fence, owner, addr, offset, length),
                 channel.backstopSeconds());
-    }
-
-    private CompletableFuture<Void> transferAsync(boolean read, ByteBuffer owner, long addr, long offset,
-            int length) {
-        return transferAsync(read, false, null, owner, addr, offset, length);
     }
 
     /**
@@ -426,32 +416,27 @@ final class IscsiPath implements PathTransport {
         if (length == 0) {
             return CompletableFuture.completedFuture(null);
         }
-        return transferAsync(true, dst, address(dst) + dst.position(), offset, length)
+        return transferAsync(true, false, null, dst, address(dst) + dst.position(), offset, length)
                 .thenRun(() -> dst.position(dst.limit()));
     }
 
     /** As {@link #readAsync}, for a write. */
     @Override
     public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset) {
-        if (!src.isDirect()) {
-            return PathTransport.super.writeAsync(src, offset);
-        }
-        int length = src.remaining();
-        checkRange(offset, length);
-        if (length == 0) {
-            return CompletableFuture.completedFuture(null);
-        }
-        return transferAsync(false, src, address(src) + src.position(), offset, length)
-                .thenRun(() -> src.position(src.limit()));
+        return startWrite(src, offset, null);
     }
 
     /** As {@link #writeAsync(ByteBuffer, long)}, checking {@code fence} before each send and resend. */
     @Override
     public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
-        java.util.Objects.requireNonNull(fence, "fence");
+        return startWrite(src, offset, java.util.Objects.requireNonNull(fence, "fence"));
+    }
+
+    /** A direct buffer goes out without waiting; a heap buffer is written as {@link #write} does it. */
+    private CompletableFuture<Void> startWrite(ByteBuffer src, long offset, WriteFence fence) {
         if (!src.isDirect()) {
             try {
-                write(src, offset, fence);
+                write(src, offset, false, fence);
                 return CompletableFuture.completedFuture(null);
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);

@@ -9,6 +9,7 @@ import io.strata.api.device.Subscription;
 import io.strata.api.device.WriteFence;
 import io.strata.posix.DirectFile;
 import io.strata.posix.Errno;
+import io.strata.posix.FenceCheck;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -252,28 +253,8 @@ final class LocalBlockDevice implements BlockDevice {
      */
     @Override
     public void write(ByteBuffer src, long offset, WriteFence fence) {
-        Checked checked = new Checked(Objects.requireNonNull(fence, "fence"));
+        FenceCheck checked = new FenceCheck(fence);
         write("write", src, offset, (b, o) -> backend.write(b, o, checked), checked);
-    }
-
-    /** A fence that remembers its refusal, so that a refused write is not taken for a failing device. */
-    private static final class Checked implements WriteFence {
-        final WriteFence fence;
-        volatile RuntimeException refusal;
-
-        Checked(WriteFence fence) {
-            this.fence = fence;
-        }
-
-        @Override
-        public void check() {
-            try {
-                fence.check();
-            } catch (RuntimeException e) {
-                refusal = e;
-                throw e;
-            }
-        }
     }
 
     /** {@link #write(ByteBuffer, long, WriteFence)} in the calling thread, as {@link #writeAsync(ByteBuffer, long)}. */
@@ -299,7 +280,7 @@ final class LocalBlockDevice implements BlockDevice {
     }
 
     /** A write of {@code src} by {@code how}; with a time limit, from a copy the worker owns. */
-    private void write(String kind, ByteBuffer src, long offset, ObjLongConsumer<ByteBuffer> how, Checked fence) {
+    private void write(String kind, ByteBuffer src, long offset, ObjLongConsumer<ByteBuffer> how, FenceCheck fence) {
         if (readOnly) {
             throw new StorageException(ErrorCode.READ_ONLY, "device " + info.ref() + " is read-only");
         }
@@ -326,7 +307,7 @@ final class LocalBlockDevice implements BlockDevice {
     }
 
     /** Runs an I/O; a refusal of {@code fence} (null: none) is thrown as it is, not taken for a device failure. */
-    private void perform(String what, Runnable action, Checked fence) {
+    private void perform(String what, Runnable action, FenceCheck fence) {
         if (closed) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "device " + info.ref() + " is closed");
         }
@@ -338,7 +319,7 @@ final class LocalBlockDevice implements BlockDevice {
             try {
                 action.run();
             } catch (StorageException e) {
-                if (fence == null || fence.refusal != e) {
+                if (fence == null || !fence.refused(e)) {
                     failed(e);
                 }
                 throw e;
@@ -351,7 +332,7 @@ final class LocalBlockDevice implements BlockDevice {
         }
     }
 
-    private void performLimited(String what, Runnable action, Checked fence) {
+    private void performLimited(String what, Runnable action, FenceCheck fence) {
         int nowStuck = stuck.get();
         if (nowStuck >= maxStuck) {
             setState(DeviceState.OFFLINE, nowStuck + " I/Os are stuck");
@@ -401,7 +382,7 @@ final class LocalBlockDevice implements BlockDevice {
             Throwable c = e.getCause();
             if (c instanceof StorageException) {
                 StorageException se = (StorageException) c;
-                if (fence != null && fence.refusal == se) {
+                if (fence != null && fence.refused(se)) {
                     throw se; // as the fence threw it: not a failure of the device
                 }
                 failed(se);
@@ -671,7 +652,7 @@ final class LocalBlockDevice implements BlockDevice {
 
         @Override
         public void write(ByteBuffer src, long offset, WriteFence fence) {
-            file.write(src, offset, fence::check);
+            file.write(src, offset, fence);
         }
 
         @Override

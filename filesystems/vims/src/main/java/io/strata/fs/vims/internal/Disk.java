@@ -126,8 +126,7 @@ final class Disk {
             b.position((int) (from - sector));
             b.put(part);
             b.clear();
-            checkWritable();
-            device.write(b, sector, fence);
+            device.write(b, sector, fence); // the fence checks again, after the read
         }
     }
 
