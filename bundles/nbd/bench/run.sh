@@ -170,4 +170,6 @@ for rw, label in rows:
     if repeat > 1:
         per = [a / b for a, b in zip(f["strata"][1], f["nbdkit"][1])]
         print(f"{'':24} {'':9} Strata/nbdkit per round: " + " ".join(f"{x:.2f}" for x in per))
+        for s in ("strata", "nbdkit"):
+            print(f"{'':24} {'':9} {s} IOPS per round: " + " ".join(f"{x:.0f}" for x in f[s][1]))
 PY
