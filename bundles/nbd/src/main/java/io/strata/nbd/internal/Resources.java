@@ -9,8 +9,8 @@ import java.util.concurrent.Executor;
  *
  * @param workers large reads: read the image into pooled buffers, never touch a socket (a
  *     client that does not read its replies cannot hold one)
- * @param senders send the queued replies of a connection, one task per connection at a time
- *     (a stalled client blocks only its own)
+ * @param senders send the queued replies of a connection, one task per connection at a time,
+ *     and its batches of buffered replies, one at a time (a stalled client blocks only its own)
  * @param replies the reply (and large write) budget: {@code memory.max.mb}
  * @param connections the two 256 KiB buffers of every connection (budget: max connections)
  * @param connectionChunks how many chunks of {@code replies} one connection may hold at once

@@ -421,12 +421,68 @@ class DeviceIoTest {
         }
     }
 
-    /** A socket's wire whose sends that do not wait take at most 300 bytes of the first buffer. */
-    static final class StingyWire implements Wire {
-        private final Wire w;
+    /**
+     * On the in-order path, a batch of small read replies is written by a sender while the
+     * connection's thread serves the next requests into its second buffer: the disk is read
+     * for requests after the batch while the batch's write is still held. At most one batch is
+     * being sent: the connection then waits for it. Every reply arrives whole, with its data.
+     */
+    @Test
+    void theNextRequestsAreServedWhileABatchOfRepliesIsBeingSent() throws Exception {
+        SlowDisk disk = new SlowDisk(false);
+        synchronized (disk.bytes) {
+            new Random(11).nextBytes(disk.bytes);
+        }
+        int n = 4 * Connection.EAGER_REPLIES;
+        int reply = 16 + 4096;
+        java.util.concurrent.atomic.AtomicReference<HoldingWire> wire = new java.util.concurrent.atomic.AtomicReference<>();
+        try (RawClient c = serve(disk, ch -> {
+            HoldingWire w = new HoldingWire(Wire.of(ch));
+            wire.set(w);
+            return w;
+        })) {
+            HoldingWire w = wire.get();
+            w.armed = true;
+            for (int i = 0; i < n; i++) {
+                c.request(CMD_READ, 0, i, i * 8192L, 4096, null);
+            }
+            assertTrue(w.held.await(30, java.util.concurrent.TimeUnit.SECONDS), "no batch of replies was written");
+            try {
+                assertEquals(0, w.before % reply, "replies written whole before the held batch");
+                assertEquals(0, w.heldBytes % reply, "the held batch holds whole replies");
+                long served = (w.before + w.heldBytes) / reply;
+                HardeningTest.await("the disk is read for a request after the held batch", 30_000,
+                        () -> disk.blockingCalls.get() > served);
+                Thread.sleep(200); // what would be served by now without a bound on batches in flight
+                int reads = disk.blockingCalls.get();
+                assertTrue(reads <= served + Connection.EAGER_REPLIES,
+                        "served " + reads + " requests with a batch of " + served + " still held");
+                assertTrue(reads < n, "every request served while the first batch was held");
+            } finally {
+                w.release.countDown();
+            }
+            Map<Long, byte[]> got = new HashMap<>();
+            for (int i = 0; i < n; i++) {
+                assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt(), "reply " + i + " starts in frame");
+                assertEquals(0, c.in.readInt());
+                long cookie = c.in.readLong();
+                byte[] b = new byte[4096];
+                c.in.readFully(b);
+                got.put(cookie, b);
+            }
+            for (int i = 0; i < n; i++) {
+                int at = i * 8192;
+                assertArrayEquals(java.util.Arrays.copyOfRange(disk.bytes, at, at + 4096), got.get((long) i),
+                        "read " + i);
+            }
+            c.request(CMD_DISC, 0, 0, 0, 0, null);
+        }
+    }
 
+    /** A socket's wire whose sends that do not wait take at most 300 bytes of the first buffer. */
+    static final class StingyWire extends ForwardingWire {
         StingyWire(Wire w) {
-            this.w = w;
+            super(w);
         }
 
         @Override
@@ -441,6 +497,60 @@ class DeviceIoTest {
                 }
             }
             return 0;
+        }
+    }
+
+    /**
+     * A socket's wire that counts what is written from the moment it is {@link #armed}, and
+     * holds the first write of a buffer of {@link Connection#OVERLAP_MIN} bytes or more (a
+     * batch of replies) until {@link #release} opens.
+     */
+    static final class HoldingWire extends ForwardingWire {
+        volatile boolean armed;
+        final java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        /** Bytes written before the held write, and the held write's own. */
+        volatile long before;
+        volatile long heldBytes;
+        final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+
+        HoldingWire(Wire w) {
+            super(w);
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws java.io.IOException {
+            boolean counting = armed; // a handshake write under way as the test arms it is not counted
+            if (counting && held.getCount() > 0 && src.remaining() >= Connection.OVERLAP_MIN) {
+                before = written.get();
+                heldBytes = src.remaining();
+                held.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException();
+                }
+            }
+            int n = w.write(src);
+            if (counting) {
+                written.addAndGet(n);
+            }
+            return n;
+        }
+    }
+
+    /** Passes everything to the socket's wire; subclasses change what they test. */
+    abstract static class ForwardingWire implements Wire {
+        final Wire w;
+
+        ForwardingWire(Wire w) {
+            this.w = w;
+        }
+
+        @Override
+        public long tryWrite(ByteBuffer[] srcs) throws java.io.IOException {
+            return w.tryWrite(srcs);
         }
 
         @Override
