@@ -74,13 +74,13 @@ final class Connection implements Runnable {
      */
     static final int EAGER_REPLIES = 8;
     /**
-     * A batch of buffered replies from this size up (eight 4 KiB reads) is handed to a sender
+     * A batch of buffered replies from this size up (four 4 KiB reads) is handed to a sender
      * while this thread serves the next requests into a second buffer, as long as this is the
      * server's one busy connection ({@link #busy}): writing 32 KiB to a socket costs about as
      * much as serving the batch did. Smaller batches (write acknowledgements) cost less to
      * write here than to hand over; and with several busy connections their threads already
      * keep the cores busy, so the hand-over only adds its cost (bench/run.sh JOBS=4, 4k random
-     * reads: 62551 IOPS with it, 104954 without).
+     * reads: 62551 IOPS with it, 105817 without).
      */
     static final int OVERLAP_MIN = 16 << 10;
     /**
@@ -1922,14 +1922,7 @@ final class Connection implements Runnable {
     /** On a sender: writes a batch whole (holding the socket, as every write does), then empties it. */
     private void sendBatch(ByteBuffer full) {
         try {
-            lockSocket();
-            try {
-                while (full.hasRemaining()) {
-                    ch.write(full);
-                }
-            } finally {
-                sending.unlock();
-            }
+            writeWhole(full);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
@@ -1979,14 +1972,10 @@ final class Connection implements Runnable {
 
     /** At the end of the session: the batch being sent ends (the socket is shut down) before its buffer is freed. */
     private void awaitSentQuietly() {
-        CompletableFuture<Void> s = sent;
-        if (s != null) {
-            sent = null;
-            try {
-                s.join();
-            } catch (CompletionException | java.util.concurrent.CancellationException e) {
-                // the client is gone; nothing more goes to it
-            }
+        try {
+            awaitSent();
+        } catch (IOException | RuntimeException e) {
+            // the client is gone; nothing more goes to it
         }
     }
 
@@ -1995,13 +1984,18 @@ final class Connection implements Runnable {
         if (out.position() == 0) {
             return;
         }
+        out.flip();
+        writeWhole(out);
+        out.clear();
+    }
+
+    /** Writes all of {@code b} to the socket, holding it as every write does. */
+    private void writeWhole(ByteBuffer b) throws IOException {
         lockSocket();
         try {
-            out.flip();
-            while (out.hasRemaining()) {
-                ch.write(out);
+            while (b.hasRemaining()) {
+                ch.write(b);
             }
-            out.clear();
         } finally {
             sending.unlock();
         }
