@@ -942,7 +942,7 @@ final class Connection implements Runnable {
                 }
             }
             int chunks = res.replies().chunks(n);
-            if (chunks <= res.connectionChunks()) {
+            if (chunks <= replyChunks()) {
                 budget.acquireUninterruptibly(chunks); // this connection's own replies free it
                 ByteBuffer[] bufs = res.replies().tryAcquire(n);
                 if (bufs == null) {
@@ -1050,6 +1050,15 @@ final class Connection implements Runnable {
     }
 
     /**
+     * @return how many chunks of this connection's budget its queued replies may hold: all of
+     *     it, less the one the {@link #second} output buffer keeps once taken (a reply needing
+     *     more would wait for a permit that only the end of the connection frees)
+     */
+    private int replyChunks() {
+        return res.connectionChunks() - (second == null ? 0 : 1);
+    }
+
+    /**
      * A slot of {@link #asyncIo} (waiting for one while {@link #ASYNC_IO} requests are under
      * way) and pooled buffers for {@code n} bytes within this connection's budget.
      *
@@ -1057,7 +1066,7 @@ final class Connection implements Runnable {
      */
     private ByteBuffer[] deviceBuffers(int n) {
         int chunks = res.replies().chunks(n);
-        if (chunks > res.connectionChunks()) {
+        if (chunks > replyChunks()) {
             return null;
         }
         asyncIo.acquireUninterruptibly();

@@ -16,13 +16,20 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.WritableByteChannel;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Arbitrary client bytes through a real {@link Connection} (handshake and transmission),
  * over an in-memory wire and an in-memory 2 MiB volume, with workers and senders run inline
- * so one iteration is one thread and no socket. Whatever the bytes, the connection must end
- * cleanly (a reply, an error reply or a disconnect): no unexpected exception, nothing left
- * of the pools' buffers, the wire closed, and the greeting sent first.
+ * on the connection's thread, so one iteration is one thread and no socket. Whatever the
+ * bytes, the connection must end cleanly (a reply, an error reply or a disconnect) within a
+ * minute: no hang, no unexpected exception, nothing left of the pools' buffers, the wire
+ * closed, and the greeting sent first.
  * Seeds: {@code src/test/resources/io/strata/nbd/internal/ConnectionFuzzTestInputs/connection/}.
  */
 class ConnectionFuzzTest {
@@ -33,6 +40,17 @@ class ConnectionFuzzTest {
     static final Resources RESOURCES = new Resources(Runnable::run, Runnable::run, REPLIES, CONNECTIONS,
             (1 << 20) / Resources.CHUNK, true, Resources.newZeros());
     static final MemoryDisk DISK = new MemoryDisk();
+    /**
+     * Runs each input's connection, so an input that hangs it fails the target in a minute
+     * (libFuzzer's own per-input timeout is 20 minutes, and a thread blocked uninterruptibly
+     * would not heed JUnit's {@code @Timeout}). A CI run once hung that way.
+     */
+    static final ExecutorService RUNNER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "fuzz-connection");
+        t.setDaemon(true);
+        return t;
+    });
+    static final int HUNG_SECONDS = 60;
     static final Export EXPORT = new Export("fuzz", new VolumeRef("local", "fuzz"), false, new Volumes() {
         @Override
         public VirtualDisk open(VolumeRef ref, boolean readOnly) {
@@ -80,10 +98,20 @@ class ConnectionFuzzTest {
     };
 
     @FuzzTest(maxDuration = "10s")
-    void connection(byte[] input) {
+    void connection(byte[] input) throws InterruptedException {
         MemoryWire wire = new MemoryWire(input);
         Connection c = new Connection(wire, EXPORTS, "fuzz", RESOURCES);
-        c.run();
+        Future<?> run = RUNNER.submit(c);
+        try {
+            run.get(HUNG_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError("the connection hung on this input (no end in " + HUNG_SECONDS + " s)");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw (RuntimeException) e.getCause(); // run() throws nothing checked
+        }
         assertNull(c.unexpected, () -> "unexpected failure: " + c.unexpected);
         assertFalse(wire.isOpen(), "the connection ended without closing its wire");
         assertEquals(0, REPLIES.inUseBytes(), "reply buffers leaked");

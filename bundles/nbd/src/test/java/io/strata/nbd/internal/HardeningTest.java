@@ -313,6 +313,43 @@ class HardeningTest {
     // ---------------------------------------------------------------- resources
 
     /**
+     * Found by the fuzz target in CI: once a batch of small replies had been handed to a sender,
+     * the second output buffer kept one chunk of the connection's budget, and a read needing
+     * the whole budget waited for it forever. Now such a read is streamed instead.
+     */
+    @Test
+    void aReadAsLargeAsAConnectionsShareIsAnsweredAfterABatchWasHandedOver() throws Exception {
+        NbdService.Limits limits = new NbdService.Limits(64, 16L << 20, 1L << 20); // 1 MiB: 4 chunks
+        start(limits);
+        RawClient c = connect("a", false);
+        c.socket.setSoTimeout(30_000);
+        int n = 4 * Connection.EAGER_REPLIES; // 4 KiB each: batches of 32 KiB, handed over
+        ByteBuffer reads = ByteBuffer.allocate(n * 28); // in one write, so they are served as a batch
+        for (int i = 0; i < n; i++) {
+            reads.putInt(REQUEST_MAGIC).putShort((short) 0).putShort((short) CMD_READ).putLong(i)
+                    .putLong(i * 8192L).putInt(4096);
+        }
+        byte[] data = new byte[4096];
+        for (int round = 0; round < 3; round++) {
+            c.out.write(reads.array());
+            c.out.flush();
+            for (int i = 0; i < n; i++) {
+                assertEquals(SIMPLE_REPLY_MAGIC, c.in.readInt());
+                assertEquals(0, c.in.readInt());
+                c.in.readLong();
+                c.in.readFully(data);
+            }
+            // (the last 1 MiB reply's buffers may still be on their way back to the pool)
+            await("the connection keeps a second output buffer: a batch was handed to a sender", 20_000,
+                    () -> nbd.stats().replyBytesInUse() == Connection.BUF);
+            c.request(CMD_READ, 0, 500 + round, MIB, MIB, null); // the connection's whole share
+            assertEquals(0, c.simpleReply(500 + round), "the 1 MiB read after the batches");
+            c.in.readFully(new byte[MIB]);
+        }
+    }
+
+
+    /**
      * 8 clients that never read their replies and 200 idle connections: a well-behaved client's
      * 1 MiB reads still complete (within a generous bound against a baseline), no worker is held
      * by the stallers, their memory is capped per connection, and while four clients read 1 GiB
