@@ -348,7 +348,6 @@ class HardeningTest {
         }
     }
 
-
     /**
      * 8 clients that never read their replies and 200 idle connections: a well-behaved client's
      * 1 MiB reads still complete (within a generous bound against a baseline), no worker is held
