@@ -53,6 +53,7 @@ public @interface NbdConfig {
     int memory_max_mb() default 256;
 
     @AttributeDefinition(name = "Reply memory per connection (MiB)", description = "What one client's queued "
-            + "replies may hold of the reply memory (at least 32 for full-size reads to be queued)")
+            + "replies may hold of the reply memory (at least 33 for full-size reads to be queued: one chunk "
+            + "may be the connection's second output buffer)")
     int memory_connection_mb() default 64;
 }
