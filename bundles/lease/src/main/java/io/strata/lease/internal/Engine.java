@@ -58,6 +58,13 @@ public final class Engine {
     }
 
     private static final long UNSET = Long.MIN_VALUE;
+    /**
+     * How many times a record that fails its checksum is read again before it counts as damaged.
+     * A read can tear against a concurrent write of the same sector on storage that does not
+     * keep them apart (a file LUN through the page cache); spaced by {@link #rereadDelay()},
+     * the reads span more than the I/O timeout, within which a write lands or never does.
+     */
+    static final int TORN_REREADS = 4;
     private static final long FENCED = Long.MIN_VALUE + 1;
 
     private final Env env;
@@ -89,6 +96,13 @@ public final class Engine {
     private boolean stopping;
     private int renewFailures;
     private int writesInFlight;
+    /**
+     * Writes of this host's own slot issued so far, and those not yet returned from the storage
+     * (a write the I/O timeout gave up on counts until it returns): a scan that overlapped one
+     * may have read the slot torn.
+     */
+    private long ownSlotWrites;
+    private int ownSlotWritesOut;
     private Runnable onWritesDrained;
     private Env.Timer tickTimer;
     private Env.Timer fenceTimer;
@@ -285,6 +299,7 @@ public final class Engine {
         private final Env.IoCallback cb;
         private Env.Timer timer;
         private boolean over;
+        private boolean ownSlot;
 
         IoOp(long sector, int count, byte[] data, Env.IoCallback cb) {
             this.sector = sector;
@@ -296,6 +311,11 @@ public final class Engine {
         void start() {
             if (data != null) {
                 writesInFlight++;
+                if (slot >= 0 && sector == geo.slotSector(slot)) {
+                    ownSlot = true;
+                    ownSlotWrites++;
+                    ownSlotWritesOut++;
+                }
             }
             timer = env.schedule(ioTimeout, () -> end(null, new StorageException(ErrorCode.IO_ERROR,
                     (data != null ? "write" : "read") + " of sector " + sector + " of " + lsName()
@@ -310,6 +330,10 @@ public final class Engine {
         @Override
         public void done(byte[] d, StorageException error) {
             timer.cancel();
+            if (ownSlot) {
+                ownSlot = false;
+                ownSlotWritesOut--;
+            }
             end(d, error);
         }
 
@@ -325,6 +349,12 @@ public final class Engine {
             }
             cb.done(d, error);
         }
+    }
+
+    /** A quarter of the I/O timeout, a little randomized so two readers do not keep meeting one writer. */
+    private long rereadDelay() {
+        long q = Math.max(1, ioTimeout / 4);
+        return q + env.random(Math.max(1, q / 4));
     }
 
     private void whenWritesDrained(Runnable r) {
@@ -475,6 +505,8 @@ public final class Engine {
         }
         scanning = true;
         long issued = env.now();
+        long ownWrites = ownSlotWrites;
+        boolean ownWriteOut = ownSlotWritesOut > 0;
         io(geo.slotsStart(), geo.maxHosts(), null, (d, e) -> {
             scanning = false;
             if (phase != Phase.JOINING && phase != Phase.JOINED && phase != Phase.CLOSING) {
@@ -484,11 +516,17 @@ public final class Engine {
                 log.warn("reading the host slots of {} failed: {}", lsName(), e.getMessage());
                 return;
             }
-            onScan(d, issued, env.now());
+            onScan(d, issued, env.now(), ownWriteOut || ownSlotWrites != ownWrites);
         });
     }
 
-    private void onScan(byte[] d, long issued, long completed) {
+    /**
+     * @param ownWriteOverlapped whether a write of this host's slot was out at some time during
+     *        the read: storage that does not keep a sector read apart from a concurrent write of
+     *        it (a file LUN: a buffered read may copy a page while a write is copying into it)
+     *        can return the slot torn, which is no sign of another writer
+     */
+    private void onScan(byte[] d, long issued, long completed, boolean ownWriteOverlapped) {
         int ss = geo.sectorSize();
         SlotView[] old = view;
         SlotView[] nv = new SlotView[old.length];
@@ -502,7 +540,10 @@ public final class Engine {
         view = nv;
         if (phase == Phase.JOINED && issued - ownSlotCheckFrom >= 0) {
             Decoded<SlotRec> mine = nv[slot].record();
-            if (!mine.valid() || mine.value().released() || !mine.value().id().equals(me.id())
+            if (!mine.valid() && ownWriteOverlapped) {
+                log.debug("host {} read its slot {} of {} torn while renewing it; the next scans read it again", me,
+                        slot, lsName());
+            } else if (!mine.valid() || mine.value().released() || !mine.value().id().equals(me.id())
                     || mine.value().generation() != generation) {
                 fenceNow("its slot " + slot + " was overwritten by "
                         + (mine.valid() ? "host " + mine.value().name() + " (" + mine.value().id() + ")"
@@ -893,6 +934,8 @@ public final class Engine {
         private boolean maybeChosen;
         private boolean finished;
         private Env.Timer retry;
+        /** Reads of the area in a row that found a record damaged. */
+        private int damagedReads;
 
         AcquireOp(int area, String resource, long waitNanos, boolean internal, Callback<LeaseImpl> cb) {
             this.area = area;
@@ -941,6 +984,19 @@ public final class Engine {
                     return;
                 }
                 Area a = new Area(d, area);
+                String damage = a.damaged != null ? a.damaged
+                        : a.leader.status() == Records.Status.DAMAGED ? a.leader.why() : null;
+                if (damage != null && damagedReads < TORN_REREADS) {
+                    // most likely torn: read while another host (or this one) was writing the block
+                    damagedReads++;
+                    retry = env.schedule(rereadDelay(), () -> {
+                        if (check()) {
+                            readArea(next);
+                        }
+                    });
+                    return;
+                }
+                damagedReads = 0;
                 if (a.damaged != null) {
                     finish(null, new StorageException(ErrorCode.CORRUPT_IMAGE, "lease area " + area + " of "
                             + lsName() + " is damaged: " + a.damaged));
@@ -1153,13 +1209,19 @@ public final class Engine {
                     "lease area " + area + " is not in " + lsName()));
             return;
         }
+        holder(area, 0, cb);
+    }
+
+    private void holder(int area, int damagedReads, Callback<Optional<HostIdentity>> cb) {
         io(geo.areaSector(area), 1, null, (d, e) -> {
             if (e != null) {
                 cb.done(null, e);
                 return;
             }
             Decoded<LeaderRec> l = Records.decodeLeader(geo, d, 0, area);
-            if (l.status() == Records.Status.DAMAGED) {
+            if (l.status() == Records.Status.DAMAGED && damagedReads < TORN_REREADS) {
+                env.schedule(rereadDelay(), () -> holder(area, damagedReads + 1, cb));
+            } else if (l.status() == Records.Status.DAMAGED) {
                 cb.done(null, new StorageException(ErrorCode.CORRUPT_IMAGE, l.why() + " in " + lsName()));
             } else if (!l.valid() || !l.value().held()) {
                 cb.done(Optional.empty(), null);

@@ -18,7 +18,8 @@ import org.slf4j.helpers.NOPLogger;
  * path's bounded latency the timing argument assumes). A read returns, for each sector on its
  * own, the content at a random instant between its issue and its return; while the write that
  * produced that content has not returned yet (and is younger than the landing bound), the read
- * may still see the previous content (regular-register semantics). A host crash cuts its writes that have not landed yet: each
+ * may still see the previous content (regular-register semantics), or, with {@link #tornReads},
+ * a torn mix of both. A host crash cuts its writes that have not landed yet: each
  * lands or not, at random. A stalled host's I/O does not return until the stall ends (never,
  * for an endless stall); a write caught by a stall lands (within the bound) or is lost.
  */
@@ -54,6 +55,12 @@ final class Sim {
     private long seq;
     private final PriorityQueue<Event> queue = new PriorityQueue<>();
     long events;
+    /**
+     * Whether a read that races a write of the same sector may return a torn sector: the new
+     * content up to some byte, the old after it, as a file LUN gives (a buffered read does not
+     * wait for a concurrent write of the same page to finish copying).
+     */
+    boolean tornReads;
 
     Sim(long seed) {
         this.rnd = new Random(seed);
@@ -153,8 +160,18 @@ final class Sim {
             for (int i = h.size() - 1; i >= 0; i--) {
                 Version v = h.get(i);
                 if (v.land <= t) {
-                    if (t < v.end && rnd.nextInt(10) < 3) {
-                        return i > 0 ? h.get(i - 1).data : zero;
+                    if (t < v.end) {
+                        int p = rnd.nextInt(10);
+                        byte[] old = i > 0 ? h.get(i - 1).data : zero;
+                        if (p < 3) {
+                            return old;
+                        }
+                        if (tornReads && p < 6) {
+                            byte[] torn = old.clone();
+                            int cut = 1 + rnd.nextInt(sectorSize - 1);
+                            System.arraycopy(v.data, 0, torn, 0, cut);
+                            return torn;
+                        }
                     }
                     return v.data;
                 }
