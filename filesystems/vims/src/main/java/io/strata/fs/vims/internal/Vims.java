@@ -79,6 +79,11 @@ final class Vims implements Datastore, LockspaceProvider {
     private long nsVersion = -1;
     private final Map<String, Integer> byName = new HashMap<>();
     private final Map<Integer, Node> nodes = new HashMap<>();
+    /**
+     * Deletes (and replacing renames) this host is doing now, by descriptor index and
+     * generation: the sweep for interrupted deletes leaves them to the thread doing them.
+     */
+    private final Set<String> deletesUnderWay = ConcurrentHashMap.newKeySet();
     private final Map<Integer, ClusterHold> clusterHolds = new ConcurrentHashMap<>();
     /** slot:uuid:generation of dead hosts whose journals this host has seen replayed. */
     private final Set<String> replayed = ConcurrentHashMap.newKeySet();
@@ -774,6 +779,7 @@ final class Vims implements Datastore, LockspaceProvider {
             Entry free = null;
             ResourceLease fl = null;
             LeaseHeldException held = null;
+            StorageException heldHere = null;
             for (Entry candidate : frees) {
                 try {
                     fl = acquire(sb.fileArea(candidate.index()), "file " + file, Duration.ZERO);
@@ -781,12 +787,18 @@ final class Vims implements Datastore, LockspaceProvider {
                     break;
                 } catch (LeaseHeldException e) {
                     held = e;
+                } catch (StorageException e) {
+                    if (e.code() != ErrorCode.LOCKED) {
+                        throw e;
+                    }
+                    heldHere = e; // another thread of this host holds it a moment (a sweep)
                 }
             }
             if (fl == null) {
                 throw new StorageException(ErrorCode.LOCKED, "the " + frees.size() + " free descriptor slot(s) of "
-                        + "datastore '" + name + "' tried are all still held (the last by host " + held.holder()
-                        + ", which is letting it go after a delete); try again");
+                        + "datastore '" + name + "' tried are all still held (the last "
+                        + (held != null ? "by host " + held.holder() : "by this host") + ", which is letting it go "
+                        + "after a delete); try again", held != null ? held : heldHere);
             }
             try {
                 long gen = free.generation() + 1;
@@ -965,9 +977,11 @@ final class Vims implements Datastore, LockspaceProvider {
                 throw notFound(file);
             }
             fl = fileLeaseForRemoval(e, file);
+            deletesUnderWay.add(underWay(e.index(), e.generation()));
             try {
                 commit(namespaceTxn(e.with(Entry.DELETING, e.name(), ls.slot())));
             } catch (RuntimeException ex) {
+                deletesUnderWay.remove(underWay(e.index(), e.generation()));
                 fl.close();
                 refreshQuietly();
                 throw ex;
@@ -1031,7 +1045,26 @@ final class Vims implements Datastore, LockspaceProvider {
             }
         } finally {
             fl.close();
+            deletesUnderWay.remove(underWay(index, generation));
         }
+    }
+
+    private static String underWay(int index, long generation) {
+        return index + ":" + generation;
+    }
+
+    /**
+     * Whether the host in {@code slot} may still be deleting a file itself: it is live, or not
+     * yet watched long enough to tell. A dead host's deletes, and those of a host that left,
+     * are finished by the others; a live host finishes its own, a failed one included.
+     */
+    private boolean mayBeDeleting(int slot) {
+        for (HostStatus h : ls.hosts()) {
+            if (h.slot() == slot) {
+                return h.state() == HostStatus.State.LIVE || h.state() == HostStatus.State.UNKNOWN;
+            }
+        }
+        return false;
     }
 
     /** Finishes deletes a dead host (or a failed call) left half done, and removes stale temporary files. */
@@ -1049,9 +1082,12 @@ final class Vims implements Datastore, LockspaceProvider {
             }
         }
         for (Entry e : todo) {
-            if (e.deleter() == ls.slot() && Thread.currentThread() == maintenance) {
-                // this host's own delete, under way in another thread: taking the file's lease here
-                // too would make that thread's acquisition (or a create reusing the entry) fail LOCKED
+            // Another thread's delete (this host's or a live host's) is left to it: taking the
+            // file's lease the moment that thread lets it go would make a create reusing the
+            // entry on this host fail LOCKED, or this host's own delete. This host finishes its
+            // own deletes that failed, and those of an earlier incarnation in its slot.
+            if (e.deleter() == ls.slot() ? deletesUnderWay.contains(underWay(e.index(), e.generation()))
+                    : mayBeDeleting(e.deleter())) {
                 continue;
             }
             ResourceLease fl;
@@ -1104,6 +1140,7 @@ final class Vims implements Datastore, LockspaceProvider {
             try {
                 if (dst != null) {
                     fl = fileLeaseForRemoval(dst, to);
+                    deletesUnderWay.add(underWay(dst.index(), dst.generation()));
                     replaced = dst;
                     commit(namespaceTxn(src.with(Entry.USED, to, 0), dst.with(Entry.DELETING, dst.name(), ls.slot())));
                 } else {
@@ -1111,6 +1148,7 @@ final class Vims implements Datastore, LockspaceProvider {
                 }
             } catch (RuntimeException ex) {
                 if (fl != null) {
+                    deletesUnderWay.remove(underWay(dst.index(), dst.generation()));
                     fl.close();
                 }
                 refreshQuietly();

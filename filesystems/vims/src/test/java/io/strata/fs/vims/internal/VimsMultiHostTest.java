@@ -605,6 +605,93 @@ class VimsMultiHostTest {
     }
 
     @Test
+    void aCreateSkipsFreeSlotsWhoseLeaseAnotherThreadOfThisHostHolds() throws Exception {
+        // as the maintenance thread holds one for a moment while it looks at a delete in passing
+        TestDevice devA = device(512L * MIB);
+        format(devA);
+        Vims a = mount(devA, Hosts.host("a"));
+        List<ResourceLease> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                held.add(a.acquire(a.sb.fileArea(i), "file deleted-" + i, Duration.ZERO));
+            }
+            try (DatastoreFile f = a.create("made-beside")) {
+                f.write(ByteBuffer.wrap(new byte[] {7}), 0);
+            }
+            assertEquals(List.of("made-beside"), a.list());
+        } finally {
+            held.forEach(ResourceLease::close);
+        }
+        assertClean(a);
+    }
+
+    /**
+     * One host creates and deletes files while the other does the same and keeps sweeping for
+     * interrupted deletes, as its maintenance thread does: a sweep must leave a delete that a
+     * live host (this one included) is still doing to it. Taking the file's lease the moment
+     * the deleter let it go made the sweeping host's own create of a file in that free slot
+     * fail LOCKED ("this host already holds lease area ..."), and could do the same to its
+     * own delete.
+     */
+    @Test
+    void sweepsForInterruptedDeletesLeaveLiveHostsDeletesAlone() throws Exception {
+        TestDevice devA = device(512L * MIB);
+        format(devA);
+        TestDevice devB = device(512L * MIB);
+        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.steady("a"), Hosts.steady("b")));
+        Vims a = fs.get(0);
+        Vims b = fs.get(1);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger sweeps = new java.util.concurrent.atomic.AtomicInteger();
+        Thread sweeper = new Thread(() -> {
+            while (!stop.get()) {
+                try {
+                    a.finishInterrupted();
+                    sweeps.incrementAndGet();
+                    Thread.sleep(1);
+                } catch (Throwable t) {
+                    failed.compareAndSet(null, t);
+                    return;
+                }
+            }
+        }, "sweeper");
+        Thread other = new Thread(() -> {
+            try {
+                for (int i = 0; i < 120 && !stop.get(); i++) {
+                    try (DatastoreFile f = b.create("b-" + i)) {
+                        f.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
+                    }
+                    b.delete("b-" + i);
+                }
+            } catch (Throwable t) {
+                failed.compareAndSet(null, t);
+            }
+        }, "host-b");
+        sweeper.start();
+        other.start();
+        try {
+            for (int i = 0; i < 120 && failed.get() == null; i++) {
+                try (DatastoreFile f = a.create("a-" + i)) {
+                    f.write(ByteBuffer.wrap(new byte[] {4, 5}), 0);
+                }
+                a.delete("a-" + i);
+            }
+            other.join(120_000);
+        } finally {
+            stop.set(true);
+            sweeper.join(30_000);
+            other.join(30_000);
+        }
+        if (failed.get() != null) {
+            throw new AssertionError("after " + sweeps.get() + " sweeps", failed.get());
+        }
+        assertTrue(sweeps.get() > 0, "the sweeper never ran");
+        assertEquals(List.of(), a.list());
+        assertClean(a);
+    }
+
+    @Test
     void aFileCreatedInTheJournalOfADeadHostAppearsOnTheOthers() throws Exception {
         DyingDevice devA = new DyingDevice(device(512L * MIB));
         format(devA);
