@@ -986,7 +986,14 @@ final class Vims implements Datastore, LockspaceProvider {
                 refreshQuietly();
                 throw ex;
             }
-            refreshDirectory(false);
+            try {
+                refreshDirectory(false);
+            } catch (RuntimeException ex) {
+                // marked: this host's maintenance finishes it
+                deletesUnderWay.remove(underWay(e.index(), e.generation()));
+                fl.close();
+                throw ex;
+            }
         } finally {
             nsLock.unlock();
         }
@@ -1154,7 +1161,16 @@ final class Vims implements Datastore, LockspaceProvider {
                 refreshQuietly();
                 throw ex;
             }
-            refreshDirectory(false);
+            try {
+                refreshDirectory(false);
+            } catch (RuntimeException ex) {
+                if (fl != null) {
+                    // renamed, the old file marked: this host's maintenance finishes its delete
+                    deletesUnderWay.remove(underWay(dst.index(), dst.generation()));
+                    fl.close();
+                }
+                throw ex;
+            }
         } finally {
             nsLock.unlock();
         }
