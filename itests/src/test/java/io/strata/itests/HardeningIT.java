@@ -20,6 +20,7 @@ import io.strata.api.format.VirtualDisk;
 import io.strata.api.service.VolumeRef;
 import io.strata.api.service.VolumeService;
 import javax.inject.Inject;
+import org.junit.After;
 import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
@@ -46,8 +47,21 @@ public class HardeningIT extends StrataTestSupport {
         Assume.assumeTrue("qemu-img and qemu-io are needed", HostTools.has("qemu-img") && HostTools.has("qemu-io"));
     }
 
-    private static Path dir() throws Exception {
-        return Files.createTempDirectory("import-hardening");
+    /** Scratch directories this test made, removed after it. */
+    private final List<Path> scratch = new java.util.ArrayList<>();
+
+    @After
+    public void removeScratch() throws Exception {
+        for (Path d : scratch) {
+            deleteScratch(d);
+        }
+        scratch.clear();
+    }
+
+    private Path dir() throws Exception {
+        Path d = Files.createTempDirectory("import-hardening");
+        scratch.add(d);
+        return d;
     }
 
     private static String qemu(String... args) throws Exception {
@@ -206,6 +220,7 @@ public class HardeningIT extends StrataTestSupport {
             run("storage:datastore-remove full");
             run("storage:resource-remove small");
             HostTools.run(List.of("umount", "-l", mnt.toString()));
+            Files.deleteIfExists(mnt);
         }
     }
 

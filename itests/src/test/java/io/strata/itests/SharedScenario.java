@@ -71,12 +71,57 @@ abstract class SharedScenario {
         closeStorage();
     }
 
-    private KarafProcess start(String name) throws Exception {
-        KarafProcess k = new KarafProcess(prefix() + name);
-        k.configure("etc/io.strata.core.cfg", "host.name", name);
-        k.start();
-        addDatastore(k);
-        return k;
+    /**
+     * Unpacks and starts the three hosts at once (each is closed after the test even when its
+     * start failed), then adds the datastore on h1, which makes it, and on h2 and h3 at once:
+     * joining a lockspace takes about 2 I/O timeouts (10 s with the defaults), once for all.
+     */
+    private void startHosts() throws Exception {
+        for (String name : List.of("h1", "h2", "h3")) {
+            KarafProcess k = new KarafProcess(prefix() + name);
+            hosts.add(k);
+            k.configure("etc/io.strata.core.cfg", "host.name", name);
+        }
+        inParallel(hosts, k -> {
+            k.start();
+        });
+        // The instances just unpacked leave hundreds of MiB to write back: the first synced
+        // heartbeats would wait for all of it behind ext4's journal, as long as a stalled LUN.
+        Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
+        if (!sync.waitFor(5, TimeUnit.MINUTES)) {
+            sync.destroyForcibly();
+        }
+        addDatastore(hosts.get(0));
+        inParallel(hosts.subList(1, 3), this::addDatastore);
+    }
+
+    interface HostTask {
+        void run(KarafProcess k) throws Exception;
+    }
+
+    private static void inParallel(List<KarafProcess> ks, HostTask task) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(ks.size());
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (KarafProcess k : ks) {
+                done.add(pool.submit(() -> {
+                    task.run(k);
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                try {
+                    f.get(10, TimeUnit.MINUTES);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof Exception x) {
+                        throw x;
+                    }
+                    throw new AssertionError(e.getCause());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     static String nbdUri(KarafProcess k, String export) {
@@ -128,12 +173,10 @@ abstract class SharedScenario {
         Assume.assumeTrue("qemu-io is needed", HostTools.has("qemu-io"));
         prepareStorage();
         Path shared = datastoreDir();
-        KarafProcess h1 = start("h1");
-        hosts.add(h1);
-        KarafProcess h2 = start("h2");
-        hosts.add(h2);
-        KarafProcess h3 = start("h3");
-        hosts.add(h3);
+        startHosts();
+        KarafProcess h1 = hosts.get(0);
+        KarafProcess h2 = hosts.get(1);
+        KarafProcess h3 = hosts.get(2);
 
         String info = h1.awaitOutput("storage:host-info --no-format", Duration.ofSeconds(60),
                 out -> out.contains("\th2\t") && out.contains("\th3\t"));

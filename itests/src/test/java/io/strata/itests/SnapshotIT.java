@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import javax.inject.Inject;
+import org.junit.After;
 import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
@@ -73,10 +74,20 @@ public class SnapshotIT extends StrataTestSupport {
         Files.delete(raw);
     }
 
+    /** The raw images qemu-img writes for comparison; removed after the test. */
+    private Path scratch;
+
+    @After
+    public void removeScratch() throws Exception {
+        if (scratch != null) {
+            deleteScratch(scratch);
+        }
+    }
+
     @Test
     public void qcow2ChainIsWhatQemuReads() throws Exception {
         Assume.assumeTrue("qemu-img is needed (./strata test installs qemu-utils)", HostTools.has("qemu-img"));
-        Path scratch = Files.createTempDirectory("snapshot-it");
+        scratch = Files.createTempDirectory("snapshot-it");
         ok("storage:volume-create --format qcow2 local q 16M");
         Path dir = Path.of(keyValues(ok("storage:volume-info local/q")).get("path")).getParent();
         byte[] a = new byte[(int) SIZE];
