@@ -824,7 +824,9 @@ final class Vims implements Datastore, LockspaceProvider {
                 refreshQuietly();
                 throw e;
             }
-            refreshDirectory(false);
+            // made: the caller gets its file (every lookup reads the directory again anyway);
+            // throwing here would leave the file's lease held with no handle to let it go
+            refreshQuietly();
         } finally {
             nsLock.unlock();
         }
