@@ -58,6 +58,7 @@ public final class Engine {
     }
 
     private static final long UNSET = Long.MIN_VALUE;
+    private static final long FENCED = Long.MIN_VALUE + 1;
     /**
      * How many times a record that fails its checksum is read again before it counts as damaged.
      * A read can tear against a concurrent write of the same sector on storage that does not
@@ -65,7 +66,6 @@ public final class Engine {
      * the reads span more than the I/O timeout, within which a write lands or never does.
      */
     static final int TORN_REREADS = 4;
-    private static final long FENCED = Long.MIN_VALUE + 1;
 
     private final Env env;
     private final Geometry geo;
