@@ -13,6 +13,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
@@ -48,12 +49,12 @@ public class HardeningIT extends StrataTestSupport {
     }
 
     /** Scratch directories this test made, removed after it. */
-    private final List<Path> scratch = new java.util.ArrayList<>();
+    private final List<Path> scratch = new ArrayList<>();
 
     @After
     public void removeScratch() throws Exception {
         for (Path d : scratch) {
-            deleteScratch(d);
+            HostTools.deleteTree(d);
         }
         scratch.clear();
     }

@@ -43,6 +43,18 @@ final class HostTools {
         return new Result(p.exitValue(), out);
     }
 
+    /** Removes a directory and what is in it; nothing when it is not there. */
+    static void deleteTree(java.nio.file.Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<java.nio.file.Path> walk = Files.walk(root)) {
+            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
     /** Whether a tool is on the PATH or in an sbin directory. */
     static boolean has(String name) {
         String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");

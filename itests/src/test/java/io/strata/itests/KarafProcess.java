@@ -480,13 +480,51 @@ final class KarafProcess implements AutoCloseable {
     }
 
     static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
+        HostTools.deleteTree(root);
+    }
+
+    /** Something to do on one instance. */
+    interface Task {
+        void run(KarafProcess k) throws Exception;
+    }
+
+    /** Runs {@code task} on every instance at once; rethrows the first failure. */
+    static void inParallel(List<KarafProcess> ks, Task task) throws Exception {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(ks.size());
+        try {
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (KarafProcess k : ks) {
+                done.add(pool.submit(() -> {
+                    task.run(k);
+                    return null;
+                }));
             }
+            for (java.util.concurrent.Future<?> f : done) {
+                try {
+                    f.get(10, TimeUnit.MINUTES);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof Exception x) {
+                        throw x;
+                    }
+                    throw new AssertionError(e.getCause());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Starts instances at once, then waits for the host to write back what their unpacking
+     * left: hundreds of MiB that the first synced heartbeats on a shared LUN or directory would
+     * otherwise wait for behind ext4's journal (it commits the data it orders), as long as a
+     * stalled LUN, and a host whose heartbeat cannot land for the expiry fences itself.
+     */
+    static void startAll(List<KarafProcess> ks) throws Exception {
+        inParallel(ks, KarafProcess::start);
+        Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
+        if (!sync.waitFor(5, TimeUnit.MINUTES)) {
+            sync.destroyForcibly();
         }
     }
 

@@ -82,46 +82,9 @@ abstract class SharedScenario {
             hosts.add(k);
             k.configure("etc/io.strata.core.cfg", "host.name", name);
         }
-        inParallel(hosts, k -> {
-            k.start();
-        });
-        // The instances just unpacked leave hundreds of MiB to write back: the first synced
-        // heartbeats would wait for all of it behind ext4's journal, as long as a stalled LUN.
-        Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
-        if (!sync.waitFor(5, TimeUnit.MINUTES)) {
-            sync.destroyForcibly();
-        }
+        KarafProcess.startAll(hosts);
         addDatastore(hosts.get(0));
-        inParallel(hosts.subList(1, 3), this::addDatastore);
-    }
-
-    interface HostTask {
-        void run(KarafProcess k) throws Exception;
-    }
-
-    private static void inParallel(List<KarafProcess> ks, HostTask task) throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(ks.size());
-        try {
-            List<Future<?>> done = new ArrayList<>();
-            for (KarafProcess k : ks) {
-                done.add(pool.submit(() -> {
-                    task.run(k);
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) {
-                try {
-                    f.get(10, TimeUnit.MINUTES);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof Exception x) {
-                        throw x;
-                    }
-                    throw new AssertionError(e.getCause());
-                }
-            }
-        } finally {
-            pool.shutdownNow();
-        }
+        KarafProcess.inParallel(hosts.subList(1, 3), this::addDatastore);
     }
 
     static String nbdUri(KarafProcess k, String export) {

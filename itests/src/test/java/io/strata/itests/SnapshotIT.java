@@ -80,7 +80,7 @@ public class SnapshotIT extends StrataTestSupport {
     @After
     public void removeScratch() throws Exception {
         if (scratch != null) {
-            deleteScratch(scratch);
+            HostTools.deleteTree(scratch);
         }
     }
 

@@ -122,7 +122,7 @@ public class StrataScriptIT {
     @Test
     public void anInstanceFromBeforeThePristineCopyKeepsEveryFileThatDiffers() throws Exception {
         prepare();
-        deleteTree(pristine);
+        HostTools.deleteTree(pristine);
         String shell = read(etc.resolve("org.apache.karaf.shell.cfg")) + "sshPort = 8102\n";
         write(etc.resolve("org.apache.karaf.shell.cfg"), shell);
         Files.delete(etc.resolve("org.ops4j.pax.web.cfg"));
@@ -170,14 +170,6 @@ public class StrataScriptIT {
         try (var walk = Files.walk(dir)) {
             return walk.filter(Files::isRegularFile).map(f -> dir.relativize(f).toString()).sorted()
                     .collect(Collectors.toList());
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted((a, b) -> b.compareTo(a)).collect(Collectors.toList())) {
-                Files.delete(p);
-            }
         }
     }
 

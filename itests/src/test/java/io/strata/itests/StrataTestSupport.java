@@ -345,18 +345,6 @@ public abstract class StrataTestSupport {
                 .anyMatch(r -> r.length > 3 && r[0].equals(name) && r[3].equals(state)));
     }
 
-    /** Removes a scratch directory a test made, and what is in it. */
-    protected static void deleteScratch(java.nio.file.Path dir) throws java.io.IOException {
-        if (dir == null || !java.nio.file.Files.exists(dir)) {
-            return;
-        }
-        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
-            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                java.nio.file.Files.deleteIfExists(p);
-            }
-        }
-    }
-
     protected static void assertNoError(Result result) {
         assertFalse("command failed: " + result, result.failed());
     }

@@ -89,29 +89,7 @@ public class VimsIT {
             k.configure("etc/io.strata.core.cfg", "host.name", name);
             started.add(k);
         }
-        ExecutorService pool = Executors.newFixedThreadPool(started.size());
-        try {
-            List<Future<?>> boots = new ArrayList<>();
-            for (KarafProcess k : started) {
-                boots.add(pool.submit(() -> {
-                    k.start();
-                    return null;
-                }));
-            }
-            for (Future<?> f : boots) {
-                f.get(10, TimeUnit.MINUTES);
-            }
-        } finally {
-            pool.shutdownNow();
-        }
-        // The instances just unpacked and started leave the host's filesystem hundreds of MiB to
-        // write back. The first fsyncs of a shared LUN file on it (every heartbeat flushes) would
-        // wait for all of that (ext4 commits its journal with the data it orders), and a host whose
-        // heartbeat cannot land for the expiry fences itself, as a host on a stalled LUN must.
-        Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
-        if (!sync.waitFor(5, TimeUnit.MINUTES)) {
-            sync.destroyForcibly();
-        }
+        KarafProcess.startAll(started);
         return started;
     }
 
