@@ -1076,6 +1076,9 @@ final class Vims implements Datastore, LockspaceProvider {
         return false;
     }
 
+    /** Tests only: run by a sweep between listing the DELETING entries and taking them on, to widen that window. */
+    volatile Runnable sweepListed;
+
     /** Finishes deletes a dead host (or a failed call) left half done, and removes stale temporary files. */
     void finishInterrupted() {
         if (closed || fenced) {
@@ -1090,33 +1093,64 @@ final class Vims implements Datastore, LockspaceProvider {
                 }
             }
         }
+        Runnable listed = sweepListed;
+        if (listed != null && !todo.isEmpty()) {
+            listed.run();
+        }
         for (Entry e : todo) {
-            // Another thread's delete (this host's or a live host's) is left to it: taking the
-            // file's lease the moment that thread lets it go would make a create reusing the
-            // entry on this host fail LOCKED, or this host's own delete. This host finishes its
-            // own deletes that failed, and those of an earlier incarnation in its slot.
+            ResourceLease fl = takeInterruptedDelete(e);
+            if (fl == null) {
+                continue;
+            }
+            LOG.info("VIMS {}: finishing the interrupted delete of file {}", name, e.name());
+            finishDelete(e.index(), e.generation(), e.name(), fl);
+        }
+    }
+
+    /**
+     * Takes the file lease of an entry the sweep found DELETING, when the delete is one this host
+     * is to finish. Another thread's delete (this host's or a live host's) is left to it: taking
+     * the file's lease the moment that thread lets it go would make a create reusing the entry on
+     * this host fail LOCKED, or this host's own delete. This host finishes its own deletes that
+     * failed, and those of an earlier incarnation in its slot.
+     *
+     * <p>The entry is looked at again, and the lease taken, under the namespace lock: the sweep's
+     * list can be older than a delete that has since finished and an entry reused by a new file
+     * (create and delete change the namespace under that lock), and a lease taken under the old
+     * name would then make an open or delete of the new file on this host fail LOCKED.
+     *
+     * @return the file's lease, or null when the entry is not to be finished now
+     */
+    private ResourceLease takeInterruptedDelete(Entry seen) {
+        nsLock.lock();
+        try {
+            Entry e = lookupIndex(seen.index());
+            if (e.state() != Entry.DELETING || e.generation() != seen.generation()) {
+                return null;
+            }
             if (e.deleter() == ls.slot() ? deletesUnderWay.contains(underWay(e.index(), e.generation()))
                     : mayBeDeleting(e.deleter())) {
-                continue;
+                return null;
             }
             ResourceLease fl;
             try {
                 fl = acquire(sb.fileArea(e.index()), "file " + e.name(), Duration.ZERO);
             } catch (LeaseHeldException ex) {
-                continue; // its deleter is alive and at it
+                return null; // its deleter is alive and at it
             }
             try {
-                Entry now = lookupIndex(e.index());
+                Entry now = lookupIndex(e.index()); // another host may have finished it meanwhile
                 if (now.state() != Entry.DELETING || now.generation() != e.generation()) {
                     fl.close();
-                    continue;
+                    return null;
                 }
             } catch (RuntimeException ex) {
                 fl.close();
                 throw ex;
             }
-            LOG.info("VIMS {}: finishing the interrupted delete of file {}", name, e.name());
-            finishDelete(e.index(), e.generation(), e.name(), fl);
+            return fl;
+        } finally {
+            nsLock.unlock();
         }
     }
 

@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A block device over a sparse local file (a file LUN as the local driver makes one), for
  * tests: several instances over one file are several hosts seeing one LUN. It can be made to
- * fail every I/O ({@link #fail}) or to refuse writes, and counts writes.
+ * fail every I/O ({@link #fail}) or one read ({@link #failNextReadOf}), or to refuse writes, and
+ * counts writes.
  */
 final class TestDevice implements BlockDevice {
     final Path file;
@@ -95,6 +96,14 @@ final class TestDevice implements BlockDevice {
         failing.set(on);
     }
 
+    /** The byte whose next read fails (once), -1 for none: see {@link #failNextReadOf}. */
+    private final AtomicLong failReadAt = new AtomicLong(-1);
+
+    /** The next read that covers byte {@code offset} fails with {@code IO_ERROR}, as one lost request would. */
+    void failNextReadOf(long offset) {
+        failReadAt.set(offset);
+    }
+
     /** As a real LUN: whole sectors only. */
     private static void aligned(ByteBuffer b, long offset) {
         if (offset % 512 != 0 || b.remaining() % 512 != 0) {
@@ -167,6 +176,10 @@ final class TestDevice implements BlockDevice {
 
     private void readNow(ByteBuffer dst, long offset) {
         check();
+        long f = failReadAt.get();
+        if (f >= offset && f < offset + dst.remaining() && failReadAt.compareAndSet(f, -1)) {
+            throw new StorageException(ErrorCode.IO_ERROR, "test device: the read at " + offset + " failed");
+        }
         aligned(dst, offset);
         try {
             while (dst.hasRemaining()) {

@@ -29,6 +29,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -614,7 +615,10 @@ class VimsMultiHostTest {
      * live host (this one included) is still doing to it. Taking the file's lease the moment
      * the deleter let it go made the sweeping host's own create of a file in that free slot
      * fail LOCKED ("this host already holds lease area ..."), and could do the same to its
-     * own delete.
+     * own delete. The sweeps pause up to 7 ms after listing the DELETING entries, as a busy
+     * machine pauses them: a sweep that then took a lease on what it had listed, rather than
+     * on what the entry had become, held the lease of a file created since in the same entry,
+     * and that file's delete on this host failed LOCKED.
      */
     @Test
     void sweepsForInterruptedDeletesLeaveLiveHostsDeletesAlone() throws Exception {
@@ -624,6 +628,13 @@ class VimsMultiHostTest {
         List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.steady("a"), Hosts.steady("b")));
         Vims a = fs.get(0);
         Vims b = fs.get(1);
+        a.sweepListed = () -> {
+            try {
+                Thread.sleep(ThreadLocalRandom.current().nextInt(8));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
         AtomicBoolean stop = new AtomicBoolean();
         AtomicReference<Throwable> failed = new AtomicReference<>();
         AtomicInteger sweeps = new AtomicInteger();
@@ -671,6 +682,44 @@ class VimsMultiHostTest {
         }
         assertTrue(sweeps.get() > 0, "the sweeper never ran");
         assertEquals(List.of(), a.list());
+        assertClean(a);
+    }
+
+    /**
+     * A delete that fails on a live host after it marked the entry (here: the read of the
+     * file's descriptor fails) leaves neither the name nor the space behind for long: the
+     * other host's sweep leaves a live host's delete alone, and the deleting host's own
+     * maintenance finishes it, as it does any of its deletes that is no longer under way.
+     */
+    @Test
+    void aLiveHostFinishesItsOwnFailedDelete() throws Exception {
+        TestDevice devA = device(512L * MIB);
+        format(devA);
+        TestDevice devB = device(512L * MIB);
+        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.steady("a"), Hosts.steady("b")));
+        Vims a = fs.get(0);
+        Vims b = fs.get(1);
+        long freeBefore = b.space().free();
+        try (DatastoreFile f = a.create("doomed")) { // a fresh filesystem's first file: entry 0
+            f.write(ByteBuffer.wrap(random(4 << 20, 5)), 0);
+            f.flush();
+        }
+        assertTrue(b.space().free() < freeBefore, "the file took no space");
+
+        devA.failNextReadOf(a.sb.descriptorPage(0) * Pages.SIZE);
+        StorageException e = assertThrows(StorageException.class, () -> a.delete("doomed"));
+        assertEquals(ErrorCode.IO_ERROR, e.code(), e::getMessage);
+        assertTrue(e.getMessage().contains("test device"), e::getMessage);
+        b.finishInterrupted(); // what b's maintenance does: a is live, its delete is its own
+        assertEquals(List.of(), b.list());
+
+        waitFor("host a's maintenance gives the file's space back",
+                () -> a.space().free() == freeBefore && b.space().free() == freeBefore);
+        assertEquals(List.of(), a.list());
+        try (DatastoreFile f = b.create("doomed")) { // the name is free again, on the other host too
+            f.write(ByteBuffer.wrap(new byte[] {1}), 0);
+        }
+        assertEquals(List.of("doomed"), a.list());
         assertClean(a);
     }
 
