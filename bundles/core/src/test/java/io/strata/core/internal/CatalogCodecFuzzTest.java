@@ -6,6 +6,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.StorageException;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The catalog is read from the datastore, which on shared storage any host can write: a
@@ -15,6 +16,7 @@ import io.strata.api.StorageException;
  */
 class CatalogCodecFuzzTest {
     @FuzzTest(maxDuration = "10s")
+    @Timeout(60)
     void decode(byte[] json) {
         Catalog c;
         try {

@@ -9,6 +9,7 @@ import io.strata.api.format.VirtualDisk;
 import io.strata.testing.MemoryFile;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The import guarantee: an image that probe accepts and check finds free of errors opens
@@ -22,6 +23,7 @@ class Qcow2CheckFuzzTest {
     private final Qcow2Format format = new Qcow2Format();
 
     @FuzzTest(maxDuration = "10s")
+    @Timeout(60)
     void checkWriteReopen(FuzzedDataProvider data) {
         int writes = data.consumeInt(1, 3);
         long[] at = new long[writes];

@@ -5,6 +5,7 @@ import io.strata.api.StorageException;
 import io.strata.api.format.ImageInfo;
 import io.strata.api.format.VirtualDisk;
 import io.strata.testing.MemoryFile;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Hostile bytes as a qcow2 image: probe either refuses them with a StorageException or
@@ -16,6 +17,7 @@ class Qcow2OpenFuzzTest {
     private final Qcow2Format format = new Qcow2Format();
 
     @FuzzTest(maxDuration = "10s")
+    @Timeout(60)
     void open(byte[] image) {
         MemoryFile f = FuzzImages.file(image);
         format.recognizes(f);

@@ -11,6 +11,7 @@ import io.strata.api.format.VirtualDisk;
 import io.strata.testing.MemoryFile;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The import contract: an image whose probe succeeds and whose check reports no errors
@@ -27,6 +28,7 @@ class VhdCheckFuzzTest {
     private static final MemoryFile PARENT = SmallImages.file(SmallImages.PARENT_NAME, SmallImages.parent());
 
     @FuzzTest(maxDuration = "10s")
+    @Timeout(60)
     void checkThenWrite(byte[] data) {
         check(data);
     }

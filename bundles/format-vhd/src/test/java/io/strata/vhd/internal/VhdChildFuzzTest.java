@@ -11,6 +11,7 @@ import io.strata.api.format.VirtualDisk;
 import io.strata.testing.MemoryFile;
 import java.nio.ByteBuffer;
 import java.util.Optional;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * An imported differencing disk over the parent the user named: a child whose probe
@@ -25,6 +26,7 @@ class VhdChildFuzzTest {
     private static final int MAX_READ = 1 << 20;
 
     @FuzzTest(maxDuration = "10s")
+    @Timeout(60)
     void rebaseImportedChild(byte[] image) {
         check(image);
     }

@@ -13,6 +13,7 @@ import io.strata.testing.MemoryFile;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Any bytes as a VHD: probe either refuses them with CORRUPT_IMAGE or accepts a size the
@@ -26,6 +27,7 @@ class VhdOpenFuzzTest {
     private static final MemoryFile PARENT = SmallImages.file(SmallImages.PARENT_NAME, SmallImages.parent());
 
     @FuzzTest(maxDuration = "10s")
+    @Timeout(60)
     void open(byte[] image) {
         check(image);
     }
