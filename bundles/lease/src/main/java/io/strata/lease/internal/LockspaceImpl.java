@@ -20,12 +20,15 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The production {@link Lockspace}: an {@link Engine} on a {@link ThreadedEnv}. Calls from
  * other threads are handed to the loop and waited for.
  */
 public final class LockspaceImpl implements Lockspace {
+    private static final Logger LOG = LoggerFactory.getLogger("io.strata.lease");
     private static final Duration LONGEST_WAIT = Duration.ofDays(3650);
 
     private final Engine engine;
@@ -54,7 +57,7 @@ public final class LockspaceImpl implements Lockspace {
         CompletableFuture<Void> f = new CompletableFuture<>();
         env.execute(() -> engine.join(complete(f)));
         try {
-            await(f, null);
+            await(env, f, null);
         } catch (InterruptedException e) {
             CompletableFuture<Void> c = new CompletableFuture<>();
             env.execute(() -> engine.close(complete(c)));
@@ -79,8 +82,12 @@ public final class LockspaceImpl implements Lockspace {
         };
     }
 
-    /** Waits for {@code f}; rethrows its StorageException as is (its type matters: LeaseHeldException). */
-    private static <T> T await(CompletableFuture<T> f, Duration timeout) throws InterruptedException {
+    /**
+     * Waits for {@code f}; rethrows its StorageException as is (its type matters: LeaseHeldException).
+     * When the engine does not answer in {@code timeout} (it always should), logs where its loop is.
+     */
+    private static <T> T await(ThreadedEnv env, CompletableFuture<T> f, Duration timeout)
+            throws InterruptedException {
         try {
             return timeout == null ? f.get() : f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
@@ -89,6 +96,7 @@ public final class LockspaceImpl implements Lockspace {
             }
             throw new StorageException(ErrorCode.INTERNAL, "lease operation failed: " + e.getCause(), e.getCause());
         } catch (TimeoutException e) {
+            LOG.warn("a lease operation did not complete in {}: {}", timeout, env.loopState());
             throw new StorageException(ErrorCode.INTERNAL, "lease operation did not complete in " + timeout);
         }
     }
@@ -155,7 +163,7 @@ public final class LockspaceImpl implements Lockspace {
         Engine.Callback<LeaseImpl> cb = complete(f);
         env.execute(() -> engine.acquire(area, resource, w.toNanos(), cb));
         try {
-            return await(f, backstop(w));
+            return await(env, f, backstop(w));
         } catch (InterruptedException e) {
             env.execute(() -> engine.cancelAcquire(area, cb));
             f.thenAccept(l -> {
@@ -176,7 +184,7 @@ public final class LockspaceImpl implements Lockspace {
         CompletableFuture<Optional<HostIdentity>> f = new CompletableFuture<>();
         env.execute(() -> engine.holder(area, complete(f)));
         try {
-            return await(f, backstop(Duration.ZERO));
+            return await(env, f, backstop(Duration.ZERO));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StorageException(ErrorCode.CANCELLED, "reading the holder of lease area " + area
@@ -197,7 +205,7 @@ public final class LockspaceImpl implements Lockspace {
         CompletableFuture<Void> f = new CompletableFuture<>();
         env.execute(() -> engine.release(lease, complete(f)));
         try {
-            await(f, settings.ioTimeout().multipliedBy(2).plusSeconds(5));
+            await(env, f, settings.ioTimeout().multipliedBy(2).plusSeconds(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (StorageException e) {
@@ -214,7 +222,7 @@ public final class LockspaceImpl implements Lockspace {
         env.execute(() -> engine.close(complete(f)));
         boolean interrupted = false;
         try {
-            await(f, settings.ioTimeout().multipliedBy(4).plusSeconds(5));
+            await(env, f, settings.ioTimeout().multipliedBy(4).plusSeconds(5));
         } catch (InterruptedException e) {
             interrupted = true;
         } catch (StorageException | IllegalStateException e) {

@@ -97,6 +97,21 @@ public final class ThreadedEnv implements Env {
         ioPool.shutdown();
     }
 
+    /**
+     * For a report when an operation never completed: the loop thread's state and stack, and what
+     * waits for it (read without the loop's help, so only roughly current).
+     */
+    String loopState() {
+        StringBuilder b = new StringBuilder("loop thread '").append(loop.getName()).append("' ")
+                .append(loop.getState()).append(", ").append(tasks.size()).append(" task(s) and about ")
+                .append(timers.size()).append(" timer(s) waiting, ").append(ioPool.getActiveCount())
+                .append(" I/O(s) running");
+        for (StackTraceElement e : loop.getStackTrace()) {
+            b.append("\n\tat ").append(e);
+        }
+        return b.toString();
+    }
+
     /** @return whether the caller runs on the loop thread */
     public boolean onLoop() {
         return Thread.currentThread() == loop;
