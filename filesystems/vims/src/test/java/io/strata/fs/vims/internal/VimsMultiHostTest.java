@@ -124,6 +124,18 @@ class VimsMultiHostTest {
         return out;
     }
 
+    /** Host a's view of a fresh 512 MiB LUN, and hosts a and b (steady leases) mounted on it. */
+    record TwoHosts(TestDevice devA, Vims a, Vims b) {
+    }
+
+    TwoHosts twoSteadyHosts() throws Exception {
+        TestDevice devA = device(512L * MIB);
+        format(devA);
+        TestDevice devB = device(512L * MIB);
+        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.steady("a"), Hosts.steady("b")));
+        return new TwoHosts(devA, fs.get(0), fs.get(1));
+    }
+
     static byte[] random(int n, long seed) {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
@@ -622,12 +634,9 @@ class VimsMultiHostTest {
      */
     @Test
     void sweepsForInterruptedDeletesLeaveLiveHostsDeletesAlone() throws Exception {
-        TestDevice devA = device(512L * MIB);
-        format(devA);
-        TestDevice devB = device(512L * MIB);
-        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.steady("a"), Hosts.steady("b")));
-        Vims a = fs.get(0);
-        Vims b = fs.get(1);
+        TwoHosts hosts = twoSteadyHosts();
+        Vims a = hosts.a();
+        Vims b = hosts.b();
         a.sweepListed = () -> {
             try {
                 Thread.sleep(ThreadLocalRandom.current().nextInt(8));
@@ -693,12 +702,9 @@ class VimsMultiHostTest {
      */
     @Test
     void aLiveHostFinishesItsOwnFailedDelete() throws Exception {
-        TestDevice devA = device(512L * MIB);
-        format(devA);
-        TestDevice devB = device(512L * MIB);
-        List<Vims> fs = mountAll(List.of(devA, devB), List.of(Hosts.steady("a"), Hosts.steady("b")));
-        Vims a = fs.get(0);
-        Vims b = fs.get(1);
+        TwoHosts hosts = twoSteadyHosts();
+        Vims a = hosts.a();
+        Vims b = hosts.b();
         long freeBefore = b.space().free();
         try (DatastoreFile f = a.create("doomed")) { // a fresh filesystem's first file: entry 0
             f.write(ByteBuffer.wrap(random(4 << 20, 5)), 0);
@@ -706,7 +712,7 @@ class VimsMultiHostTest {
         }
         assertTrue(b.space().free() < freeBefore, "the file took no space");
 
-        devA.failNextReadOf(a.sb.descriptorPage(0) * Pages.SIZE);
+        hosts.devA().failNextReadOf(a.sb.descriptorPage(0) * Pages.SIZE);
         StorageException e = assertThrows(StorageException.class, () -> a.delete("doomed"));
         assertEquals(ErrorCode.IO_ERROR, e.code(), e::getMessage);
         assertTrue(e.getMessage().contains("test device"), e::getMessage);
