@@ -4,46 +4,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.strata.lease.LeaseClock;
 import io.strata.lease.SectorStore;
-import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ThreadedEnvTest {
-    /** No storage: the loop state needs none. */
-    private static final SectorStore NONE = new SectorStore() {
-        @Override
-        public int sectorSize() {
-            return 512;
-        }
-
-        @Override
-        public long sectors() {
-            return 0;
-        }
-
-        @Override
-        public void read(long sector, ByteBuffer dst) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void write(long sector, ByteBuffer src) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-
     /**
      * What a caller logs when the engine never answers: the loop thread's state and where it
      * is, here held in a task that waits on a latch.
      */
     @Test
-    void theLoopStateSaysWhereTheLoopIs() throws Exception {
-        ThreadedEnv env = new ThreadedEnv(NONE, LeaseClock.SYSTEM, "diag");
+    void theLoopStateSaysWhereTheLoopIs(@TempDir Path dir) throws Exception {
+        SectorStore store = Stores.path(dir.resolve("lockspace"), 512, 8); // the loop state reads none of it
+        ThreadedEnv env = new ThreadedEnv(store, LeaseClock.SYSTEM, "diag");
         env.start();
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -66,6 +41,7 @@ class ThreadedEnvTest {
         } finally {
             release.countDown();
             env.stop();
+            store.close();
         }
     }
 }
