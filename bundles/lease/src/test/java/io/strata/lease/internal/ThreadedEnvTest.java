@@ -19,6 +19,7 @@ class ThreadedEnvTest {
     void theLoopStateSaysWhereTheLoopIs(@TempDir Path dir) throws Exception {
         SectorStore store = Stores.path(dir.resolve("lockspace"), 512, 8); // the loop state reads none of it
         ThreadedEnv env = new ThreadedEnv(store, LeaseClock.SYSTEM, "diag");
+        env.schedule(TimeUnit.SECONDS.toNanos(30), () -> { }); // before the loop runs: timers are the loop's
         env.start();
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -31,11 +32,14 @@ class ThreadedEnvTest {
                     Thread.currentThread().interrupt();
                 }
             });
-            env.schedule(TimeUnit.SECONDS.toNanos(30), () -> { });
             assertTrue(inside.await(30, TimeUnit.SECONDS), "the loop never ran the task");
             String s = env.loopState();
-            assertTrue(s.startsWith("loop thread 'strata-lease-diag' WAITING") || s.startsWith(
-                    "loop thread 'strata-lease-diag' TIMED_WAITING"), s);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!s.contains("TIMED_WAITING") && System.nanoTime() - end < 0) { // until it waits
+                Thread.sleep(10);
+                s = env.loopState();
+            }
+            assertTrue(s.startsWith("loop thread 'strata-lease-diag' TIMED_WAITING"), s);
             assertTrue(s.contains("1 timer(s) waiting"), s);
             assertTrue(s.contains("ThreadedEnvTest"), s); // the task's frame, on the loop's stack
         } finally {
