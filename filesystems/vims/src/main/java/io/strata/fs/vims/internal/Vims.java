@@ -109,9 +109,16 @@ final class Vims implements Datastore, LockspaceProvider {
         /** Guarded by meta (reads of a volatile copy outside). */
         volatile Descriptor desc;
         final Map<Long, ByteBuffer> pointerPages = new ConcurrentHashMap<>();
-        ResourceLease lease;
+        /** Written under meta; read elsewhere too (the node is not dropped while it is set). */
+        volatile ResourceLease lease;
         int writers;
         int readers;
+        /**
+         * Guarded by {@code nodes}: opens between finding this node in {@code nodes} and counting
+         * themselves as a writer or reader. A pinned node stays in {@code nodes}, so that one file
+         * never has two nodes on this host (the second could not take the file's lease).
+         */
+        int pins;
 
         Node(int index, long generation, Descriptor desc) {
             this.index = index;
@@ -859,6 +866,9 @@ final class Vims implements Datastore, LockspaceProvider {
             if (n != null && n.generation != e.generation()) {
                 n = null;
             }
+            if (n != null) {
+                n.pins++;
+            }
         }
         if (n == null) {
             Node fresh = new Node(e.index(), e.generation(), readDescriptor(e.index(), e.generation(), file));
@@ -868,8 +878,21 @@ final class Vims implements Datastore, LockspaceProvider {
                     nodes.put(e.index(), fresh);
                     n = fresh;
                 }
+                n.pins++;
             }
         }
+        try {
+            return countOpen(n, file, writable);
+        } finally {
+            synchronized (nodes) {
+                n.pins--;
+            }
+            dropIfUnused(n);
+        }
+    }
+
+    /** Counts an open of a pinned node, taking the file's lease for the first writer. */
+    private Node countOpen(Node n, String file, boolean writable) {
         n.meta.lock();
         try {
             if (writable && !n.owned()) {
@@ -877,9 +900,16 @@ final class Vims implements Datastore, LockspaceProvider {
                 try {
                     fl = acquire(sb.fileArea(n.index), "file " + file, Duration.ZERO);
                 } catch (LeaseHeldException ex) {
-                    dropIfUnused(n);
                     throw new StorageException(ErrorCode.LOCKED, "file '" + Names.printable(file) + "' of datastore '"
                             + name + "' is open for writing on host " + ex.holder());
+                } catch (StorageException ex) {
+                    if (ex.code() != ErrorCode.LOCKED) {
+                        throw ex;
+                    }
+                    // this host holds the file's lease outside any open handle: a delete or a
+                    // rename over it has it (a closing handle lets it go before it unlocks meta)
+                    throw new StorageException(ErrorCode.LOCKED, "file '" + Names.printable(file) + "' of datastore '"
+                            + name + "' is being removed on this host", ex);
                 }
                 try {
                     Descriptor d = readDescriptor(n.index, n.generation, file);
@@ -891,7 +921,6 @@ final class Vims implements Datastore, LockspaceProvider {
                     n.lease = fl;
                 } catch (RuntimeException ex) {
                     fl.close();
-                    dropIfUnused(n);
                     throw ex;
                 }
             } else if (!n.owned() && n.writers == 0 && n.readers > 0) {
@@ -911,7 +940,7 @@ final class Vims implements Datastore, LockspaceProvider {
 
     private void dropIfUnused(Node n) {
         synchronized (nodes) {
-            if (n.writers == 0 && n.readers == 0 && nodes.get(n.index) == n) {
+            if (n.writers == 0 && n.readers == 0 && n.pins == 0 && n.lease == null && nodes.get(n.index) == n) {
                 nodes.remove(n.index);
             }
         }
@@ -923,9 +952,13 @@ final class Vims implements Datastore, LockspaceProvider {
         n.pointerPages.clear();
     }
 
-    /** A handle closed: the last writer's close clears the lock record and releases the file's lease. */
+    /**
+     * A handle closed: the last writer's close clears the lock record and releases the file's
+     * lease. The release is done before meta is unlocked, and the node stays in {@code nodes}
+     * until it is done: an open for writing that finds the file unheld, on this node or on a
+     * new one, then finds its lease free too (released after, it failed LOCKED now and then).
+     */
     void closed(Node n, boolean writable) {
-        ResourceLease release = null;
         n.meta.lock();
         try {
             if (writable) {
@@ -934,7 +967,7 @@ final class Vims implements Datastore, LockspaceProvider {
                 n.readers--;
             }
             if (n.writers == 0 && n.owned()) {
-                release = n.lease;
+                ResourceLease release = n.lease;
                 if (!closed && !fenced && ls.valid() && n.desc.generation() == n.generation && stillExists(n)) {
                     try {
                         Descriptor d = n.desc.copy();
@@ -949,13 +982,17 @@ final class Vims implements Datastore, LockspaceProvider {
                         LOG.warn("VIMS {}: could not clear the lock record of file {}: {}", name, n.index, e.getMessage());
                     }
                 }
-                n.lease = null;
+                // released before it is cleared: until then the node stays this file's node on
+                // this host, and another thread's close cannot drop it (an open would then make a
+                // new node and find the lease still held)
+                try {
+                    release.close();
+                } finally {
+                    n.lease = null;
+                }
             }
         } finally {
             n.meta.unlock();
-        }
-        if (release != null) {
-            release.close();
         }
         dropIfUnused(n);
     }

@@ -228,4 +228,43 @@ class VimsBasicsTest {
         assertEquals(List.of("cat", "new"), fs.list());
         assertClean();
     }
+
+    /**
+     * Two threads of one host open one file for writing and close it, over and over. Whenever
+     * one opens just after the other's close, the file's lease must be free for it. Before,
+     * such an open failed LOCKED ("this host already holds lease area") in three ways: the
+     * closing handle let the lease go after unlocking the file's node; a close dropped the node
+     * while an open waited to count itself on it; and a close dropped it while the last
+     * writer's close was still giving the lease back. In the last two, the next open made a
+     * second node for the file, and its lease was not free.
+     */
+    @Test
+    void aWriterOpeningAsAnotherClosesFindsTheLeaseFree() throws Exception {
+        fs.create("f").close();
+        int rounds = 300;
+        java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+        Runnable work = () -> {
+            try {
+                start.await();
+                for (int i = 0; i < rounds; i++) {
+                    fs.open("f", true).close();
+                }
+            } catch (Throwable e) {
+                failures.add(e);
+            }
+        };
+        Thread t1 = new Thread(work, "opener-1");
+        Thread t2 = new Thread(work, "opener-2");
+        t1.start();
+        t2.start();
+        t1.join();
+        t2.join();
+        assertTrue(failures.isEmpty(), () -> "opens failed: " + failures.stream()
+                .map(e -> e + (e.getCause() != null ? " (" + e.getCause() + ")" : "")).toList());
+        try (DatastoreFile f = fs.open("f", true)) { // and the lease is free at the end
+            f.write(ByteBuffer.wrap(random(4096, 3)), 0);
+        }
+        assertClean();
+    }
 }
