@@ -12,9 +12,14 @@ import io.strata.api.format.CheckReport;
 import io.strata.api.fs.DatastoreFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -242,8 +247,8 @@ class VimsBasicsTest {
     void aWriterOpeningAsAnotherClosesFindsTheLeaseFree() throws Exception {
         fs.create("f").close();
         int rounds = 300;
-        java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
-        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+        Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        CyclicBarrier start = new CyclicBarrier(2);
         Runnable work = () -> {
             try {
                 start.await();
@@ -254,12 +259,15 @@ class VimsBasicsTest {
                 failures.add(e);
             }
         };
-        Thread t1 = new Thread(work, "opener-1");
-        Thread t2 = new Thread(work, "opener-2");
-        t1.start();
-        t2.start();
-        t1.join();
-        t2.join();
+        List<Thread> openers = List.of(new Thread(work, "opener-1"), new Thread(work, "opener-2"));
+        for (Thread t : openers) {
+            t.setDaemon(true); // a deadlock fails this test below, and holds nothing after it
+            t.start();
+        }
+        for (Thread t : openers) {
+            t.join(TimeUnit.SECONDS.toMillis(120)); // some 3 s here; a deadlock never ends
+            assertFalse(t.isAlive(), () -> t.getName() + " never finished: " + Arrays.toString(t.getStackTrace()));
+        }
         assertTrue(failures.isEmpty(), () -> "opens failed: " + failures.stream()
                 .map(e -> e + (e.getCause() != null ? " (" + e.getCause() + ")" : "")).toList());
         try (DatastoreFile f = fs.open("f", true)) { // and the lease is free at the end
