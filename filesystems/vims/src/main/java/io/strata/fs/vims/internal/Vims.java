@@ -856,8 +856,15 @@ final class Vims implements Datastore, LockspaceProvider {
         if (e == null) {
             throw notFound(file);
         }
+        Runnable hook = openLookedUp;
+        if (hook != null) {
+            hook.run();
+        }
         return new VimsFile(this, openNode(e, file, writable), file, writable);
     }
+
+    /** Test hook: runs in {@link #open} between the directory lookup and the node (where a delete can fall). */
+    volatile Runnable openLookedUp;
 
     private Node openNode(Entry e, String file, boolean writable) {
         Node n;
@@ -912,6 +919,14 @@ final class Vims implements Datastore, LockspaceProvider {
                             + name + "' is being removed on this host", ex);
                 }
                 try {
+                    // The entry was looked up before the lease was taken: a delete (on any host) may
+                    // have finished in between and left the descriptor of a free entry with the same
+                    // generation. Held now, the lease keeps any delete out, so one look settles it.
+                    Entry now = lookupIndex(n.index);
+                    if (now == null || now.generation() != n.generation || now.state() != Entry.USED) {
+                        throw new StorageException(ErrorCode.FILE_NOT_FOUND, "file '" + Names.printable(file)
+                                + "' in datastore '" + name + "' was deleted meanwhile");
+                    }
                     Descriptor d = readDescriptor(n.index, n.generation, file);
                     d.lock(Descriptor.LOCK_EXCLUSIVE, ls.slot(), ls.me().id(), ls.generation());
                     Txn t = new Txn(tag).put(sb.descriptorPage(n.index), Pages.DESCRIPTOR, d.page);

@@ -727,6 +727,46 @@ class VimsMultiHostTest {
         assertClean(a);
     }
 
+    /**
+     * An open for writing looks the name up, then takes the file's lease. Another host's delete
+     * that runs whole in between leaves a free entry whose descriptor still has the looked-up
+     * generation: the open must see that it came too late, not open the free entry (whose
+     * writes would then allocate blocks to no file).
+     */
+    @Test
+    void aFileDeletedByAnotherHostBetweenLookupAndLeaseIsNotOpened() throws Exception {
+        TwoHosts hosts = twoSteadyHosts();
+        Vims a = hosts.a();
+        Vims b = hosts.b();
+        long freeBefore = b.space().free();
+        try (DatastoreFile f = a.create("f")) {
+            f.write(ByteBuffer.wrap(random(1 << 20, 11)), 0);
+        }
+        assertTrue(b.exists("f"));
+        AtomicInteger deletes = new AtomicInteger();
+        b.openLookedUp = () -> {
+            b.openLookedUp = null;
+            a.delete("f");
+            deletes.incrementAndGet();
+        };
+        StorageException e = assertThrows(StorageException.class, () -> b.open("f", true).close());
+        assertEquals(1, deletes.get(), "the delete did not run in the window");
+        assertEquals(ErrorCode.FILE_NOT_FOUND, e.code(), e::getMessage);
+        assertTrue(e.getMessage().contains("deleted meanwhile"), e::getMessage);
+        assertEquals(List.of(), b.list());
+        // the entry and its lease are free for a new file, on either host
+        try (DatastoreFile g = b.create("g")) {
+            g.write(ByteBuffer.wrap(random(1 << 20, 12)), 0);
+        }
+        try (DatastoreFile g = a.open("g", true)) {
+            assertArrayEquals(random(1 << 20, 12), read(g, 0, 1 << 20));
+        }
+        b.delete("g");
+        waitFor("both hosts see all space free", () -> a.space().free() == freeBefore && b.space().free() == freeBefore);
+        assertClean(a);
+        assertClean(b);
+    }
+
     @Test
     void aFileCreatedInTheJournalOfADeadHostAppearsOnTheOthers() throws Exception {
         DyingDevice devA = new DyingDevice(device(512L * MIB));
