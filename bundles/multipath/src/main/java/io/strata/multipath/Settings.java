@@ -135,7 +135,6 @@ record Settings(Policy policy, List<String> preferred, long failback, long noPat
         return ids;
     }
 
-    /** @return the whole number of seconds {@code v} holds within [min, max], or -1 */
     /**
      * @param not the start of the message for a bad value, up to "a whole number of seconds"
      * @return the value, whole seconds from min to max, in nanoseconds
@@ -149,6 +148,7 @@ record Settings(Policy policy, List<String> preferred, long failback, long noPat
         return TimeUnit.SECONDS.toNanos(s);
     }
 
+    /** @return the whole number of seconds {@code value} holds within [min, max], or -1 */
     private static long seconds(String value, long min, long max) {
         String v = value.trim();
         if (v.isEmpty() || v.length() > 9 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {

@@ -1502,7 +1502,6 @@ final class Connection implements Runnable {
         }
     }
 
-    /** The export's disk when its I/O is latency-bound and it may be written; else null. */
     /** @return whether the export's disk completes requests on its own I/O threads */
     private boolean concurrentExport() {
         try {
@@ -1512,6 +1511,7 @@ final class Connection implements Runnable {
         }
     }
 
+    /** The export's disk when its I/O is latency-bound and it may be written; else null. */
     private VirtualDisk concurrentDisk() {
         if (export.readOnly) {
             return null;
