@@ -922,8 +922,8 @@ final class Vims implements Datastore, LockspaceProvider {
                     // The entry was looked up before the lease was taken: a delete (on any host) may
                     // have finished in between and left the descriptor of a free entry with the same
                     // generation. Held now, the lease keeps any delete out, so one look settles it.
-                    Entry now = lookupIndex(n.index);
-                    if (now == null || now.generation() != n.generation || now.state() != Entry.USED) {
+                    refreshDirectory(false);
+                    if (!stillExists(n)) {
                         throw new StorageException(ErrorCode.FILE_NOT_FOUND, "file '" + Names.printable(file)
                                 + "' in datastore '" + name + "' was deleted meanwhile");
                     }
