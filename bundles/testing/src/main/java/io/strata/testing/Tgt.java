@@ -118,7 +118,10 @@ public final class Tgt implements AutoCloseable {
                 t = new Tgt(dir, control, port, p);
                 if (t.awaitReady()) {
                     t.tgtadm("--op", "new", "--mode", "portal", "--param", "portal=" + PORTAL_1 + ":" + port);
-                    if (t.answers(PORTAL_1) && t.answers(PORTAL_2)) {
+                    // Alive: not a second tgtd that found the control port taken (by the tgtd
+                    // of another test process, started at the same moment) and exited, leaving
+                    // the answers to that one.
+                    if (t.answers(PORTAL_1) && t.answers(PORTAL_2) && p.isAlive()) {
                         return t;
                     }
                 }
@@ -340,7 +343,9 @@ public final class Tgt implements AutoCloseable {
     }
 
     private void iptables(String op, String address) {
-        Result r = run("iptables", op, "INPUT", "-d", address, "-p", "tcp", "--dport",
+        // -w: wait for the xtables lock, which another test's iptables (in another test
+        // process) may hold for a moment.
+        Result r = run("iptables", "-w", op, "INPUT", "-d", address, "-p", "tcp", "--dport",
                 Integer.toString(port), "-j", "DROP");
         if (!r.ok()) {
             throw new IllegalStateException("iptables " + op + " failed: " + r.output());
