@@ -270,7 +270,9 @@ class LockspaceTest {
         Lockspace second = join(a);
         long took = System.nanoTime() - start;
         assertEquals(slot, second.slot(), "a restarted host takes its own slot again");
-        assertEquals(first.generation() + 1, second.generation());
+        // a later generation: the next one, or one more for each claim the join had to retry
+        // (a read or write that outlived the I/O timeout on a busy machine)
+        assertTrue(second.generation() > first.generation(), second.generation() + " after " + first.generation());
         assertTrue(took >= SHORT.expiry().toNanos(), "the slot of an unclean leave is reused only after the expiry");
         assertFalse(first.valid());
         assertFalse(lease.valid());
