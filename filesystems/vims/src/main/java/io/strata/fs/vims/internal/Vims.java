@@ -922,11 +922,7 @@ final class Vims implements Datastore, LockspaceProvider {
                     // The entry was looked up before the lease was taken: a delete (on any host) may
                     // have finished in between and left the descriptor of a free entry with the same
                     // generation. Held now, the lease keeps any delete out, so one look settles it.
-                    refreshDirectory(false);
-                    if (!stillExists(n)) {
-                        throw new StorageException(ErrorCode.FILE_NOT_FOUND, "file '" + Names.printable(file)
-                                + "' in datastore '" + name + "' was deleted meanwhile");
-                    }
+                    checkStillExists(n, file);
                     Descriptor d = readDescriptor(n.index, n.generation, file);
                     d.lock(Descriptor.LOCK_EXCLUSIVE, ls.slot(), ls.me().id(), ls.generation());
                     Txn t = new Txn(tag).put(sb.descriptorPage(n.index), Pages.DESCRIPTOR, d.page);
@@ -938,9 +934,16 @@ final class Vims implements Datastore, LockspaceProvider {
                     fl.close();
                     throw ex;
                 }
-            } else if (!n.owned() && n.writers == 0 && n.readers > 0) {
-                // a reader here: see what other hosts wrote since
-                reload(n, file);
+            } else if (!n.owned()) {
+                if (n.writers == 0 && n.readers > 0) {
+                    // a reader here: see what other hosts wrote since
+                    reload(n, file);
+                }
+                // A reader takes no lease, so a delete (on any host) may have marked the entry
+                // between the lookup and the descriptor read: that descriptor may be a freed
+                // file's. A delete marks the entry before it changes the descriptor, so an entry
+                // found still in use now means the descriptor read was of the live file.
+                checkStillExists(n, file);
             }
             if (writable) {
                 n.writers++;
@@ -1010,6 +1013,18 @@ final class Vims implements Datastore, LockspaceProvider {
             n.meta.unlock();
         }
         dropIfUnused(n);
+    }
+
+    /**
+     * Fails {@code FILE_NOT_FOUND} when the directory entry of {@code n} no longer holds that
+     * file in use: a delete (on any host) marked or freed it, or a create reused it.
+     */
+    void checkStillExists(Node n, String file) {
+        refreshDirectory(false);
+        if (!stillExists(n)) {
+            throw new StorageException(ErrorCode.FILE_NOT_FOUND, "file '" + Names.printable(file)
+                    + "' in datastore '" + name + "' was deleted meanwhile");
+        }
     }
 
     private boolean stillExists(Node n) {

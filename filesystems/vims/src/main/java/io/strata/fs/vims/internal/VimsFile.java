@@ -477,9 +477,20 @@ final class VimsFile implements DatastoreFile {
             } catch (LeaseHeldException e) {
                 throw new StorageException(ErrorCode.LOCKED, "file '" + name + "' is locked by host " + e.holder());
             }
+            try {
+                // the lease is the directory entry's: a handle that took no lease (a reader) may
+                // outlive its file, and the entry may hold another file now. Held, the lease keeps
+                // deletes out, so one look settles it.
+                fs.checkStillExists(node, name);
+            } catch (RuntimeException e) {
+                l.close();
+                throw e;
+            }
             return l::close;
         }
         if (!node.owned()) {
+            // the holder of the entry's lease says nothing of this file once it is gone
+            fs.checkStillExists(node, name);
             Optional<io.strata.lease.HostIdentity> holder = fs.ls.holder(fs.sb.fileArea(node.index));
             if (holder.isPresent() && !holder.get().id().equals(fs.ls.me().id())) {
                 throw new StorageException(ErrorCode.LOCKED, "file '" + name + "' is open for writing on host "

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
@@ -763,6 +764,75 @@ class VimsMultiHostTest {
         }
         b.delete("g");
         waitFor("both hosts see all space free", () -> a.space().free() == freeBefore && b.space().free() == freeBefore);
+        assertClean(a);
+        assertClean(b);
+    }
+
+    @Test
+    void aFileDeletedByAnotherHostBetweenLookupAndDescriptorIsNotOpenedForReading() throws Exception {
+        TwoHosts hosts = twoSteadyHosts();
+        Vims a = hosts.a();
+        Vims b = hosts.b();
+        try (DatastoreFile f = a.create("f")) {
+            f.write(ByteBuffer.wrap(random(1 << 20, 13)), 0);
+        }
+        assertTrue(b.exists("f"));
+        AtomicInteger deletes = new AtomicInteger();
+        b.openLookedUp = () -> {
+            b.openLookedUp = null;
+            a.delete("f");
+            deletes.incrementAndGet();
+        };
+        // without the second look at the entry, b opened the freed file and read it as empty
+        StorageException e = assertThrows(StorageException.class, () -> {
+            try (DatastoreFile f = b.open("f", false)) {
+                fail("opened a deleted file for reading, size " + f.size());
+            }
+        });
+        assertEquals(1, deletes.get(), "the delete did not run in the window");
+        assertEquals(ErrorCode.FILE_NOT_FOUND, e.code(), e::getMessage);
+        assertTrue(e.getMessage().contains("deleted meanwhile"), e::getMessage);
+        assertEquals(List.of(), b.list());
+        // a file opened for reading before the delete is found again by name once recreated
+        try (DatastoreFile g = a.create("f")) {
+            g.write(ByteBuffer.wrap(random(4096, 14)), 0);
+        }
+        try (DatastoreFile g = b.open("f", false)) {
+            assertArrayEquals(random(4096, 14), read(g, 0, 4096));
+        }
+        assertClean(a);
+        assertClean(b);
+    }
+
+    @Test
+    void aReaderWhoseFileWasDeletedCannotLockTheFileThatReusedItsEntry() throws Exception {
+        TwoHosts hosts = twoSteadyHosts();
+        Vims a = hosts.a();
+        Vims b = hosts.b();
+        try (DatastoreFile f = a.create("f")) {
+            f.write(ByteBuffer.wrap(random(65536, 15)), 0);
+        }
+        try (DatastoreFile stale = b.open("f", false)) {
+            a.delete("f"); // readers take no lease and do not stop a delete
+            try (DatastoreFile g = a.create("g")) {
+                assertEquals(((VimsFile) stale).node.index, ((VimsFile) g).node.index,
+                        "the new file did not reuse the entry, so this test shows nothing");
+            }
+            // without the check, b took the lease of g's entry for a handle on f
+            StorageException ex = assertThrows(StorageException.class, () -> stale.lock(true).close());
+            assertEquals(ErrorCode.FILE_NOT_FOUND, ex.code(), ex::getMessage);
+            assertTrue(ex.getMessage().contains("deleted meanwhile"), ex::getMessage);
+            try (DatastoreFile g = a.open("g", true)) {
+                // the lease is a's: b's failed lock gave it back at once
+                g.write(ByteBuffer.wrap(random(4096, 16)), 0);
+                // and a shared lock no longer reports g's writer as f's
+                StorageException sh = assertThrows(StorageException.class, () -> stale.lock(false).close());
+                assertEquals(ErrorCode.FILE_NOT_FOUND, sh.code(), sh::getMessage);
+            }
+        }
+        try (DatastoreFile g = b.open("g", true)) {
+            assertArrayEquals(random(4096, 16), read(g, 0, 4096));
+        }
         assertClean(a);
         assertClean(b);
     }
