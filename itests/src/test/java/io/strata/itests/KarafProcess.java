@@ -459,12 +459,12 @@ final class KarafProcess implements AutoCloseable {
      * A port free now, below the kernel's ephemeral range (32768 and up here): a port the kernel
      * gave to a probe socket can be given again, between the probe and the server's start, to an
      * outgoing connection (this JVM's SSH sessions, an iSCSI login), and a Strata instance then
-     * cannot listen on it.
+     * cannot listen on it. The two test processes of {@code ./strata test} pick from separate
+     * halves of the range ({@link io.strata.testing.Ports}).
      */
     static int freePort() {
-        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         for (int attempt = 0; attempt < 1000; attempt++) {
-            int port = 20000 + random.nextInt(12000);
+            int port = io.strata.testing.Ports.pick(20000, 12000);
             if (!GIVEN.add(port)) {
                 continue;
             }

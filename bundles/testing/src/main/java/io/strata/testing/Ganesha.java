@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -79,7 +78,7 @@ public final class Ganesha implements AutoCloseable {
     public static Ganesha start(Path dir) {
         IllegalStateException last = null;
         for (int attempt = 0; attempt < 10; attempt++) {
-            int base = 12000 + 4 * ThreadLocalRandom.current().nextInt(500);
+            int base = 12000 + 4 * Ports.pick(0, 500);
             if (!(free(base) && free(base + 1) && free(base + 2) && free(base + 3))) {
                 continue;
             }

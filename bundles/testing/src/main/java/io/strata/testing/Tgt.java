@@ -17,7 +17,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -104,7 +103,7 @@ public final class Tgt implements AutoCloseable {
     public static Tgt start(Path dir) {
         IOException last = null;
         for (int attempt = 0; attempt < 30; attempt++) {
-            int control = 100 + ThreadLocalRandom.current().nextInt(800);
+            int control = Ports.pick(100, 800);
             if (!controlFree(control)) {
                 continue;
             }
@@ -169,7 +168,7 @@ public final class Tgt implements AutoCloseable {
 
     private static int freePort() {
         for (int i = 0; i < 200; i++) {
-            int candidate = 13260 + ThreadLocalRandom.current().nextInt(2000);
+            int candidate = Ports.pick(13260, 2000);
             if (free(PORTAL_1, candidate) && free(PORTAL_2, candidate)) {
                 return candidate;
             }
