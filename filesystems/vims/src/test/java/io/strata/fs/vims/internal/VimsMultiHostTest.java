@@ -734,12 +734,11 @@ class VimsMultiHostTest {
      * generation: the open must see that it came too late, not open the free entry (whose
      * writes would then allocate blocks to no file).
      */
-    @Test
-    void aFileDeletedByAnotherHostBetweenLookupAndLeaseIsNotOpened() throws Exception {
-        TwoHosts hosts = twoSteadyHosts();
-        Vims a = hosts.a();
-        Vims b = hosts.b();
-        long freeBefore = b.space().free();
+    /**
+     * Host a creates {@code f}; host b opens it, and a deletes it between b's lookup of the name
+     * and the rest of the open: the open fails {@code FILE_NOT_FOUND} and b lists no file.
+     */
+    private static void openOvertakenByADelete(Vims a, Vims b, boolean writable) {
         try (DatastoreFile f = a.create("f")) {
             f.write(ByteBuffer.wrap(random(1 << 20, 11)), 0);
         }
@@ -750,11 +749,24 @@ class VimsMultiHostTest {
             a.delete("f");
             deletes.incrementAndGet();
         };
-        StorageException e = assertThrows(StorageException.class, () -> b.open("f", true).close());
+        StorageException e = assertThrows(StorageException.class, () -> {
+            try (DatastoreFile f = b.open("f", writable)) {
+                fail("opened a deleted file (writable " + writable + "), size " + f.size());
+            }
+        });
         assertEquals(1, deletes.get(), "the delete did not run in the window");
         assertEquals(ErrorCode.FILE_NOT_FOUND, e.code(), e::getMessage);
         assertTrue(e.getMessage().contains("deleted meanwhile"), e::getMessage);
         assertEquals(List.of(), b.list());
+    }
+
+    @Test
+    void aFileDeletedByAnotherHostBetweenLookupAndLeaseIsNotOpened() throws Exception {
+        TwoHosts hosts = twoSteadyHosts();
+        Vims a = hosts.a();
+        Vims b = hosts.b();
+        long freeBefore = b.space().free();
+        openOvertakenByADelete(a, b, true);
         // the entry and its lease are free for a new file, on either host
         try (DatastoreFile g = b.create("g")) {
             g.write(ByteBuffer.wrap(random(1 << 20, 12)), 0);
@@ -773,27 +785,9 @@ class VimsMultiHostTest {
         TwoHosts hosts = twoSteadyHosts();
         Vims a = hosts.a();
         Vims b = hosts.b();
-        try (DatastoreFile f = a.create("f")) {
-            f.write(ByteBuffer.wrap(random(1 << 20, 13)), 0);
-        }
-        assertTrue(b.exists("f"));
-        AtomicInteger deletes = new AtomicInteger();
-        b.openLookedUp = () -> {
-            b.openLookedUp = null;
-            a.delete("f");
-            deletes.incrementAndGet();
-        };
         // without the second look at the entry, b opened the freed file and read it as empty
-        StorageException e = assertThrows(StorageException.class, () -> {
-            try (DatastoreFile f = b.open("f", false)) {
-                fail("opened a deleted file for reading, size " + f.size());
-            }
-        });
-        assertEquals(1, deletes.get(), "the delete did not run in the window");
-        assertEquals(ErrorCode.FILE_NOT_FOUND, e.code(), e::getMessage);
-        assertTrue(e.getMessage().contains("deleted meanwhile"), e::getMessage);
-        assertEquals(List.of(), b.list());
-        // a file opened for reading before the delete is found again by name once recreated
+        openOvertakenByADelete(a, b, false);
+        // a new file of that name opens for reading
         try (DatastoreFile g = a.create("f")) {
             g.write(ByteBuffer.wrap(random(4096, 14)), 0);
         }
