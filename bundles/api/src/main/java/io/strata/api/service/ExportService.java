@@ -53,8 +53,9 @@ public interface ExportService {
      * Removes an export and closes its volume. Acknowledged writes are flushed first.
      *
      * @param force disconnect connected clients instead of refusing
-     * @throws StorageException {@code EXPORT_NOT_FOUND}; {@code EXPORT_IN_USE} while clients
-     *         are connected and {@code force} is false
+     * @throws StorageException {@code EXPORT_NOT_FOUND}; {@code EXPORT_IN_USE} when
+     *         {@code force} is false and clients are still connected after a few seconds'
+     *         wait for them to leave
      */
     void remove(String name, boolean force);
 }

@@ -390,6 +390,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         Export e = c.export();
         if (e != null && e.connections.remove(c)) {
             LOG.info("nbd client {} disconnected from export {}", c.peer(), e.name);
+            synchronized (departures) {
+                departures.notifyAll();
+            }
         }
     }
 
@@ -473,15 +476,37 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return e;
     }
 
+    /**
+     * How long a removal without force waits for connected clients to leave before it refuses.
+     * A client that has just disconnected may still be counted until the server's thread for it
+     * has read the disconnect, which a loaded host can delay; the wait ends as soon as they leave.
+     */
+    static final long REMOVE_GRACE_MILLIS = 5000;
+    private volatile long removeGraceMillis = REMOVE_GRACE_MILLIS;
+    /** Notified whenever a client leaves an export. */
+    private final Object departures = new Object();
+
+    /** For tests: how long {@link #remove} waits for clients to leave. */
+    void removeGrace(long millis) {
+        removeGraceMillis = millis;
+    }
+
     @Override
     public void remove(String name, boolean force) {
         Export e;
+        if (!force) {
+            synchronized (this) {
+                e = export(name);
+            }
+            awaitDepartures(e, removeGraceMillis);
+        }
         synchronized (this) {
             e = export(name);
             if (!e.connections.isEmpty() && !force) {
                 List<String> peers = e.info("").clients();
                 throw new StorageException(ErrorCode.EXPORT_IN_USE, "export '" + name + "' has " + peers.size()
-                        + " connected client(s) (" + String.join(", ", peers) + "); use --force to disconnect them");
+                        + " connected client(s) (" + String.join(", ", peers) + ") after waiting "
+                        + removeGraceMillis / 1000.0 + " s for them to leave; use --force to disconnect them");
             }
             store.delete(name);
             exports.remove(name);
@@ -491,6 +516,22 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         cs.forEach(c -> c.awaitFinished(5000)); // a request in progress completes before the volume closes
         e.close();
         LOG.info("nbd: export {} removed", name);
+    }
+
+    /** Waits until no client is connected to {@code e}, or for at most {@code millis}. */
+    private void awaitDepartures(Export e, long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        synchronized (departures) {
+            long left;
+            while (!e.connections.isEmpty() && (left = deadline - System.nanoTime()) > 0) {
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(departures, left);
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 
     private void ensureOpen() {
