@@ -73,7 +73,20 @@ interface LibC extends Library {
     int STATX_OFF_DIO_MEM_ALIGN = 152;
     int STATX_OFF_DIO_OFFSET_ALIGN = 156;
 
+    int PROT_READ = 1;
+    int PROT_WRITE = 2;
+    int MAP_SHARED = 1;
+    int SEEK_HOLE = 4;
+
     int open(String path, int flags, int mode);
+
+    /** void *mmap(void *, size_t, int, int, int, off_t); MAP_FAILED is the address -1. */
+    Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
+
+    int munmap(Pointer addr, long length);
+
+    /** off_t lseek(int, off_t, int). */
+    long lseek(int fd, long offset, int whence);
 
     int close(int fd);
 

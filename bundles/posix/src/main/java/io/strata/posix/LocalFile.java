@@ -4,6 +4,7 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -368,6 +369,137 @@ public final class LocalFile implements DatastoreFile {
         }
     }
 
+    /** Windows are cut from mappings of this size, aligned to it: a window never spans two. */
+    static final int MAP_CHUNK = 64 << 20;
+    /** How many chunks stay mapped (2 GiB of address space); the least recently used goes first. */
+    static final int MAX_MAPPED = 32;
+    /** Mapped chunks by index, in access order; guarded by itself. */
+    private final java.util.LinkedHashMap<Long, Chunk> chunks = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    private final java.util.concurrent.atomic.AtomicLong windows = new java.util.concurrent.atomic.AtomicLong();
+
+    /** One mapping; unmapped once dropped (evicted, or the file closed) and no window uses it. */
+    private static final class Chunk {
+        final com.sun.jna.Pointer address;
+        int users; // guarded by chunks
+        boolean dropped; // guarded by chunks
+
+        Chunk(com.sun.jna.Pointer address) {
+            this.address = address;
+        }
+    }
+
+    /**
+     * A window into a shared mapping of the file (see {@link FileWindow}), for a range inside the
+     * file, inside one 64 MiB chunk, with no hole: a store into it needs no new block, so it
+     * cannot fail for want of space (which a mapping could only report as a fault).
+     */
+    @Override
+    public Optional<FileWindow> window(long position, int length) {
+        checkWritable();
+        checkRange(position, length, path);
+        if (length <= 0 || position / MAP_CHUNK != (position + length - 1) / MAP_CHUNK) {
+            return Optional.empty();
+        }
+        long index = position / MAP_CHUNK;
+        Chunk c;
+        guard.readLock().lock();
+        try {
+            checkOpen();
+            long hole = Posix.nextHole(fd, position);
+            if (hole < position + length) {
+                return Optional.empty(); // a hole, past the end, or the call failed
+            }
+            c = acquire(index);
+        } finally {
+            guard.readLock().unlock();
+        }
+        if (c == null) {
+            return Optional.empty();
+        }
+        windows.incrementAndGet();
+        ByteBuffer b = c.address.getByteBuffer(position - index * MAP_CHUNK, length);
+        return Optional.of(new Window(c, b, position));
+    }
+
+    /** @return how many windows were handed out (for tests) */
+    public long windows() {
+        return windows.get();
+    }
+
+    /** @return the chunk, mapped and with one more user, or null when it cannot be mapped */
+    private Chunk acquire(long index) {
+        synchronized (chunks) {
+            Chunk c = chunks.get(index);
+            if (c == null) {
+                com.sun.jna.Pointer p = Posix.mapShared(fd, index * MAP_CHUNK, MAP_CHUNK);
+                if (p == null) {
+                    return null;
+                }
+                c = new Chunk(p);
+                chunks.put(index, c);
+                if (chunks.size() > MAX_MAPPED) {
+                    var eldest = chunks.entrySet().iterator();
+                    Chunk old = eldest.next().getValue();
+                    eldest.remove();
+                    drop(old);
+                }
+            }
+            c.users++;
+            return c;
+        }
+    }
+
+    /** Caller holds {@code chunks}. */
+    private static void drop(Chunk c) {
+        c.dropped = true;
+        if (c.users == 0) {
+            Posix.unmap(c.address, MAP_CHUNK);
+        }
+    }
+
+    private final class Window implements FileWindow {
+        private final Chunk chunk;
+        private final ByteBuffer buffer;
+        private final long position;
+        private boolean done; // guarded by chunks
+
+        Window(Chunk chunk, ByteBuffer buffer, long position) {
+            this.chunk = chunk;
+            this.buffer = buffer;
+            this.position = position;
+        }
+
+        @Override
+        public ByteBuffer buffer() {
+            return buffer;
+        }
+
+        /** A {@code pwrite} at the window's position in the file: no store into the mapping. */
+        @Override
+        public void write(ByteBuffer src) {
+            int n = src.remaining();
+            if (n > buffer.remaining()) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, n + " bytes for the " + buffer.remaining()
+                        + " left in a window of " + path);
+            }
+            LocalFile.this.write(src, position + buffer.position());
+            buffer.position(buffer.position() + n);
+        }
+
+        @Override
+        public void close() {
+            synchronized (chunks) {
+                if (done) {
+                    return;
+                }
+                done = true;
+                if (--chunk.users == 0 && chunk.dropped) {
+                    Posix.unmap(chunk.address, MAP_CHUNK);
+                }
+            }
+        }
+    }
+
     @Override
     public void close() {
         boolean release;
@@ -379,6 +511,10 @@ public final class LocalFile implements DatastoreFile {
             synchronized (pinLock) {
                 closed = true;
                 release = pins == 0;
+            }
+            synchronized (chunks) {
+                chunks.values().forEach(LocalFile::drop); // a window in use keeps its chunk until closed
+                chunks.clear();
             }
         } finally {
             guard.writeLock().unlock();

@@ -140,6 +140,30 @@ public final class Posix {
         return Path.of("/proc/self/fd/" + fd);
     }
 
+    /**
+     * Maps a range of a file shared and writable: stores into it are stores into the page cache.
+     *
+     * @return the address, or null when the kernel refuses (no address space left, a file that
+     *         cannot be mapped); the caller then does without
+     */
+    static Pointer mapShared(int fd, long offset, long length) {
+        Pointer p = libc().mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, offset);
+        return p == null || Pointer.nativeValue(p) == -1L ? null : p;
+    }
+
+    /** Unmaps what {@link #mapShared} mapped; dirty pages stay in the page cache. */
+    static void unmap(Pointer address, long length) {
+        libc().munmap(address, length);
+    }
+
+    /**
+     * @return where the first hole at or after {@code offset} starts (the end of the file counts
+     *         as one; a filesystem that cannot tell reports only that), or -1 when the call fails
+     */
+    static long nextHole(int fd, long offset) {
+        return libc().lseek(fd, offset, LibC.SEEK_HOLE);
+    }
+
     /** Reserves space for a range (fallocate mode 0); the file grows when the range passes its end. */
     public static void allocate(int fd, long offset, long length, Path path) {
         if (libc().fallocate(fd, 0, offset, length) != 0) {

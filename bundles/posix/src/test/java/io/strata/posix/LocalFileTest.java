@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
+import io.strata.api.fs.FileWindow;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -179,6 +180,9 @@ class LocalFileTest {
             LocalDirectoryDatastore small = new LocalDirectoryDatastore("small", "dir", mnt, null);
             try (DatastoreFile f = small.create("big")) {
                 assertCode(ErrorCode.DATASTORE_FULL, () -> f.write(ByteBuffer.wrap(new byte[4 * MIB]), 0));
+                f.setSize(4L * MIB);
+                // no window over a hole: storing into it would need a block the datastore lacks
+                assertTrue(f.window(2 * MIB, MIB).isEmpty());
                 f.setSize(0);
                 assertCode(ErrorCode.DATASTORE_FULL, () -> f.allocate(0, 4L * MIB));
             }
@@ -191,6 +195,166 @@ class LocalFileTest {
             small.close();
         } finally {
             new ProcessBuilder("umount", mnt.toString()).start().waitFor();
+        }
+    }
+
+    /** Puts {@code data} through a window at {@code position}, which must be offered. */
+    static void putThroughWindow(DatastoreFile f, long position, byte[] data) {
+        try (FileWindow w = f.window(position, data.length).orElseThrow()) {
+            ByteBuffer b = w.buffer();
+            assertTrue(b.isDirect());
+            assertEquals(data.length, b.remaining());
+            b.put(data);
+        }
+    }
+
+    static byte[] readBack(DatastoreFile f, long position, int n) {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        assertEquals(n, f.read(b, position));
+        return b.array();
+    }
+
+    @Test
+    void aWindowIsTheFilesPagesAndIsOfferedOnlyOverAllocatedBytesInsideTheFile() throws IOException {
+        try (DatastoreFile f = ds.create("w")) {
+            f.write(ByteBuffer.wrap(random(4 * MIB, 1)), 0); // allocated
+            f.setSize(8L * MIB); // a hole after it
+            byte[] data = random(MIB, 2);
+            putThroughWindow(f, MIB + 512, data);
+            assertArrayEquals(data, readBack(f, MIB + 512, data.length), "read through the file");
+            f.flush();
+            byte[] onDisk = new byte[data.length];
+            try (var in = java.nio.channels.FileChannel.open(dir.resolve("w"))) {
+                in.read(ByteBuffer.wrap(onDisk), MIB + 512);
+            }
+            assertArrayEquals(data, onDisk, "read through another descriptor");
+            assertEquals(1, ((LocalFile) f).windows());
+
+            assertTrue(f.window(4L * MIB - 4096, 8192).isEmpty(), "half over a hole");
+            assertTrue(f.window(5L * MIB, 4096).isEmpty(), "a hole");
+            assertTrue(f.window(8L * MIB - 4096, 8192).isEmpty(), "past the end");
+            assertTrue(f.window(100L * MIB, 4096).isEmpty(), "far past the end");
+            assertTrue(f.window(0, 0).isEmpty(), "empty");
+            assertCode(ErrorCode.INVALID_ARGUMENT, () -> f.window(-1, 4096));
+            assertEquals(1, ((LocalFile) f).windows());
+        }
+    }
+
+    @Test
+    void aWindowNeverSpansTwoMappings() {
+        long edge = LocalFile.MAP_CHUNK;
+        try (DatastoreFile f = ds.create("w")) {
+            f.write(ByteBuffer.wrap(random(2 * MIB, 3)), edge - MIB);
+            assertTrue(f.window(edge - 4096, 8192).isEmpty());
+            byte[] before = random(4096, 4);
+            byte[] after = random(4096, 5);
+            putThroughWindow(f, edge - 4096, before);
+            putThroughWindow(f, edge, after);
+            assertArrayEquals(before, readBack(f, edge - 4096, 4096));
+            assertArrayEquals(after, readBack(f, edge, 4096));
+        }
+    }
+
+    @Test
+    void windowsOfAReadOnlyOrClosedFileAreRefused() {
+        try (DatastoreFile f = ds.create("w")) {
+            f.write(ByteBuffer.wrap(random(MIB, 6)), 0);
+        }
+        try (DatastoreFile f = ds.open("w", false)) {
+            assertCode(ErrorCode.READ_ONLY, () -> f.window(0, 4096));
+        }
+        DatastoreFile f = ds.open("w", true);
+        f.close();
+        assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> f.window(0, 4096));
+    }
+
+    /**
+     * A window outlives what would unmap its chunk, the file's close or the eviction of its
+     * chunk by newer ones, and its bytes still land; the chunks are unmapped after.
+     */
+    @Test
+    void aWindowInUseKeepsItsMappingThroughEvictionAndClose() throws IOException {
+        int chunks = LocalFile.MAX_MAPPED + 2;
+        byte[] late = random(4096, 7);
+        byte[] afterClose = random(4096, 8);
+        DatastoreFile f = ds.create("w");
+        try {
+            for (int i = 0; i < chunks; i++) {
+                f.write(ByteBuffer.wrap(new byte[8192]), (long) i * LocalFile.MAP_CHUNK); // sparse, 8 KiB a chunk
+            }
+            FileWindow first = f.window(0, 4096).orElseThrow();
+            for (int i = 1; i < chunks; i++) {
+                putThroughWindow(f, (long) i * LocalFile.MAP_CHUNK, random(4096, 100 + i));
+            }
+            assertEquals(LocalFile.MAX_MAPPED + 1, mappingsOf(dir.resolve("w")), "at most 32, and the evicted one in use");
+            first.buffer().put(late); // chunk 0 was evicted meanwhile; still mapped for this window
+            first.close();
+            assertEquals(LocalFile.MAX_MAPPED, mappingsOf(dir.resolve("w")), "the evicted chunk unmapped once unused");
+            FileWindow open = f.window(4096, 4096).orElseThrow();
+            f.close();
+            open.buffer().put(afterClose);
+            open.close();
+        } finally {
+            f.close();
+        }
+        assertEquals(0, mappingsOf(dir.resolve("w")), "every chunk unmapped once the file and its windows are closed");
+        try (DatastoreFile g = ds.open("w", false)) {
+            assertArrayEquals(late, readBack(g, 0, 4096));
+            assertArrayEquals(afterClose, readBack(g, 4096, 4096));
+            for (int i = 1; i < chunks; i++) {
+                assertArrayEquals(random(4096, 100 + i), readBack(g, (long) i * LocalFile.MAP_CHUNK, 4096));
+            }
+        }
+    }
+
+    /**
+     * A window whose file another program cut short: the kernel's copy into it (what a socket
+     * read does) fails with an I/O error instead of a fault, and {@link FileWindow#write}, which
+     * goes through {@code pwrite}, still writes (extending the file again).
+     */
+    @Test
+    void aWindowOfAFileCutShortFailsCleanly() throws IOException {
+        Path source = dir.resolve("source");
+        Files.write(source, random(MIB, 10));
+        byte[] head = random(4096, 11);
+        try (DatastoreFile f = ds.create("w")) {
+            f.write(ByteBuffer.wrap(random(2 * MIB, 9)), 0);
+            try (FileWindow w = f.window(MIB, MIB).orElseThrow()) {
+                try (var other = java.nio.channels.FileChannel.open(dir.resolve("w"),
+                        java.nio.file.StandardOpenOption.WRITE)) {
+                    other.truncate(4096);
+                }
+                w.write(ByteBuffer.wrap(head));
+                assertEquals(4096, w.buffer().position());
+                try (var in = java.nio.channels.FileChannel.open(source)) {
+                    assertThrows(IOException.class, () -> in.read(w.buffer(), 0));
+                }
+            }
+            assertArrayEquals(head, readBack(f, MIB, 4096));
+        }
+    }
+
+    @Test
+    void aWindowsWriteGoesThroughTheFileAndAdvancesTheWindow() {
+        try (DatastoreFile f = ds.create("w")) {
+            f.write(ByteBuffer.wrap(new byte[MIB]), 0);
+            byte[] a = random(1000, 12);
+            byte[] b = random(3096, 13);
+            try (FileWindow w = f.window(4096, 4096).orElseThrow()) {
+                w.write(ByteBuffer.wrap(a));
+                w.buffer().put(b); // the rest stored into the mapping
+                assertCode(ErrorCode.INVALID_ARGUMENT, () -> w.write(ByteBuffer.allocate(1)));
+            }
+            assertArrayEquals(a, readBack(f, 4096, 1000));
+            assertArrayEquals(b, readBack(f, 5096, 3096));
+        }
+    }
+
+    /** @return how many mappings of the file this process has ({@code /proc/self/maps}) */
+    static long mappingsOf(Path file) throws IOException {
+        String name = file.toRealPath().toString();
+        try (var lines = Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.filter(l -> l.endsWith(" " + name)).count();
         }
     }
 

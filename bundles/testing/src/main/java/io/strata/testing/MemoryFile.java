@@ -4,6 +4,7 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
@@ -34,6 +35,7 @@ public final class MemoryFile implements DatastoreFile {
     private boolean punchSupported = true;
     private final List<Op> log = new ArrayList<>();
     private int slices;
+    private int windows;
     private int mutations;
     private int vectored;
     private int reads;
@@ -289,6 +291,58 @@ public final class MemoryFile implements DatastoreFile {
             public void close() {
             }
         });
+    }
+
+    /**
+     * A window over a range inside the file whose every page exists (no hole), as a local
+     * file offers one. What is put into it reaches the file when it is closed (a write of the
+     * bytes put, logged as one), not at once as with a mapping; counted.
+     */
+    @Override
+    public Optional<FileWindow> window(long position, int length) {
+        if (position < 0 || length < 0) {
+            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "bad range " + position + "+" + length);
+        }
+        synchronized (this) {
+            if (!writable) {
+                throw new StorageException(ErrorCode.READ_ONLY, name + " is read-only");
+            }
+            if (length == 0 || position + length > size) {
+                return Optional.empty();
+            }
+            for (long p = position / PAGE; p <= (position + length - 1) / PAGE; p++) {
+                if (!pages.containsKey(p)) {
+                    return Optional.empty();
+                }
+            }
+            windows++;
+        }
+        ByteBuffer b = ByteBuffer.allocateDirect(length);
+        return Optional.of(new FileWindow() {
+            private boolean closed;
+
+            @Override
+            public ByteBuffer buffer() {
+                return b;
+            }
+
+            @Override
+            public void close() {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                ByteBuffer put = b.duplicate().flip();
+                if (put.hasRemaining()) {
+                    MemoryFile.this.write(put, position);
+                }
+            }
+        });
+    }
+
+    /** @return how many windows this file has handed out */
+    public synchronized int windows() {
+        return windows;
     }
 
     /** @return how many {@link #slice} calls this file has answered */

@@ -198,6 +198,27 @@ public interface VirtualDisk extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Where a write of {@code length} bytes at {@code offset} can be put in place: the range is
+     * stored contiguously in this image's own file, already allocated there, so the front end
+     * may read a client's payload straight into the file's pages ({@link
+     * io.strata.api.fs.FileWindow}) instead of into a buffer it then writes. Filling the window
+     * and closing it is a {@link #write} of the range; until it is closed, the volume counts
+     * the write as under way. Range and state checks are those of {@code write}, and its
+     * errors are thrown here, before anything is written.
+     *
+     * @param offset the virtual offset
+     * @param length the number of bytes, at least 1
+     * @return the window, or empty when the range is not one allocated run of this image's file
+     *         (a hole, a block not yet allocated, a format with metadata to update on a write)
+     *         or the format cannot tell (the default); the caller then uses {@code write}
+     * @throws io.strata.api.StorageException as {@link #write(ByteBuffer, long)}
+     * @since 1.6
+     */
+    default Optional<io.strata.api.fs.FileWindow> window(long offset, int length) {
+        return Optional.empty();
+    }
+
     /** @return the parent's file name as this image records it, or empty for an image without a parent */
     default Optional<String> backingFile() {
         return Optional.empty();

@@ -3,5 +3,5 @@
  * flush, trim and block status at virtual offsets, over a datastore file.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.5.0")
+@org.osgi.annotation.versioning.Version("1.6.0")
 package io.strata.api.format;

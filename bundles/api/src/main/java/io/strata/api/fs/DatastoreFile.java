@@ -156,6 +156,22 @@ public interface DatastoreFile extends AutoCloseable {
     }
 
     /**
+     * A range of the file to write into in place (see {@link FileWindow}), offered only where
+     * writing it cannot fail for want of space: every byte of the range is inside the file and
+     * already allocated, so no page of it needs a block when it is written.
+     *
+     * @param position where the range starts
+     * @param length its length, at least 1
+     * @return the window, or empty when this file cannot offer one (the default) or not for this
+     *         range (past the end, a hole, too long); the caller then uses {@link #write}
+     * @throws StorageException {@code READ_ONLY}, {@code DEVICE_UNAVAILABLE} as {@link #write}
+     * @since 1.5
+     */
+    default Optional<FileWindow> window(long position, int length) {
+        return Optional.empty();
+    }
+
+    /**
      * Whether I/O to this file waits on a round trip to shared storage (a file of a clustered
      * filesystem on a network LUN, of a NAS): each request is slow but many can be under way at
      * once, so a server in front of a disk on this file (the NBD export) gains by serving a
