@@ -6,6 +6,7 @@ import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
@@ -217,6 +218,83 @@ final class VolumeHandle implements VirtualDisk {
             m.end(d, t0, bytes);
         } else {
             m.failed();
+        }
+    }
+
+    /**
+     * The image's window for the range, under the shared disk's gate until it is closed: a
+     * snapshot or a chain change waits for the write into it, as for {@link #write}. So a caller
+     * fills it without waiting on anything (the NBD export puts into it only what has already
+     * arrived). A volume QoS limits gets none: its admission may wait, and that must not happen
+     * under the gate; its writes take the ordinary path.
+     */
+    @Override
+    public Optional<FileWindow> window(long offset, int length) {
+        checkWritable();
+        VolumeIo m = io;
+        if (m != null && m.limited()) {
+            return Optional.empty();
+        }
+        long stamp = shared.gate.readLock();
+        Optional<FileWindow> found;
+        try {
+            found = shared.chain.disk().window(offset, length);
+        } catch (RuntimeException e) {
+            shared.gate.unlockRead(stamp);
+            throw failure(e);
+        }
+        if (found.isEmpty()) {
+            shared.gate.unlockRead(stamp);
+            return found;
+        }
+        long t0 = 0;
+        if (m != null) {
+            m.admit(true, length); // no limit: returns at once
+            t0 = m.begin();
+        }
+        return Optional.of(new GatedWindow(found.get(), stamp, m, t0));
+    }
+
+    /** Holds the gate while open; counts one write of the bytes put (latency until closed). */
+    private final class GatedWindow implements FileWindow {
+        private final FileWindow window;
+        private final long stamp;
+        private final VolumeIo io;
+        private final long t0;
+        private boolean closed;
+
+        GatedWindow(FileWindow window, long stamp, VolumeIo io, long t0) {
+            this.window = window;
+            this.stamp = stamp;
+            this.io = io;
+            this.t0 = t0;
+        }
+
+        @Override
+        public ByteBuffer buffer() {
+            return window.buffer();
+        }
+
+        @Override
+        public void write(ByteBuffer src) {
+            window.write(src); // the file's own path, never a store into its mapping
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            int written = window.buffer().position(); // what was put, maybe less than asked
+            try {
+                window.close();
+            } finally {
+                shared.gate.unlockRead(stamp);
+                if (io != null) {
+                    done(io, io.write, written > 0, t0, written);
+                }
+            }
         }
     }
 

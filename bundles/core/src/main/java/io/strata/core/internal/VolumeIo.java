@@ -145,6 +145,11 @@ final class VolumeIo {
         }
     }
 
+    /** @return whether QoS limits this volume, so that {@link #admit} may wait */
+    boolean limited() {
+        return limiter != null;
+    }
+
     long begin() {
         inFlight.incrementAndGet();
         return ticker.nanoTime();

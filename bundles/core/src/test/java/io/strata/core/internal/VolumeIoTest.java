@@ -73,6 +73,51 @@ class VolumeIoTest {
         core.close();
     }
 
+    /**
+     * A window (how NBD receives a large write in place) holds the volume's gate until it is
+     * closed, so a snapshot taken meanwhile waits for the bytes and keeps them; it counts as one
+     * write of the bytes put; and a volume QoS limits is offered none (its wait for tokens would
+     * happen under the gate).
+     */
+    @Test
+    void aWindowIsOneWriteUnderTheGateAndQosLimitedVolumesGetNone() throws Exception {
+        core.create(V, 64L << 20, "vhd", Provisioning.THIN);
+        byte[] data = new byte[1 << 20];
+        new java.util.Random(4).nextBytes(data);
+        java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (VirtualDisk d = core.open(V, false)) {
+            d.write(ByteBuffer.wrap(new byte[4 << 20]), 0); // allocated: a window is offered
+            io.setQos(V, new QosLimits(100, 0, 0, 0, 0.1));
+            assertEquals(java.util.Optional.empty(), d.window(4096, 4096), "limited: none");
+            io.setQos(V, QosLimits.NONE);
+            long writes = io.stats(V).write().ops();
+            java.util.concurrent.Future<?> snapshot;
+            try (io.strata.api.fs.FileWindow w = d.window(4096, data.length).orElseThrow()) {
+                snapshot = other.submit(() -> core.snapshotCreate(V, "s1"));
+                Thread.sleep(300);
+                assertTrue(!snapshot.isDone(), "the snapshot did not wait for the window");
+                w.buffer().put(data);
+            }
+            snapshot.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            VolumeStats st = io.stats(V);
+            assertEquals(writes + 1, st.write().ops());
+            assertEquals(4L * (1 << 20) + data.length, st.write().bytes());
+            ByteBuffer back = ByteBuffer.allocate(data.length);
+            d.read(back, 4096);
+            assertArrayEquals(data, back.array());
+        } finally {
+            other.shutdownNow();
+        }
+        // the snapshot holds the bytes put before it was taken
+        VolumeRef clone = VolumeRef.parse("local/c");
+        core.clone(V, "s1", clone, false, null, null);
+        try (VirtualDisk c = core.open(clone, true)) {
+            ByteBuffer back = ByteBuffer.allocate(data.length);
+            c.read(back, 4096);
+            assertArrayEquals(data, back.array());
+        }
+    }
+
     @Test
     void aTokenBucketPassesItsRateAfterItsBurst() {
         TokenBucket b = new TokenBucket(100, 0.1, 0);

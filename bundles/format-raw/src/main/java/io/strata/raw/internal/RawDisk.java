@@ -8,6 +8,7 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
@@ -71,6 +72,14 @@ final class RawDisk implements VirtualDisk {
     public Optional<FileSlice> slice(long offset, int length) {
         checkRange(offset, length);
         return length <= 0 || offset + length > file.size() ? Optional.empty() : file.slice(offset, length);
+    }
+
+    /** A raw image is its file: the file's window for the same range, where it has one. */
+    @Override
+    public Optional<FileWindow> window(long offset, int length) {
+        checkWritable();
+        checkRange(offset, length);
+        return length <= 0 ? Optional.empty() : file.window(offset, length);
     }
 
     @Override

@@ -43,6 +43,29 @@ class VectoredIoTest {
         }
     }
 
+    /** A raw disk's window is its file's for the same range: offered where the file has the bytes. */
+    @Test
+    void aWindowIsTheFilesWhereTheBytesAreAllocated() {
+        MemoryFile file = new MemoryFile("w.raw");
+        RawFormat format = new RawFormat();
+        try (VirtualDisk d = format.create(file, new DiskSpec(4L * MIB, Provisioning.THIN))) {
+            d.write(ByteBuffer.wrap(new byte[2 * MIB]), 0);
+            byte[] data = new byte[MIB];
+            new Random(2).nextBytes(data);
+            try (var w = d.window(512, MIB).orElseThrow()) {
+                w.buffer().put(data);
+            }
+            assertArrayEquals(data, file.peek(512, MIB));
+            assertEquals(java.util.Optional.empty(), d.window(3L * MIB, 4096), "a hole: the write allocates");
+            assertEquals(ErrorCode.OUT_OF_RANGE,
+                    assertThrows(StorageException.class, () -> d.window(4L * MIB - 1, 2)).code());
+            assertEquals(1, file.windows());
+        }
+        try (VirtualDisk d = format.open(file, true)) {
+            assertEquals(ErrorCode.READ_ONLY, assertThrows(StorageException.class, () -> d.window(0, 4096)).code());
+        }
+    }
+
     @Test
     void outOfRangeReadOnlyAndATruncatedFileAreClearErrors() {
         MemoryFile file = new MemoryFile("e.raw");

@@ -8,6 +8,7 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -336,6 +337,27 @@ final class DynamicVhdDisk extends AbstractVhdDisk {
             }
         }
         super.write(srcs, offset);
+    }
+
+    /**
+     * A dynamic disk's range inside one allocated block is contiguous in the file: the file's
+     * window for it, after the block's bitmap is made complete as a write there makes it. A
+     * differencing disk offers none (a write there may read its parent first and sets bits).
+     */
+    @Override
+    public Optional<FileWindow> window(long offset, int length) {
+        checkWritable();
+        State s = state();
+        if (parent != null) {
+            checkRange(offset, length, s.virtualSize);
+            return Optional.empty();
+        }
+        int entry = allocatedBlockHolding(s, offset, length);
+        if (entry == Bat.UNUSED) {
+            return Optional.empty();
+        }
+        completeBitmap(s, (int) (offset >>> blockShift), entry);
+        return file.window(dataOffset(entry, (int) (offset & (blockSize - 1))), length);
     }
 
     private static long total(ByteBuffer[] bufs) {

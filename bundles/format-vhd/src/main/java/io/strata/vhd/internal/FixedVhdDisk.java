@@ -6,6 +6,7 @@ import io.strata.api.format.Extent;
 import io.strata.api.format.Provisioning;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
@@ -61,6 +62,14 @@ final class FixedVhdDisk extends AbstractVhdDisk {
     public Optional<FileSlice> slice(long offset, int length) {
         checkRange(offset, length, virtualSize);
         return length <= 0 ? Optional.empty() : file.slice(offset, length);
+    }
+
+    /** The data area is the file's start: the file's window for the same range, where it has one. */
+    @Override
+    public Optional<FileWindow> window(long offset, int length) {
+        checkWritable();
+        checkRange(offset, length, virtualSize);
+        return length <= 0 ? Optional.empty() : file.window(offset, length);
     }
 
     @Override

@@ -265,6 +265,30 @@ class HostileImageTest {
         assertArrayEquals(SectorBitmap.allSet(4096), f.peek(block0, 512));
     }
 
+    /** The same through a window (the NBD export's large writes): the bitmap is set before the data lands. */
+    @Test
+    void aWindowIntoAnExactBitmapCompletesItFirst() {
+        MemoryFile f = dynamic4k();
+        long block0 = Bat.blockOffset(ByteBuffer.wrap(f.peek(1536, 4)).getInt());
+        byte[] bm = new byte[512];
+        bm[0] = (byte) 0x80;
+        f.poke(block0, bm);
+        f.poke(block0 + 512 + 512, new byte[4096 - 512]);
+        byte[] data = new byte[2048];
+        java.util.Arrays.fill(data, (byte) 9);
+        try (VirtualDisk d = format.open(f, false)) {
+            try (io.strata.api.fs.FileWindow w = d.window(1024, data.length).orElseThrow()) {
+                assertArrayEquals(SectorBitmap.allSet(4096), f.peek(block0, 512), "set before any byte is put");
+                w.buffer().put(data);
+            }
+            ByteBuffer b = ByteBuffer.allocate(data.length);
+            d.read(b, 1024);
+            assertArrayEquals(data, b.array());
+        }
+        CheckReport r = format.check(f, null, false);
+        assertTrue(r.errors().isEmpty(), r.toString());
+    }
+
     /** Trimming the last, partial block of a child whose parent has data there. */
     @Test
     void trimOfAChildsPartialLastBlockChecksClean() {
