@@ -8,6 +8,7 @@ import io.strata.api.StorageException;
 import io.strata.api.format.Extent;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.fs.FileSlice;
+import io.strata.api.fs.FileWindow;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -68,6 +69,8 @@ final class Connection implements Runnable {
     static final int ASYNC_READS = 4;
     /** Writes from this size up that are not whole in the input buffer are read without a copy. */
     static final int ZERO_COPY_MIN = 64 << 10;
+    /** Writes from this size are received in place where the image offers a window. */
+    static final int WINDOW_MIN = 128 << 10;
     /**
      * Replies gathered in a batch of buffered requests are written after this many requests,
      * not only at the batch's end, so that the client turns them around meanwhile.
@@ -117,6 +120,10 @@ final class Connection implements Runnable {
 
         /** A read was answered in part or whole with hole chunks (counted for tests and diagnostics). */
         default void holeReply() {
+        }
+
+        /** A write was received in place, into a window of its volume (counted for tests and diagnostics). */
+        default void windowWrite() {
         }
 
         /** @return how many client connections of the server are busy ({@link Connection#busy}) */
@@ -186,6 +193,10 @@ final class Connection implements Runnable {
     private final String peer;
     private final ByteBuffer[] buffers;
     private final ByteBuffer in;
+    /** The next {@link #need} reads no more than it needs (connection thread only). */
+    private boolean lean;
+    /** Writes received in place (connection thread only; read by tests). */
+    private volatile long windowWrites;
     /** Where replies are buffered: {@code buffers[1]}, or {@link #spare} while that is being sent. */
     private ByteBuffer out;
     /**
@@ -1450,6 +1461,14 @@ final class Connection implements Runnable {
         if (dev != null && inRange(dev, offset, n) && deviceWrite(dev, cookie, flags, offset, n)) {
             return;
         }
+        if (n >= WINDOW_MIN && receiveInPlace(cookie, flags, offset, n)) {
+            return;
+        }
+        receiveAndWrite(cookie, flags, offset, n);
+    }
+
+    /** Receives a write's payload (what {@code in} holds of it, then the socket) into buffers and writes it. */
+    private void receiveAndWrite(long cookie, int flags, long offset, int n) throws IOException, Protocol_Violation {
         if (n > in.remaining() && n > ZERO_COPY_MIN) {
             int head = in.remaining();
             ByteBuffer[] rest = res.replies().tryAcquire(n - head);
@@ -1460,7 +1479,7 @@ final class Connection implements Runnable {
                     in.position(in.limit());
                     System.arraycopy(rest, 0, all, 1, rest.length);
                     readPayload(rest);
-                    modify(cookie, CMD_WRITE, flags, offset, length, all);
+                    modify(cookie, CMD_WRITE, flags, offset, n, all);
                 } finally {
                     res.replies().release(rest);
                 }
@@ -1472,11 +1491,98 @@ final class Connection implements Runnable {
             ByteBuffer data = in.slice();
             data.limit(n);
             in.position(in.position() + n);
-            modify(cookie, CMD_WRITE, flags, offset, length, new ByteBuffer[] {data});
+            modify(cookie, CMD_WRITE, flags, offset, n, new ByteBuffer[] {data});
             return;
         }
         // the pool had no room for the payload above, and has no more for all of it
         writePieces(cookie, flags, offset, n);
+    }
+
+    /**
+     * Reads a large write's payload straight into the image file's pages (a {@link FileWindow}
+     * of the volume): one copy where a buffer costs two. The window holds the volume's gate,
+     * which a snapshot waits for, so it is filled only with what has already arrived and never
+     * waits on the client: what is buffered, then what the socket holds ({@link Wire#available}).
+     * A rest still on its way is then received and written the ordinary way, after the window
+     * is closed. A wire that cannot tell what it holds, and any doubt about the volume, leave
+     * the whole request to the ordinary path before a byte of the payload is consumed.
+     *
+     * @return whether the request was served (replied, or the connection failed)
+     */
+    private boolean receiveInPlace(long cookie, int flags, long offset, int n)
+            throws IOException, Protocol_Violation {
+        if (export.readOnly || in.remaining() >= n) {
+            return false;
+        }
+        int arrived = ch.available();
+        if (arrived <= 0) {
+            return false;
+        }
+        Optional<FileWindow> found;
+        VirtualDisk d;
+        try {
+            d = export.disk();
+            if (!inRange(d, offset, n)) {
+                return false;
+            }
+            found = d.window(offset, n);
+        } catch (StorageException e) {
+            return false; // the ordinary path answers with the error
+        }
+        if (found.isEmpty()) {
+            return false;
+        }
+        int filled;
+        int head = in.remaining();
+        StorageException failure = null;
+        try (FileWindow w = found.get()) {
+            ByteBuffer dst = w.buffer();
+            try {
+                w.write(in.slice()); // through the file: never a store into the mapping
+            } catch (StorageException e) {
+                failure = e;
+            }
+            in.position(in.position() + head);
+            while (failure == null && dst.hasRemaining() && arrived > 0) {
+                dst.limit(dst.position() + Math.min(dst.remaining(), arrived));
+                int r = ch.read(dst); // no wait: the bytes are in the socket
+                if (r < 0) {
+                    throw new EOFException("client disconnected in the middle of a write payload");
+                }
+                dst.limit(dst.capacity());
+                arrived = dst.hasRemaining() ? ch.available() : 0;
+            }
+            filled = dst.position();
+        }
+        if (failure != null) {
+            skip(n - head); // the payload is read all the same; the write failed
+            export.failed(d, failure);
+            simpleReply(cookie, errno(failure));
+            return true;
+        }
+        windowWrites++;
+        exports.windowWrite();
+        if (filled < n) {
+            // The rest is still arriving: received into buffers, written as usual.
+            receiveAndWrite(cookie, flags, offset + filled, n - filled);
+            return true;
+        }
+        lean = true; // the next header alone: a payload after it stays in the socket for its window
+        try {
+            if ((flags & CMD_FLAG_FUA) != 0) {
+                d.flush();
+            }
+            simpleReply(cookie, 0);
+        } catch (StorageException e) {
+            export.failed(d, e);
+            simpleReply(cookie, errno(e));
+        }
+        return true;
+    }
+
+    /** @return how many writes were received in place (for tests) */
+    long windowWrites() {
+        return windowWrites;
     }
 
     /** Fills the buffers with the rest of a write's payload: what is buffered, then the socket. */
@@ -1872,6 +1978,12 @@ final class Connection implements Runnable {
             return;
         }
         in.compact();
+        if (lean) {
+            // After a payload received in place, read only what is needed (a request's header):
+            // the next payload is then all still in the socket, for its own window.
+            lean = false;
+            in.limit(n);
+        }
         while (in.position() < n) {
             if (ch.read(in) < 0) {
                 in.flip();

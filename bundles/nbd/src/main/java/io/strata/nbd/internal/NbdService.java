@@ -377,6 +377,18 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         holeReplies.incrementAndGet();
     }
 
+    private final java.util.concurrent.atomic.AtomicLong windowWrites = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public void windowWrite() {
+        windowWrites.incrementAndGet();
+    }
+
+    /** @return how many writes were received in place, into windows of their volumes */
+    long windowWrites() {
+        return windowWrites.get();
+    }
+
     /** @return how many reads were answered in part or whole with hole chunks */
     long holeReplies() {
         return holeReplies.get();

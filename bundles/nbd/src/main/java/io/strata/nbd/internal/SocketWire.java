@@ -18,6 +18,8 @@ import java.nio.channels.WritableByteChannel;
  */
 final class SocketWire implements Wire {
     private final SocketChannel ch;
+    /** A TCP socket, which can tell what it holds ({@link #available}). */
+    private final boolean inet;
     private volatile boolean nonBlocking;
     private volatile boolean shut;
     /** Waits for data; used only by the connection's thread (the one reader). */
@@ -27,6 +29,13 @@ final class SocketWire implements Wire {
 
     SocketWire(SocketChannel ch) {
         this.ch = ch;
+        boolean tcp;
+        try {
+            tcp = ch.getLocalAddress() instanceof java.net.InetSocketAddress;
+        } catch (IOException e) {
+            tcp = false;
+        }
+        this.inet = tcp;
     }
 
     @Override
@@ -115,6 +124,18 @@ final class SocketWire implements Wire {
     @Override
     public long write(ByteBuffer[] srcs) throws IOException {
         return write(srcs, 0, srcs.length);
+    }
+
+    /**
+     * What a TCP socket has received and not yet been read ({@code FIONREAD}), in either mode;
+     * 0 for a Unix socket, which the JDK cannot ask.
+     */
+    @Override
+    public int available() throws IOException {
+        if (!inet) {
+            return 0;
+        }
+        return ch.socket().getInputStream().available();
     }
 
     @Override

@@ -52,6 +52,14 @@ interface Wire extends ByteChannel, GatheringByteChannel {
         throw new UnsupportedOperationException("this wire always blocks");
     }
 
+    /**
+     * @return how many bytes a read would return now without waiting (what the socket has
+     *         received), or 0 when this wire cannot tell (the default)
+     */
+    default int available() throws IOException {
+        return 0;
+    }
+
     /** @return the connected socket to start TLS on, or null when this wire cannot carry TLS */
     default java.net.Socket socket() {
         return null;

@@ -154,6 +154,12 @@ class ConnectionFuzzTest {
                 throw new ClosedChannelException();
             }
             int n = src.remaining();
+            if (all != null) {
+                ByteBuffer copy = src.duplicate();
+                byte[] b = new byte[n];
+                copy.get(b);
+                all.write(b, 0, n);
+            }
             while (first.hasRemaining() && src.hasRemaining()) {
                 first.put(src.get());
             }
@@ -194,6 +200,31 @@ class ConnectionFuzzTest {
         @Override
         public WritableByteChannel sink() {
             return this;
+        }
+
+        /**
+         * What {@link #available} reports: everything left (the default), or, once set, at most
+         * this many bytes on the next ask and none after (a payload still on its way).
+         */
+        int firstAvailable = Integer.MAX_VALUE;
+        /** When set, each ask of {@link #available} reports at most this many bytes (a socket filling in bursts). */
+        java.util.function.IntSupplier arrivals;
+        /** Everything the server wrote, when not null. */
+        java.io.ByteArrayOutputStream all;
+
+        @Override
+        public int available() {
+            if (!open || shut) {
+                return 0;
+            }
+            if (arrivals != null) {
+                return Math.min(in.remaining(), arrivals.getAsInt());
+            }
+            int n = Math.min(in.remaining(), firstAvailable);
+            if (firstAvailable != Integer.MAX_VALUE) {
+                firstAvailable = 0; // what follows "has not arrived" until the next read
+            }
+            return n;
         }
     }
 
@@ -236,6 +267,40 @@ class ConnectionFuzzTest {
         @Override
         public void flush() {
         }
+
+        /** Windows into the array for ranges starting on an even 4 KiB block (others decline). */
+        @Override
+        public java.util.Optional<io.strata.api.fs.FileWindow> window(long offset, int length) {
+            Bounds.checkRange(offset, length, SIZE, "write");
+            if (length <= 0 || (offset >> 12 & 1) != 0) {
+                return java.util.Optional.empty();
+            }
+            ByteBuffer b = ByteBuffer.wrap(data, (int) offset, length).slice();
+            windows++;
+            return java.util.Optional.of(new io.strata.api.fs.FileWindow() {
+                @Override
+                public ByteBuffer buffer() {
+                    return b;
+                }
+
+                @Override
+                public void write(ByteBuffer src) {
+                    if (offset == failWritesAt) {
+                        throw new io.strata.api.StorageException(ErrorCode.DATASTORE_FULL, "full (test)");
+                    }
+                    b.put(src);
+                }
+
+                @Override
+                public void close() {
+                }
+            });
+        }
+
+        /** Windows handed out. */
+        volatile long windows;
+        /** A window at this offset fails its {@code write} (bytes already in memory): a full datastore. */
+        volatile long failWritesAt = -1;
 
         @Override
         public void trim(long offset, long length) {
