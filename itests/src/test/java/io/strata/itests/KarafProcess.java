@@ -44,6 +44,13 @@ final class KarafProcess implements AutoCloseable {
 
     static final Duration BOOT_TIMEOUT = Duration.ofSeconds(180);
     static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(180);
+    /**
+     * For each SSH step before the command runs: connect, log in, open the channel. A 10 s
+     * limit once failed a password login on a loaded CI machine with both test processes
+     * running (stop 36); nothing is lost by waiting longer, and the command itself has
+     * {@link #COMMAND_TIMEOUT}.
+     */
+    static final long SSH_STEP_SECONDS = 60;
 
     private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]");
 
@@ -201,13 +208,13 @@ final class KarafProcess implements AutoCloseable {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Integer exit = null;
         try (ClientSession session = ssh.connect("karaf", "127.0.0.1", sshPort)
-                .verify(10, TimeUnit.SECONDS).getSession()) {
+                .verify(SSH_STEP_SECONDS, TimeUnit.SECONDS).getSession()) {
             session.addPasswordIdentity("karaf");
-            session.auth().verify(10, TimeUnit.SECONDS);
+            session.auth().verify(SSH_STEP_SECONDS, TimeUnit.SECONDS);
             try (ChannelExec channel = session.createExecChannel(command)) {
                 channel.setOut(out);
                 channel.setErr(err);
-                channel.open().verify(10, TimeUnit.SECONDS);
+                channel.open().verify(SSH_STEP_SECONDS, TimeUnit.SECONDS);
                 channel.waitFor(EnumSet.of(ClientChannelEvent.CLOSED), timeout.toMillis());
                 exit = channel.getExitStatus();
             }
