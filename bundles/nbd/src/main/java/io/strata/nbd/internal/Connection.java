@@ -1502,20 +1502,17 @@ final class Connection implements Runnable {
      * Reads a large write's payload straight into the image file's pages (a {@link FileWindow}
      * of the volume): one copy where a buffer costs two. The window holds the volume's gate,
      * which a snapshot waits for, so it is filled only with what has already arrived and never
-     * waits on the client: what is buffered, then what the socket holds ({@link Wire#available}).
-     * A rest still on its way is then received and written the ordinary way, after the window
-     * is closed. A wire that cannot tell what it holds, and any doubt about the volume, leave
-     * the whole request to the ordinary path before a byte of the payload is consumed.
+     * waits on the client: what is buffered, then what the socket holds
+     * ({@link Wire#readArrived}). A rest still on its way is then received and written the
+     * ordinary way, after the window is closed. A wire that cannot read without waiting, a
+     * reply being sent meanwhile, and any doubt about the volume leave the whole request to the
+     * ordinary path before a byte of the payload is consumed.
      *
      * @return whether the request was served (replied, or the connection failed)
      */
     private boolean receiveInPlace(long cookie, int flags, long offset, int n)
             throws IOException, Protocol_Violation {
-        if (export.readOnly || in.remaining() >= n) {
-            return false;
-        }
-        int arrived = ch.available();
-        if (arrived <= 0) {
+        if (export.readOnly || in.remaining() >= n || !ch.readsArrived()) {
             return false;
         }
         Optional<FileWindow> found;
@@ -1536,23 +1533,30 @@ final class Connection implements Runnable {
         int head = in.remaining();
         StorageException failure = null;
         try (FileWindow w = found.get()) {
-            ByteBuffer dst = w.buffer();
-            try {
-                w.write(in.slice()); // through the file: never a store into the mapping
-            } catch (StorageException e) {
-                failure = e;
+            // A blocking socket reads what has arrived by turning non-blocking for the read; a
+            // send meanwhile (a sender thread's reply, sendfile) would find it full and fail. So
+            // the send side is held for the read, and never waited for: the window holds the gate.
+            boolean exclusive = !directSend;
+            if (exclusive && !sending.tryLock()) {
+                return false;
             }
-            in.position(in.position() + head);
-            while (failure == null && dst.hasRemaining() && arrived > 0) {
-                dst.limit(dst.position() + Math.min(dst.remaining(), arrived));
-                int r = ch.read(dst); // no wait: the bytes are in the socket
-                if (r < 0) {
+            try {
+                ByteBuffer dst = w.buffer();
+                try {
+                    w.write(in.slice()); // through the file: never a store into the mapping
+                } catch (StorageException e) {
+                    failure = e;
+                }
+                in.position(in.position() + head);
+                if (failure == null && ch.readArrived(dst) < 0) {
                     throw new EOFException("client disconnected in the middle of a write payload");
                 }
-                dst.limit(dst.capacity());
-                arrived = dst.hasRemaining() ? ch.available() : 0;
+                filled = dst.position();
+            } finally {
+                if (exclusive) {
+                    sending.unlock();
+                }
             }
-            filled = dst.position();
         }
         if (failure != null) {
             skip(n - head); // the payload is read all the same; the write failed

@@ -18,8 +18,6 @@ import java.nio.channels.WritableByteChannel;
  */
 final class SocketWire implements Wire {
     private final SocketChannel ch;
-    /** A TCP socket, which can tell what it holds ({@link #available}). */
-    private final boolean inet;
     private volatile boolean nonBlocking;
     private volatile boolean shut;
     /** Waits for data; used only by the connection's thread (the one reader). */
@@ -29,13 +27,6 @@ final class SocketWire implements Wire {
 
     SocketWire(SocketChannel ch) {
         this.ch = ch;
-        boolean tcp;
-        try {
-            tcp = ch.getLocalAddress() instanceof java.net.InetSocketAddress;
-        } catch (IOException e) {
-            tcp = false;
-        }
-        this.inet = tcp;
     }
 
     @Override
@@ -126,16 +117,43 @@ final class SocketWire implements Wire {
         return write(srcs, 0, srcs.length);
     }
 
+    @Override
+    public boolean readsArrived() {
+        return true;
+    }
+
     /**
-     * What a TCP socket has received and not yet been read ({@code FIONREAD}), in either mode;
-     * 0 for a Unix socket, which the JDK cannot ask.
+     * Reads what the socket holds, TCP or Unix alike. In blocking mode the socket is switched to
+     * non-blocking for the call and back ({@code fcntl} twice): the JDK cannot ask a Unix
+     * socket what it holds ({@code FIONREAD}), and a non-blocking read answers that and reads
+     * it in one.
      */
     @Override
-    public int available() throws IOException {
-        if (!inet) {
-            return 0;
+    public int readArrived(ByteBuffer dst) throws IOException {
+        if (nonBlocking) {
+            return readNow(dst);
         }
-        return ch.socket().getInputStream().available();
+        ch.configureBlocking(false);
+        try {
+            return readNow(dst);
+        } finally {
+            ch.configureBlocking(true);
+        }
+    }
+
+    private int readNow(ByteBuffer dst) throws IOException {
+        int total = 0;
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst);
+            if (n < 0) {
+                return total > 0 ? total : -1;
+            }
+            if (n == 0) {
+                break;
+            }
+            total += n;
+        }
+        return total;
     }
 
     @Override

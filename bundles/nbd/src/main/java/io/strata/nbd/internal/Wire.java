@@ -52,12 +52,21 @@ interface Wire extends ByteChannel, GatheringByteChannel {
         throw new UnsupportedOperationException("this wire always blocks");
     }
 
+    /** @return whether {@link #readArrived} can read without waiting (false: the default) */
+    default boolean readsArrived() {
+        return false;
+    }
+
     /**
-     * @return how many bytes a read would return now without waiting (what the socket has
-     *         received), or 0 when this wire cannot tell (the default)
+     * Reads into {@code dst} what the wire has already received, without waiting: until
+     * {@code dst} is full or nothing more has arrived. A blocking socket is non-blocking during
+     * the call, so the caller makes sure that no write runs meanwhile.
+     *
+     * @return the bytes read, maybe 0; -1 when the stream ended before any
+     * @throws UnsupportedOperationException when {@link #readsArrived} is false
      */
-    default int available() throws IOException {
-        return 0;
+    default int readArrived(ByteBuffer dst) throws IOException {
+        throw new UnsupportedOperationException("this wire cannot read without waiting");
     }
 
     /** @return the connected socket to start TLS on, or null when this wire cannot carry TLS */

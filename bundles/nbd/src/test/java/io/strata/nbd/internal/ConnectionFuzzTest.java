@@ -203,26 +203,53 @@ class ConnectionFuzzTest {
         }
 
         /**
-         * What {@link #available} reports: everything left (the default), or, once set, at most
-         * this many bytes on the next ask and none after (a payload still on its way).
+         * What {@link #readArrived} finds arrived: everything left (the default), or, once set,
+         * at most this many bytes on the next ask and none after (a payload still on its way).
          */
         int firstAvailable = Integer.MAX_VALUE;
-        /** When set, each ask of {@link #available} reports at most this many bytes (a socket filling in bursts). */
+        /** When set, each ask within {@link #readArrived} finds at most this many bytes (a socket filling in bursts). */
         java.util.function.IntSupplier arrivals;
         /** Everything the server wrote, when not null. */
         java.io.ByteArrayOutputStream all;
+        /** How many times the server read what had arrived. */
+        int readsArrived;
 
         @Override
-        public int available() {
-            if (!open || shut) {
-                return 0;
+        public boolean readsArrived() {
+            return true;
+        }
+
+        /** As a socket does: asks what has arrived and reads it, until nothing more has or dst is full. */
+        @Override
+        public int readArrived(ByteBuffer dst) throws ClosedChannelException {
+            readsArrived++;
+            int total = 0;
+            while (dst.hasRemaining()) {
+                if (open && (shut || !in.hasRemaining())) {
+                    return total > 0 ? total : -1;
+                }
+                int arrived = arrived();
+                if (arrived == 0) {
+                    break;
+                }
+                int limit = dst.limit();
+                dst.limit(dst.position() + Math.min(arrived, dst.remaining()));
+                try {
+                    total += read(dst);
+                } finally {
+                    dst.limit(limit);
+                }
             }
+            return total;
+        }
+
+        private int arrived() {
             if (arrivals != null) {
                 return Math.min(in.remaining(), arrivals.getAsInt());
             }
             int n = Math.min(in.remaining(), firstAvailable);
             if (firstAvailable != Integer.MAX_VALUE) {
-                firstAvailable = 0; // what follows "has not arrived" until the next read
+                firstAvailable = 0; // what follows "has not arrived"
             }
             return n;
         }

@@ -3,16 +3,22 @@ package io.strata.nbd.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.net.Socket;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 
 /** A hand-driven NBD client for protocol tests: every byte on the wire is the test's. */
 final class RawClient implements AutoCloseable {
+    /** The TCP socket; null for a Unix socket ({@link #RawClient(Path)}). */
     final Socket socket;
+    private final java.io.Closeable connection;
     final DataInputStream in;
     final DataOutputStream out;
     int serverFlags;
@@ -20,8 +26,44 @@ final class RawClient implements AutoCloseable {
     RawClient(int port) throws IOException {
         socket = new Socket("127.0.0.1", port);
         socket.setSoTimeout(10_000);
+        connection = socket;
         in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
         out = new DataOutputStream(socket.getOutputStream());
+    }
+
+    /** A client of the server's Unix domain socket (its reads have no timeout). */
+    RawClient(Path unixSocket) throws IOException {
+        SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(unixSocket));
+        socket = null;
+        connection = ch;
+        // Not Channels.newInputStream/newOutputStream: on JDK 17 their reads and writes take the
+        // channel's blocking lock, so a thread waiting for replies would stop another sending.
+        in = new DataInputStream(new BufferedInputStream(new java.io.InputStream() {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                return len == 0 ? 0 : ch.read(ByteBuffer.wrap(b, off, len));
+            }
+        }));
+        out = new DataOutputStream(new BufferedOutputStream(new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                ByteBuffer src = ByteBuffer.wrap(b, off, len);
+                while (src.hasRemaining()) {
+                    ch.write(src);
+                }
+            }
+        }, 64 << 10));
     }
 
     /** Reads the greeting and answers with fixed newstyle and no-zeroes. */
@@ -144,6 +186,6 @@ final class RawClient implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        socket.close();
+        connection.close();
     }
 }
