@@ -31,6 +31,7 @@ ROWS="${ROWS:-randread randwrite read write}" # a subset of the rows, e.g. ROWS=
 TRANSPORT="${TRANSPORT:-tcp}"                # tcp or unix
 JOBS="${JOBS:-1}"                            # fio jobs, one connection each
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
+# INPLACE=true makes Strata receive large writes in place (receive.in.place), off by default.
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
 SSH_PORT=8199
 P_STRATA=10901
@@ -54,7 +55,7 @@ mkdir -p "$WORK/run"
 cp -R "$DIST/etc" "$WORK/run/etc"
 sed -i "s/^sshPort *=.*/sshPort = $SSH_PORT/" "$WORK/run/etc/org.apache.karaf.shell.cfg"
 grep -q '^sshPort' "$WORK/run/etc/org.apache.karaf.shell.cfg" || echo "sshPort = $SSH_PORT" >> "$WORK/run/etc/org.apache.karaf.shell.cfg"
-sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/" "$WORK/run/etc/io.strata.nbd.cfg"
+sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/; s/^receive.in.place *=.*/receive.in.place = ${INPLACE:-false}/" "$WORK/run/etc/io.strata.nbd.cfg"
 sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = 11199/; s/^rmiServerPort *=.*/rmiServerPort = 44499/" \
     "$WORK/run/etc/org.apache.karaf.management.cfg"
 mkdir -p "$WORK/run/data" "$WORK/run/deploy"

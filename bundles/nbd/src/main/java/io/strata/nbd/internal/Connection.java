@@ -126,6 +126,11 @@ final class Connection implements Runnable {
         default void windowWrite() {
         }
 
+        /** @return whether large writes may be received in place ({@code receive.in.place}; off by default) */
+        default boolean receiveInPlace() {
+            return false;
+        }
+
         /** @return how many client connections of the server are busy ({@link Connection#busy}) */
         default int busy() {
             return 1;
@@ -1461,7 +1466,7 @@ final class Connection implements Runnable {
         if (dev != null && inRange(dev, offset, n) && deviceWrite(dev, cookie, flags, offset, n)) {
             return;
         }
-        if (n >= WINDOW_MIN && receiveInPlace(cookie, flags, offset, n)) {
+        if (n >= WINDOW_MIN && exports.receiveInPlace() && receiveInPlace(cookie, flags, offset, n)) {
             return;
         }
         receiveAndWrite(cookie, flags, offset, n);

@@ -66,6 +66,7 @@ public final class NbdComponent implements ExportService {
                             Math.max(0, config.memory_max_mb()) * (1L << 20),
                             Math.max(0, config.memory_connection_mb()) * (1L << 20)),
                     localSocket(config), tls(config));
+            nbd.receiveInPlace(config.receive_in_place());
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;

@@ -389,6 +389,18 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return windowWrites.get();
     }
 
+    private volatile boolean receiveInPlace;
+
+    /** Lets large writes be received in place from now on ({@code receive.in.place}), or stops it. */
+    void receiveInPlace(boolean on) {
+        receiveInPlace = on;
+    }
+
+    @Override
+    public boolean receiveInPlace() {
+        return receiveInPlace;
+    }
+
     /** @return how many reads were answered in part or whole with hole chunks */
     long holeReplies() {
         return holeReplies.get();

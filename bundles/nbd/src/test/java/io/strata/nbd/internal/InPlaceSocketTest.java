@@ -49,6 +49,7 @@ class InPlaceSocketTest {
             fx.volume("v", "raw", SIZE);
             NbdService nbd = fx.start(new LocalSocket(sock, LocalSocket.mode("0600"), ""));
             nbd.add(new VolumeRef("local", "v"), null, false);
+            nbd.receiveInPlace(true);
             byte[] model = new byte[SIZE];
             new Random(1).nextBytes(model);
             try (RawClient c = "tcp".equals(transport) ? new RawClient(nbd.port()) : new RawClient(sock)) {

@@ -461,9 +461,10 @@ class ProtocolTest {
     }
 
     /**
-     * Large writes into allocated blocks of the VHD are received in place (one copy, through the
-     * production LocalFile's mapping of the image), pipelined as fio sends them, and read back
-     * exactly; an image written this way opens again with the same bytes.
+     * Large writes into allocated blocks of the VHD are received in place once that is turned on
+     * (one copy, through the production LocalFile's mapping of the image), and not before,
+     * pipelined as fio sends them, and read back exactly; an image written this way opens again
+     * with the same bytes.
      */
     @Test
     void largeWritesIntoAllocatedBlocksAreReceivedInPlace() throws Exception {
@@ -473,6 +474,15 @@ class ProtocolTest {
         try (RawClient c = connect("vol", false)) {
             c.request(CMD_WRITE, 0, 1, 0, SIZE, new byte[(int) SIZE]); // allocates every block (no window: holes)
             assertEquals(0, c.simpleReply(1));
+            // Off by default (receive.in.place): the same writes take the ordinary path.
+            for (int i = 0; i < count; i++) {
+                c.request(CMD_WRITE, 0, 10 + i, (long) i * piece, piece, data(piece, 50 + i));
+            }
+            for (int i = 0; i < count; i++) {
+                assertEquals(0, c.simpleReply(10 + i));
+            }
+            assertEquals(0, nbd.windowWrites(), "a write was received in place while that is off");
+            nbd.receiveInPlace(true);
             long before = nbd.windowWrites();
             for (int i = 0; i < count; i++) {
                 byte[] b = data(piece, 100 + i);

@@ -62,6 +62,11 @@ class ReceiveInPlaceTest {
             @Override
             public void closed(Connection c) {
             }
+
+            @Override
+            public boolean receiveInPlace() {
+                return true;
+            }
         };
     }
 
