@@ -32,6 +32,7 @@ TRANSPORT="${TRANSPORT:-tcp}"                # tcp or unix
 JOBS="${JOBS:-1}"                            # fio jobs, one connection each
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
 # INPLACE=true makes Strata receive large writes in place (receive.in.place), off by default.
+# POLL=<us> sets how long a busy connection polls for its next request (poll.us, default 50).
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
 SSH_PORT=8199
 P_STRATA=10901
@@ -55,7 +56,7 @@ mkdir -p "$WORK/run"
 cp -R "$DIST/etc" "$WORK/run/etc"
 sed -i "s/^sshPort *=.*/sshPort = $SSH_PORT/" "$WORK/run/etc/org.apache.karaf.shell.cfg"
 grep -q '^sshPort' "$WORK/run/etc/org.apache.karaf.shell.cfg" || echo "sshPort = $SSH_PORT" >> "$WORK/run/etc/org.apache.karaf.shell.cfg"
-sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/; s/^receive.in.place *=.*/receive.in.place = ${INPLACE:-false}/" "$WORK/run/etc/io.strata.nbd.cfg"
+sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/; s/^receive.in.place *=.*/receive.in.place = ${INPLACE:-false}/; s/^poll.us *=.*/poll.us = ${POLL:-50}/" "$WORK/run/etc/io.strata.nbd.cfg"
 sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = 11199/; s/^rmiServerPort *=.*/rmiServerPort = 44499/" \
     "$WORK/run/etc/org.apache.karaf.management.cfg"
 mkdir -p "$WORK/run/data" "$WORK/run/deploy"
@@ -151,21 +152,25 @@ def one(server, rw, r):
     # The CPU was counted over the ramp too; with group_reporting job_runtime sums the jobs.
     total = j["job_runtime"] / 1000.0 / int(os.environ.get("JOBS", "1")) + ramp
     cpu = ticks / 100.0 / (side["bw_bytes"] * total / 1073741824.0) if side["bw_bytes"] else 0
-    return side["iops"], side["bw_bytes"] / 1048576.0, p99, cpu
+    # fio's own CPU (user + system, % of one core; grouped jobs report their mean, so times
+    # the jobs) and its context switches per I/O: on two cores the client's core often bounds
+    # a row, and what the client pays per I/O depends on how the server answers.
+    client = (j["usr_cpu"] + j["sys_cpu"]) * int(os.environ.get("JOBS", "1"))
+    return side["iops"], side["bw_bytes"] / 1048576.0, p99, cpu, client, j["ctx"] / max(side["total_ios"], 1)
 def fig(server, rw):
     runs = [one(server, rw, r) for r in range(1, repeat + 1)]
-    return tuple(statistics.median(x[i] for x in runs) for i in range(4)), [x[0] for x in runs]
+    return tuple(statistics.median(x[i] for x in runs) for i in range(6)), [x[0] for x in runs]
 import os
 print(f"transport {os.environ.get('TRANSPORT', 'tcp')}, fio jobs (connections) {os.environ.get('JOBS', '1')}")
-print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9} {'CPU s/GiB':>10}"
+print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9} {'CPU s/GiB':>10} {'fio CPU%':>8} {'fio ctx/IO':>10}"
       + ("   (medians of %d rounds)" % repeat if repeat > 1 else ""))
 for rw, label in rows:
     if rw not in wanted:
         continue
     f = {s: fig(s, rw) for s in servers}
     for s in servers:
-        iops, mib, p99, cpu = f[s][0]
-        print(f"{label:24} {s:9} {iops:10.0f} {mib:9.1f} {p99:9.0f} {cpu:10.3f}")
+        iops, mib, p99, cpu, client, ctx = f[s][0]
+        print(f"{label:24} {s:9} {iops:10.0f} {mib:9.1f} {p99:9.0f} {cpu:10.3f} {client:8.0f} {ctx:10.2f}")
     st, q, n = f["strata"][0], f["qemu-nbd"][0], f["nbdkit"][0]
     print(f"{'':24} {'ratios':9} Strata/qemu-nbd {st[0] / q[0]:5.2f}   Strata/nbdkit {st[0] / n[0]:5.2f}")
     if repeat > 1:

@@ -67,6 +67,7 @@ public final class NbdComponent implements ExportService {
                             Math.max(0, config.memory_connection_mb()) * (1L << 20)),
                     localSocket(config), tls(config));
             nbd.receiveInPlace(config.receive_in_place());
+            nbd.pollMicros(config.poll_us());
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;

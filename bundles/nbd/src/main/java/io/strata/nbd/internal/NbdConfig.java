@@ -49,6 +49,15 @@ public @interface NbdConfig {
             + "machines and slower on others: measure before turning it on")
     boolean receive_in_place() default false;
 
+    @AttributeDefinition(name = "Poll for requests (microseconds)", description = "How long a busy connection "
+            + "polls its socket for the next request before its thread sleeps on it. Waking a sleeping thread costs "
+            + "the client's send, on the client's core; polling costs the server's. Only while one connection is "
+            + "busy; 0 never polls")
+    int poll_us() default POLL_US_DEFAULT;
+
+    /** The default of {@link #poll_us}. */
+    int POLL_US_DEFAULT = 50;
+
     @AttributeDefinition(name = "Maximum connections", description = "Clients served at once (each holds 512 KiB "
             + "of buffers and a thread); further connections are closed")
     int max_connections() default 512;

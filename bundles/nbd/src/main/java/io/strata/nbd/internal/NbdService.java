@@ -401,6 +401,31 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return receiveInPlace;
     }
 
+    private volatile long pollNanos = NbdConfig.POLL_US_DEFAULT * 1000L;
+
+    /** How long a busy connection polls for its next request before it sleeps ({@code poll.us}; 0: never). */
+    void pollMicros(int micros) {
+        pollNanos = Math.max(0, micros) * 1000L;
+    }
+
+    @Override
+    public long pollNanos() {
+        return pollNanos;
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong pollHits = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong pollMisses = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public void polled(boolean found) {
+        (found ? pollHits : pollMisses).incrementAndGet();
+    }
+
+    /** @return polls for a connection's next request that found it, and polls that did not */
+    long[] polls() {
+        return new long[] {pollHits.get(), pollMisses.get()};
+    }
+
     /** @return how many reads were answered in part or whole with hole chunks */
     long holeReplies() {
         return holeReplies.get();

@@ -141,6 +141,36 @@ final class SocketWire implements Wire {
         }
     }
 
+    /** One non-blocking read per turn, the socket switched once for the whole call. */
+    @Override
+    public int poll(ByteBuffer dst, int min, long nanos) throws IOException {
+        if (!nonBlocking) {
+            ch.configureBlocking(false);
+        }
+        try {
+            int total = 0;
+            long end = System.nanoTime() + nanos;
+            while (dst.hasRemaining()) {
+                int n = ch.read(dst);
+                if (n < 0) {
+                    return total > 0 ? total : -1;
+                }
+                total += n;
+                if (dst.position() >= min || System.nanoTime() - end >= 0) {
+                    break;
+                }
+                if (n == 0) {
+                    Thread.onSpinWait();
+                }
+            }
+            return total;
+        } finally {
+            if (!nonBlocking) {
+                ch.configureBlocking(true);
+            }
+        }
+    }
+
     private int readNow(ByteBuffer dst) throws IOException {
         int total = 0;
         while (dst.hasRemaining()) {

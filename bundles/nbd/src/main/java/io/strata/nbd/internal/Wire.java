@@ -69,6 +69,18 @@ interface Wire extends ByteChannel, GatheringByteChannel {
         throw new UnsupportedOperationException("this wire cannot read without waiting");
     }
 
+    /**
+     * Polls for input instead of sleeping: reads without waiting, again and again, until
+     * {@code dst} holds {@code min} bytes from its start, the stream ends, or {@code nanos} have
+     * passed. A blocking socket is non-blocking during the call, so the caller makes sure that
+     * no write runs meanwhile. The default (a wire that cannot) returns at once.
+     *
+     * @return the bytes read, maybe 0; -1 when the stream ended before any
+     */
+    default int poll(ByteBuffer dst, int min, long nanos) throws IOException {
+        return 0;
+    }
+
     /** @return the connected socket to start TLS on, or null when this wire cannot carry TLS */
     default java.net.Socket socket() {
         return null;

@@ -22,6 +22,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real NBD clients through the server's Unix domain socket, the way a hypervisor on the same
@@ -119,6 +121,26 @@ class UnixSocketInteropTest {
         assertEquals(0, r.exit(), r.output());
         assertFalse(r.output().contains("verify: bad"), r.output());
         assertTrue(r.output().contains("write:"), r.output());
+    }
+
+    /**
+     * fio on one connection, 4k random writes then their verifying reads at QD32, over the Unix
+     * socket and over TCP: the connection is the server's one busy one, so its thread polls for
+     * the next request before it sleeps ({@code poll.us}), and every block reads back.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"unix", "tcp"})
+    void fioOnOneConnectionIsAnsweredByAPollingThread(String transport) throws Exception {
+        Assumptions.assumeTrue(has("fio"), "fio is needed");
+        nbd.pollMicros(10_000); // a poll ends when the request is there; 10 ms covers a loaded machine
+        String uri = "unix".equals(transport) ? fx.unixUri("vhd") : "nbd://127.0.0.1:" + nbd.port() + "/vhd";
+        InteropTest.Result r = run(Arrays.asList("fio", "--name=poll", "--ioengine=nbd", "--uri=" + uri,
+                "--rw=randwrite", "--bs=4k", "--iodepth=32", "--size=16m", "--verify=crc32c", "--do_verify=1",
+                "--verify_fatal=1", "--verify_state_save=0"));
+        assertEquals(0, r.exit(), r.output());
+        assertFalse(r.output().contains("verify: bad"), r.output());
+        assertTrue(r.output().contains("write:"), r.output());
+        assertTrue(nbd.polls()[0] > 0, "no poll found fio's next request: " + Arrays.toString(nbd.polls()));
     }
 
     @Test
