@@ -28,8 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Real NBD clients through the server's Unix domain socket, the way a hypervisor on the same
  * host attaches: qemu-io, nbdinfo (its list and its map), nbdcopy both ways (sparse), fio's nbd
- * engine on four connections with verification; and the socket's mode deciding who may
- * connect, checked with a client run as {@code nobody}.
+ * engine on four connections with verification, and on one (also over TCP) answered by a
+ * thread that polls for its requests; and the socket's mode deciding who may connect, checked
+ * with a client run as {@code nobody}.
  */
 class UnixSocketInteropTest {
     static final long SIZE = 64L << 20;
