@@ -1999,9 +1999,10 @@ final class Connection implements Runnable {
      * a moment ({@link Exports#pollNanos}): a thread asleep is woken by the client's own send,
      * and on a machine where the client has one core of two that wake-up is paid on the
      * client's core (4k random reads, one connection: a third of the time of the client's
-     * sends, 12% of all its time, went to it). Only a busy connection polls, and only while it is the server's one
-     * busy connection: with several, their threads need the cores. A poll that finds nothing
-     * makes the next ones wait: it is skipped for 1, 2, 4 ... up to this many waits.
+     * sends, 12% of all its time, went to it). Only a busy connection polls, and only while
+     * it is the server's one busy connection: with several, their threads need the cores. A
+     * poll that finds nothing makes the next ones wait: it is skipped for 1, 2, 4 ... up to
+     * this many waits.
      */
     static final int POLL_BACKOFF_MAX = 64;
 

@@ -130,18 +130,13 @@ final class SocketWire implements Wire {
      */
     @Override
     public int readArrived(ByteBuffer dst) throws IOException {
-        if (nonBlocking) {
-            return readNow(dst);
-        }
-        ch.configureBlocking(false);
-        try {
-            return readNow(dst);
-        } finally {
-            ch.configureBlocking(true);
-        }
+        return poll(dst, dst.limit(), 0);
     }
 
-    /** One non-blocking read per turn, the socket switched once for the whole call. */
+    /**
+     * Non-blocking reads until {@code min} is reached or a read finds nothing after the time is
+     * up, the socket switched once for the whole call.
+     */
     @Override
     public int poll(ByteBuffer dst, int min, long nanos) throws IOException {
         if (!nonBlocking) {
@@ -150,16 +145,16 @@ final class SocketWire implements Wire {
         try {
             int total = 0;
             long end = System.nanoTime() + nanos;
-            while (dst.hasRemaining()) {
+            while (dst.position() < min && dst.hasRemaining()) {
                 int n = ch.read(dst);
                 if (n < 0) {
                     return total > 0 ? total : -1;
                 }
                 total += n;
-                if (dst.position() >= min || System.nanoTime() - end >= 0) {
-                    break;
-                }
                 if (n == 0) {
+                    if (System.nanoTime() - end >= 0) {
+                        break;
+                    }
                     Thread.onSpinWait();
                 }
             }
@@ -169,21 +164,6 @@ final class SocketWire implements Wire {
                 ch.configureBlocking(true);
             }
         }
-    }
-
-    private int readNow(ByteBuffer dst) throws IOException {
-        int total = 0;
-        while (dst.hasRemaining()) {
-            int n = ch.read(dst);
-            if (n < 0) {
-                return total > 0 ? total : -1;
-            }
-            if (n == 0) {
-                break;
-            }
-            total += n;
-        }
-        return total;
     }
 
     @Override
