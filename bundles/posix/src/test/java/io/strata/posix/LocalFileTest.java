@@ -548,4 +548,56 @@ class LocalFileTest {
         assertCode(ErrorCode.DEVICE_UNAVAILABLE, () -> f.read(bufs, 0));
         assertEquals(10, bufs[0].remaining(), "nothing consumed");
     }
+
+    /** Waits up to 30 s for {@code cond}: a thread on a loaded machine may take a while to queue. */
+    private static void await(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (!cond.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+            Thread.sleep(5);
+        }
+    }
+
+    @Test
+    void largeWritesTakeTurnsWhileSmallOnesGoStraightToTheFile() throws Exception {
+        byte[] big = random(MIB, 7);
+        byte[] heap = random(LocalFile.TURN_MIN, 8);
+        byte[] small = random(LocalFile.TURN_MIN - 1, 9);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try (DatastoreFile df = ds.create("turns")) {
+            LocalFile f = (LocalFile) df;
+            f.setSize(4 * MIB);
+            java.util.concurrent.Future<?> first;
+            java.util.concurrent.Future<?> second;
+            f.writeTurn.lock(); // another writer's turn, held for as long as the test says
+            try {
+                // 1 MiB in four direct buffers (one pwritev), as the NBD server hands over a payload
+                ByteBuffer[] bufs = new ByteBuffer[4];
+                for (int i = 0; i < bufs.length; i++) {
+                    bufs[i] = ByteBuffer.allocateDirect(MIB / 4).put(big, i * MIB / 4, MIB / 4).flip();
+                }
+                first = pool.submit(() -> f.write(bufs, 0));
+                await(() -> f.writeTurn.getQueueLength() == 1, "the 1 MiB write waits for its turn");
+                second = pool.submit(() -> f.write(ByteBuffer.wrap(heap), MIB));
+                await(() -> f.writeTurn.getQueueLength() == 2, "a write of TURN_MIN bytes waits too");
+                // a smaller write never waits for a turn
+                pool.submit(() -> f.write(ByteBuffer.wrap(small), 3 * MIB)).get(30, java.util.concurrent.TimeUnit.SECONDS);
+                assertArrayEquals(small, readBack(f, 3 * MIB, small.length));
+                assertArrayEquals(new byte[MIB], readBack(f, 0, MIB), "nothing of a waiting write has landed");
+                assertEquals(2, f.turnWaits());
+                assertTrue(!first.isDone() && !second.isDone());
+            } finally {
+                f.writeTurn.unlock();
+            }
+            first.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            second.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertArrayEquals(big, readBack(f, 0, MIB));
+            assertArrayEquals(heap, readBack(f, MIB, heap.length));
+            assertEquals(2, f.turnWaits(), "a write that finds the turn free counts no wait");
+            f.write(ByteBuffer.wrap(heap), 2 * MIB);
+            assertEquals(2, f.turnWaits());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
