@@ -209,7 +209,8 @@ public final class LocalFile implements DatastoreFile {
     @Override
     public long read(ByteBuffer[] dsts, long position) {
         checkOpen();
-        if (!vectored(dsts, position)) {
+        checkedLength(dsts, position);
+        if (!vectored(dsts)) {
             return DatastoreFile.super.read(dsts, position);
         }
         return transfer(dsts, position, false);
@@ -218,17 +219,13 @@ public final class LocalFile implements DatastoreFile {
     /**
      * Direct buffers go to the file in one gathering pwritev (a payload that arrived in several
      * pooled buffers costs one system call and one turn of the inode lock); buffers on the heap
-     * are written one by one.
+     * are written one by one. A write of {@link #TURN_MIN} bytes or more takes its turn first.
      */
     @Override
     public void write(ByteBuffer[] srcs, long position) {
         checkWritable();
-        boolean direct = vectored(srcs, position);
-        long total = 0;
-        for (ByteBuffer b : srcs) {
-            total += b.remaining();
-        }
-        boolean turn = total >= TURN_MIN;
+        boolean turn = checkedLength(srcs, position) >= TURN_MIN;
+        boolean direct = vectored(srcs);
         if (turn) {
             takeTurn();
         }
@@ -250,19 +247,22 @@ public final class LocalFile implements DatastoreFile {
         }
     }
 
-    /**
-     * Checks the range the buffers cover from {@code position}.
-     *
-     * @return whether one preadv/pwritev can take them: all direct, not too many
-     */
-    private boolean vectored(ByteBuffer[] bufs, long position) {
+    /** @return the bytes the buffers hold, checked as a range from {@code position} */
+    private long checkedLength(ByteBuffer[] bufs, long position) {
         long total = 0;
-        boolean direct = bufs.length <= Posix.IOV_MAX;
         for (ByteBuffer b : bufs) {
             total += b.remaining();
-            direct &= b.isDirect();
         }
         checkRange(position, total, path);
+        return total;
+    }
+
+    /** @return whether one preadv/pwritev can take the buffers: all direct, not too many */
+    private static boolean vectored(ByteBuffer[] bufs) {
+        boolean direct = bufs.length <= Posix.IOV_MAX;
+        for (ByteBuffer b : bufs) {
+            direct &= b.isDirect();
+        }
         return direct;
     }
 
