@@ -14,7 +14,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -26,9 +25,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * AtomicLongArrays, so reads, and writes to clusters this image already holds, look two
  * entries up and go straight to the file without a lock. Every metadata change (cluster
  * allocation, zeroing, trim, populate, resize, rebase) runs under {@link #lock}. An entry
- * only changes under the lock, file first, then the cached table. L2 tables are evicted
- * only under the lock, and a table loaded without the lock is kept only when no L2 update
- * happened while it was read ({@link #l2Epoch}), so a stale copy never enters the cache.
+ * only changes under the lock, in the cached table. L2 tables are read into the cache and
+ * evicted only under the lock too: a table read without it could be taken from the file
+ * before a flush wrote an entry that only the cache held, and enter the cache after that
+ * table was evicted, stale. A lookup that finds its table cached takes no lock.
  * An allocating write holds the lock only to choose and count its new clusters: their data
  * is written after it is released, the clusters marked {@link #landing} meanwhile (any other
  * change to them waits), and the lock is taken again to set their entries. So writers that
@@ -84,7 +84,6 @@ final class Qcow2Disk implements VirtualDisk {
      */
     private final java.util.Set<Long> landing = new java.util.HashSet<>();
     private final ConcurrentHashMap<Long, AtomicLongArray> l2Cache = new ConcurrentHashMap<>();
-    private final AtomicLong l2Epoch = new AtomicLong();
     private volatile State state;
     private volatile Header header;
     private volatile Qcow2Disk backing;
@@ -207,8 +206,14 @@ final class Qcow2Disk implements VirtualDisk {
         if (t != null) {
             return t;
         }
-        while (true) {
-            long epoch = l2Epoch.get();
+        // an operation under way holds tables it has taken: evicting under it could lose its update
+        boolean mayEvict = !lock.isHeldByCurrentThread();
+        lock.lock();
+        try {
+            t = l2Cache.get(offset);
+            if (t != null) {
+                return t;
+            }
             byte[] raw = new byte[cs];
             Io.readPadded(file, ByteBuffer.wrap(raw), offset);
             long[] entries = Entries.decode(raw);
@@ -217,23 +222,21 @@ final class Qcow2Disk implements VirtualDisk {
             } catch (Damage d) {
                 throw Inspector.corrupt(file, d);
             }
-            AtomicLongArray fresh = new AtomicLongArray(entries);
-            AtomicLongArray prev = l2Cache.putIfAbsent(offset, fresh);
-            if (prev != null) {
-                return prev;
+            t = new AtomicLongArray(entries);
+            l2Cache.put(offset, t);
+            if (mayEvict) {
+                evict(offset);
             }
-            if (l2Epoch.get() == epoch) {
-                if (l2Cache.size() > l2CacheLimit && !lock.isHeldByCurrentThread() && lock.tryLock()) {
-                    try {
-                        evict(offset);
-                    } finally {
-                        lock.unlock();
-                    }
-                }
-                return fresh;
-            }
-            l2Cache.remove(offset, fresh); // an update raced the read: the copy may be stale
+            return t;
+        } finally {
+            lock.unlock();
         }
+    }
+
+    /** @return whether the L2 table mapping {@code guestOffset} is in the cache (for tests) */
+    boolean l2Cached(long guestOffset) {
+        long l1 = state.l1.get((int) (guestOffset >>> cb >>> l2Bits));
+        return l2Cache.containsKey(Entries.offset(l1));
     }
 
     /** Under the lock, before any table of the operation is taken. */
@@ -678,7 +681,6 @@ final class Qcow2Disk implements VirtualDisk {
             t.set(idx + i, entries[i]);
         }
         dirtyTables.put(tOff, t);
-        l2Epoch.incrementAndGet();
     }
 
     /**

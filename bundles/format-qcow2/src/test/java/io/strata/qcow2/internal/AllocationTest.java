@@ -229,15 +229,19 @@ class AllocationTest {
 
     /**
      * A file that holds (or fails) writes whose first byte is a marker, until released:
-     * stands in for a data write that takes its time on a slow datastore.
+     * stands in for a data write that takes its time on a slow datastore. It can also hold
+     * the next read of one thread, once that read is done, until released.
      */
-    private static final class GateFile implements DatastoreFile {
+    static final class GateFile implements DatastoreFile {
         final MemoryFile inner;
         final byte marker;
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
         volatile boolean armed;
         volatile boolean fail;
+        volatile Thread readGate;
+        final CountDownLatch readEntered = new CountDownLatch(1);
+        final CountDownLatch readRelease = new CountDownLatch(1);
 
         GateFile(MemoryFile inner, byte marker) {
             this.inner = inner;
@@ -284,7 +288,17 @@ class AllocationTest {
 
         @Override
         public int read(ByteBuffer dst, long position) {
-            return inner.read(dst, position);
+            int n = inner.read(dst, position);
+            if (Thread.currentThread() == readGate) {
+                readGate = null;
+                readEntered.countDown();
+                try {
+                    readRelease.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return n;
         }
 
         @Override

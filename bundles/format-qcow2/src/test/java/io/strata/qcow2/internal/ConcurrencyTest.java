@@ -1,6 +1,7 @@
 package io.strata.qcow2.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.strata.api.format.CheckReport;
@@ -17,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -70,6 +72,57 @@ class ConcurrencyTest {
         }
         CheckReport r = format.check(f, null, false);
         assertTrue(r.clean(), r.toString());
+    }
+
+    /**
+     * A table missing from the cache is read into it under the lock, so no flush or eviction
+     * runs between the read and the table's entry into the cache. Read without the lock, a
+     * table could be taken from the file before a flush wrote an entry that only the cache
+     * held, and enter the cache stale once the cached copy was evicted: the test above then
+     * found half a cluster reading as zeros, about once in a few hundred runs.
+     */
+    @Test
+    void aTableIsReadIntoTheCacheUnderTheLock() throws Exception {
+        Qcow2Disk.l2CacheBytes = 16L * CS;
+        long span = (long) CS / 8 * CS; // guest bytes one L2 table maps
+        int tables = 40;
+        AllocationTest.GateFile f = new AllocationTest.GateFile(new MemoryFile("g.qcow2"), (byte) 0x5a);
+        byte[] data = new byte[4096];
+        data[1] = 1; // never the marker: the gate holds no write
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (Qcow2Disk d = (Qcow2Disk) new Qcow2Format().create(f, new DiskSpec(tables * span, Provisioning.THIN))) {
+            for (int t = 0; t < tables; t++) {
+                d.write(ByteBuffer.wrap(data), t * span);
+            }
+            d.flush();
+            int cold = 0;
+            while (d.l2Cached(cold * span)) {
+                cold++;
+                assertTrue(cold < tables, "40 tables in a cache of 16: some must have been evicted");
+            }
+            long at = cold * span;
+            Future<byte[]> reader = pool.submit(() -> {
+                f.readGate = Thread.currentThread(); // its first read: the table's
+                byte[] b = new byte[data.length];
+                d.read(ByteBuffer.wrap(b), at);
+                return b;
+            });
+            assertTrue(f.readEntered.await(30, TimeUnit.SECONDS), "the table is read");
+            Future<?> flush = pool.submit(() -> {
+                d.flush();
+                return null;
+            });
+            // Held while the table is read, the lock keeps the flush waiting. (Without it the
+            // flush would be done at once; a wait that short cannot make this test fail wrongly.)
+            assertThrows(TimeoutException.class, () -> flush.get(300, TimeUnit.MILLISECONDS));
+            f.readRelease.countDown();
+            assertArrayEquals(data, reader.get(30, TimeUnit.SECONDS));
+            flush.get(30, TimeUnit.SECONDS);
+            assertTrue(d.l2Cached(at));
+        } finally {
+            f.readRelease.countDown();
+            pool.shutdownNow();
+        }
     }
 
     private static long clusterOffset(int c) {
