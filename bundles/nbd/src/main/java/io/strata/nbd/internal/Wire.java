@@ -72,8 +72,9 @@ interface Wire extends ByteChannel, GatheringByteChannel {
     /**
      * Polls for input instead of sleeping: reads without waiting, again and again, until
      * {@code dst} holds {@code min} bytes from its start, the stream ends, or a read finds
-     * nothing once {@code nanos} have passed. A blocking socket is non-blocking during the call, so the caller makes sure that
-     * no write runs meanwhile. The default (a wire that cannot) returns at once.
+     * nothing once {@code nanos} have passed. A blocking socket is non-blocking during the
+     * call, so the caller makes sure that no write runs meanwhile. The default (a wire that
+     * cannot) returns at once.
      *
      * @return the bytes read, maybe 0; -1 when the stream ended before any
      */
