@@ -33,6 +33,8 @@ JOBS="${JOBS:-1}"                            # fio jobs, one connection each
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
 # INPLACE=true makes Strata receive large writes in place (receive.in.place), off by default.
 # POLL=<us> sets how long a busy connection polls for its next request (poll.us, default 50).
+# NBDKIT_THREADS=1 gives nbdkit one thread per connection (--threads), the shape of Strata's
+# connections; unset, nbdkit runs its default pool of threads on every connection.
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
 SSH_PORT=8199
 P_STRATA=10901
@@ -75,14 +77,14 @@ truncate -s "$SIZE" "$WORK/r.raw"
 if [[ "$TRANSPORT" == unix ]]; then
     qemu-nbd -f vpc -t -e "$JOBS" -x vol -k "$WORK/qemu.sock" "$WORK/q.vhd" &
     pids+=($!)
-    nbdkit -f -U "$WORK/nbdkit.sock" file "$WORK/r.raw" &
+    nbdkit -f ${NBDKIT_THREADS:+--threads="$NBDKIT_THREADS"} -U "$WORK/nbdkit.sock" file "$WORK/r.raw" &
     pids+=($!)
     declare -A URI=([strata]="nbd+unix:///bench?socket=$WORK/run/data/strata/nbd.sock"
         [qemu-nbd]="nbd+unix:///vol?socket=$WORK/qemu.sock" [nbdkit]="nbd+unix:///?socket=$WORK/nbdkit.sock")
 else
     qemu-nbd -f vpc -t -e "$JOBS" -x vol -b 127.0.0.1 -p "$P_QEMU" "$WORK/q.vhd" &
     pids+=($!)
-    nbdkit -f -i 127.0.0.1 -p "$P_NBDKIT" file "$WORK/r.raw" &
+    nbdkit -f ${NBDKIT_THREADS:+--threads="$NBDKIT_THREADS"} -i 127.0.0.1 -p "$P_NBDKIT" file "$WORK/r.raw" &
     pids+=($!)
     declare -A URI=([strata]="nbd://127.0.0.1:$P_STRATA/bench" [qemu-nbd]="nbd://127.0.0.1:$P_QEMU/vol"
         [nbdkit]="nbd://127.0.0.1:$P_NBDKIT/")
