@@ -14,6 +14,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -25,10 +26,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * AtomicLongArrays, so reads, and writes to clusters this image already holds, look two
  * entries up and go straight to the file without a lock. Every metadata change (cluster
  * allocation, zeroing, trim, populate, resize, rebase) runs under {@link #lock}. An entry
- * only changes under the lock, in the cached table. L2 tables are read into the cache and
- * evicted only under the lock too: a table read without it could be taken from the file
- * before a flush wrote an entry that only the cache held, and enter the cache after that
- * table was evicted, stale. A lookup that finds its table cached takes no lock.
+ * only changes under the lock, in the cached table. A lookup that finds its table cached
+ * takes no lock. One that misses reads and checks the table without it, then takes the lock
+ * to put it in the cache. The copy goes in only if no flush has written tables since the
+ * read began ({@link #tablesWritten}). Otherwise it is read again under the lock. A copy read
+ * before a flush wrote an entry that only the cache held would be stale once that table was
+ * evicted. Tables are evicted only under the lock.
  * An allocating write holds the lock only to choose and count its new clusters: their data
  * is written after it is released, the clusters marked {@link #landing} meanwhile (any other
  * change to them waits), and the lock is taken again to set their entries. So writers that
@@ -92,6 +95,12 @@ final class Qcow2Disk implements VirtualDisk {
     private final Refcounts refcounts;
     /** Sorted offsets of the metadata clusters found at open: no data entry may name one. */
     private final long[] metadata;
+    /**
+     * How many flushes have written L2 tables to the file; moved under the lock, before the
+     * tables it wrote may be evicted. A table read from the file without the lock enters the
+     * cache only if this has not moved since the read began ({@link #table}).
+     */
+    private final AtomicLong tablesWritten = new AtomicLong();
     /** L2 tables changed in memory since the last flush, by offset; never evicted. Guarded by lock. */
     private final java.util.Map<Long, AtomicLongArray> dirtyTables = new java.util.HashMap<>();
     /** L2 tables created since the last flush, not yet named by a durable L1 entry. Guarded by lock. */
@@ -206,28 +215,56 @@ final class Qcow2Disk implements VirtualDisk {
         if (t != null) {
             return t;
         }
-        // an operation under way holds tables it has taken: evicting under it could lose its update
-        boolean mayEvict = !lock.isHeldByCurrentThread();
+        if (lock.isHeldByCurrentThread()) {
+            // an operation under way holds tables it has taken: evicting under it could lose its update
+            t = new AtomicLongArray(readTable(offset, l1Index));
+            l2Cache.put(offset, t);
+            return t;
+        }
+        // Read and checked outside the lock, so that lookups missing different tables overlap.
+        long written = tablesWritten.get();
+        long[] entries;
+        try {
+            entries = readTable(offset, l1Index);
+        } catch (StorageException e) {
+            entries = null; // perhaps read while a flush wrote it: the read under the lock decides
+        }
         lock.lock();
         try {
             t = l2Cache.get(offset);
             if (t != null) {
                 return t;
             }
-            byte[] raw = new byte[cs];
-            Io.readPadded(file, ByteBuffer.wrap(raw), offset);
-            long[] entries = Entries.decode(raw);
-            try {
-                Inspector.checkL2(entries, l1Index << l2Bits, header, file.size(), metadata);
-            } catch (Damage d) {
-                throw Inspector.corrupt(file, d);
+            if (entries == null || tablesWritten.get() != written) {
+                entries = readTable(offset, l1Index);
             }
             t = new AtomicLongArray(entries);
             l2Cache.put(offset, t);
-            if (mayEvict) {
-                evict(offset);
-            }
+            evict(offset);
             return t;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The entries of the L2 table at {@code offset}, read from the file and checked. */
+    private long[] readTable(long offset, long l1Index) {
+        byte[] raw = new byte[cs];
+        Io.readPadded(file, ByteBuffer.wrap(raw), offset);
+        long[] entries = Entries.decode(raw);
+        try {
+            Inspector.checkL2(entries, l1Index << l2Bits, header, file.size(), metadata);
+        } catch (Damage d) {
+            throw Inspector.corrupt(file, d);
+        }
+        return entries;
+    }
+
+    /** Drops every clean table from the cache (tests: the next lookup of any of them misses). */
+    void evictClean() {
+        lock.lock();
+        try {
+            l2Cache.keySet().removeIf(k -> !dirtyTables.containsKey(k));
         } finally {
             lock.unlock();
         }
@@ -720,6 +757,7 @@ final class Qcow2Disk implements VirtualDisk {
             file.write(ByteBuffer.wrap(Entries.encode(s.l1.get(l1i))), s.l1Offset + 8L * l1i);
         }
         file.flush();
+        tablesWritten.incrementAndGet(); // before the tables written may be evicted
         dirtyTables.clear();
         newTables.clear();
         dirtyL1.clear();
