@@ -15,8 +15,14 @@
 # Usage: bench/run.sh [dir]   (after: mvn -q install -pl bundles/posix,bundles/format-qcow2)
 set -e
 here=$(cd "$(dirname "$0")/.." && pwd)
-dir=${1:-$(mktemp -d)}
+if [ -n "${1:-}" ]; then dir=$1 made=; else dir=$(mktemp -d) made=1; fi
 mkdir -p "$dir"
+# The images go however the run ends; a directory made here goes with them.
+cleanup() {
+    rm -f "$dir/s.qcow2" "$dir/b.qcow2" "$dir/fs.qcow2" "$dir/fq.qcow2"
+    if [ -n "$made" ]; then rmdir "$dir" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
 m2=${HOME}/.m2/repository
 s=$m2/io/strata
 jna=$(ls "$m2"/net/java/dev/jna/jna/5.14.0/jna-5.14.0.jar)
@@ -106,4 +112,3 @@ row "4 KiB strided allocating write, fresh image, 16384" 1 \
 qemu-img check -q "$dir/s.qcow2" && qemu-img check -q "$dir/b.qcow2" && qemu-img check -q "$dir/fs.qcow2" \
     && qemu-img check -q "$dir/fq.qcow2" \
     && echo "qemu-img check: clean (the allocated images, and the last fresh images of both)"
-rm -f "$dir/s.qcow2" "$dir/b.qcow2" "$dir/fs.qcow2" "$dir/fq.qcow2"
