@@ -33,6 +33,7 @@ JOBS="${JOBS:-1}"                            # fio jobs, one connection each
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
 # INPLACE=true makes Strata receive large writes in place (receive.in.place), off by default.
 # POLL=<us> sets how long a busy connection polls for its next request (poll.us, default 50).
+# FORMAT=raw (or qcow2) makes Strata's volume of that format instead of a dynamic VHD.
 # NBDKIT_THREADS=1 gives nbdkit one thread per connection (--threads), the shape of Strata's
 # connections; unset, nbdkit runs its default pool of threads on every connection.
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-nbd-bench.XXXXXX")"
@@ -67,7 +68,7 @@ touch -r "$(compgen -G "$ROOT/karaf-features/distribution/target/strata-distribu
     "$WORK/run/.distribution"
 export STRATA_RUN="$WORK/run" STRATA_NO_BUILD=1
 "$ROOT/strata" start >/dev/null
-"$ROOT/strata" client "storage:volume-create local bench $SIZE" >/dev/null
+"$ROOT/strata" client "storage:volume-create --format ${FORMAT:-vhd} local bench $SIZE" >/dev/null
 "$ROOT/strata" client "storage:export-add local/bench" >/dev/null
 
 qemu-img create -q -f vpc -o subformat=dynamic "$WORK/q.vhd" "$SIZE"
