@@ -141,7 +141,9 @@ for ((r = 1; r <= REPEAT; r++)); do
     done
 done
 
-TRANSPORT="$TRANSPORT" JOBS="$JOBS" python3 - "$WORK" "$REPEAT" "$ROWS" "$RAMP" <<'PY'
+# Over TCP the congestion control shapes the client's sends (BBR paces them with timers).
+CC="$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)"
+TRANSPORT="$TRANSPORT" JOBS="$JOBS" CC="$CC" python3 - "$WORK" "$REPEAT" "$ROWS" "$RAMP" <<'PY'
 import json, os, statistics, sys
 work, repeat, wanted, ramp = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), float(sys.argv[4])
 rows = [("randread", "4k random read QD32"), ("randwrite", "4k random write QD32"),
@@ -164,7 +166,8 @@ def fig(server, rw):
     runs = [one(server, rw, r) for r in range(1, repeat + 1)]
     return tuple(statistics.median(x[i] for x in runs) for i in range(6)), [x[0] for x in runs]
 import os
-print(f"transport {os.environ.get('TRANSPORT', 'tcp')}, fio jobs (connections) {os.environ.get('JOBS', '1')}")
+print(f"transport {os.environ.get('TRANSPORT', 'tcp')}, fio jobs (connections) {os.environ.get('JOBS', '1')}"
+      + (f", tcp congestion control {os.environ['CC']}" if os.environ.get('TRANSPORT', 'tcp') == 'tcp' else ""))
 print(f"{'workload':24} {'server':9} {'IOPS':>10} {'MiB/s':>9} {'p99 us':>9} {'CPU s/GiB':>10} {'fio CPU%':>8} {'fio ctx/IO':>10}"
       + ("   (medians of %d rounds)" % repeat if repeat > 1 else ""))
 for rw, label in rows:
