@@ -25,9 +25,12 @@ final class FastIo {
     /** ssize_t pwrite(int, const void *, size_t, off_t), with 64-bit size_t and off_t. */
     static native long pwrite(int fd, Pointer buf, long count, long offset) throws LastErrorException;
 
-    /** ssize_t preadv(int, const struct iovec *, int, off_t); {@code iov} as {@link LibC#pwritev}. */
-    static native long preadv(int fd, long[] iov, int iovcnt, long offset) throws LastErrorException;
+    /**
+     * ssize_t preadv(int, const struct iovec *, int, off_t); {@code iov} is the address of
+     * {@code iovcnt} (base address, length) pairs of 64-bit words in native memory.
+     */
+    static native long preadv(int fd, long iov, int iovcnt, long offset) throws LastErrorException;
 
-    /** ssize_t pwritev(int, const struct iovec *, int, off_t); {@code iov} as {@link LibC#pwritev}. */
-    static native long pwritev(int fd, long[] iov, int iovcnt, long offset) throws LastErrorException;
+    /** ssize_t pwritev(int, const struct iovec *, int, off_t); {@code iov} as for {@link #preadv}. */
+    static native long pwritev(int fd, long iov, int iovcnt, long offset) throws LastErrorException;
 }

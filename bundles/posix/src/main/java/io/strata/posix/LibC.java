@@ -100,15 +100,6 @@ interface LibC extends Library {
     /** ssize_t pwrite(int, const void *, size_t, off_t), with 64-bit size_t and off_t. */
     long pwrite(int fd, Pointer buf, long count, long offset);
 
-    /**
-     * ssize_t pwritev(int, const struct iovec *, int, off_t): {@code iov} holds the iovecs as
-     * (base address, length) pairs of 64-bit words.
-     */
-    long pwritev(int fd, long[] iov, int iovcnt, long offset);
-
-    /** ssize_t preadv(int, const struct iovec *, int, off_t), iovecs as for {@link #pwritev}. */
-    long preadv(int fd, long[] iov, int iovcnt, long offset);
-
     int fsync(int fd);
 
     int ioctl(int fd, NativeLong request, LongByReference arg);

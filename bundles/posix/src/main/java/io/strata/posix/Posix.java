@@ -13,6 +13,7 @@ import io.strata.api.StorageException;
 import java.io.IOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -82,7 +83,7 @@ public final class Posix {
     static long transferAll(int fd, ByteBuffer[] bufs, long position, boolean write, Path path) {
         int first = 0;
         long pos = position;
-        long[] iov = new long[2 * bufs.length];
+        Iovecs iov = IOVECS.get();
         while (true) {
             while (first < bufs.length && !bufs[first].hasRemaining()) {
                 first++;
@@ -93,13 +94,13 @@ public final class Posix {
             int count = 0;
             for (int i = first; i < bufs.length; i++) {
                 ByteBuffer b = bufs[i];
-                iov[2 * count] = Pointer.nativeValue(Native.getDirectBufferPointer(b)) + b.position();
-                iov[2 * count + 1] = b.remaining();
+                iov.array.putLong(16 * count, Pointer.nativeValue(Native.getDirectBufferPointer(b)) + b.position());
+                iov.array.putLong(16 * count + 8, b.remaining());
                 count++;
             }
             long n;
             try {
-                n = write ? FastIo.pwritev(fd, iov, count, pos) : FastIo.preadv(fd, iov, count, pos);
+                n = write ? FastIo.pwritev(fd, iov.address, count, pos) : FastIo.preadv(fd, iov.address, count, pos);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == EINTR) {
                     continue;
@@ -108,6 +109,7 @@ public final class Posix {
             } finally {
                 // the iovecs hold bare addresses: the buffers must not be collected during the call
                 Reference.reachabilityFence(bufs);
+                Reference.reachabilityFence(iov);
             }
             if (n == 0) {
                 if (!write) {
@@ -124,6 +126,19 @@ public final class Posix {
             }
         }
     }
+
+    /**
+     * A thread's {@code struct iovec} array, in native memory and passed by its address: a
+     * {@code long[]} argument is copied into memory the JVM allocates and frees on every call
+     * (about a microsecond, in profiles of the NBD server's 1 MiB writes), an address is not
+     * converted at all. 16 KiB per thread that has made a vectored call.
+     */
+    private static final class Iovecs {
+        final ByteBuffer array = ByteBuffer.allocateDirect(16 * IOV_MAX).order(ByteOrder.nativeOrder());
+        final long address = Pointer.nativeValue(Native.getDirectBufferPointer(array));
+    }
+
+    private static final ThreadLocal<Iovecs> IOVECS = ThreadLocal.withInitial(Iovecs::new);
 
     /** Closes a descriptor; never throws. */
     public static void close(int fd) {

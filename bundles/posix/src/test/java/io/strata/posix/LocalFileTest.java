@@ -506,6 +506,47 @@ class LocalFileTest {
         }
     }
 
+    /**
+     * {@code IOV_MAX} buffers fill a thread's native iovec array to its last entry; two threads
+     * writing and reading at once each fill their own (one array shared between them would send
+     * one thread's buffers to the other's range).
+     */
+    @Test
+    void theMostBuffersOneCallTakesGoThroughEachThreadsOwnIovecArray() throws Exception {
+        int n = Posix.IOV_MAX;
+        byte[][] data = {random(n * 9, 11), random(n * 9, 12)};
+        int span = data[0].length;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try (DatastoreFile f = ds.create("m")) {
+            for (int round = 0; round < 20; round++) {
+                List<java.util.concurrent.Future<byte[]>> done = new java.util.ArrayList<>();
+                for (int t = 0; t < 2; t++) {
+                    int which = (t + round) % 2;
+                    long at = (long) t * span;
+                    done.add(pool.submit(() -> {
+                        ByteBuffer[] out = pieces(data[which], n);
+                        f.write(out, at);
+                        ByteBuffer[] in = new ByteBuffer[n];
+                        for (int i = 0; i < n; i++) {
+                            in[i] = ByteBuffer.allocateDirect(out[i].capacity() - 7);
+                        }
+                        assertEquals(span, f.read(in, at));
+                        ByteBuffer all = ByteBuffer.allocate(span);
+                        for (ByteBuffer b : in) {
+                            all.put(b.flip());
+                        }
+                        return all.array();
+                    }));
+                }
+                for (int t = 0; t < 2; t++) {
+                    assertArrayEquals(data[(t + round) % 2], done.get(t).get(), "round " + round + ", thread " + t);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void aScatteredReadStopsAtTheEndOfTheFileAndHeapBuffersWorkToo() {
         byte[] data = random(10_000, 8);
