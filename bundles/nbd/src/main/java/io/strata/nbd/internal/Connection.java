@@ -17,6 +17,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -212,6 +213,11 @@ final class Connection implements Runnable {
     private final ByteBuffer in;
     /** The next {@link #need} reads no more than it needs (connection thread only). */
     private boolean lean;
+    /**
+     * The replies gathered so far go out before the next request is served, although its header
+     * is already buffered: set after a large write read from the socket (connection thread only).
+     */
+    private boolean replyNow;
     /** Writes received in place (connection thread only; read by tests). */
     private volatile long windowWrites;
     /** Where replies are buffered: {@code buffers[1]}, or {@link #spare} while that is being sent. */
@@ -715,11 +721,12 @@ final class Connection implements Runnable {
         directSend = concurrentExport() && ch.nonBlocking();
         int served = 0;
         while (true) {
-            if (in.remaining() < REQUEST || served >= EAGER_REPLIES) {
+            if (in.remaining() < REQUEST || served >= EAGER_REPLIES || replyNow) {
                 // the client may be waiting for these before it sends more; and within a long
                 // batch, it gets the first replies while the rest are served
                 flushBatch();
                 served = 0;
+                replyNow = false;
                 if (in.remaining() < REQUEST) {
                     pollForRequest();
                     need(REQUEST);
@@ -1485,22 +1492,37 @@ final class Connection implements Runnable {
         receiveAndWrite(cookie, flags, offset, n);
     }
 
-    /** Receives a write's payload (what {@code in} holds of it, then the socket) into buffers and writes it. */
+    /**
+     * Receives a write's payload (what {@code in} holds of it, then the socket) into buffers and
+     * writes it. A large payload mostly still in the socket is read into pooled buffers, and the
+     * read that ends it also takes the next request's header if the client has sent it
+     * ({@link #readPayload(ByteBuffer[], int)}); the next header is then read alone
+     * ({@link #lean}) if it had not. So a client that keeps large writes coming costs one read
+     * per write, its payload in page-aligned buffers, where reading the header with as much of
+     * the stream as the input buffer takes cost two (and a poll for the header between).
+     */
     private void receiveAndWrite(long cookie, int flags, long offset, int n) throws IOException, Protocol_Violation {
         if (n > in.remaining() && n > ZERO_COPY_MIN) {
             int head = in.remaining();
             ByteBuffer[] rest = res.replies().tryAcquire(n - head);
             if (rest != null) {
                 try {
-                    ByteBuffer[] all = new ByteBuffer[rest.length + 1];
-                    all[0] = in.slice();
-                    in.position(in.limit());
-                    System.arraycopy(rest, 0, all, 1, rest.length);
-                    readPayload(rest);
+                    ByteBuffer[] all = rest;
+                    if (head > 0) {
+                        all = new ByteBuffer[rest.length + 1];
+                        all[0] = in.slice();
+                        in.position(in.limit());
+                        System.arraycopy(rest, 0, all, 1, rest.length);
+                    }
+                    // The input buffer is empty. Behind a head still to be written the next
+                    // header goes after it; with no head the buffer starts over.
+                    readPayload(rest, head > 0 ? in.limit() : 0);
                     modify(cookie, CMD_WRITE, flags, offset, n, all);
                 } finally {
                     res.replies().release(rest);
                 }
+                lean = true;
+                replyNow = true;
                 return;
             }
         }
@@ -1582,8 +1604,10 @@ final class Connection implements Runnable {
             simpleReply(cookie, errno(failure));
             return true;
         }
-        windowWrites++;
-        exports.windowWrite();
+        if (filled > 0) { // a window that found nothing arrived took no part in the write
+            windowWrites++;
+            exports.windowWrite();
+        }
         if (filled < n) {
             // The rest is still arriving: received into buffers, written as usual.
             receiveAndWrite(cookie, flags, offset + filled, n - filled);
@@ -1609,6 +1633,18 @@ final class Connection implements Runnable {
 
     /** Fills the buffers with the rest of a write's payload: what is buffered, then the socket. */
     private void readPayload(ByteBuffer[] bufs) throws IOException {
+        readPayload(bufs, -1);
+    }
+
+    /**
+     * Fills the buffers with the rest of a write's payload: what is buffered, then the socket.
+     * With {@code nextAt} at 0 or more, the input buffer must be empty: the socket reads also
+     * offer it the next request's header at that position, so that the read ending the payload
+     * takes the header too if it has arrived (never more than a header: the next payload then
+     * comes whole from the socket, into buffers of its own). The input buffer ends holding what
+     * came of it.
+     */
+    private void readPayload(ByteBuffer[] bufs, int nextAt) throws IOException {
         for (ByteBuffer b : bufs) {
             int buffered = Math.min(in.remaining(), b.remaining());
             if (buffered == 0) {
@@ -1620,10 +1656,23 @@ final class Connection implements Runnable {
             in.position(in.position() + buffered);
         }
         // the rest straight from the socket, scattered over the buffers in one call at a time
-        while (bufs[bufs.length - 1].hasRemaining()) {
-            if (ch.read(bufs) < 0) {
+        ByteBuffer last = bufs[bufs.length - 1];
+        ByteBuffer[] dsts = bufs;
+        ByteBuffer header = null;
+        if (last.hasRemaining() && nextAt >= 0 && nextAt + REQUEST <= in.capacity()) {
+            header = in.duplicate();
+            header.limit(nextAt + REQUEST).position(nextAt);
+            dsts = Arrays.copyOf(bufs, bufs.length + 1);
+            dsts[bufs.length] = header;
+        }
+        while (last.hasRemaining()) {
+            if (ch.read(dsts) < 0) {
                 throw new EOFException("client disconnected in the middle of a write payload");
             }
+        }
+        if (header != null) {
+            in.limit(header.position());
+            in.position(nextAt);
         }
         for (ByteBuffer b : bufs) {
             b.flip();

@@ -132,11 +132,48 @@ class ConnectionFuzzTest {
             in = ByteBuffer.wrap(input);
         }
 
+        /**
+         * When set, a read of several buffers scatters over them as {@code readv} does, at most
+         * this many bytes a call (what has arrived); unset, it fills the first with room.
+         */
+        java.util.function.IntSupplier scatter;
+        /** Reads the server made, of one buffer or several. */
+        int reads;
+        /** When not null, each write the server made: how much of the input had been read then, and its bytes. */
+        List<int[]> writeLog;
+
+        @Override
+        public long read(ByteBuffer[] dsts) throws java.io.IOException {
+            if (scatter == null) {
+                return Wire.super.read(dsts);
+            }
+            if (!open) {
+                throw new ClosedChannelException();
+            }
+            reads++;
+            if (shut || !in.hasRemaining()) {
+                return -1;
+            }
+            int budget = Math.max(1, scatter.getAsInt());
+            long total = 0;
+            for (ByteBuffer b : dsts) {
+                int n = Math.min(budget, Math.min(b.remaining(), in.remaining()));
+                ByteBuffer part = in.slice();
+                part.limit(n);
+                b.put(part);
+                in.position(in.position() + n);
+                budget -= n;
+                total += n;
+            }
+            return total;
+        }
+
         @Override
         public int read(ByteBuffer dst) throws ClosedChannelException {
             if (!open) {
                 throw new ClosedChannelException();
             }
+            reads++;
             if (shut || !in.hasRemaining()) {
                 return -1;
             }
@@ -154,6 +191,9 @@ class ConnectionFuzzTest {
                 throw new ClosedChannelException();
             }
             int n = src.remaining();
+            if (writeLog != null && n > 0) {
+                writeLog.add(new int[] {in.position(), n});
+            }
             if (all != null) {
                 ByteBuffer copy = src.duplicate();
                 byte[] b = new byte[n];

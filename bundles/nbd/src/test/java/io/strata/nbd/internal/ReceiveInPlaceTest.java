@@ -29,7 +29,7 @@ class ReceiveInPlaceTest {
     private final MemoryDisk disk = new MemoryDisk();
     private final Connection.Exports exports = exportsOf(exportOf(disk, false));
 
-    private static Export exportOf(MemoryDisk disk, boolean readOnly) {
+    static Export exportOf(MemoryDisk disk, boolean readOnly) {
         return new Export("w", new VolumeRef("local", "w"), readOnly, new Volumes() {
             @Override
             public VirtualDisk open(VolumeRef ref, boolean ro) {
@@ -44,6 +44,10 @@ class ReceiveInPlaceTest {
     }
 
     private static Connection.Exports exportsOf(Export export) {
+        return exportsOf(export, true);
+    }
+
+    static Connection.Exports exportsOf(Export export, boolean inPlace) {
         return new Connection.Exports() {
             @Override
             public Export find(String name) {
@@ -65,13 +69,13 @@ class ReceiveInPlaceTest {
 
             @Override
             public boolean receiveInPlace() {
-                return true;
+                return inPlace;
             }
         };
     }
 
     /** A client's stream: the handshake (EXPORT_NAME "w", no zeroes), then requests. */
-    private static final class Stream {
+    static final class Stream {
         final ByteArrayOutputStream out = new ByteArrayOutputStream();
         final ByteBuffer scratch = ByteBuffer.allocate(64);
 
@@ -97,7 +101,7 @@ class ReceiveInPlaceTest {
         }
     }
 
-    private static byte[] data(int n, int seed) {
+    static byte[] data(int n, int seed) {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
         return b;
