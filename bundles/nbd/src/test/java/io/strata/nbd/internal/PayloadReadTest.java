@@ -4,13 +4,11 @@ import static io.strata.nbd.internal.Protocol.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.strata.nbd.internal.ConnectionFuzzTest.MemoryDisk;
 import io.strata.nbd.internal.ConnectionFuzzTest.MemoryWire;
 import io.strata.nbd.internal.ReceiveInPlaceTest.Stream;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,17 +29,6 @@ class PayloadReadTest {
                 "test", ConnectionFuzzTest.RESOURCES);
     }
 
-    /** Runs the session to its end and returns what the server wrote after the handshake. */
-    private static ByteBuffer run(MemoryWire wire, Connection c) {
-        wire.all = new ByteArrayOutputStream();
-        c.run();
-        assertNull(c.unexpected, () -> "unexpected failure: " + c.unexpected);
-        assertFalse(wire.isOpen(), "the session did not end");
-        ByteBuffer replies = ByteBuffer.wrap(wire.all.toByteArray());
-        replies.position(18 + 10); // greeting, then the export's size and flags (no zeroes)
-        return replies;
-    }
-
     /** 32 writes of 256 KiB sent back to back: one read each (two when the header came with part of the payload). */
     @Test
     void aClientThatKeepsLargeWritesComingCostsOneReadPerWrite() {
@@ -56,7 +43,7 @@ class PayloadReadTest {
         MemoryWire wire = new MemoryWire(s.out.toByteArray());
         wire.scatter = () -> Integer.MAX_VALUE; // everything has arrived
         Connection conn = connection(wire, disk);
-        ByteBuffer replies = run(wire, conn);
+        ByteBuffer replies = ReceiveInPlaceTest.run(wire, conn);
         for (int i = 0; i < payloads.length; i++) {
             assertEquals(SIMPLE_REPLY_MAGIC, replies.getInt());
             assertEquals(0, replies.getInt());
@@ -92,7 +79,7 @@ class PayloadReadTest {
         MemoryWire wire = new MemoryWire(s.out.toByteArray());
         wire.scatter = () -> Integer.MAX_VALUE;
         wire.writeLog = new ArrayList<>();
-        ByteBuffer replies = run(wire, connection(wire, disk));
+        ByteBuffer replies = ReceiveInPlaceTest.run(wire, connection(wire, disk));
         assertEquals(3 * 16, replies.remaining());
         // after the handshake's writes, one write of 16 bytes per reply, each before the next
         // request's payload was read
@@ -158,7 +145,7 @@ class PayloadReadTest {
                 case 1 -> 1 + bursts.nextInt(4096);
                 default -> 1 + bursts.nextInt(600 << 10);
             };
-            ByteBuffer replies = run(wire, connection(wire, disk));
+            ByteBuffer replies = ReceiveInPlaceTest.run(wire, connection(wire, disk));
             int r = 0;
             for (long[] e : expected) {
                 assertEquals(SIMPLE_REPLY_MAGIC, replies.getInt(), "seed " + seed);

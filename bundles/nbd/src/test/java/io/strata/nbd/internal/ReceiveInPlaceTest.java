@@ -108,7 +108,7 @@ class ReceiveInPlaceTest {
     }
 
     /** Runs the session to its end and returns what the server wrote after the handshake. */
-    private ByteBuffer run(MemoryWire wire, Connection c) {
+    static ByteBuffer run(MemoryWire wire, Connection c) {
         wire.all = new ByteArrayOutputStream();
         c.run();
         assertNull(c.unexpected, () -> "unexpected failure: " + c.unexpected);
