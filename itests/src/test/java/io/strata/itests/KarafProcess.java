@@ -47,10 +47,12 @@ final class KarafProcess implements AutoCloseable {
     /**
      * For each SSH step before the command runs: connect, log in, open the channel. A 10 s
      * limit once failed a password login on a loaded CI machine with both test processes
-     * running (stop 36); nothing is lost by waiting longer, and the command itself has
-     * {@link #COMMAND_TIMEOUT}.
+     * running (stop 36), and a 60 s one a channel in `KillNineIT` on 7 Dec (the instance
+     * logged nothing for that minute, its sessions before had logged in within 0.2 s: the
+     * machine stalled, not the command, which never began). Nothing is lost by waiting
+     * longer, and the command itself has {@link #COMMAND_TIMEOUT}.
      */
-    static final long SSH_STEP_SECONDS = 60;
+    static final long SSH_STEP_SECONDS = 180;
 
     private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]");
 
