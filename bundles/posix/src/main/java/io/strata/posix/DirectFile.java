@@ -268,8 +268,8 @@ public final class DirectFile implements AutoCloseable {
             long n;
             int errno = 0;
             try {
-                n = write ? FastIo.pwrite(fd, at, length - done, offset + done)
-                        : FastIo.pread(fd, at, length - done, offset + done);
+                n = write ? FastIo.write(fd, at, length - done, offset + done)
+                        : FastIo.read(fd, at, length - done, offset + done);
             } catch (LastErrorException e) {
                 n = -1;
                 errno = e.getErrorCode();

@@ -10,13 +10,63 @@ import com.sun.jna.Pointer;
  * method, not a proxy that looks up and converts its arguments by reflection each time (what
  * {@link LibC} costs, about a microsecond per call, a few percent of the CPU the NBD server
  * spends on 4 KiB requests). Failures throw {@link LastErrorException} with the errno.
+ *
+ * <p>Callers use the gated methods ({@link #read}, {@link #write}, {@link #readv},
+ * {@link #writev}), never the native ones: {@link NativeBindings#release} unregisters this class
+ * when the bundle stops, and must not do so under a call in progress.
  */
 final class FastIo {
     static {
-        Native.register(FastIo.class, Platform.C_LIBRARY_NAME);
+        register();
     }
 
     private FastIo() {
+    }
+
+    /** Binds the native methods (again, after {@link NativeBindings#release}). */
+    static void register() {
+        Native.register(FastIo.class, Platform.C_LIBRARY_NAME);
+        NativeBindings.fastIoRegistered = true;
+    }
+
+    /** {@link #pread} through the gate. */
+    static long read(int fd, Pointer buf, long count, long offset) {
+        NativeBindings.enter();
+        try {
+            return pread(fd, buf, count, offset);
+        } finally {
+            NativeBindings.exit();
+        }
+    }
+
+    /** {@link #pwrite} through the gate. */
+    static long write(int fd, Pointer buf, long count, long offset) {
+        NativeBindings.enter();
+        try {
+            return pwrite(fd, buf, count, offset);
+        } finally {
+            NativeBindings.exit();
+        }
+    }
+
+    /** {@link #preadv} through the gate. */
+    static long readv(int fd, long iov, int iovcnt, long offset) {
+        NativeBindings.enter();
+        try {
+            return preadv(fd, iov, iovcnt, offset);
+        } finally {
+            NativeBindings.exit();
+        }
+    }
+
+    /** {@link #pwritev} through the gate. */
+    static long writev(int fd, long iov, int iovcnt, long offset) {
+        NativeBindings.enter();
+        try {
+            return pwritev(fd, iov, iovcnt, offset);
+        } finally {
+            NativeBindings.exit();
+        }
     }
 
     /** ssize_t pread(int, void *, size_t, off_t), with 64-bit size_t and off_t. */

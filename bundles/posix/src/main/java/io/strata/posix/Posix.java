@@ -83,7 +83,8 @@ public final class Posix {
     static long transferAll(int fd, ByteBuffer[] bufs, long position, boolean write, Path path) {
         int first = 0;
         long pos = position;
-        Iovecs iov = IOVECS.get();
+        ByteBuffer iov = IOVECS.get();
+        long iovAddress = Pointer.nativeValue(Native.getDirectBufferPointer(iov));
         while (true) {
             while (first < bufs.length && !bufs[first].hasRemaining()) {
                 first++;
@@ -94,13 +95,13 @@ public final class Posix {
             int count = 0;
             for (int i = first; i < bufs.length; i++) {
                 ByteBuffer b = bufs[i];
-                iov.array.putLong(16 * count, Pointer.nativeValue(Native.getDirectBufferPointer(b)) + b.position());
-                iov.array.putLong(16 * count + 8, b.remaining());
+                iov.putLong(16 * count, Pointer.nativeValue(Native.getDirectBufferPointer(b)) + b.position());
+                iov.putLong(16 * count + 8, b.remaining());
                 count++;
             }
             long n;
             try {
-                n = write ? FastIo.pwritev(fd, iov.address, count, pos) : FastIo.preadv(fd, iov.address, count, pos);
+                n = write ? FastIo.writev(fd, iovAddress, count, pos) : FastIo.readv(fd, iovAddress, count, pos);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == EINTR) {
                     continue;
@@ -131,14 +132,11 @@ public final class Posix {
      * A thread's {@code struct iovec} array, in native memory and passed by its address: a
      * {@code long[]} argument is copied into memory the JVM allocates and frees on every call
      * (about a microsecond, in profiles of the NBD server's 1 MiB writes), an address is not
-     * converted at all. 16 KiB per thread that has made a vectored call.
+     * converted at all. 16 KiB per thread that has made a vectored call. The value is a JDK
+     * class, so a thread that outlives this bundle does not keep its class loader.
      */
-    private static final class Iovecs {
-        final ByteBuffer array = ByteBuffer.allocateDirect(16 * IOV_MAX).order(ByteOrder.nativeOrder());
-        final long address = Pointer.nativeValue(Native.getDirectBufferPointer(array));
-    }
-
-    private static final ThreadLocal<Iovecs> IOVECS = ThreadLocal.withInitial(Iovecs::new);
+    private static final ThreadLocal<ByteBuffer> IOVECS =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(16 * IOV_MAX).order(ByteOrder.nativeOrder()));
 
     /** Closes a descriptor; never throws. */
     public static void close(int fd) {

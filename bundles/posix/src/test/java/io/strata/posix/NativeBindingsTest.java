@@ -1,0 +1,244 @@
+package io.strata.posix;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.jna.Memory;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
+import io.strata.api.ErrorCode;
+import io.strata.api.StorageException;
+import java.lang.ref.WeakReference;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A bundle that embeds this package and stops must leave no class loaded: each test loads the
+ * package in a class loader of its own, as a bundle revision does, uses every kind of JNA binding
+ * it has (the {@code LibC} interface, a {@code Structure}, {@code FastIo}'s direct mapping, the
+ * per-thread buffers) on the test's own long-lived thread, and stops it through
+ * {@link PosixActivator}.
+ */
+class NativeBindingsTest {
+    @TempDir
+    Path dir;
+
+    /** Loads this package's main classes itself, the rest (JNA, the API) from the test's loader. */
+    static final class Revision extends URLClassLoader {
+        Revision() {
+            super(new URL[] {Posix.class.getProtectionDomain().getCodeSource().getLocation()},
+                    NativeBindingsTest.class.getClassLoader());
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            synchronized (getClassLoadingLock(name)) {
+                if (name.startsWith("io.strata.posix.")) {
+                    Class<?> c = findLoadedClass(name);
+                    return c != null ? c : findClass(name);
+                }
+                return super.loadClass(name, resolve);
+            }
+        }
+
+        Object call(String className, String method, Object... args) throws Exception {
+            for (Method m : loadClass(className).getDeclaredMethods()) {
+                if (m.getName().equals(method) && accepts(m, args)) {
+                    m.setAccessible(true);
+                    Object target = java.lang.reflect.Modifier.isStatic(m.getModifiers()) ? null
+                            : loadClass(className).getConstructor().newInstance();
+                    try {
+                        return m.invoke(target, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause() instanceof Exception x ? x : e;
+                    }
+                }
+            }
+            throw new NoSuchMethodException(className + "." + method);
+        }
+
+        /** Whether the arguments fit the method's parameters (overloads such as allocatedBytes). */
+        private static boolean accepts(Method m, Object[] args) {
+            Class<?>[] types = m.getParameterTypes();
+            if (types.length != args.length) {
+                return false;
+            }
+            for (int i = 0; i < types.length; i++) {
+                Class<?> t = types[i].isPrimitive() ? java.lang.invoke.MethodType.methodType(types[i]).wrap().returnType()
+                        : types[i];
+                if (args[i] != null && !t.isInstance(args[i])) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        void start() throws Exception {
+            call("io.strata.posix.PosixActivator", "start", (Object) null);
+        }
+
+        void stop() throws Exception {
+            call("io.strata.posix.PosixActivator", "stop", (Object) null);
+        }
+    }
+
+    /**
+     * JNA starts its cleaner thread on first use, and a new thread keeps the access-control
+     * context of the code that created it, class loaders included. In Karaf some bundle is first;
+     * here it must not be a revision under test.
+     */
+    @BeforeAll
+    static void startJnaHere() {
+        new Memory(8).close();
+        NativeLibrary.getInstance(Platform.C_LIBRARY_NAME);
+    }
+
+    /** Writes through the revision's vectored calls and reads back, locks and stats the file. */
+    void use(Revision r, Path file, long seed) throws Exception {
+        byte[] data = new byte[64 << 10];
+        new Random(seed).nextBytes(data);
+        int fd = (int) r.call("io.strata.posix.Posix", "open", file, true, false);
+        try {
+            ByteBuffer out = ByteBuffer.allocateDirect(data.length).put(data).flip();
+            assertEquals(data.length, (long) r.call("io.strata.posix.Posix", "transferAll", fd,
+                    new ByteBuffer[] {out}, 4096L, true, file));
+            ByteBuffer in = ByteBuffer.allocateDirect(data.length);
+            assertEquals(data.length, (long) r.call("io.strata.posix.Posix", "transferAll", fd,
+                    new ByteBuffer[] {in}, 4096L, false, file));
+            byte[] back = new byte[data.length];
+            in.flip().get(back);
+            assertArrayEquals(data, back);
+            assertTrue((boolean) r.call("io.strata.posix.Posix", "lock", fd, true, file));
+            r.call("io.strata.posix.Posix", "unlock", fd, file);
+            assertTrue((long) r.call("io.strata.posix.Posix", "allocatedBytes", fd) > 0);
+        } finally {
+            r.call("io.strata.posix.Posix", "close", fd);
+        }
+    }
+
+    static StorageException refusedWrite(Revision r, Path file) throws Exception {
+        int fd = (int) r.call("io.strata.posix.Posix", "open", file, true, false);
+        try {
+            return assertThrows(StorageException.class, () -> r.call("io.strata.posix.Posix", "transferAll", fd,
+                    new ByteBuffer[] {ByteBuffer.allocateDirect(512)}, 0L, true, file));
+        } finally {
+            r.call("io.strata.posix.Posix", "close", fd);
+        }
+    }
+
+    /** Runs the collector until the referent goes, for at most about five seconds. */
+    static boolean collected(WeakReference<?> ref) throws InterruptedException {
+        return collected(ref, 50);
+    }
+
+    static boolean collected(WeakReference<?> ref, int rounds) throws InterruptedException {
+        for (int i = 0; i < rounds && ref.get() != null; i++) {
+            System.gc();
+            Thread.sleep(100);
+        }
+        return ref.get() == null;
+    }
+
+    @Test
+    void aStoppedRevisionRefusesNativeIoAndLeavesNoClassLoaded() throws Exception {
+        Path file = Files.write(dir.resolve("f"), new byte[0]);
+        Revision r = new Revision();
+        r.start();
+        use(r, file, 1);
+        r.stop();
+        StorageException e = refusedWrite(r, file);
+        assertEquals(ErrorCode.DEVICE_UNAVAILABLE, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("stopped"), e.getMessage());
+        e = null; // an exception's stack trace holds the classes it passed through
+        WeakReference<ClassLoader> ref = new WeakReference<>(r);
+        r = null;
+        assertTrue(collected(ref), "the stopped revision's class loader is still reachable");
+    }
+
+    /**
+     * The control for the test above: without the release, JNA keeps the revision. If a JNA
+     * version stops doing so, this fails, and {@link NativeBindings} may no longer be needed.
+     */
+    @Test
+    void withoutTheReleaseJnaKeepsTheRevision() throws Exception {
+        Path file = Files.write(dir.resolve("f"), new byte[0]);
+        Revision r = new Revision();
+        use(r, file, 2);
+        WeakReference<ClassLoader> ref = new WeakReference<>(r);
+        r = null;
+        assertFalse(collected(ref, 10), "JNA let go of a revision that was never released");
+    }
+
+    @Test
+    void aRevisionStartedAgainAfterAStopDoesIoAgain() throws Exception {
+        Path file = Files.write(dir.resolve("f"), new byte[0]);
+        Revision r = new Revision();
+        r.start();
+        use(r, file, 3);
+        r.stop();
+        refusedWrite(r, file);
+        r.start();
+        use(r, file, 4);
+        r.stop();
+        WeakReference<ClassLoader> ref = new WeakReference<>(r);
+        r = null;
+        assertTrue(collected(ref), "the revision stopped a second time is still reachable");
+    }
+
+    @Test
+    void aStopWaitsForACallInProgressAndKeepsTheBindingsWhileItLasts() throws Exception {
+        Path file = Files.write(dir.resolve("f"), new byte[0]);
+        Revision r = new Revision();
+        r.start();
+        use(r, file, 5);
+        r.call("io.strata.posix.NativeBindings", "enter"); // a call in progress, as in the kernel
+        assertFalse((boolean) r.call("io.strata.posix.NativeBindings", "release", Duration.ofMillis(200)));
+        assertEquals(ErrorCode.DEVICE_UNAVAILABLE, refusedWrite(r, file).code(), "the gate closes at once");
+        java.lang.reflect.Field registered = r.loadClass("io.strata.posix.NativeBindings").getDeclaredField("fastIoRegistered");
+        registered.setAccessible(true);
+        assertTrue(registered.getBoolean(null), "the direct mapping stays bound while a call may be inside it");
+        registered = null; // a reflected field holds its class
+        r.call("io.strata.posix.NativeBindings", "exit");
+        assertTrue((boolean) r.call("io.strata.posix.NativeBindings", "release", Duration.ofSeconds(10)));
+        WeakReference<ClassLoader> ref = new WeakReference<>(r);
+        r = null;
+        assertTrue(collected(ref), "the revision released once its last call ended is still reachable");
+    }
+
+    @Test
+    void theReleaseLeavesOtherRevisionsWorking() throws Exception {
+        Path file = Files.write(dir.resolve("f"), new byte[0]);
+        Revision a = new Revision();
+        Revision b = new Revision();
+        a.start();
+        b.start();
+        use(a, file, 6);
+        use(b, file, 7);
+        a.stop();
+        refusedWrite(a, file);
+        use(b, file, 8);
+        // and the package as the test's own loader has it, which no activator manages
+        int fd = Posix.open(file, true, false);
+        try {
+            ByteBuffer out = ByteBuffer.allocateDirect(4096).put(new byte[4096]).flip();
+            assertEquals(4096, Posix.transferAll(fd, new ByteBuffer[] {out}, 0, true, file));
+        } finally {
+            Posix.close(fd);
+        }
+        b.stop();
+        refusedWrite(b, file);
+    }
+}
