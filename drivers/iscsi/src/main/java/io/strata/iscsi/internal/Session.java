@@ -94,9 +94,7 @@ final class Session implements AutoCloseable {
     private final Config config;
     private final String name;
     private final Thread thread;
-    private final int wakeFd;
-    private final Memory wakeValue = new Memory(8);
-    private final Memory drain = new Memory(8);
+    private final WakeFd wakeFd;
     private final Memory pollFds = new Memory(16);
     private final ConcurrentLinkedQueue<Op> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean wakePending = new AtomicBoolean();
@@ -135,11 +133,7 @@ final class Session implements AutoCloseable {
         LibIscsi.ensureLoaded();
         this.config = config;
         this.name = config.portal() + (config.target() == null ? " (discovery)" : " " + config.target());
-        this.wakeFd = LibIscsi.C.eventfd(0, LibIscsi.C.EFD_NONBLOCK | LibIscsi.C.EFD_CLOEXEC);
-        if (wakeFd < 0) {
-            throw new StorageException(ErrorCode.INTERNAL, "iscsi " + name + ": eventfd failed");
-        }
-        wakeValue.setLong(0, 1);
+        this.wakeFd = new WakeFd(name);
         this.thread = new Thread(this::loop, "iscsi " + name);
         thread.setDaemon(true);
         thread.start();
@@ -277,7 +271,7 @@ final class Session implements AutoCloseable {
         if (exited) {
             failQueued();
         } else if (wakePending.compareAndSet(false, true)) {
-            LibIscsi.C.write(wakeFd, Pointer.nativeValue(wakeValue), 8);
+            wakeFd.wake(); // nothing once the loop has closed it
         }
     }
 
@@ -328,7 +322,7 @@ final class Session implements AutoCloseable {
             }
             completeDeferred();
             failQueued();
-            LibIscsi.C.close(wakeFd);
+            wakeFd.close(); // after any wake-up in progress: none writes to a reused number
         }
     }
 
@@ -368,7 +362,7 @@ final class Session implements AutoCloseable {
         int events = ctx == 0 ? 0 : LibIscsi.iscsi_which_events(ctx);
         int fd = ctx == 0 ? -1 : LibIscsi.iscsi_get_fd(ctx);
         long base = Pointer.nativeValue(pollFds);
-        pollFds.setInt(0, wakeFd);
+        pollFds.setInt(0, wakeFd.fd());
         pollFds.setShort(4, LibIscsi.POLLIN);
         pollFds.setShort(6, (short) 0);
         pollFds.setInt(8, fd);
@@ -389,7 +383,7 @@ final class Session implements AutoCloseable {
             // writing between the two sees its write drained while wakePending stays true, and
             // every later submitter skips its write; the loop would then sleep until its tick).
             // The queue is read at the top of the loop, after this.
-            LibIscsi.C.read(wakeFd, Pointer.nativeValue(drain), 8);
+            wakeFd.drain();
             wakePending.set(false);
         }
         if (nfds == 2) {
@@ -801,9 +795,7 @@ final class Session implements AutoCloseable {
         }
         failure = "session closed";
         closing = true;
-        if (!exited) {
-            LibIscsi.C.write(wakeFd, Pointer.nativeValue(wakeValue), 8);
-        }
+        wakeFd.wake(); // nothing if the loop already ended and closed it
         if (Thread.currentThread() != thread) {
             try {
                 thread.join(TimeUnit.SECONDS.toMillis(5));
