@@ -31,41 +31,41 @@ final class FastIo {
 
     /** {@link #pread} through the gate. */
     static long read(int fd, Pointer buf, long count, long offset) {
-        NativeBindings.enter();
+        NativeBindings.CALLS.enter();
         try {
             return pread(fd, buf, count, offset);
         } finally {
-            NativeBindings.exit();
+            NativeBindings.CALLS.exit();
         }
     }
 
     /** {@link #pwrite} through the gate. */
     static long write(int fd, Pointer buf, long count, long offset) {
-        NativeBindings.enter();
+        NativeBindings.CALLS.enter();
         try {
             return pwrite(fd, buf, count, offset);
         } finally {
-            NativeBindings.exit();
+            NativeBindings.CALLS.exit();
         }
     }
 
     /** {@link #preadv} through the gate. */
     static long readv(int fd, long iov, int iovcnt, long offset) {
-        NativeBindings.enter();
+        NativeBindings.CALLS.enter();
         try {
             return preadv(fd, iov, iovcnt, offset);
         } finally {
-            NativeBindings.exit();
+            NativeBindings.CALLS.exit();
         }
     }
 
     /** {@link #pwritev} through the gate. */
     static long writev(int fd, long iov, int iovcnt, long offset) {
-        NativeBindings.enter();
+        NativeBindings.CALLS.enter();
         try {
             return pwritev(fd, iov, iovcnt, offset);
         } finally {
-            NativeBindings.exit();
+            NativeBindings.CALLS.exit();
         }
     }
 
