@@ -6,6 +6,8 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.posix.JnaRelease;
+import java.time.Duration;
 
 /**
  * JNA direct mapping of the part of libiscsi 1.19 ({@code libiscsi.so.7}) the driver uses, and
@@ -47,14 +49,23 @@ final class LibIscsi {
 
     private static final Throwable LOAD_ERROR;
 
+    /** Whether the native methods are registered; guarded by LibIscsi.class. */
+    private static boolean registered;
+
+    /**
+     * The sessions whose event loops run: every native call is made by a loop, or by a thread
+     * waking one (which a loop's end excludes, {@link WakeFd}). {@link #release} waits for none.
+     */
+    static final JnaRelease.Gate LOOPS = new JnaRelease.Gate(() -> new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+            "the iscsi driver bundle was stopped"));
+
     static {
         Throwable error = null;
         try {
             if (Native.POINTER_SIZE != 8 || !Platform.isLinux()) {
                 throw new UnsatisfiedLinkError("the iscsi driver needs 64-bit Linux");
             }
-            Native.register(LibIscsi.class, NativeLibrary.getInstance(LIBRARY));
-            Native.register(C.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+            register();
         } catch (Throwable e) {
             error = e;
         }
@@ -62,6 +73,42 @@ final class LibIscsi {
     }
 
     private LibIscsi() {
+    }
+
+    private static synchronized void register() {
+        Native.register(LibIscsi.class, NativeLibrary.getInstance(LIBRARY));
+        Native.register(C.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+        registered = true;
+    }
+
+    /**
+     * Refuses new sessions, waits for the running ones' loops to end, then unregisters the
+     * native methods and removes this bundle's classes and callbacks from JNA's static maps (see
+     * {@link JnaRelease}): the bundle is stopping.
+     *
+     * @return false when a loop still ran after {@code wait} (the bindings then stay, and only
+     *         this revision's classes stay loaded) or JNA's maps could not be reached
+     */
+    static synchronized boolean release(Duration wait) {
+        if (!LOOPS.close(wait)) {
+            return false;
+        }
+        if (registered) {
+            Native.unregister(LibIscsi.class);
+            Native.unregister(C.class);
+            registered = false;
+        }
+        return JnaRelease.forget(LibIscsi.class.getClassLoader());
+    }
+
+    /** Lets sessions start again after {@link #release}: the same revision was started again. */
+    static synchronized void bind() {
+        if (LOOPS.isClosed()) {
+            if (!registered && LOAD_ERROR == null) {
+                register();
+            }
+            LOOPS.open();
+        }
     }
 
     /**

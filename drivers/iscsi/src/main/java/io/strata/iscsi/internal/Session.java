@@ -133,10 +133,21 @@ final class Session implements AutoCloseable {
         LibIscsi.ensureLoaded();
         this.config = config;
         this.name = config.portal() + (config.target() == null ? " (discovery)" : " " + config.target());
-        this.wakeFd = new WakeFd(name);
-        this.thread = new Thread(this::loop, "iscsi " + name);
-        thread.setDaemon(true);
-        thread.start();
+        LibIscsi.LOOPS.enter(); // left when the loop ends: until then the bundle keeps its bindings
+        WakeFd wake = null;
+        try {
+            wake = new WakeFd(name);
+            this.wakeFd = wake;
+            this.thread = new Thread(this::loop, "iscsi " + name);
+            thread.setDaemon(true);
+            thread.start();
+        } catch (RuntimeException | Error e) {
+            if (wake != null) {
+                wake.close();
+            }
+            LibIscsi.LOOPS.exit();
+            throw e;
+        }
     }
 
     /** @return {@code portal target}, for messages */
@@ -323,6 +334,7 @@ final class Session implements AutoCloseable {
             completeDeferred();
             failQueued();
             wakeFd.close(); // after any wake-up in progress: none writes to a reused number
+            LibIscsi.LOOPS.exit(); // this loop's last native call is done
         }
     }
 
