@@ -325,6 +325,36 @@ final class KarafProcess implements AutoCloseable {
     }
 
     /**
+     * Runs {@code jcmd <container JVM> <command...>} and returns what it printed.
+     *
+     * @throws AssertionError when there is no container JVM or jcmd fails or hangs
+     */
+    String jcmd(String... command) throws IOException, InterruptedException {
+        for (ProcessHandle h : (Iterable<ProcessHandle>) process.toHandle().descendants()::iterator) {
+            if (h.info().command().orElse("").endsWith("java")) {
+                List<String> args = new ArrayList<>(List.of("jcmd", Long.toString(h.pid())));
+                args.addAll(List.of(command));
+                Path out = Files.createTempFile(home, "jcmd", ".txt");
+                try {
+                    Process jcmd = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+                    if (!jcmd.waitFor(60, TimeUnit.SECONDS)) {
+                        jcmd.destroyForcibly();
+                        throw new AssertionError("jcmd " + String.join(" ", command) + " did not finish in 60 s");
+                    }
+                    String text = Files.readString(out, StandardCharsets.UTF_8);
+                    if (jcmd.exitValue() != 0) {
+                        throw new AssertionError("jcmd " + String.join(" ", command) + " failed: " + text);
+                    }
+                    return text;
+                } finally {
+                    Files.deleteIfExists(out);
+                }
+            }
+        }
+        throw new AssertionError("no container JVM under " + home);
+    }
+
+    /**
      * Writes {@code jstack -l} of the container's JVM to {@code threads-<what>-<n>.txt} in its
      * home, and to this test's error stream, so a hang is explained in the report.
      */

@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
@@ -41,7 +42,8 @@ import org.junit.runners.MethodSorters;
  * no-path-retry: reads fail cleanly and the paths are down, and once a portal returns the
  * volume serves the same bytes;</li>
  * <li>the iscsi bundle uninstalled while the LUN is exported: reads fail meanwhile; dropped
- * back into deploy/, the same export serves the same bytes;</li>
+ * back into deploy/, the same export serves the same bytes, and the uninstalled revision's
+ * classes are unloaded (jcmd: one class loader holds the driver's session class);</li>
  * <li>a target with CHAP: the resource's secret is in no configuration Karaf shows or saves
  * and in no log, only in etc/strata-secrets.properties (mode 0600), and after a restart the
  * resource logs in again with it.</li>
@@ -279,6 +281,20 @@ public class SanIT {
         karaf.awaitOutput("storage:resource-list --no-format", Duration.ofSeconds(120),
                 out -> rows(out).stream().anyMatch(x -> x[0].equals("san") && x[2].equals("ONLINE")));
         qemuIo(nbd("lun1"), "read -P 0x77 8M 1M", "read -P 0xa5 1M 1M");
+
+        // the uninstalled revision, whose sessions used libiscsi through JNA, is unloaded: one
+        // class loader has the session class, the new revision's
+        long loaders = -1;
+        for (long end = System.nanoTime() + Duration.ofSeconds(60).toNanos(); System.nanoTime() < end;) {
+            karaf.jcmd("GC.run");
+            loaders = Pattern.compile("(?m)[ :]io\\.strata\\.iscsi\\.internal\\.Session$")
+                    .matcher(karaf.jcmd("VM.classloaders", "show-classes=true")).results().count();
+            if (loaders == 1) {
+                break;
+            }
+            Thread.sleep(1000);
+        }
+        assertEquals("class loaders holding the iscsi driver's Session class", 1, loaders);
     }
 
     @Test
