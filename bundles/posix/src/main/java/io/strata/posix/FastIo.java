@@ -31,41 +31,41 @@ final class FastIo {
 
     /** {@link #pread} through the gate. */
     static long read(int fd, Pointer buf, long count, long offset) {
-        NativeBindings.CALLS.enter();
+        int ticket = NativeBindings.CALLS.enter();
         try {
             return pread(fd, buf, count, offset);
         } finally {
-            NativeBindings.CALLS.exit();
+            NativeBindings.CALLS.exit(ticket);
         }
     }
 
     /** {@link #pwrite} through the gate. */
     static long write(int fd, Pointer buf, long count, long offset) {
-        NativeBindings.CALLS.enter();
+        int ticket = NativeBindings.CALLS.enter();
         try {
             return pwrite(fd, buf, count, offset);
         } finally {
-            NativeBindings.CALLS.exit();
+            NativeBindings.CALLS.exit(ticket);
         }
     }
 
     /** {@link #preadv} through the gate. */
     static long readv(int fd, long iov, int iovcnt, long offset) {
-        NativeBindings.CALLS.enter();
+        int ticket = NativeBindings.CALLS.enter();
         try {
             return preadv(fd, iov, iovcnt, offset);
         } finally {
-            NativeBindings.CALLS.exit();
+            NativeBindings.CALLS.exit(ticket);
         }
     }
 
     /** {@link #pwritev} through the gate. */
     static long writev(int fd, long iov, int iovcnt, long offset) {
-        NativeBindings.CALLS.enter();
+        int ticket = NativeBindings.CALLS.enter();
         try {
             return pwritev(fd, iov, iovcnt, offset);
         } finally {
-            NativeBindings.CALLS.exit();
+            NativeBindings.CALLS.exit(ticket);
         }
     }
 

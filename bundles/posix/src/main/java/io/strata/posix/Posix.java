@@ -17,6 +17,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Map;
 
 /**
  * Linux system calls Strata needs and Java lacks: fallocate, block device ioctls,
@@ -83,8 +84,9 @@ public final class Posix {
     static long transferAll(int fd, ByteBuffer[] bufs, long position, boolean write, Path path) {
         int first = 0;
         long pos = position;
-        ByteBuffer iov = IOVECS.get();
-        long iovAddress = Pointer.nativeValue(Native.getDirectBufferPointer(iov));
+        Map.Entry<ByteBuffer, Long> iovecs = IOVECS.get();
+        ByteBuffer iov = iovecs.getKey();
+        long iovAddress = iovecs.getValue();
         while (true) {
             while (first < bufs.length && !bufs[first].hasRemaining()) {
                 first++;
@@ -132,11 +134,14 @@ public final class Posix {
      * A thread's {@code struct iovec} array, in native memory and passed by its address: a
      * {@code long[]} argument is copied into memory the JVM allocates and frees on every call
      * (about a microsecond, in profiles of the NBD server's 1 MiB writes), an address is not
-     * converted at all. 16 KiB per thread that has made a vectored call. The value is a JDK
-     * class, so a thread that outlives this bundle does not keep its class loader.
+     * converted at all. 16 KiB per thread that has made a vectored call, with its address. The
+     * value holds JDK classes only, so a thread that outlives this bundle does not keep its
+     * class loader.
      */
-    private static final ThreadLocal<ByteBuffer> IOVECS =
-            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(16 * IOV_MAX).order(ByteOrder.nativeOrder()));
+    private static final ThreadLocal<Map.Entry<ByteBuffer, Long>> IOVECS = ThreadLocal.withInitial(() -> {
+        ByteBuffer b = ByteBuffer.allocateDirect(16 * IOV_MAX).order(ByteOrder.nativeOrder());
+        return Map.entry(b, Pointer.nativeValue(Native.getDirectBufferPointer(b)));
+    });
 
     /** Closes a descriptor; never throws. */
     public static void close(int fd) {

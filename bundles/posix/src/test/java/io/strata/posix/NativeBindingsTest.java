@@ -212,14 +212,14 @@ class NativeBindingsTest {
         r.start();
         use(r, file, 5);
         Object calls = gate(r);
-        calls.getClass().getMethod("enter").invoke(calls); // a call in progress, as in the kernel
+        int ticket = (int) calls.getClass().getMethod("enter").invoke(calls); // a call in progress, as in the kernel
         assertFalse((boolean) r.call("io.strata.posix.NativeBindings", "release", Duration.ofMillis(200)));
         assertEquals(ErrorCode.DEVICE_UNAVAILABLE, refusedWrite(r, file).code(), "the gate closes at once");
         java.lang.reflect.Field registered = r.loadClass("io.strata.posix.NativeBindings").getDeclaredField("fastIoRegistered");
         registered.setAccessible(true);
         assertTrue(registered.getBoolean(null), "the direct mapping stays bound while a call may be inside it");
         registered = null; // a reflected field holds its class
-        calls.getClass().getMethod("exit").invoke(calls);
+        calls.getClass().getMethod("exit", int.class).invoke(calls, ticket);
         calls = null;
         assertTrue((boolean) r.call("io.strata.posix.NativeBindings", "release", Duration.ofSeconds(10)));
         WeakReference<ClassLoader> ref = new WeakReference<>(r);

@@ -95,6 +95,8 @@ final class Session implements AutoCloseable {
     private final String name;
     private final Thread thread;
     private final WakeFd wakeFd;
+    /** This session's place in {@link LibIscsi#LOOPS}, left by the loop thread when it ends. */
+    private final int loopTicket;
     private final Memory pollFds = new Memory(16);
     private final ConcurrentLinkedQueue<Op> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean wakePending = new AtomicBoolean();
@@ -133,7 +135,7 @@ final class Session implements AutoCloseable {
         LibIscsi.ensureLoaded();
         this.config = config;
         this.name = config.portal() + (config.target() == null ? " (discovery)" : " " + config.target());
-        LibIscsi.LOOPS.enter(); // left when the loop ends: until then the bundle keeps its bindings
+        this.loopTicket = LibIscsi.LOOPS.enter(); // left when the loop ends: until then the bundle keeps its bindings
         WakeFd wake = null;
         try {
             wake = new WakeFd(name);
@@ -145,7 +147,7 @@ final class Session implements AutoCloseable {
             if (wake != null) {
                 wake.close();
             }
-            LibIscsi.LOOPS.exit();
+            LibIscsi.LOOPS.exit(loopTicket);
             throw e;
         }
     }
@@ -334,7 +336,7 @@ final class Session implements AutoCloseable {
             completeDeferred();
             failQueued();
             wakeFd.close(); // after any wake-up in progress: none writes to a reused number
-            LibIscsi.LOOPS.exit(); // this loop's last native call is done
+            LibIscsi.LOOPS.exit(loopTicket); // this loop's last native call is done
         }
     }
 
