@@ -11,11 +11,10 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.testing.RevisionLoader;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,22 +35,11 @@ class NativeBindingsTest {
     @TempDir
     Path dir;
 
-    /** Loads this package's main classes itself, the rest (JNA, the API) from the test's loader. */
-    static final class Revision extends URLClassLoader {
+    /** The package as a bundle revision has it: its own classes, JNA and the API from the test's loader. */
+    static final class Revision extends RevisionLoader {
         Revision() {
-            super(new URL[] {Posix.class.getProtectionDomain().getCodeSource().getLocation()},
+            super(Posix.class.getProtectionDomain().getCodeSource().getLocation(), "io.strata.posix.",
                     NativeBindingsTest.class.getClassLoader());
-        }
-
-        @Override
-        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-            synchronized (getClassLoadingLock(name)) {
-                if (name.startsWith("io.strata.posix.")) {
-                    Class<?> c = findLoadedClass(name);
-                    return c != null ? c : findClass(name);
-                }
-                return super.loadClass(name, resolve);
-            }
         }
 
         Object call(String className, String method, Object... args) throws Exception {
@@ -146,17 +134,8 @@ class NativeBindingsTest {
         return f.get(null);
     }
 
-    /** Runs the collector until the referent goes, for at most about five seconds. */
     static boolean collected(WeakReference<?> ref) throws InterruptedException {
-        return collected(ref, 50);
-    }
-
-    static boolean collected(WeakReference<?> ref, int rounds) throws InterruptedException {
-        for (int i = 0; i < rounds && ref.get() != null; i++) {
-            System.gc();
-            Thread.sleep(100);
-        }
-        return ref.get() == null;
+        return RevisionLoader.collected(ref, 50);
     }
 
     @Test
@@ -186,7 +165,7 @@ class NativeBindingsTest {
         use(r, file, 2);
         WeakReference<ClassLoader> ref = new WeakReference<>(r);
         r = null;
-        assertFalse(collected(ref, 10), "JNA let go of a revision that was never released");
+        assertFalse(RevisionLoader.collected(ref, 10), "JNA let go of a revision that was never released");
     }
 
     @Test

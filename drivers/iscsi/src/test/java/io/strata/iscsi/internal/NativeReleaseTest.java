@@ -10,12 +10,9 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.testing.RevisionLoader;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.Constructor;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,33 +34,11 @@ class NativeReleaseTest {
     Path tmp;
     TgtFixture tgt;
 
-    /** Loads the driver's package itself, the rest (JNA, the API, the posix helpers) from the test's loader. */
-    static final class Revision extends URLClassLoader {
+    /** The driver's package as a bundle revision has it: JNA, the API and the posix helpers from the test's loader. */
+    static final class Revision extends RevisionLoader {
         Revision() {
-            super(new URL[] {Session.class.getProtectionDomain().getCodeSource().getLocation()},
+            super(Session.class.getProtectionDomain().getCodeSource().getLocation(), "io.strata.iscsi.",
                     NativeReleaseTest.class.getClassLoader());
-        }
-
-        @Override
-        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-            synchronized (getClassLoadingLock(name)) {
-                if (name.startsWith("io.strata.iscsi.")) {
-                    Class<?> c = findLoadedClass(name);
-                    return c != null ? c : findClass(name);
-                }
-                return super.loadClass(name, resolve);
-            }
-        }
-
-        Object invoke(Object target, String className, String method, Class<?>[] types, Object... args)
-                throws Exception {
-            Method m = loadClass(className).getDeclaredMethod(method, types);
-            m.setAccessible(true);
-            try {
-                return m.invoke(target, args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause() instanceof Exception x ? x : e;
-            }
         }
 
         /** Discovery over the fixture's portals; returns the Discovery, its paths logged in. */
@@ -140,14 +115,6 @@ class NativeReleaseTest {
         }
     }
 
-    static boolean collected(WeakReference<?> ref, int rounds) throws InterruptedException {
-        for (int i = 0; i < rounds && ref.get() != null; i++) {
-            System.gc();
-            Thread.sleep(100);
-        }
-        return ref.get() == null;
-    }
-
     @Test
     void aStoppedRevisionRefusesNewSessionsAndLeavesNoClassLoaded() throws Exception {
         Revision r = new Revision();
@@ -157,7 +124,7 @@ class NativeReleaseTest {
         assertNewSessionsRefused(r, tgt.portals());
         WeakReference<ClassLoader> ref = new WeakReference<>(r);
         r = null;
-        assertTrue(collected(ref, 50), "the stopped revision's class loader is still reachable");
+        assertTrue(RevisionLoader.collected(ref, 50), "the stopped revision's class loader is still reachable");
     }
 
     /** In a frame of its own: an exception's stack trace holds the classes it passed through. */
@@ -179,7 +146,7 @@ class NativeReleaseTest {
         r.use(tgt.portals());
         WeakReference<ClassLoader> ref = new WeakReference<>(r);
         r = null;
-        assertFalse(collected(ref, 10), "JNA let go of a revision that was never released");
+        assertFalse(RevisionLoader.collected(ref, 10), "JNA let go of a revision that was never released");
     }
 
     @Test
@@ -198,7 +165,7 @@ class NativeReleaseTest {
         assertTrue(r.release(Duration.ofSeconds(10)));
         WeakReference<ClassLoader> ref = new WeakReference<>(r);
         r = null;
-        assertTrue(collected(ref, 50), "the revision released after its sessions closed is still reachable");
+        assertTrue(RevisionLoader.collected(ref, 50), "the revision released after its sessions closed is still reachable");
     }
 
     @Test
@@ -212,6 +179,6 @@ class NativeReleaseTest {
         r.stop();
         WeakReference<ClassLoader> ref = new WeakReference<>(r);
         r = null;
-        assertTrue(collected(ref, 50), "the revision stopped a second time is still reachable");
+        assertTrue(RevisionLoader.collected(ref, 50), "the revision stopped a second time is still reachable");
     }
 }
