@@ -13,8 +13,6 @@ import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
 import io.strata.testing.RevisionLoader;
 import java.lang.ref.WeakReference;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +21,7 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.osgi.framework.BundleContext;
 
 /**
  * A bundle that embeds this package and stops must leave no class loaded: each test loads the
@@ -42,44 +41,37 @@ class NativeBindingsTest {
                     NativeBindingsTest.class.getClassLoader());
         }
 
-        Object call(String className, String method, Object... args) throws Exception {
-            for (Method m : loadClass(className).getDeclaredMethods()) {
-                if (m.getName().equals(method) && accepts(m, args)) {
-                    m.setAccessible(true);
-                    Object target = java.lang.reflect.Modifier.isStatic(m.getModifiers()) ? null
-                            : loadClass(className).getConstructor().newInstance();
-                    try {
-                        return m.invoke(target, args);
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause() instanceof Exception x ? x : e;
-                    }
-                }
-            }
-            throw new NoSuchMethodException(className + "." + method);
+        /** Calls a static method of the revision's {@code Posix}. */
+        Object posix(String method, Class<?>[] types, Object... args) throws Exception {
+            return invoke(null, "io.strata.posix.Posix", method, types, args);
         }
 
-        /** Whether the arguments fit the method's parameters (overloads such as allocatedBytes). */
-        private static boolean accepts(Method m, Object[] args) {
-            Class<?>[] types = m.getParameterTypes();
-            if (types.length != args.length) {
-                return false;
-            }
-            for (int i = 0; i < types.length; i++) {
-                Class<?> t = types[i].isPrimitive() ? java.lang.invoke.MethodType.methodType(types[i]).wrap().returnType()
-                        : types[i];
-                if (args[i] != null && !t.isInstance(args[i])) {
-                    return false;
-                }
-            }
-            return true;
+        int open(Path file) throws Exception {
+            return (int) posix("open", new Class<?>[] {Path.class, boolean.class, boolean.class}, file, true, false);
+        }
+
+        void close(int fd) throws Exception {
+            posix("close", new Class<?>[] {int.class}, fd);
+        }
+
+        /** One vectored transfer of one direct buffer, through the revision's {@code FastIo}. */
+        long transfer(int fd, ByteBuffer buf, long position, boolean write, Path file) throws Exception {
+            return (long) posix("transferAll", new Class<?>[] {int.class, ByteBuffer[].class, long.class, boolean.class,
+                Path.class}, fd, new ByteBuffer[] {buf}, position, write, file);
         }
 
         void start() throws Exception {
-            call("io.strata.posix.PosixActivator", "start", (Object) null);
+            activator("start");
         }
 
         void stop() throws Exception {
-            call("io.strata.posix.PosixActivator", "stop", (Object) null);
+            activator("stop");
+        }
+
+        private void activator(String method) throws Exception {
+            Class<?> a = loadClass("io.strata.posix.PosixActivator");
+            invoke(a.getConstructor().newInstance(), a.getName(), method, new Class<?>[] {BundleContext.class},
+                    (Object) null);
         }
     }
 
@@ -98,33 +90,34 @@ class NativeBindingsTest {
     void use(Revision r, Path file, long seed) throws Exception {
         byte[] data = new byte[64 << 10];
         new Random(seed).nextBytes(data);
-        int fd = (int) r.call("io.strata.posix.Posix", "open", file, true, false);
+        int fd = r.open(file);
         try {
             ByteBuffer out = ByteBuffer.allocateDirect(data.length).put(data).flip();
-            assertEquals(data.length, (long) r.call("io.strata.posix.Posix", "transferAll", fd,
-                    new ByteBuffer[] {out}, 4096L, true, file));
+            assertEquals(data.length, r.transfer(fd, out, 4096L, true, file));
             ByteBuffer in = ByteBuffer.allocateDirect(data.length);
-            assertEquals(data.length, (long) r.call("io.strata.posix.Posix", "transferAll", fd,
-                    new ByteBuffer[] {in}, 4096L, false, file));
+            assertEquals(data.length, r.transfer(fd, in, 4096L, false, file));
             byte[] back = new byte[data.length];
             in.flip().get(back);
             assertArrayEquals(data, back);
-            assertTrue((boolean) r.call("io.strata.posix.Posix", "lock", fd, true, file));
-            r.call("io.strata.posix.Posix", "unlock", fd, file);
-            assertTrue((long) r.call("io.strata.posix.Posix", "allocatedBytes", fd) > 0);
+            assertTrue((boolean) r.posix("lock", new Class<?>[] {int.class, boolean.class, Path.class}, fd, true, file));
+            r.posix("unlock", new Class<?>[] {int.class, Path.class}, fd, file);
+            assertTrue((long) r.posix("allocatedBytes", new Class<?>[] {int.class}, fd) > 0);
         } finally {
-            r.call("io.strata.posix.Posix", "close", fd);
+            r.close(fd);
         }
     }
 
     static StorageException refusedWrite(Revision r, Path file) throws Exception {
-        int fd = (int) r.call("io.strata.posix.Posix", "open", file, true, false);
+        int fd = r.open(file);
         try {
-            return assertThrows(StorageException.class, () -> r.call("io.strata.posix.Posix", "transferAll", fd,
-                    new ByteBuffer[] {ByteBuffer.allocateDirect(512)}, 0L, true, file));
+            return assertThrows(StorageException.class, () -> r.transfer(fd, ByteBuffer.allocateDirect(512), 0L, true, file));
         } finally {
-            r.call("io.strata.posix.Posix", "close", fd);
+            r.close(fd);
         }
+    }
+
+    static boolean release(Revision r, Duration wait) throws Exception {
+        return (boolean) r.invoke(null, "io.strata.posix.NativeBindings", "release", new Class<?>[] {Duration.class}, wait);
     }
 
     /** The revision's gate of data-path calls. */
@@ -192,7 +185,7 @@ class NativeBindingsTest {
         use(r, file, 5);
         Object calls = gate(r);
         int ticket = (int) calls.getClass().getMethod("enter").invoke(calls); // a call in progress, as in the kernel
-        assertFalse((boolean) r.call("io.strata.posix.NativeBindings", "release", Duration.ofMillis(200)));
+        assertFalse((boolean) release(r, Duration.ofMillis(200)));
         assertEquals(ErrorCode.DEVICE_UNAVAILABLE, refusedWrite(r, file).code(), "the gate closes at once");
         java.lang.reflect.Field registered = r.loadClass("io.strata.posix.NativeBindings").getDeclaredField("fastIoRegistered");
         registered.setAccessible(true);
@@ -200,7 +193,7 @@ class NativeBindingsTest {
         registered = null; // a reflected field holds its class
         calls.getClass().getMethod("exit", int.class).invoke(calls, ticket);
         calls = null;
-        assertTrue((boolean) r.call("io.strata.posix.NativeBindings", "release", Duration.ofSeconds(10)));
+        assertTrue((boolean) release(r, Duration.ofSeconds(10)));
         WeakReference<ClassLoader> ref = new WeakReference<>(r);
         r = null;
         assertTrue(collected(ref), "the revision released once its last call ended is still reachable");
