@@ -330,28 +330,30 @@ final class KarafProcess implements AutoCloseable {
      * @throws AssertionError when there is no container JVM or jcmd fails or hangs
      */
     String jcmd(String... command) throws IOException, InterruptedException {
-        for (ProcessHandle h : (Iterable<ProcessHandle>) process.toHandle().descendants()::iterator) {
-            if (h.info().command().orElse("").endsWith("java")) {
-                List<String> args = new ArrayList<>(List.of("jcmd", Long.toString(h.pid())));
-                args.addAll(List.of(command));
-                Path out = Files.createTempFile(home, "jcmd", ".txt");
-                try {
-                    Process jcmd = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-                    if (!jcmd.waitFor(60, TimeUnit.SECONDS)) {
-                        jcmd.destroyForcibly();
-                        throw new AssertionError("jcmd " + String.join(" ", command) + " did not finish in 60 s");
-                    }
-                    String text = Files.readString(out, StandardCharsets.UTF_8);
-                    if (jcmd.exitValue() != 0) {
-                        throw new AssertionError("jcmd " + String.join(" ", command) + " failed: " + text);
-                    }
-                    return text;
-                } finally {
-                    Files.deleteIfExists(out);
-                }
+        ProcessHandle jvm = containerJvms().stream().findFirst()
+                .orElseThrow(() -> new AssertionError("no container JVM under " + home));
+        List<String> args = new ArrayList<>(List.of("jcmd", Long.toString(jvm.pid())));
+        args.addAll(List.of(command));
+        Path out = Files.createTempFile(home, "jcmd", ".txt");
+        try {
+            Process jcmd = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            if (!jcmd.waitFor(60, TimeUnit.SECONDS)) {
+                jcmd.destroyForcibly();
+                throw new AssertionError("jcmd " + String.join(" ", command) + " did not finish in 60 s");
             }
+            String text = Files.readString(out, StandardCharsets.UTF_8);
+            if (jcmd.exitValue() != 0) {
+                throw new AssertionError("jcmd " + String.join(" ", command) + " failed: " + text);
+            }
+            return text;
+        } finally {
+            Files.deleteIfExists(out);
         }
-        throw new AssertionError("no container JVM under " + home);
+    }
+
+    /** The Java processes under the container's start script (the container JVM). */
+    private List<ProcessHandle> containerJvms() {
+        return process.toHandle().descendants().filter(h -> h.info().command().orElse("").endsWith("java")).toList();
     }
 
     /**
@@ -361,16 +363,14 @@ final class KarafProcess implements AutoCloseable {
     Path threadDump(String what) {
         Path file = home.resolve("threads-" + what + "-" + System.currentTimeMillis() + ".txt");
         try {
-            for (ProcessHandle h : (Iterable<ProcessHandle>) process.toHandle().descendants()::iterator) {
-                if (h.info().command().orElse("").endsWith("java")) {
-                    Process jstack = new ProcessBuilder("jstack", "-l", Long.toString(h.pid()))
-                            .redirectErrorStream(true).redirectOutput(file.toFile()).start();
-                    if (!jstack.waitFor(30, TimeUnit.SECONDS)) {
-                        jstack.destroyForcibly();
-                    }
-                    System.err.println("[" + home.getFileName() + "] threads of " + h.pid() + ":");
-                    System.err.println(Files.readString(file, StandardCharsets.UTF_8));
+            for (ProcessHandle h : containerJvms()) {
+                Process jstack = new ProcessBuilder("jstack", "-l", Long.toString(h.pid()))
+                        .redirectErrorStream(true).redirectOutput(file.toFile()).start();
+                if (!jstack.waitFor(30, TimeUnit.SECONDS)) {
+                    jstack.destroyForcibly();
                 }
+                System.err.println("[" + home.getFileName() + "] threads of " + h.pid() + ":");
+                System.err.println(Files.readString(file, StandardCharsets.UTF_8));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
