@@ -35,6 +35,7 @@ JOBS="${JOBS:-1}"                            # fio jobs, one connection each
 # SENDFILE=false makes Strata copy large reads through its buffers instead of sendfile(2).
 # INPLACE=true makes Strata receive large writes in place (receive.in.place), off by default.
 # POLL=<us> sets how long a busy connection polls for its next request (poll.us, default 50).
+# OVERLAP=true hands batches of small replies to a sender thread (send.overlap, off by default).
 # FORMAT=raw (or qcow2) makes Strata's volume of that format instead of a dynamic VHD.
 # NBDKIT_THREADS=1 gives nbdkit one thread per connection (--threads), the shape of Strata's
 # connections; unset, nbdkit runs its default pool of threads on every connection.
@@ -70,7 +71,7 @@ mkdir -p "$WORK/run"
 cp -R "$DIST/etc" "$WORK/run/etc"
 sed -i "s/^sshPort *=.*/sshPort = $SSH_PORT/" "$WORK/run/etc/org.apache.karaf.shell.cfg"
 grep -q '^sshPort' "$WORK/run/etc/org.apache.karaf.shell.cfg" || echo "sshPort = $SSH_PORT" >> "$WORK/run/etc/org.apache.karaf.shell.cfg"
-sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/; s/^receive.in.place *=.*/receive.in.place = ${INPLACE:-false}/; s/^poll.us *=.*/poll.us = ${POLL:-50}/" "$WORK/run/etc/io.strata.nbd.cfg"
+sed -i "s/^port *=.*/port = $P_STRATA/; s/^sendfile *=.*/sendfile = ${SENDFILE:-true}/; s/^receive.in.place *=.*/receive.in.place = ${INPLACE:-false}/; s/^poll.us *=.*/poll.us = ${POLL:-50}/; s/^send.overlap *=.*/send.overlap = ${OVERLAP:-false}/" "$WORK/run/etc/io.strata.nbd.cfg"
 sed -i "s/^rmiRegistryPort *=.*/rmiRegistryPort = 11199/; s/^rmiServerPort *=.*/rmiServerPort = 44499/" \
     "$WORK/run/etc/org.apache.karaf.management.cfg"
 mkdir -p "$WORK/run/data" "$WORK/run/deploy"

@@ -78,9 +78,10 @@ final class Connection implements Runnable {
      */
     static final int EAGER_REPLIES = 8;
     /**
-     * A batch of buffered replies from this size up (four 4 KiB reads) is handed to a sender
-     * while this thread serves the next requests into a second buffer, as long as this is the
-     * server's one busy connection ({@link #busy}): writing 32 KiB to a socket costs about as
+     * With {@code send.overlap} on ({@link Exports#sendOverlap}, off by default), a batch of
+     * buffered replies from this size up (four 4 KiB reads) is handed to a sender while this
+     * thread serves the next requests into a second buffer, as long as this is the server's
+     * one busy connection ({@link #busy}): writing 32 KiB to a socket costs about as
      * much as serving the batch did. Smaller batches (write acknowledgements) cost less to
      * write here than to hand over; and with several busy connections their threads already
      * keep the cores busy, so the hand-over only adds its cost (bench/run.sh JOBS=4, 4k random
@@ -138,6 +139,14 @@ final class Connection implements Runnable {
          */
         default long pollNanos() {
             return 0;
+        }
+
+        /**
+         * @return whether the server's one busy connection hands batches of replies of
+         *     {@link Connection#OVERLAP_MIN} bytes or more to a sender ({@code send.overlap}; off by default)
+         */
+        default boolean sendOverlap() {
+            return false;
         }
 
         /** A poll for the next request found one, or did not (counted for tests and diagnostics). */
@@ -2140,14 +2149,15 @@ final class Connection implements Runnable {
     }
 
     /**
-     * Sends the replies buffered so far: a batch of at least {@link #OVERLAP_MIN} bytes of the
-     * server's one busy connection goes to a sender, which writes it while this thread serves
-     * the next requests into the other output buffer (at most one batch is being sent; the
-     * next waits for it); a smaller one, one among several busy connections, or any while no
-     * second buffer can be had, is written here.
+     * Sends the replies buffered so far. With {@code send.overlap} on, a batch of at least
+     * {@link #OVERLAP_MIN} bytes of the server's one busy connection goes to a sender, which
+     * writes it while this thread serves the next requests into the other output buffer (at
+     * most one batch is being sent; the next waits for it). Otherwise (the default), and for a
+     * smaller batch, one among several busy connections, or any while no second buffer can be
+     * had, it is written here.
      */
     private void flushBatch() throws IOException {
-        if (out.position() < OVERLAP_MIN || exports.busy() > 1 || !spareFree()) {
+        if (!exports.sendOverlap() || out.position() < OVERLAP_MIN || exports.busy() > 1 || !spareFree()) {
             flushOut();
             return;
         }

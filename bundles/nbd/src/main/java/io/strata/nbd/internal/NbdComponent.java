@@ -68,6 +68,7 @@ public final class NbdComponent implements ExportService {
                     localSocket(config), tls(config));
             nbd.receiveInPlace(config.receive_in_place());
             nbd.pollMicros(config.poll_us());
+            nbd.sendOverlap(config.send_overlap());
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;

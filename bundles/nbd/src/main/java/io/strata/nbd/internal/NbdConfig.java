@@ -58,6 +58,12 @@ public @interface NbdConfig {
     /** The default of {@link #poll_us}. */
     int POLL_US_DEFAULT = 50;
 
+    @AttributeDefinition(name = "Send batches of replies on a second thread", description = "While one connection "
+            + "is busy, hand each batch of small replies of 16 KiB or more to a sender thread and serve the next "
+            + "requests meanwhile. Faster on some machines; on others the hand-over's wake-ups put the server in a "
+            + "slow state (half the speed over the Unix socket): measure before turning it on")
+    boolean send_overlap() default false;
+
     @AttributeDefinition(name = "Maximum connections", description = "Clients served at once (each holds 512 KiB "
             + "of buffers and a thread); further connections are closed")
     int max_connections() default 512;

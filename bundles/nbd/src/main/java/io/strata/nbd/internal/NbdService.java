@@ -401,6 +401,18 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return receiveInPlace;
     }
 
+    private volatile boolean sendOverlap;
+
+    /** Lets a busy connection hand batches of replies to a sender from now on ({@code send.overlap}), or stops it. */
+    void sendOverlap(boolean on) {
+        sendOverlap = on;
+    }
+
+    @Override
+    public boolean sendOverlap() {
+        return sendOverlap;
+    }
+
     private volatile long pollNanos = NbdConfig.POLL_US_DEFAULT * 1000L;
 
     /** How long a busy connection polls for its next request before it sleeps ({@code poll.us}; 0: never). */

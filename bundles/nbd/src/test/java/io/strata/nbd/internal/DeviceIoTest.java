@@ -422,13 +422,28 @@ class DeviceIoTest {
     }
 
     /**
-     * On the in-order path, a batch of small read replies is written by a sender while the
-     * connection's thread serves the next requests into its second buffer: the disk is read
-     * for requests after the batch while the batch's write is still held. At most one batch is
-     * being sent: the connection then waits for it. Every reply arrives whole, with its data.
+     * With {@code send.overlap} on, on the in-order path, a batch of small read replies is
+     * written by a sender while the connection's thread serves the next requests into its
+     * second buffer: the disk is read for requests after the batch while the batch's write is
+     * still held. At most one batch is being sent: the connection then waits for it. Every
+     * reply arrives whole, with its data.
      */
     @Test
     void theNextRequestsAreServedWhileABatchOfRepliesIsBeingSent() throws Exception {
+        batchOfRepliesHeld(true);
+    }
+
+    /**
+     * By default ({@code send.overlap} off) the connection's thread writes its batches itself:
+     * while a batch's write is held, no request after it is served, and every reply still
+     * arrives whole once it goes on.
+     */
+    @Test
+    void byDefaultTheConnectionWritesItsBatchesItself() throws Exception {
+        batchOfRepliesHeld(false);
+    }
+
+    private void batchOfRepliesHeld(boolean overlap) throws Exception {
         SlowDisk disk = new SlowDisk(false);
         synchronized (disk.bytes) {
             new Random(11).nextBytes(disk.bytes);
@@ -442,6 +457,7 @@ class DeviceIoTest {
             return w;
         })) {
             HoldingWire w = wire.get();
+            nbd.sendOverlap(overlap);
             w.armed = true;
             for (int i = 0; i < n; i++) {
                 c.request(CMD_READ, 0, i, i * 8192L, 4096, null);
@@ -451,13 +467,19 @@ class DeviceIoTest {
                 assertEquals(0, w.before % reply, "replies written whole before the held batch");
                 assertEquals(0, w.heldBytes % reply, "the held batch holds whole replies");
                 long served = (w.before + w.heldBytes) / reply;
-                HardeningTest.await("the disk is read for a request after the held batch", 30_000,
-                        () -> disk.blockingCalls.get() > served);
+                if (overlap) {
+                    HardeningTest.await("the disk is read for a request after the held batch", 30_000,
+                            () -> disk.blockingCalls.get() > served);
+                }
                 Thread.sleep(200); // what would be served by now without a bound on batches in flight
                 int reads = disk.blockingCalls.get();
-                assertTrue(reads <= served + Connection.EAGER_REPLIES,
-                        "served " + reads + " requests with a batch of " + served + " still held");
-                assertTrue(reads < n, "every request served while the first batch was held");
+                if (overlap) {
+                    assertTrue(reads <= served + Connection.EAGER_REPLIES,
+                            "served " + reads + " requests with a batch of " + served + " still held");
+                    assertTrue(reads < n, "every request served while the first batch was held");
+                } else {
+                    assertEquals(served, reads, "requests served after the held batch, on another thread");
+                }
             } finally {
                 w.release.countDown();
             }

@@ -321,6 +321,7 @@ class HardeningTest {
     void aReadAsLargeAsAConnectionsShareIsAnsweredAfterABatchWasHandedOver() throws Exception {
         NbdService.Limits limits = new NbdService.Limits(64, 16L << 20, 1L << 20); // 1 MiB: 4 chunks
         start(limits);
+        nbd.sendOverlap(true); // send.overlap: batches are handed to a sender (off by default)
         RawClient c = connect("a", false);
         c.socket.setSoTimeout(30_000);
         int n = 4 * Connection.EAGER_REPLIES; // 4 KiB each: batches of 32 KiB, handed over
