@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Reads larger than the output buffer are queued replies: sent from the image file
  * (sendfile) when one file holds the range, else read by a worker into buffers of the
- * server's {@link BufferPool}. A worker only reads the image; the queued replies of a
+ * server's {@link BufferPool}. A worker only reads the image (or, for a large write from
+ * the Unix socket, {@link #largeWrite}, writes it); the queued replies of a
  * connection are sent by one sender task at a time, so a client that does not read its
  * replies blocks its own sender and (once {@link #ASYNC_READS} replies or its memory budget
  * are queued) its own thread, never a worker or another client. When the pool has no
@@ -72,6 +73,10 @@ final class Connection implements Runnable {
     static final int ZERO_COPY_MIN = 64 << 10;
     /** Writes from this size are received in place where the image offers a window. */
     static final int WINDOW_MIN = 128 << 10;
+    /** Writes from this size may be written on a worker ({@link #largeWrite}). */
+    static final int LARGE_WRITE_MIN = 256 << 10;
+    /** Large writes on workers per connection; a write beyond them is written by the connection. */
+    static final int ASYNC_WRITES = 4;
     /**
      * Replies gathered in a batch of buffered requests are written after this many requests,
      * not only at the batch's end, so that the client turns them around meanwhile.
@@ -172,6 +177,8 @@ final class Connection implements Runnable {
         int chunks;
         /** Holds a slot of {@link #asyncIo} (device I/O) rather than of {@link #inFlight}. */
         boolean device;
+        /** Holds a slot of {@link #writes} (a large write on a worker) rather than of {@link #inFlight}. */
+        boolean write;
 
         Reply(ByteBuffer header) {
             this.header = header;
@@ -190,6 +197,8 @@ final class Connection implements Runnable {
     /** Large reads queued or in progress (and their header buffers), per connection. */
     private final Semaphore inFlight = new Semaphore(ASYNC_READS);
     private final Semaphore asyncIo = new Semaphore(ASYNC_IO);
+    /** Large writes of this connection on workers ({@link #largeWrite}). */
+    private final Semaphore writes = new Semaphore(ASYNC_WRITES);
     /** Chunks of the reply pool this connection may still take. */
     private final Semaphore budget;
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
@@ -255,9 +264,10 @@ final class Connection implements Runnable {
     private volatile int lastWindowRequests;
     /**
      * Set on this connection's thread while it reads a large reply it sends itself: its
-     * {@link #enqueue} then writes the reply here rather than waking a sender.
+     * {@link #enqueue} then writes the reply here rather than waking a sender. Held as the
+     * thread, so that a worker queueing a reply meanwhile (a large write's) still wakes one.
      */
-    private boolean sendHere;
+    private volatile Thread sendHere;
     /** A failure that is a bug of the server, not of the client (the fuzz target asserts there is none). */
     volatile Throwable unexpected;
     private final CountDownLatch finished = new CountDownLatch(1);
@@ -338,9 +348,11 @@ final class Connection implements Runnable {
             LOG.warn("nbd client {}: unexpected failure; disconnecting", peer, e);
         } finally {
             close();
-            // Large reads still running or queued end (the socket is shut down) before the
-            // export may close the volume and the buffers go back to the pool.
+            // Large reads still running or queued end (the socket is shut down), and large
+            // writes on workers are written, before the export may close the volume and the
+            // buffers go back to the pool.
             inFlight.acquireUninterruptibly(ASYNC_READS);
+            writes.acquireUninterruptibly(ASYNC_WRITES);
             awaitSentQuietly();
             res.connections().release(buffers);
             if (second != null) {
@@ -1001,11 +1013,11 @@ final class Connection implements Runnable {
                         // sparing the wake-ups of a hand-off to a worker (bench JOBS=4: 0.35 ->
                         // 0.28 CPU s/GiB) and to a sender (0.29 -> 0.26, 0.90 -> 1.0 of nbdkit)
                         queued = true; // fill answers or releases it
-                        sendHere = true;
+                        sendHere = Thread.currentThread();
                         try {
                             fill(r, d, structuredNow, cookie, offset, n);
                         } finally {
-                            sendHere = false;
+                            sendHere = null;
                         }
                         return;
                     }
@@ -1136,11 +1148,15 @@ final class Connection implements Runnable {
         return r;
     }
 
-    /** Waits until every device I/O of this connection has been answered. */
+    /** Waits until every device I/O and every large write on a worker of this connection has been answered. */
     private void awaitDeviceIo() {
         if (asyncIo.availablePermits() < ASYNC_IO) {
             asyncIo.acquireUninterruptibly(ASYNC_IO);
             asyncIo.release(ASYNC_IO);
+        }
+        if (writes.availablePermits() < ASYNC_WRITES) {
+            writes.acquireUninterruptibly(ASYNC_WRITES);
+            writes.release(ASYNC_WRITES);
         }
     }
 
@@ -1215,7 +1231,7 @@ final class Connection implements Runnable {
             r.slice = null;
         }
         headers.offer(r.header);
-        (r.device ? asyncIo : inFlight).release();
+        (r.device ? asyncIo : r.write ? writes : inFlight).release();
     }
 
     private void enqueue(Reply r) {
@@ -1224,7 +1240,7 @@ final class Connection implements Runnable {
             if (directSend && sendWithoutWaiting()) {
                 return;
             }
-            if (sendHere) {
+            if (sendHere == Thread.currentThread()) {
                 drain(); // this connection's thread, which reads no request meanwhile
                 return;
             }
@@ -1498,7 +1514,70 @@ final class Connection implements Runnable {
         if (n >= WINDOW_MIN && exports.receiveInPlace() && receiveInPlace(cookie, flags, offset, n)) {
             return;
         }
+        if (local && n >= LARGE_WRITE_MIN && n > in.remaining() && exports.busy() <= 1
+                && largeWrite(cookie, flags, offset, n)) {
+            return;
+        }
         receiveAndWrite(cookie, flags, offset, n);
+    }
+
+    /**
+     * A large write from the Unix socket while this is the server's one busy connection: its
+     * payload is received here into pooled buffers, written (and flushed for FUA) by a worker,
+     * and answered by the sender, while this thread goes on to read the next request. Over a
+     * Unix socket all a client may have on its way is what its send buffer holds (about
+     * 208 KiB by default), so a write done here stalls the client for its {@code pwrite}
+     * (bench/run.sh TRANSPORT=unix, 1 MiB writes: 0.88-0.89 of nbdkit done here, 1.2-1.3 so,
+     * at less CPU per GiB). Over TCP the receive window holds megabytes and the client goes
+     * on sending meanwhile; there the hand-off only added its cost (0.87 against 0.99-1.01,
+     * and in five earlier trials on AMD machines). With several busy connections their
+     * threads already overlap the writes.
+     *
+     * @return false when no slot of {@link #writes} or no pooled memory is free now, or the
+     *     request is for the ordinary path to refuse: the caller serves it
+     */
+    private boolean largeWrite(long cookie, int flags, long offset, int n) throws IOException {
+        if (export.readOnly) {
+            return false;
+        }
+        VirtualDisk d;
+        try {
+            d = export.disk();
+        } catch (StorageException e) {
+            return false; // the ordinary path answers with the error
+        }
+        int chunks = res.replies().chunks(n);
+        if (!inRange(d, offset, n) || chunks > replyChunks() || !writes.tryAcquire()) {
+            return false;
+        }
+        if (!budget.tryAcquire(chunks)) {
+            writes.release();
+            return false;
+        }
+        ByteBuffer[] bufs = res.replies().tryAcquire(n);
+        if (bufs == null) {
+            budget.release(chunks);
+            writes.release();
+            return false;
+        }
+        Reply r = new Reply(header());
+        r.write = true;
+        r.data = bufs;
+        r.chunks = chunks;
+        try {
+            // the buffered head of the payload is copied out, and the read that ends the
+            // payload also takes the next request's header if it has come
+            readPayload(bufs, 0);
+            lean = true;
+            res.workers().execute(() -> applyWrite(r, d, cookie, flags, offset));
+            return true;
+        } catch (IOException e) {
+            release(r);
+            throw e;
+        } catch (RejectedExecutionException e) {
+            release(r);
+            throw new IOException("the server is stopping", e);
+        }
     }
 
     /**
@@ -1745,15 +1824,17 @@ final class Connection implements Runnable {
         return true;
     }
 
-    /** On a device I/O thread: the write with FUA (waits for the flush), and its reply queued for the sender. */
+    /**
+     * On a device I/O thread (a device write with FUA, which waits for the flush) or a worker
+     * (a {@link #largeWrite}): the write, and its reply queued for the sender.
+     */
     private void applyWrite(Reply r, VirtualDisk d, long cookie, int flags, long offset) {
         Throwable failure = null;
         try {
-            long pos = offset;
-            for (ByteBuffer b : r.data) {
-                int len = b.remaining();
-                d.write(b, pos);
-                pos += len;
+            if (r.data.length == 1) {
+                d.write(r.data[0], offset);
+            } else {
+                d.write(r.data, offset); // one gathering write where the disk can
             }
             if ((flags & CMD_FLAG_FUA) != 0) {
                 d.flush();

@@ -16,16 +16,21 @@ import io.strata.api.format.Provisioning;
 import io.strata.api.format.VirtualDisk;
 import io.strata.api.service.VolumeRef;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Requests to a disk whose I/O waits on a round trip ({@code concurrentIo()}, a LUN over the
@@ -37,6 +42,7 @@ import org.junit.jupiter.api.Test;
 class DeviceIoTest {
     static final int SIZE = 4 << 20;
     static final VolumeRef LUN = new VolumeRef("local", "lun");
+    static final long HELD_AT = 1 << 20;
     NbdService nbd;
 
     /**
@@ -54,6 +60,10 @@ class DeviceIoTest {
         final AtomicInteger writesAtFlush = new AtomicInteger();
         final AtomicInteger flushes = new AtomicInteger();
         volatile boolean failing;
+        /** When set, the write of offset {@link #HELD_AT} waits (up to 10 s) until a read opens it. */
+        volatile CountDownLatch heldWrite;
+        /** Whether a read opened the held write, rather than its wait running out. */
+        volatile boolean heldWriteOpened;
         /** Calls of read and write (the blocking ones) and of readAsync and writeAsync. */
         final AtomicInteger blockingCalls = new AtomicInteger();
         final AtomicInteger asyncCalls = new AtomicInteger();
@@ -131,6 +141,10 @@ class DeviceIoTest {
         }
 
         private void readNow(ByteBuffer dst, long offset) {
+            CountDownLatch held = heldWrite;
+            if (held != null) {
+                held.countDown();
+            }
             enter();
             readBytes.addAndGet(dst.remaining());
             synchronized (bytes) {
@@ -148,6 +162,14 @@ class DeviceIoTest {
         private void writeNow(ByteBuffer src, long offset) {
             writesUnderway.incrementAndGet();
             try {
+                CountDownLatch held = heldWrite;
+                if (held != null && offset == HELD_AT) {
+                    try {
+                        heldWriteOpened = held.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
                 enter();
                 synchronized (bytes) {
                     src.get(bytes, (int) offset, src.remaining());
@@ -194,6 +216,12 @@ class DeviceIoTest {
 
     private RawClient serve(SlowDisk disk, java.util.function.Function<java.nio.channels.SocketChannel, Wire> wires)
             throws Exception {
+        return serve(disk, wires, false);
+    }
+
+    /** Serves the disk, the client connecting through the server's Unix domain socket when {@code local}. */
+    private RawClient serve(SlowDisk disk, java.util.function.Function<java.nio.channels.SocketChannel, Wire> wires,
+            boolean local) throws Exception {
         disks.add(disk);
         Volumes volumes = new Volumes() {
             @Override
@@ -206,15 +234,21 @@ class DeviceIoTest {
                 return false;
             }
         };
-        nbd = new NbdService(volumes, new Fixture.MemoryStore(), "127.0.0.1", 0, 30, true);
+        Path sock = tmp.resolve("nbd.sock");
+        nbd = local
+                ? new NbdService(volumes, new Fixture.MemoryStore(), "127.0.0.1", 0, 30, true, NbdService.Limits.DEFAULT,
+                        new LocalSocket(sock, LocalSocket.mode("0600"), ""))
+                : new NbdService(volumes, new Fixture.MemoryStore(), "127.0.0.1", 0, 30, true);
         nbd.wires = wires;
         nbd.add(LUN, "lun", false);
-        RawClient c = new RawClient(nbd.port()).hello();
+        RawClient c = (local ? new RawClient(sock) : new RawClient(nbd.port())).hello();
         assertEquals(SIZE, c.go("lun")[0]);
         return c;
     }
 
     private final List<SlowDisk> disks = new java.util.ArrayList<>();
+    @TempDir
+    Path tmp;
 
     @AfterEach
     void stop() {
@@ -330,6 +364,101 @@ class DeviceIoTest {
             writes(c, patterns(32, 4096));
             reads(c, 32, 4096);
             assertEquals(1, disk.most.get(), "one request at a time");
+        }
+    }
+
+    /**
+     * A lone connection's large write from the Unix socket, to a disk on local files, is
+     * written by a worker while the connection reads and serves the next request: a read sent
+     * after a 1 MiB write reaches the disk while the write is still held (written by the
+     * connection itself, the read would wait for it, and the write's wait would run out). Its
+     * reply, the flush after it and the data read back are right.
+     */
+    @Test
+    @Timeout(120)
+    void aLocalConnectionsLargeWriteIsWrittenWhileTheNextRequestIsServed() throws Exception {
+        SlowDisk disk = new SlowDisk(false);
+        disk.heldWrite = new CountDownLatch(1);
+        byte[] data = patterns(1, 1 << 20)[0];
+        try (RawClient c = serve(disk, Wire::of, true)) {
+            c.request(CMD_WRITE, 0, 1, HELD_AT, data.length, data);
+            c.request(CMD_READ, 0, 2, 0, 4096, null);
+            c.request(CMD_FLUSH, 0, 3, 0, 0, null);
+            List<Long> order = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+                assertEquals(0, c.in.readInt(), "reply " + i);
+                long cookie = c.in.readLong();
+                if (cookie == 2) {
+                    c.in.readFully(new byte[4096]);
+                }
+                order.add(cookie);
+            }
+            assertTrue(disk.heldWriteOpened, "the read reached the disk while the write was held");
+            assertEquals(3L, order.get(2), "the flush is answered after the write before it: " + order);
+            assertEquals(0, disk.writesAtFlush.get(), "no write was under way when the flush ran");
+            assertEquals(1, disk.flushes.get());
+            disk.heldWrite = null;
+            c.request(CMD_READ, 0, 4, HELD_AT, data.length, null);
+            assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+            assertEquals(0, c.in.readInt());
+            assertEquals(4, c.in.readLong());
+            byte[] back = new byte[data.length];
+            c.in.readFully(back);
+            assertArrayEquals(data, back);
+            c.request(CMD_DISC, 0, 0, 0, 0, null);
+        }
+    }
+
+    /**
+     * Over TCP the client goes on sending while a write is written (the receive window holds
+     * megabytes): a lone connection writes its large writes itself, one request at a time.
+     */
+    @Test
+    void overTcpALoneConnectionWritesItsLargeWritesItself() throws Exception {
+        SlowDisk disk = new SlowDisk(false);
+        byte[][] data = patterns(3, 1 << 20);
+        try (RawClient c = serve(disk)) {
+            for (int i = 0; i < data.length; i++) {
+                c.request(CMD_WRITE, 0, i, (long) i << 20, data[i].length, data[i]);
+            }
+            c.request(CMD_FLUSH, 0, 9, 0, 0, null);
+            for (int i = 0; i <= data.length; i++) {
+                assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+                assertEquals(0, c.in.readInt());
+                c.in.readLong();
+            }
+            assertEquals(1, disk.most.get(), "one request at a time");
+            c.request(CMD_DISC, 0, 0, 0, 0, null);
+        }
+    }
+
+    /**
+     * Large writes on workers are part of what ends a session: a client that sends two and
+     * disconnects at once finds both on the disk when it comes back, and the connection's
+     * pooled memory is returned.
+     */
+    @Test
+    @Timeout(120)
+    void largeWritesUnderWayAreWrittenBeforeTheSessionEnds() throws Exception {
+        SlowDisk disk = new SlowDisk(false);
+        byte[][] data = patterns(2, 1 << 20);
+        RawClient c = serve(disk, Wire::of, true);
+        c.request(CMD_WRITE, 0, 1, 0, data[0].length, data[0]);
+        c.request(CMD_WRITE, 0, 2, 2L << 20, data[1].length, data[1]);
+        c.request(CMD_DISC, 0, 0, 0, 0, null);
+        for (int i = 0; i < 2; i++) {
+            assertEquals(Protocol.SIMPLE_REPLY_MAGIC, c.in.readInt());
+            assertEquals(0, c.in.readInt());
+            c.in.readLong();
+        }
+        c.close();
+        HardeningTest.await("the connection ends and its buffers return to the pool", 30_000,
+                () -> nbd.stats().connections() == 0 && nbd.stats().replyBytesInUse() == 0);
+        assertEquals(0, disk.writesUnderway.get());
+        synchronized (disk.bytes) {
+            assertArrayEquals(data[0], java.util.Arrays.copyOfRange(disk.bytes, 0, 1 << 20));
+            assertArrayEquals(data[1], java.util.Arrays.copyOfRange(disk.bytes, 2 << 20, 3 << 20));
         }
     }
 
