@@ -1127,14 +1127,25 @@ final class Connection implements Runnable {
             return null;
         }
         asyncIo.acquireUninterruptibly();
+        return pooled(asyncIo, n);
+    }
+
+    /**
+     * Pooled buffers for {@code n} bytes within this connection's budget, for a request that
+     * holds a slot of {@code slots}.
+     *
+     * @return the buffers, or null (and the slot given back) when the memory is not free now
+     */
+    private ByteBuffer[] pooled(Semaphore slots, int n) {
+        int chunks = res.replies().chunks(n);
         if (!budget.tryAcquire(chunks)) {
-            asyncIo.release();
+            slots.release();
             return null;
         }
         ByteBuffer[] bufs = res.replies().tryAcquire(n);
         if (bufs == null) {
             budget.release(chunks);
-            asyncIo.release();
+            slots.release();
         }
         return bufs;
     }
@@ -1550,14 +1561,8 @@ final class Connection implements Runnable {
         if (!inRange(d, offset, n) || chunks > replyChunks() || !writes.tryAcquire()) {
             return false;
         }
-        if (!budget.tryAcquire(chunks)) {
-            writes.release();
-            return false;
-        }
-        ByteBuffer[] bufs = res.replies().tryAcquire(n);
+        ByteBuffer[] bufs = pooled(writes, n);
         if (bufs == null) {
-            budget.release(chunks);
-            writes.release();
             return false;
         }
         Reply r = new Reply(header());
