@@ -1540,7 +1540,7 @@ final class Connection implements Runnable {
      * 208 KiB by default), so a write done here stalls the client for its {@code pwrite}
      * (bench/run.sh TRANSPORT=unix, 1 MiB writes: 0.88-0.89 of nbdkit done here, 1.2-1.3 so,
      * at less CPU per GiB). Over TCP the receive window holds megabytes and the client goes
-     * on sending meanwhile; there the hand-off only added its cost (0.87 against 0.99-1.01,
+     * on sending meanwhile; there the hand-off only added its cost (0.87 against 0.99-1.07,
      * and in five earlier trials on AMD machines). With several busy connections their
      * threads already overlap the writes.
      *
