@@ -242,9 +242,30 @@ public abstract class StrataTestSupport {
     /**
      * Runs one command line in a new console session inside the container, the way
      * Karaf's own integration tests do through {@link SessionFactory}; ANSI colour
-     * codes are removed.
+     * codes are removed. A command Karaf does not know is tried again for up to 30 s:
+     * Karaf's shell withdraws every command of a bundle while a service one of them
+     * references is re-registered, which a component's late configuration does shortly
+     * after start (a clean-clone run once found {@code storage:volume-create} missing
+     * right after {@code storage:datastore-list} had answered).
      */
     protected Result run(String command) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            Result result = runOnce(command);
+            if (!result.failed() || !result.error.startsWith("Command not found")
+                    || System.nanoTime() > deadline) {
+                return result;
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return result;
+            }
+        }
+    }
+
+    private Result runOnce(String command) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         String[] error = {null};
