@@ -133,6 +133,10 @@ final class Connection implements Runnable {
         default void windowWrite() {
         }
 
+        /** A large write was handed to a worker ({@link Connection#largeWrite}; counted for tests and diagnostics). */
+        default void workerWrite() {
+        }
+
         /** @return whether large writes may be received in place ({@code receive.in.place}; off by default) */
         default boolean receiveInPlace() {
             return false;
@@ -777,7 +781,7 @@ final class Connection implements Runnable {
                     // Requests in flight are answered before the session ends.
                     inFlight.acquireUninterruptibly(ASYNC_READS);
                     inFlight.release(ASYNC_READS);
-                    awaitDeviceIo();
+                    awaitUnderWay();
                     flushOut();
                     return;
                 }
@@ -1160,7 +1164,7 @@ final class Connection implements Runnable {
     }
 
     /** Waits until every device I/O and every large write on a worker of this connection has been answered. */
-    private void awaitDeviceIo() {
+    private void awaitUnderWay() {
         if (asyncIo.availablePermits() < ASYNC_IO) {
             asyncIo.acquireUninterruptibly(ASYNC_IO);
             asyncIo.release(ASYNC_IO);
@@ -1538,8 +1542,8 @@ final class Connection implements Runnable {
      * and answered by the sender, while this thread goes on to read the next request. Over a
      * Unix socket all a client may have on its way is what its send buffer holds (about
      * 208 KiB by default), so a write done here stalls the client for its {@code pwrite}
-     * (bench/run.sh TRANSPORT=unix, 1 MiB writes: 0.88-0.89 of nbdkit done here, 1.2-1.3 so,
-     * at less CPU per GiB). Over TCP the receive window holds megabytes and the client goes
+     * (bench/run.sh TRANSPORT=unix, 1 MiB writes: 0.88-0.89 of nbdkit done here, 1.00-1.39
+     * so, at about nbdkit's CPU per GiB). Over TCP the receive window holds megabytes and the client goes
      * on sending meanwhile; there the hand-off only added its cost (0.87 against 0.99-1.07,
      * and in five earlier trials on AMD machines). With several busy connections their
      * threads already overlap the writes.
@@ -1575,6 +1579,7 @@ final class Connection implements Runnable {
             readPayload(bufs, 0);
             lean = true;
             res.workers().execute(() -> applyWrite(r, d, cookie, flags, offset));
+            exports.workerWrite();
             return true;
         } catch (IOException e) {
             release(r);
@@ -1935,7 +1940,7 @@ final class Connection implements Runnable {
     private void modify(long cookie, int type, int flags, long offset, long length, ByteBuffer[] payload)
             throws IOException {
         if (type != CMD_WRITE) {
-            awaitDeviceIo(); // a trim or zeroing does not overtake writes under way
+            awaitUnderWay(); // a trim or zeroing does not overtake writes under way
         }
         if (export.readOnly) {
             simpleReply(cookie, EPERM);
@@ -1985,7 +1990,7 @@ final class Connection implements Runnable {
     }
 
     private void flush(long cookie) throws IOException {
-        awaitDeviceIo(); // the writes under way are part of what this flush makes durable
+        awaitUnderWay(); // the writes under way are part of what this flush makes durable
         VirtualDisk d = null;
         try {
             d = export.disk();

@@ -404,6 +404,18 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         return windowWrites.get();
     }
 
+    private final java.util.concurrent.atomic.AtomicLong workerWrites = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public void workerWrite() {
+        workerWrites.incrementAndGet();
+    }
+
+    /** @return how many large writes were handed to workers */
+    long workerWrites() {
+        return workerWrites.get();
+    }
+
     private volatile boolean receiveInPlace;
 
     /** Lets large writes be received in place from now on ({@code receive.in.place}), or stops it. */

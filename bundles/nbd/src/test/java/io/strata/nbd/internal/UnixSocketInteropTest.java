@@ -125,6 +125,24 @@ class UnixSocketInteropTest {
     }
 
     /**
+     * fio on one connection through the socket, 1 MiB sequential writes at QD8 then their
+     * verifying reads: the writes are written by workers while the connection reads the next
+     * payload, and every block reads back.
+     */
+    @Test
+    void fioLargeWritesOnOneConnectionGoToWorkersAndReadBack() throws Exception {
+        Assumptions.assumeTrue(has("fio"), "fio is needed");
+        long before = nbd.workerWrites();
+        InteropTest.Result r = run(Arrays.asList("fio", "--name=large", "--ioengine=nbd", "--uri=" + fx.unixUri("vhd"),
+                "--rw=write", "--bs=1m", "--iodepth=8", "--size=32m", "--verify=crc32c", "--do_verify=1",
+                "--verify_fatal=1", "--verify_state_save=0"));
+        assertEquals(0, r.exit(), r.output());
+        assertFalse(r.output().contains("verify: bad"), r.output());
+        assertTrue(r.output().contains("write:"), r.output());
+        assertTrue(nbd.workerWrites() > before, "no large write went to a worker");
+    }
+
+    /**
      * fio on one connection, 4k random writes then their verifying reads at QD32, over the Unix
      * socket and over TCP: the connection is the server's one busy one, so its thread polls for
      * the next request before it sleeps ({@code poll.us}), and every block reads back.
