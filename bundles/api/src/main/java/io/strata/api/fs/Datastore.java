@@ -142,6 +142,26 @@ public interface Datastore extends AutoCloseable {
         return Map.of();
     }
 
+    /**
+     * This datastore for a host that may write to it only while {@code fence} passes. A layer
+     * whose requests leave the host through its own client (the NFS requests to a NAS export)
+     * checks the fence right before each request goes out, and before each resend: a host that
+     * stood still (a stopped process, a long pause) after its caller checked its lease, and woke
+     * up after the lease expired and another host took the data over, then sends nothing. The
+     * core uses the view for all I/O to a shared datastore but its lockspace's own. The view
+     * shares the mount with this datastore: closing either closes both.
+     *
+     * @param fence as {@link io.strata.api.device.BlockDevice#write(java.nio.ByteBuffer, long,
+     *        io.strata.api.device.WriteFence)} takes it
+     * @return the view; the default is this datastore, for layers whose I/O is a system call
+     *         (their caller's check, right before the call, is the last moment there is) or
+     *         that fence through their device themselves
+     * @since 1.6
+     */
+    default Datastore fenced(io.strata.api.device.WriteFence fence) {
+        return this;
+    }
+
     /** Unmounts. Never throws; never deletes data. */
     @Override
     void close();

@@ -82,4 +82,17 @@ public interface ShareFiles {
      * block.
      */
     Subscription addStateListener(Consumer<DeviceState> listener);
+
+    /**
+     * These files for a host that may write to the share only while {@code fence} passes: the
+     * driver checks it right before each request made through the view (or a file it opened)
+     * leaves the host, and before each resend, and refuses the request with what the fence
+     * threw. The view shares the connection with this object.
+     *
+     * @return the view; the default is this object, whose callers then check before each call
+     * @since 1.6
+     */
+    default ShareFiles fenced(io.strata.api.device.WriteFence fence) {
+        return this;
+    }
 }

@@ -3,5 +3,5 @@
  * with byte-range I/O, sparse allocation, punch hole and locks, over a device.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.5.0")
+@org.osgi.annotation.versioning.Version("1.6.0")
 package io.strata.api.fs;

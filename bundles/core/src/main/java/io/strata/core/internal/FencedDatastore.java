@@ -20,8 +20,11 @@ import java.util.Set;
  * A shared datastore as the core uses it: every file operation first asks the lockspace
  * whether this host's lease is still renewed in time, so a host that could not renew stops all
  * I/O to the datastore (volume data, images, catalog) before another host may take its
- * leases. The check is one volatile read. Its limit: an I/O already handed to the kernel when
- * the lease runs out still completes; see the lease library's README.
+ * leases. The check is one volatile read. A layer with its own client (NFS) is given the same
+ * check through {@link Datastore#fenced} and makes it again right before each request leaves
+ * the host, which closes the gap between this check and the send (a host frozen in between).
+ * The limit: an I/O already handed to the kernel when the lease runs out still completes; see
+ * the lease library's README.
  */
 final class FencedDatastore implements Datastore {
     private final Datastore ds;

@@ -208,7 +208,10 @@ final class MountedDatastore {
                     access = SharedAccess.join(dsName, ds, sharing.me(), sharing.settings(), sharing.clock(),
                             () -> sharing.onFence().accept(dsName));
                 }
-                m = new MountedDatastore(dsName, new FencedDatastore(ds, access), device, filesystem, formats);
+                // The lockspace above writes through ds itself; everything else goes through a view
+                // whose layer checks the lease again right before each request leaves the host.
+                m = new MountedDatastore(dsName, new FencedDatastore(ds.fenced(access::checkValid), access), device,
+                        filesystem, formats);
                 m.sharedAccess = access;
                 m.maintenanceEvery = sharing.settings().renewal();
             } else {

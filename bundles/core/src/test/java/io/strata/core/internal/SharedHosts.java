@@ -39,13 +39,19 @@ final class SharedHosts {
 
     /** The same, with lease timing {@code lease}. */
     static StrataCore start(Path root, String name, ConfigStore store, LeaseSettings lease) {
+        return start(root, name, store, lease, new DirFilesystem());
+    }
+
+    /** The same, with {@code dir} as the dir layer. */
+    static StrataCore start(Path root, String name, ConfigStore store, LeaseSettings lease,
+            io.strata.api.fs.DatastoreFilesystem dir) {
         StrataCore core = new StrataCore(store, new CoreSettings(false, "local", root.resolve(name + "/default"),
                 root.resolve(name + "/state")).withLease(lease, name));
         core.addFormat(new VhdFormat(), "vhd", "io.strata.format-vhd");
         core.addFormat(new Qcow2Format(), "qcow2", "io.strata.format-qcow2");
         core.addFormat(new RawFormat(), "raw", "io.strata.format-raw");
         core.addDriver(new LocalDriver(), "local", "io.strata.driver-local");
-        core.addFilesystem(new DirFilesystem(), "dir", "io.strata.fs-dir");
+        core.addFilesystem(dir, "dir", "io.strata.fs-dir");
         if (core.list().stream().noneMatch(d -> d.name().equals("ds"))) {
             new ResourceServiceImpl(core).add("shared", "local",
                     Map.of("kind", "directory", "path", root.resolve("shared").toString()));

@@ -5,6 +5,7 @@ import io.strata.api.StorageException;
 import io.strata.api.device.DeviceInfo;
 import io.strata.api.device.DeviceState;
 import io.strata.api.device.FileShare;
+import io.strata.api.device.WriteFence;
 import io.strata.api.device.Subscription;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileStat;
@@ -26,6 +27,7 @@ import java.util.function.Consumer;
 final class NasExport implements FileShare, ShareFiles {
     private final DeviceInfo info;
     private final NfsMount mount;
+    private final Files files;
     private final String uri;
     private final Consumer<NasExport> onClose;
     private final List<Consumer<DeviceState>> listeners = new CopyOnWriteArrayList<>();
@@ -34,6 +36,7 @@ final class NasExport implements FileShare, ShareFiles {
     NasExport(DeviceInfo info, NfsMount mount, String uri, Consumer<NasExport> onClose) {
         this.info = info;
         this.mount = mount;
+        this.files = new Files(mount);
         this.uri = uri;
         this.onClose = onClose;
         mount.nfs().rpc().onStateChange(state -> {
@@ -70,69 +73,57 @@ final class NasExport implements FileShare, ShareFiles {
 
     @Override
     public List<String> list(String directory) {
-        checkOpen();
-        return mount.listFiles(directory);
+        return files.list(directory);
     }
 
     @Override
     public boolean isDirectory(String path) {
-        checkOpen();
-        try {
-            return mount.stat(path).isDirectory();
-        } catch (StorageException e) {
-            if (e.code() == ErrorCode.FILE_NOT_FOUND) {
-                return false;
-            }
-            throw e;
-        }
+        return files.isDirectory(path);
     }
 
     @Override
     public FileStat stat(String path) {
-        checkOpen();
-        Nfs3.Attr a = mount.stat(path);
-        if (!a.isRegular()) {
-            throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + path + "' on " + info.ref()
-                    + " is not a regular file");
-        }
-        return new FileStat(path, a.size(), a.used());
+        return files.stat(path);
     }
 
     @Override
     public DatastoreFile open(String path, boolean writable) {
-        checkOpen();
-        return mount.open(path, writable);
+        return files.open(path, writable);
     }
 
     @Override
     public DatastoreFile create(String path, boolean exclusive) {
-        checkOpen();
-        return mount.create(path, exclusive);
+        return files.create(path, exclusive);
     }
 
     @Override
     public void mkdir(String path) {
-        checkOpen();
-        mount.mkdir(path);
+        files.mkdir(path);
     }
 
     @Override
     public void delete(String path) {
-        checkOpen();
-        mount.remove(path);
+        files.delete(path);
     }
 
     @Override
     public void rename(String from, String to) {
-        checkOpen();
-        mount.rename(from, to);
+        files.rename(from, to);
     }
 
     @Override
     public SpaceInfo space() {
-        checkOpen();
-        Nfs3.FsStat s = mount.space();
-        return new SpaceInfo(s.totalBytes(), Math.min(s.availableBytes(), s.totalBytes()));
+        return files.space();
+    }
+
+    /**
+     * The export's files for a host that may write only while {@code fence} passes: each NFS
+     * request made through them is checked against the fence by the RPC client right before it
+     * goes to the server, and before each resend.
+     */
+    @Override
+    public ShareFiles fenced(WriteFence fence) {
+        return new Files(mount.fenced(fence));
     }
 
     @Override
@@ -156,5 +147,96 @@ final class NasExport implements FileShare, ShareFiles {
         listeners.clear();
         mount.close();
         onClose.accept(this);
+    }
+
+    /** The share's files through one view of the mount. */
+    private final class Files implements ShareFiles {
+        private final NfsMount mount;
+
+        Files(NfsMount mount) {
+            this.mount = mount;
+        }
+
+        @Override
+        public List<String> list(String directory) {
+            checkOpen();
+            return mount.listFiles(directory);
+        }
+
+        @Override
+        public boolean isDirectory(String path) {
+            checkOpen();
+            try {
+                return mount.stat(path).isDirectory();
+            } catch (StorageException e) {
+                if (e.code() == ErrorCode.FILE_NOT_FOUND) {
+                    return false;
+                }
+                throw e;
+            }
+        }
+
+        @Override
+        public FileStat stat(String path) {
+            checkOpen();
+            Nfs3.Attr a = mount.stat(path);
+            if (!a.isRegular()) {
+                throw new StorageException(ErrorCode.INVALID_ARGUMENT, "'" + path + "' on " + info.ref()
+                        + " is not a regular file");
+            }
+            return new FileStat(path, a.size(), a.used());
+        }
+
+        @Override
+        public DatastoreFile open(String path, boolean writable) {
+            checkOpen();
+            return mount.open(path, writable);
+        }
+
+        @Override
+        public DatastoreFile create(String path, boolean exclusive) {
+            checkOpen();
+            return mount.create(path, exclusive);
+        }
+
+        @Override
+        public void mkdir(String path) {
+            checkOpen();
+            mount.mkdir(path);
+        }
+
+        @Override
+        public void delete(String path) {
+            checkOpen();
+            mount.remove(path);
+        }
+
+        @Override
+        public void rename(String from, String to) {
+            checkOpen();
+            mount.rename(from, to);
+        }
+
+        @Override
+        public SpaceInfo space() {
+            checkOpen();
+            Nfs3.FsStat s = mount.space();
+            return new SpaceInfo(s.totalBytes(), Math.min(s.availableBytes(), s.totalBytes()));
+        }
+
+        @Override
+        public ShareFiles fenced(WriteFence fence) {
+            return new Files(mount.fenced(fence));
+        }
+
+        @Override
+        public DeviceState state() {
+            return NasExport.this.state();
+        }
+
+        @Override
+        public Subscription addStateListener(Consumer<DeviceState> listener) {
+            return NasExport.this.addStateListener(listener);
+        }
     }
 }

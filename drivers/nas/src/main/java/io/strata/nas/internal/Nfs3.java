@@ -2,6 +2,7 @@ package io.strata.nas.internal;
 
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.device.WriteFence;
 import io.strata.nas.internal.rpc.RpcClient;
 import io.strata.nas.internal.rpc.Xdr;
 import java.nio.ByteBuffer;
@@ -172,9 +173,23 @@ final class Nfs3 {
     private static final long JUKEBOX_PAUSE_MS = 250;
 
     private final RpcClient rpc;
+    private final WriteFence fence;
 
     Nfs3(RpcClient rpc) {
+        this(rpc, null);
+    }
+
+    private Nfs3(RpcClient rpc, WriteFence fence) {
         this.rpc = rpc;
+        this.fence = fence;
+    }
+
+    /**
+     * The same client whose calls are each sent, and sent again, only while {@code fence} passes
+     * (the RPC client checks it right before the call goes to the connection).
+     */
+    Nfs3 fenced(WriteFence fence) {
+        return new Nfs3(rpc, java.util.Objects.requireNonNull(fence, "fence"));
     }
 
     RpcClient rpc() {
@@ -408,7 +423,7 @@ final class Nfs3 {
     /** As above, with the reply's bulk data read straight into {@code sink} when {@code bulk} finds it. */
     private <T> CompletableFuture<T> call(int proc, String name, A args, ByteBuffer data, ByteBuffer sink,
             RpcClient.Bulk bulk, Function<Xdr.In, T> ok, String what) {
-        Supplier<CompletableFuture<Xdr.In>> send = () -> rpc.call(proc, name, args.out, data, sink, bulk);
+        Supplier<CompletableFuture<Xdr.In>> send = () -> rpc.call(proc, name, args.out, data, sink, bulk, fence);
         return withJukebox(send, 0).thenApply(in -> {
             try {
                 int status = in.int32();

@@ -32,14 +32,26 @@ final class NfsMount implements AutoCloseable {
     private final Nfs3.Fh root;
     private final Nfs3 nfs;
     private final Nfs3.FsInfo info;
-    private final Map<String, Nfs3.Fh> dirs = new ConcurrentHashMap<>();
+    private final Map<String, Nfs3.Fh> dirs;
 
-    private NfsMount(NasParams params, String export, Nfs3.Fh root, Nfs3 nfs, Nfs3.FsInfo info) {
+    private NfsMount(NasParams params, String export, Nfs3.Fh root, Nfs3 nfs, Nfs3.FsInfo info,
+            Map<String, Nfs3.Fh> dirs) {
         this.params = params;
         this.export = export;
         this.root = root;
         this.nfs = nfs;
         this.info = info;
+        this.dirs = dirs;
+    }
+
+    /**
+     * This mount as seen by a host that may write only while {@code fence} passes: every request
+     * made through the view, and through the files it opens, is checked against the fence right
+     * before it goes to the server. It shares the connection (and the directory handles) with
+     * this mount; closing the mount ends both.
+     */
+    NfsMount fenced(io.strata.api.device.WriteFence fence) {
+        return new NfsMount(params, export, root, nfs.fenced(fence), info, dirs);
     }
 
     /**
@@ -62,7 +74,7 @@ final class NfsMount implements AutoCloseable {
                 throw new StorageException(ErrorCode.DEVICE_NOT_FOUND, "export " + export + " of " + params.server()
                         + " is not a directory");
             }
-            return new NfsMount(params, export, root, nfs, info);
+            return new NfsMount(params, export, root, nfs, info, new ConcurrentHashMap<>());
         } catch (RuntimeException e) {
             rpc.close();
             throw e;

@@ -169,6 +169,59 @@ class NasGaneshaTest {
         }
     }
 
+    /**
+     * What the core's shared datastores rely on: through a fenced view, every request is checked
+     * right before it is sent, so once the host's lease has expired nothing it sends reaches the
+     * server (a host frozen after the core's own check sends nothing when it wakes), while the
+     * unfenced share (the lockspace's path) still works.
+     */
+    @Test
+    void aFencedViewSendsNothingOnceItsFenceRefusesAndTheFilesOnTheServerStayAsTheyWere() throws Exception {
+        NasDriver driver = new NasDriver();
+        try (StorageResource r = driver.attach("nas3", params());
+                NasExport share = (NasExport) r.openDevice(NasResource.idOf(ganesha.exportPath()))) {
+            java.util.concurrent.atomic.AtomicBoolean valid = new java.util.concurrent.atomic.AtomicBoolean(true);
+            StorageException expired = new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "the lease expired");
+            ShareFiles fenced = share.fenced(() -> {
+                if (!valid.get()) {
+                    throw expired;
+                }
+            });
+            fenced.mkdir("fenced");
+            byte[] before = random(3 << 20, 7); // several WRITEs (wtmax is 1 MiB)
+            try (DatastoreFile f = fenced.create("fenced/v.raw", true)) {
+                f.write(ByteBuffer.wrap(before), 0);
+                f.flush();
+                valid.set(false); // the lease runs out with the file open
+                byte[] after = random(3 << 20, 8);
+                assertTrue(expired == assertThrows(StorageException.class,
+                        () -> f.write(ByteBuffer.wrap(after), 0)), "refused with what the fence threw");
+                assertTrue(expired == assertThrows(StorageException.class,
+                        () -> f.writeThrough(ByteBuffer.wrap(after), 4096)));
+                CompletionException e = assertThrows(CompletionException.class,
+                        () -> f.writeAsync(ByteBuffer.wrap(after), 0).join());
+                assertTrue(expired == e.getCause(), e.toString());
+                assertTrue(expired == assertThrows(StorageException.class, () -> f.setSize(0)));
+            }
+            assertTrue(expired == assertThrows(StorageException.class, () -> fenced.create("fenced/w.raw", true)));
+            assertTrue(expired == assertThrows(StorageException.class,
+                    () -> fenced.rename("fenced/v.raw", "fenced/x.raw")));
+            assertTrue(expired == assertThrows(StorageException.class, () -> fenced.delete("fenced/v.raw")));
+
+            Path onServer = ganesha.exportDir().resolve("fenced");
+            assertArrayEquals(before, Files.readAllBytes(onServer.resolve("v.raw")), "not a byte changed");
+            assertEquals(List.of("v.raw"), share.list("fenced"));
+            // the share itself is not fenced: the lockspace writes through it
+            try (DatastoreFile f = share.open("fenced/v.raw", true)) {
+                f.writeThrough(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
+            }
+            assertEquals(1, Files.readAllBytes(onServer.resolve("v.raw"))[0]);
+            share.delete("fenced/v.raw");
+        } finally {
+            driver.deactivate();
+        }
+    }
+
     @Test
     void filesWrittenThroughTheClientAreTheFilesOnTheServersDisk() throws Exception {
         try (NfsMount m = mount()) {

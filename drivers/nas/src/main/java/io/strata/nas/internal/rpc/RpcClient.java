@@ -6,6 +6,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,6 +20,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import io.strata.api.device.DeviceState;
+import io.strata.api.device.WriteFence;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +38,14 @@ import org.slf4j.LoggerFactory;
  * the client is closed. A resent call is only safe for idempotent procedures, or with a server
  * that keeps a duplicate request cache; NFS's READ, WRITE at one offset, COMMIT, GETATTR, LOOKUP
  * and SETATTR of a size are idempotent.
+ *
+ * <p>A call may carry a {@link WriteFence}: the client checks it right before each piece of the
+ * call goes to the socket, on the first send and on every resend, so a host that stood still
+ * (SIGSTOP, a long pause) between its caller's last check and the send does not send the call
+ * when it wakes up. A refusal in the middle of a call's record drops the connection, so the
+ * server never gets the rest and never runs a cut-off call. For that the socket is
+ * non-blocking: a send that has to wait for room in the socket waits in a selector, never
+ * inside a system call that would carry the rest of the record on by itself after the pause.
  *
  * <p>Futures complete on the client's reader thread: what is chained to them must not block on
  * this client.
@@ -83,6 +95,13 @@ public final class RpcClient implements AutoCloseable {
     private final Thread reader;
     private final Thread ticker;
     private volatile SocketChannel channel;
+    /** The current connection's selector for room to write; guarded by sendLock. */
+    private Selector writeReady;
+    /** The current connection's selector for replies; used by the reader thread only. */
+    private volatile Selector readReady;
+    /** Bytes of the current connection read but not used yet (reader thread only). */
+    private final ByteBuffer readAhead = ByteBuffer.allocateDirect(READ_AHEAD).flip();
+    private static final int READ_AHEAD = 64 << 10;
     private volatile boolean closed;
     private volatile String lastConnectError = "not connected yet";
     private int generation; // guarded by sendLock
@@ -261,6 +280,19 @@ public final class RpcClient implements AutoCloseable {
      */
     public CompletableFuture<Xdr.In> call(int procedure, String name, Xdr.Out args, ByteBuffer data,
             ByteBuffer sink, Bulk bulk) {
+        return call(procedure, name, args, data, sink, bulk, null);
+    }
+
+    /**
+     * As above, sent (and sent again) only while {@code fence} passes: it is checked right before
+     * each write of the call to the connection. A refusal fails the call with what the fence
+     * threw; when part of the call had gone out already, the connection is dropped first, so the
+     * server discards the part.
+     *
+     * @param fence null for none
+     */
+    public CompletableFuture<Xdr.In> call(int procedure, String name, Xdr.Out args, ByteBuffer data,
+            ByteBuffer sink, Bulk bulk, WriteFence fence) {
         CompletableFuture<Xdr.In> f = new CompletableFuture<>();
         if (closed) {
             f.completeExceptionally(closedError());
@@ -281,7 +313,7 @@ public final class RpcClient implements AutoCloseable {
             return f;
         }
         head.setInt32(0, 0x80000000 | recordLen);
-        Call c = new Call(xid, name, head.toBuffer(), a, data == null ? null : data.slice(), f);
+        Call c = new Call(xid, name, head.toBuffer(), a, data == null ? null : data.slice(), f, fence);
         if (sink != null && bulk != null) {
             c.sink = sink;
             c.sinkStart = sink.position();
@@ -313,13 +345,36 @@ public final class RpcClient implements AutoCloseable {
                 return;
             }
             ByteBuffer[] bufs = c.buffers();
+            long total = 0;
+            for (ByteBuffer b : bufs) {
+                total += b.remaining();
+            }
+            long left = total;
             try {
-                long left = 0;
-                for (ByteBuffer b : bufs) {
-                    left += b.remaining();
-                }
                 while (left > 0) {
-                    left -= ch.write(bufs);
+                    if (c.fence != null) {
+                        try {
+                            c.fence.check();
+                        } catch (RuntimeException refused) {
+                            if (left < total) {
+                                drop(ch, c.name + " refused by its fence after " + (total - left) + " of its "
+                                        + total + " bytes went out");
+                            }
+                            fail(c, refused);
+                            return;
+                        }
+                    }
+                    if (c.future.isDone()) { // failed at its limit while it waited for room
+                        if (left < total) {
+                            drop(ch, c.name + " ended while it was being sent");
+                        }
+                        return;
+                    }
+                    long n = ch.write(bufs);
+                    left -= n;
+                    if (n == 0) {
+                        awaitReady(ch, writeReady);
+                    }
                 }
                 c.sentGeneration = generation;
                 c.sentNanos = System.nanoTime();
@@ -327,6 +382,18 @@ public final class RpcClient implements AutoCloseable {
                 drop(ch, "send failed: " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * Waits until {@code ch} is ready for what {@code selector} watches, at most a tick, so that
+     * a connection closed meanwhile is noticed.
+     */
+    private static void awaitReady(SocketChannel ch, Selector selector) throws IOException {
+        if (!ch.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        selector.select(TICK_MS);
+        selector.selectedKeys().clear();
     }
 
     private void readLoop() {
@@ -343,9 +410,29 @@ public final class RpcClient implements AutoCloseable {
                 continue;
             }
             backoff = 50;
+            Selector reads = null;
+            Selector writes = null;
+            try {
+                reads = Selector.open();
+                writes = Selector.open();
+                ch.configureBlocking(false);
+                ch.register(reads, SelectionKey.OP_READ);
+                ch.register(writes, SelectionKey.OP_WRITE);
+            } catch (IOException e) {
+                closeQuietly(ch);
+                closeQuietly(reads);
+                closeQuietly(writes);
+                lastConnectError = "cannot watch the connection: " + e.getMessage();
+                trouble(System.nanoTime());
+                sleep(backoff);
+                continue;
+            }
+            readReady = reads;
+            readAhead.clear().flip(); // nothing of an earlier connection
             synchronized (sendLock) {
                 generation++;
                 channel = ch;
+                writeReady = writes;
             }
             // after the channel is set: a call registered before this point is in the list, one
             // registered after it finds the channel and sends itself
@@ -372,6 +459,18 @@ public final class RpcClient implements AutoCloseable {
                 LOG.warn("{}: {}: dropping the connection", label, why);
             }
             drop(ch, why);
+            readReady = null;
+            closeQuietly(reads);
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        try {
+            if (c != null) {
+                c.close();
+            }
+        } catch (IOException e) {
+            // closing anyway
         }
     }
 
@@ -390,17 +489,17 @@ public final class RpcClient implements AutoCloseable {
 
     /** Drops {@code ch} if it is still the current connection; the reader then connects again. */
     private void drop(SocketChannel ch, String why) {
+        // Closed first: a sender waiting for room on it (holding sendLock), and the reader
+        // waiting for a reply, see that within a tick.
+        closeQuietly(ch);
         boolean was;
         synchronized (sendLock) {
             was = channel == ch;
             if (was) {
                 channel = null;
+                closeQuietly(writeReady);
+                writeReady = null;
             }
-        }
-        try {
-            ch.close();
-        } catch (IOException e) {
-            // closing anyway
         }
         if (was && !closed) {
             trouble(System.nanoTime());
@@ -526,16 +625,40 @@ public final class RpcClient implements AutoCloseable {
         return true;
     }
 
-    private static void skip(SocketChannel ch, int n) throws IOException {
+    private void skip(SocketChannel ch, int n) throws IOException {
         if (n > 0) {
             fill(ch, ByteBuffer.allocate(n));
         }
     }
 
-    private static void fill(SocketChannel ch, ByteBuffer b) throws IOException {
+    /**
+     * Fills {@code b} from the connection: from what was read ahead first, then a large rest
+     * straight into {@code b} (bulk data into its caller's buffer), a small one through the
+     * read-ahead buffer, so that a burst of small replies takes one system call, not two each.
+     * Waits in the read selector when nothing has come yet.
+     */
+    private void fill(SocketChannel ch, ByteBuffer b) throws IOException {
+        ByteBuffer ahead = readAhead;
         while (b.hasRemaining()) {
-            if (ch.read(b) < 0) {
+            if (ahead.hasRemaining()) {
+                int n = Math.min(ahead.remaining(), b.remaining());
+                b.put(ahead.slice(ahead.position(), n));
+                ahead.position(ahead.position() + n);
+                continue;
+            }
+            int n;
+            if (b.remaining() >= READ_AHEAD / 2) {
+                n = ch.read(b);
+            } else {
+                ahead.clear();
+                n = ch.read(ahead);
+                ahead.flip();
+            }
+            if (n < 0) {
                 throw new IOException("the server closed the connection");
+            }
+            if (n == 0) {
+                awaitReady(ch, readReady);
             }
         }
     }
@@ -674,17 +797,14 @@ public final class RpcClient implements AutoCloseable {
         }
         closed = true;
         SocketChannel ch;
+        closeQuietly(channel); // a sender waiting for room on it lets go of sendLock within a tick
         synchronized (sendLock) {
             ch = channel;
             channel = null;
+            closeQuietly(writeReady);
+            writeReady = null;
         }
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-        }
+        closeQuietly(ch);
         reader.interrupt();
         ticker.interrupt();
         synchronized (connectedSignal) {
@@ -718,6 +838,8 @@ public final class RpcClient implements AutoCloseable {
         final ByteBuffer args;
         final ByteBuffer data;
         final CompletableFuture<Xdr.In> future;
+        /** Checked before each write of the call to a connection; null for none. */
+        final WriteFence fence;
         final long startNanos = System.nanoTime();
         volatile long sentNanos;
         int sentGeneration = -1; // guarded by sendLock
@@ -730,7 +852,8 @@ public final class RpcClient implements AutoCloseable {
         Bulk bulk;
 
         Call(int xid, String name, ByteBuffer head, ByteBuffer args, ByteBuffer data,
-                CompletableFuture<Xdr.In> future) {
+                CompletableFuture<Xdr.In> future, WriteFence fence) {
+            this.fence = fence;
             this.xid = xid;
             this.name = name;
             this.head = head;

@@ -68,12 +68,31 @@ class RpcClientTest {
                 new Auth("test", 0, 0), new RpcClient.Options(2_000, 30_000, 30_000, 1 << 20));
     }
 
+    /** When set, the server stops 64 KiB into the next large record until it opens. */
+    private volatile java.util.concurrent.CountDownLatch pauseInRecord;
+    private final java.util.concurrent.CountDownLatch pausedInRecord = new java.util.concurrent.CountDownLatch(1);
+    /** The lengths of the records a connection ended in the middle of. */
+    private final BlockingQueue<Integer> cutShort = new LinkedBlockingQueue<>();
+
     private void readCalls(Socket s) {
         try (DataInputStream in = new DataInputStream(s.getInputStream())) {
             while (true) {
                 int length = in.readInt() & 0x7fffffff;
                 byte[] body = new byte[length];
-                in.readFully(body);
+                int at = 0;
+                java.util.concurrent.CountDownLatch pause = pauseInRecord;
+                if (pause != null && length > 65536) {
+                    in.readFully(body, 0, 65536);
+                    at = 65536;
+                    pausedInRecord.countDown();
+                    pause.await();
+                }
+                try {
+                    in.readFully(body, at, length - at);
+                } catch (java.io.EOFException e) {
+                    cutShort.add(length);
+                    throw e;
+                }
                 int xid = java.nio.ByteBuffer.wrap(body).getInt();
                 received.add(xid);
                 Answer a = answer;
@@ -83,6 +102,8 @@ class RpcClientTest {
             }
         } catch (IOException e) {
             // connection closed
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -203,5 +224,88 @@ class RpcClientTest {
         assertEquals(0, in.int32());
         assertEquals(10, in.opaqueInto(sink, 100));
         assertEquals(10, sink.position());
+    }
+
+    private static final StorageException REFUSED = new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
+            "this host's lease expired");
+
+    /** A fence that passes while {@code open} is true. */
+    private static io.strata.api.device.WriteFence fence(java.util.concurrent.atomic.AtomicBoolean open) {
+        return () -> {
+            if (!open.get()) {
+                throw REFUSED;
+            }
+        };
+    }
+
+    @Test
+    void aCallWhoseFenceRefusesIsNeverSent() throws Exception {
+        assertTrue(client.awaitConnected(10_000));
+        CompletableFuture<Xdr.In> f = client.call(7, "WRITE", new Xdr.Out(0), java.nio.ByteBuffer.wrap(pattern(4096, 5)),
+                null, null, fence(new java.util.concurrent.atomic.AtomicBoolean(false)));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+        assertTrue(e.getCause() == REFUSED, "failed with what the fence threw: " + e.getCause());
+        // the connection is still up: the next call is the first the server gets
+        CompletableFuture<Xdr.In> next = client.call(0, "NULL", new Xdr.Out(0), null);
+        Integer first = received.poll(10, TimeUnit.SECONDS);
+        assertTrue(first != null && !next.isDone(), "the next call went out");
+        assertEquals(1, connections.size(), "on the same connection");
+        assertTrue(received.poll(500, TimeUnit.MILLISECONDS) == null, "nothing else: the refused call never went out");
+    }
+
+    @Test
+    void anUnansweredCallIsNotSentAgainOnceItsFenceRefuses() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean open = new java.util.concurrent.atomic.AtomicBoolean(true);
+        CompletableFuture<Xdr.In> f = client.call(7, "WRITE", new Xdr.Out(0), java.nio.ByteBuffer.wrap(pattern(4096, 6)),
+                null, null, fence(open));
+        Integer xid = received.poll(10, TimeUnit.SECONDS);
+        assertTrue(xid != null, "sent while the fence passed");
+        open.set(false); // the lease expired while the call was out
+        dropConnection();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+        assertTrue(e.getCause() == REFUSED, "failed with what the fence threw: " + e.getCause());
+        client.call(0, "NULL", new Xdr.Out(0), null);
+        Integer next = received.poll(10, TimeUnit.SECONDS);
+        assertTrue(next != null && !next.equals(xid), "a new call on the new connection, not the refused one: " + next);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        for (Integer more; (more = received.poll(end - System.nanoTime(), TimeUnit.NANOSECONDS)) != null;) {
+            assertTrue(!more.equals(xid), "the refused call was sent again");
+        }
+    }
+
+    /**
+     * The case of a host frozen with a large write half in its socket: the server has the start
+     * of the record, the rest waits for room. When the lease has expired by the time there is
+     * room, the rest is not sent: the connection is dropped, so the server never has the whole
+     * record and never runs the call. (A blocking write would carry the rest on by itself.)
+     */
+    @Test
+    void aFenceThatRefusesWhileACallIsGoingOutDropsTheConnectionSoTheServerNeverRunsIt() throws Exception {
+        pauseInRecord = new java.util.concurrent.CountDownLatch(1);
+        int size = 48 << 20; // far more than the socket buffers of both ends hold
+        RpcClient big = new RpcClient("test-big", (InetSocketAddress) server.getLocalSocketAddress(), 100003, 3,
+                new Auth("test", 0, 0), new RpcClient.Options(2_000, 30_000, 60_000, size + (1 << 20)));
+        try {
+            assertTrue(big.awaitConnected(10_000));
+            java.util.concurrent.atomic.AtomicBoolean open = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.nio.ByteBuffer data = java.nio.ByteBuffer.allocateDirect(size);
+            CompletableFuture<CompletableFuture<Xdr.In>> sending = CompletableFuture.supplyAsync(
+                    () -> big.call(7, "WRITE", new Xdr.Out(0), data, null, null, fence(open)));
+            assertTrue(pausedInRecord.await(10, TimeUnit.SECONDS), "the server has the start of the record");
+            open.set(false);
+            pauseInRecord.countDown(); // room again: the rest would go now
+            Integer cut = cutShort.poll(20, TimeUnit.SECONDS);
+            assertTrue(cut != null && cut > size, "the connection ended inside the record: " + cut);
+            CompletableFuture<Xdr.In> f = sending.get(20, TimeUnit.SECONDS);
+            ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+            assertTrue(e.getCause() == REFUSED, "failed with what the fence threw: " + e.getCause());
+            assertTrue(received.isEmpty(), "the server never had a whole call: " + received);
+            // the client connects again and goes on with calls the fence lets through
+            pauseInRecord = null;
+            answer = (xid, out) -> out.write(dataReply(xid, 0, new byte[0], -1));
+            big.call(0, "NULL", new Xdr.Out(0), null).get(20, TimeUnit.SECONDS);
+        } finally {
+            big.close();
+        }
     }
 }

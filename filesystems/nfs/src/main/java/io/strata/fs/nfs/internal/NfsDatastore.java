@@ -6,6 +6,7 @@ import io.strata.api.Names;
 import io.strata.api.StorageException;
 import io.strata.api.device.FileShare;
 import io.strata.api.device.StorageDevice;
+import io.strata.api.device.WriteFence;
 import io.strata.api.fs.Datastore;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileStat;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A datastore in a directory of a NAS export. Its files are the directory's regular files;
@@ -43,15 +45,34 @@ final class NfsDatastore implements Datastore {
     private final StorageDevice device;
     private final ShareFiles files;
     private final String dir;
-    private final Set<DatastoreFile> open = ConcurrentHashMap.newKeySet();
-    private volatile boolean closed;
+    /** The open files, of this object and of its fenced views. */
+    private final Set<DatastoreFile> open;
+    /** Shared with the fenced views: closing one closes all. */
+    private final AtomicBoolean closed;
 
     NfsDatastore(String name, StorageDevice device, ShareFiles files, String dir) {
+        this(name, device, files, dir, ConcurrentHashMap.newKeySet(), new AtomicBoolean());
+        files.list(dir); // the directory is there and readable
+    }
+
+    private NfsDatastore(String name, StorageDevice device, ShareFiles files, String dir, Set<DatastoreFile> open,
+            AtomicBoolean closed) {
         this.name = name;
         this.device = device;
         this.files = files;
         this.dir = dir;
-        files.list(dir); // the directory is there and readable
+        this.open = open;
+        this.closed = closed;
+    }
+
+    /**
+     * The datastore whose every request to the server (file data, creates, renames, deletes,
+     * the catalog's atomic writes) is checked against {@code fence} by the NAS driver right
+     * before it is sent, and before each resend.
+     */
+    @Override
+    public Datastore fenced(WriteFence fence) {
+        return new NfsDatastore(name, device, files.fenced(fence), dir, open, closed);
     }
 
     /**
@@ -82,7 +103,7 @@ final class NfsDatastore implements Datastore {
     }
 
     private void checkOpen() {
-        if (closed) {
+        if (closed.get()) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore " + name + " is closed");
         }
     }
@@ -156,7 +177,7 @@ final class NfsDatastore implements Datastore {
 
     private DatastoreFile register(DatastoreFile f) {
         open.add(f);
-        if (closed) {
+        if (closed.get()) {
             f.close();
             checkOpen();
         }
@@ -230,11 +251,8 @@ final class NfsDatastore implements Datastore {
 
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        if (!closed.compareAndSet(false, true)) {
+            return;
         }
         for (DatastoreFile f : List.copyOf(open)) {
             f.close();

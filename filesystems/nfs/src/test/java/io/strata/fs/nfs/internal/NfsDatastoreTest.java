@@ -116,6 +116,45 @@ class NfsDatastoreTest {
         }
     }
 
+    /**
+     * The view the core uses on a shared datastore: once the fence refuses, neither file data
+     * nor the catalog's atomic write nor a create, rename or delete reaches the server; the
+     * datastore itself (the lockspace's path) still writes; closing the view closes both.
+     */
+    @Test
+    void theFencedViewRefusesEveryRequestOnceItsFenceDoesAndClosesWithTheDatastore() {
+        Datastore ds = layer.mount("ds4", export, Map.of("path", "fenced"));
+        java.util.concurrent.atomic.AtomicBoolean valid = new java.util.concurrent.atomic.AtomicBoolean(true);
+        StorageException expired = new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "the lease expired");
+        Datastore view = ds.fenced(() -> {
+            if (!valid.get()) {
+                throw expired;
+            }
+        });
+        Path onServer = ganesha.exportDir().resolve("fenced");
+        byte[] data = random(2 << 20, 4);
+        view.writeAtomically(".strata-catalog", "v1".getBytes());
+        DatastoreFile f = view.create("disk.raw");
+        f.write(ByteBuffer.wrap(data), 0);
+        f.flush();
+        valid.set(false);
+        assertTrue(expired == assertThrows(StorageException.class, () -> f.write(ByteBuffer.wrap(random(2 << 20, 5)), 0)));
+        assertTrue(expired == assertThrows(StorageException.class,
+                () -> view.writeAtomically(".strata-catalog", "v2".getBytes())));
+        assertTrue(expired == assertThrows(StorageException.class, () -> view.create("other.raw")));
+        assertTrue(expired == assertThrows(StorageException.class, () -> view.rename("disk.raw", "moved.raw")));
+        assertTrue(expired == assertThrows(StorageException.class, () -> view.delete("disk.raw")));
+        assertArrayEquals(data, readFile(onServer.resolve("disk.raw")));
+        assertEquals("v1", new String(readFile(onServer.resolve(".strata-catalog"))));
+        assertEquals(List.of(".strata-catalog", "disk.raw"), ds.list(), "nothing made, renamed or left behind");
+        ds.writeAtomically(".strata-lockspace-test", "renewed".getBytes()); // unfenced
+        assertEquals("renewed", new String(readFile(onServer.resolve(".strata-lockspace-test"))));
+        view.close();
+        assertEquals(ErrorCode.DEVICE_UNAVAILABLE, assertThrows(StorageException.class, ds::list).code());
+        assertEquals(ErrorCode.DEVICE_UNAVAILABLE, assertThrows(StorageException.class,
+                () -> f.read(ByteBuffer.allocate(512), 0)).code(), "the view's files closed with it");
+    }
+
     private static byte[] readFile(Path p) {
         try {
             return Files.readAllBytes(p);
