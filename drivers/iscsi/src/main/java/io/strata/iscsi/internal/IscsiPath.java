@@ -298,7 +298,10 @@ final class IscsiPath implements PathTransport {
         write(src, offset, false, null);
     }
 
-    /** Checks {@code fence} before each WRITE(16) is handed to the session, the first time and at each retry. */
+    /**
+     * Each WRITE(16) checks {@code fence} on the session's loop thread right before libiscsi gets
+     * it (the first time and at each retry) and while libiscsi still has PDUs of it to send.
+     */
     @Override
     public void write(ByteBuffer src, long offset, WriteFence fence) {
         write(src, offset, false, java.util.Objects.requireNonNull(fence, "fence"));
@@ -371,9 +374,10 @@ final class IscsiPath implements PathTransport {
     }
 
     /**
-     * Sends one READ(16) or WRITE(16) and follows it with the channel's retries; a write with a
-     * {@code fence} checks it before the first send and before each resend, and is not sent
-     * (failing with what the fence threw) once it refuses.
+     * Sends one READ(16) or WRITE(16) and follows it with the channel's retries. A write with a
+     * {@code fence} is sent (and resent) through the session, which checks the fence on its loop
+     * thread right before libiscsi gets the command and while libiscsi still has PDUs of it to
+     * send; once the fence refuses, the write fails with what it threw.
      */
     private CompletableFuture<Void> piece(boolean read, boolean forceUnitAccess, WriteFence fence, Object owner,
             long addr, long lba, int blocks) {
@@ -381,16 +385,7 @@ final class IscsiPath implements PathTransport {
                 : forceUnitAccess ? Cdb.write16Fua(lba, blocks) : Cdb.write16(lba, blocks);
         int dir = read ? LibIscsi.XFER_READ : LibIscsi.XFER_WRITE;
         int length = blocks * blockSize;
-        Supplier<CompletableFuture<ScsiResult>> send = () -> {
-            if (fence != null) {
-                try {
-                    fence.check();
-                } catch (RuntimeException e) {
-                    return CompletableFuture.failedFuture(e);
-                }
-            }
-            return channel.send(cdb, dir, length, addr, owner);
-        };
+        Supplier<CompletableFuture<ScsiResult>> send = () -> channel.send(cdb, dir, length, addr, owner, fence);
         Supplier<String> what = () -> (read ? "READ(16)" : forceUnitAccess ? "WRITE(16) FUA" : "WRITE(16)")
                 + " at LBA " + lba;
         return channel.finishAsync(what, send.get(), send, false).thenApply(r -> {
@@ -426,7 +421,7 @@ final class IscsiPath implements PathTransport {
         return startWrite(src, offset, null);
     }
 
-    /** As {@link #writeAsync(ByteBuffer, long)}, checking {@code fence} before each send and resend. */
+    /** As {@link #writeAsync(ByteBuffer, long)}, fenced as {@link #write(ByteBuffer, long, WriteFence)} is. */
     @Override
     public CompletableFuture<Void> writeAsync(ByteBuffer src, long offset, WriteFence fence) {
         return startWrite(src, offset, java.util.Objects.requireNonNull(fence, "fence"));

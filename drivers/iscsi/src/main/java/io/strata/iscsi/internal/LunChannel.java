@@ -52,6 +52,12 @@ final class LunChannel {
         return session.execute(lun, cdb, direction, length, address, owner);
     }
 
+    /** {@link #send} of a write sent only while {@code fence} passes ({@link Session#execute(int, byte[], int, int, long, Object, io.strata.api.device.WriteFence)}). */
+    CompletableFuture<ScsiResult> send(byte[] cdb, int direction, int length, long address, Object owner,
+            io.strata.api.device.WriteFence fence) {
+        return session.execute(lun, cdb, direction, length, address, owner, fence);
+    }
+
     /**
      * Follows a command sent with {@link #send} and retries it as needed, without waiting: the
      * retries are sent from the session's loop thread (a BUSY pause from a timer thread).

@@ -4,9 +4,11 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
+import io.strata.api.device.WriteFence;
 import io.strata.multipath.PathFailedException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -34,6 +36,15 @@ import org.slf4j.LoggerFactory;
  * fails every command in flight with {@link PathFailedException} and leaves the session
  * {@link State#FAILED} until {@link #connect()} is called again, which logs in on a fresh
  * context. A discovery session ({@code target == null}) only serves {@link #discover()}.
+ *
+ * <p>A write may carry a {@link WriteFence} (the host's lease on shared storage). The loop
+ * checks it right before it hands the command to libiscsi, and then, while libiscsi holds the
+ * command, before each {@code iscsi_service} call that may send its PDUs (the command, its
+ * immediate data, the Data-Out PDUs answering the target's R2Ts). When the fence refuses, the
+ * writes behind it fail with what it threw and the connection is dropped before libiscsi
+ * sends anything more. The target then never gets the rest of a command it has only in part,
+ * and never runs it. A host that froze with writes queued or half sent therefore sends nothing
+ * of them when it wakes after its lease expired.
  */
 final class Session implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Session.class);
@@ -111,6 +122,8 @@ final class Session implements AutoCloseable {
     // owned by the loop thread
     private long ctx;
     private final Map<Long, Pending> pending = new HashMap<>();
+    /** The fences of the writes libiscsi holds now, each with how many of them it fences (by identity). */
+    private final Map<WriteFence, Integer> fences = new IdentityHashMap<>();
     /**
      * Commands libiscsi completed during the current call into it, whose futures are completed
      * together once it returns (loop thread only): a burst of responses read in one
@@ -231,7 +244,21 @@ final class Session implements AutoCloseable {
      */
     CompletableFuture<ScsiResult> execute(int lun, byte[] cdb, int direction, int length, long address,
             Object owner) {
-        Command c = new Command(lun, cdb, direction, length, address, owner);
+        return execute(lun, cdb, direction, length, address, owner, null);
+    }
+
+    /**
+     * {@link #execute} sent only while {@code fence} passes: checked on the loop thread right
+     * before the command is handed to libiscsi and before each later call that may send its
+     * PDUs. A refusal completes the future exceptionally with what the fence threw; when the
+     * command was already with libiscsi, the connection is dropped first (the session is then
+     * FAILED until {@link #connect()}).
+     *
+     * @param fence null for none
+     */
+    CompletableFuture<ScsiResult> execute(int lun, byte[] cdb, int direction, int length, long address,
+            Object owner, WriteFence fence) {
+        Command c = new Command(lun, cdb, direction, length, address, owner, fence);
         submit(c);
         return c.future;
     }
@@ -348,7 +375,11 @@ final class Session implements AutoCloseable {
         Command[] batch = completed.toArray(new Command[0]);
         completed.clear();
         for (Command c : batch) {
-            c.future.complete(c.result);
+            if (c.refusal != null) {
+                c.future.completeExceptionally(c.refusal);
+            } else {
+                c.future.complete(c.result);
+            }
         }
     }
 
@@ -363,7 +394,7 @@ final class Session implements AutoCloseable {
             }
         }
         if (ran && state == State.LOGGED_IN && ctx != 0
-                && (LibIscsi.iscsi_which_events(ctx) & LibIscsi.POLLOUT) != 0
+                && (LibIscsi.iscsi_which_events(ctx) & LibIscsi.POLLOUT) != 0 && fencesPass()
                 && LibIscsi.iscsi_service(ctx, LibIscsi.POLLOUT) < 0) {
             // The commands just queued go out now rather than after a poll that would only say
             // the socket is writable; what cannot be written waits for that poll as before.
@@ -402,7 +433,7 @@ final class Session implements AutoCloseable {
         }
         if (nfds == 2) {
             int revents = pollFds.getShort(14) & 0xffff;
-            if (revents != 0 && ctx != 0 && LibIscsi.iscsi_service(ctx, revents) < 0) {
+            if (revents != 0 && ctx != 0 && fencesPass() && LibIscsi.iscsi_service(ctx, revents) < 0) {
                 connectionLost(error("connection failed"));
             }
             completeDeferred();
@@ -438,6 +469,37 @@ final class Session implements AutoCloseable {
             }
             LibIscsi.iscsi_nop_out_async(ctx, null, 0, 0, 0);
         }
+    }
+
+    /**
+     * Checks the fences of the writes libiscsi holds, right before a call into it that may send
+     * their PDUs. On a refusal the writes behind that fence are marked to fail with it, and the
+     * connection is dropped (torn down before libiscsi is serviced again), so nothing more of
+     * them goes out: a target that has part of a command never runs it.
+     *
+     * @return whether libiscsi may be serviced now
+     */
+    private boolean fencesPass() {
+        if (fences.isEmpty()) {
+            return true;
+        }
+        for (WriteFence f : fences.keySet()) {
+            try {
+                f.check();
+            } catch (RuntimeException e) {
+                int n = 0;
+                for (Pending p : pending.values()) {
+                    if (p instanceof Command c && c.fence == f) {
+                        c.refusal = e;
+                        n++;
+                    }
+                }
+                connectionLost("the fence of " + n + " write(s) in flight refused (" + e.getMessage()
+                        + "); dropping the connection so that nothing more of them is sent");
+                return false;
+            }
+        }
+        return true;
     }
 
     private String error(String fallback) {
@@ -698,12 +760,17 @@ final class Session implements AutoCloseable {
         private final long address;
         @SuppressWarnings("unused")
         private final Object owner;
+        private final WriteFence fence;
         private long task;
         private long deadline = Long.MAX_VALUE;
         /** The result, set by {@link #complete} until {@link #completeDeferred} hands it over. */
         private ScsiResult result;
+        /** What the fence threw while libiscsi held the command: the command fails with it. */
+        private RuntimeException refusal;
+        private boolean fenceCounted;
 
-        Command(int lun, byte[] cdb, int direction, int length, long address, Object owner) {
+        Command(int lun, byte[] cdb, int direction, int length, long address, Object owner, WriteFence fence) {
+            this.fence = fence;
             this.lun = lun;
             this.cdb = cdb;
             this.direction = direction;
@@ -718,6 +785,14 @@ final class Session implements AutoCloseable {
                 future.complete(ScsiResult.transport(LibIscsi.SCSI_STATUS_ERROR, "iscsi " + name
                         + ": not logged in: " + failure));
                 return;
+            }
+            if (fence != null) {
+                try {
+                    fence.check(); // the last moment before libiscsi has it
+                } catch (RuntimeException e) {
+                    future.completeExceptionally(e);
+                    return;
+                }
             }
             task = LibIscsi.scsi_create_task(cdb.length, cdb, direction, length);
             if (task == 0) {
@@ -740,6 +815,17 @@ final class Session implements AutoCloseable {
                 task = 0;
                 String e = error("cannot queue the command");
                 future.complete(ScsiResult.transport(LibIscsi.SCSI_STATUS_ERROR, "iscsi " + name + ": " + e));
+            } else if (fence != null) {
+                fences.merge(fence, 1, Integer::sum);
+                fenceCounted = true;
+            }
+        }
+
+        /** libiscsi no longer holds the command: its fence need not be checked for it. */
+        private void uncountFence() {
+            if (fenceCounted) {
+                fenceCounted = false;
+                fences.computeIfPresent(fence, (f, n) -> n == 1 ? null : n - 1);
             }
         }
 
@@ -755,6 +841,7 @@ final class Session implements AutoCloseable {
             if (t == 0) {
                 return;
             }
+            uncountFence();
             Pointer p = new Pointer(t);
             ScsiResult r;
             if (status == LibIscsi.SCSI_STATUS_CANCELLED || status == LibIscsi.SCSI_STATUS_ERROR
@@ -790,7 +877,12 @@ final class Session implements AutoCloseable {
             if (t != 0) {
                 LibIscsi.scsi_free_scsi_task(t);
             }
-            future.complete(ScsiResult.transport(LibIscsi.SCSI_STATUS_CANCELLED, e.getMessage()));
+            uncountFence();
+            if (refusal != null) {
+                future.completeExceptionally(refusal);
+            } else {
+                future.complete(ScsiResult.transport(LibIscsi.SCSI_STATUS_CANCELLED, e.getMessage()));
+            }
         }
 
         @Override
