@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.strata.api.Capability;
 import io.strata.api.ErrorCode;
 import io.strata.api.StorageException;
-import io.strata.api.device.DeviceKind;
 import io.strata.api.device.StorageDevice;
 import io.strata.api.device.WriteFence;
 import io.strata.api.format.Provisioning;
@@ -65,39 +63,13 @@ class FencedViewTest {
     }
 
     /** The dir layer, noting the fence it is given and which files are opened through what. */
-    static final class Recording implements DatastoreFilesystem {
-        final DatastoreFilesystem fs;
+    static final class Recording extends ForwardingFs {
         volatile WriteFence fence;
         final Set<String> plainOpened = ConcurrentHashMap.newKeySet();
         final Set<String> viewOpened = ConcurrentHashMap.newKeySet();
 
         Recording(DatastoreFilesystem fs) {
-            this.fs = fs;
-        }
-
-        @Override
-        public String type() {
-            return fs.type();
-        }
-
-        @Override
-        public String description() {
-            return fs.description();
-        }
-
-        @Override
-        public Set<Capability> capabilities() {
-            return fs.capabilities();
-        }
-
-        @Override
-        public DeviceKind deviceKind() {
-            return fs.deviceKind();
-        }
-
-        @Override
-        public void format(StorageDevice device, Map<String, String> options, boolean force) {
-            fs.format(device, options, force);
+            super(fs);
         }
 
         @Override

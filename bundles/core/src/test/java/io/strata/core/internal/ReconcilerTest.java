@@ -3,15 +3,12 @@ package io.strata.core.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.strata.api.Capability;
-import io.strata.api.device.DeviceKind;
 import io.strata.api.device.StorageDevice;
 import io.strata.api.fs.Datastore;
 import io.strata.api.fs.DatastoreFilesystem;
 import io.strata.api.service.Availability;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -27,38 +24,17 @@ class ReconcilerTest {
     Path tmp;
 
     /** A filesystem layer whose mount waits until the test lets it go. */
-    private static final class SlowFs implements DatastoreFilesystem {
-        final DatastoreFilesystem fs;
+    private static final class SlowFs extends ForwardingFs {
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
 
         SlowFs(DatastoreFilesystem fs) {
-            this.fs = fs;
+            super(fs);
         }
 
         @Override
         public String type() {
             return "dir";
-        }
-
-        @Override
-        public String description() {
-            return fs.description();
-        }
-
-        @Override
-        public Set<Capability> capabilities() {
-            return fs.capabilities();
-        }
-
-        @Override
-        public DeviceKind deviceKind() {
-            return fs.deviceKind();
-        }
-
-        @Override
-        public void format(StorageDevice device, Map<String, String> options, boolean force) {
-            fs.format(device, options, force);
         }
 
         @Override
