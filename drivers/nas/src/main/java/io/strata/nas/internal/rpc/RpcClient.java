@@ -641,9 +641,10 @@ public final class RpcClient implements AutoCloseable {
         ByteBuffer ahead = readAhead;
         while (b.hasRemaining()) {
             if (ahead.hasRemaining()) {
-                int n = Math.min(ahead.remaining(), b.remaining());
-                b.put(ahead.slice(ahead.position(), n));
-                ahead.position(ahead.position() + n);
+                int limit = ahead.limit();
+                ahead.limit(ahead.position() + Math.min(ahead.remaining(), b.remaining()));
+                b.put(ahead); // no slice object per reply on the read path
+                ahead.limit(limit);
                 continue;
             }
             int n;
