@@ -123,7 +123,7 @@ final class NasExport implements FileShare, ShareFiles {
      */
     @Override
     public ShareFiles fenced(WriteFence fence) {
-        return new Files(mount.fenced(fence));
+        return files.fenced(fence);
     }
 
     @Override
