@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import org.apache.sshd.client.SshClient;
@@ -53,6 +54,14 @@ final class KarafProcess implements AutoCloseable {
      * longer, and the command itself has {@link #COMMAND_TIMEOUT}.
      */
     static final long SSH_STEP_SECONDS = 180;
+    /**
+     * How often a command is tried when its SSH session ends before the command was sent.
+     * A CI run on 7 Dec (stop 47) had one login in `RestartIT` fail with "Session is being
+     * closed" (the session closed under the password exchange), dozens of commands into a
+     * healthy instance that ran the next test fine; the command had not reached the shell.
+     * A dead instance still fails at once: there is no retry without a live process.
+     */
+    static final int LOGIN_ATTEMPTS = 3;
 
     private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]");
 
@@ -206,25 +215,53 @@ final class KarafProcess implements AutoCloseable {
     }
 
     Result exec(String command, Duration timeout) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Integer exit = null;
-        try (ClientSession session = ssh.connect("karaf", "127.0.0.1", sshPort)
-                .verify(SSH_STEP_SECONDS, TimeUnit.SECONDS).getSession()) {
-            session.addPasswordIdentity("karaf");
-            session.auth().verify(SSH_STEP_SECONDS, TimeUnit.SECONDS);
-            try (ChannelExec channel = session.createExecChannel(command)) {
-                channel.setOut(out);
-                channel.setErr(err);
-                channel.open().verify(SSH_STEP_SECONDS, TimeUnit.SECONDS);
-                channel.waitFor(EnumSet.of(ClientChannelEvent.CLOSED), timeout.toMillis());
-                exit = channel.getExitStatus();
+        return exec(command, timeout, LOGIN_ATTEMPTS);
+    }
+
+    private Result exec(String command, Duration timeout, int attempts) {
+        for (int attempt = 1;; attempt++) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            Integer exit = null;
+            boolean sent = false;
+            try (ClientSession session = ssh.connect("karaf", "127.0.0.1", sshPort)
+                    .verify(SSH_STEP_SECONDS, TimeUnit.SECONDS).getSession()) {
+                session.addPasswordIdentity("karaf");
+                session.auth().verify(SSH_STEP_SECONDS, TimeUnit.SECONDS);
+                try (ChannelExec channel = session.createExecChannel(command)) {
+                    channel.setOut(out);
+                    channel.setErr(err);
+                    sent = true;
+                    channel.open().verify(SSH_STEP_SECONDS, TimeUnit.SECONDS);
+                    channel.waitFor(EnumSet.of(ClientChannelEvent.CLOSED), timeout.toMillis());
+                    exit = channel.getExitStatus();
+                }
+            } catch (IOException | RuntimeException e) {
+                if (!sent && attempt < attempts && isRunning()) {
+                    // The session ended before the command was asked for, so the shell never
+                    // saw it and running it again cannot run it twice.
+                    System.err.printf("[%s] SSH login for `%s` failed (%s); attempt %d of %d. The log's last"
+                            + " warnings:%n%s%n", home.getFileName(), command, e, attempt + 1, attempts,
+                            lastWarnings(5));
+                    sleep(1000);
+                    continue;
+                }
+                err.writeBytes(("[ssh] " + e).getBytes(StandardCharsets.UTF_8));
             }
-        } catch (IOException | RuntimeException e) {
-            err.writeBytes(("[ssh] " + e).getBytes(StandardCharsets.UTF_8));
+            return new Result(command, exit, strip(out.toString(StandardCharsets.UTF_8)),
+                    strip(err.toString(StandardCharsets.UTF_8)));
         }
-        return new Result(command, exit, strip(out.toString(StandardCharsets.UTF_8)),
-                strip(err.toString(StandardCharsets.UTF_8)));
+    }
+
+    /** The last lines of karaf.log at WARN or ERROR, for a report on a failed login. */
+    private String lastWarnings(int count) {
+        try (Stream<String> lines = Files.lines(data().resolve("log/karaf.log"), StandardCharsets.UTF_8)) {
+            List<String> found = lines.filter(l -> l.contains("| WARN ") || l.contains("| ERROR "))
+                    .collect(Collectors.toList());
+            return String.join("\n", found.subList(Math.max(0, found.size() - count), found.size()));
+        } catch (IOException | UncheckedIOException e) {
+            return "(no log: " + e + ")";
+        }
     }
 
     /** Runs a command that must succeed; returns its output. */
@@ -259,7 +296,8 @@ final class KarafProcess implements AutoCloseable {
                 throw new AssertionError("Karaf could not install its boot features: " + bootError + "; see "
                         + data().resolve("log/karaf.log"));
             }
-            last = exec(command, Duration.ofSeconds(30));
+            // Its own loop tries again (a booting instance refuses logins for a while).
+            last = exec(command, Duration.ofSeconds(30), 1);
             if (last.ok() && check.test(last.out)) {
                 return last.out;
             }
