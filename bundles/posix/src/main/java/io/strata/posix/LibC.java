@@ -112,6 +112,14 @@ interface LibC extends Library {
 
     int geteuid();
 
+    int IPPROTO_TCP = 6;
+    /** The socket's TCP congestion control, by name (linux/tcp.h). */
+    int TCP_CONGESTION = 13;
+
+    int setsockopt(int fd, int level, int name, byte[] value, int length);
+
+    int getsockopt(int fd, int level, int name, byte[] value, IntByReference length);
+
     String strerror(int errnum);
 
     /** struct flock; OFD locks require l_pid = 0. */
