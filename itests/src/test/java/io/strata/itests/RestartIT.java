@@ -101,6 +101,24 @@ public class RestartIT {
      * client reads through it what it wrote (and flushed) before; while exported the volume
      * is in use. The volume's QoS limits come back with it.
      */
+    /**
+     * Connects to the NBD port, waits for the server's greeting (sent once the connection is
+     * set up) and reads the congestion control of the server's side from the kernel ({@code ss}).
+     */
+    static String serverCongestion(int port) throws Exception {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+            s.setSoTimeout(30_000);
+            byte[] magic = new byte[8];
+            new java.io.DataInputStream(s.getInputStream()).readFully(magic);
+            assertEquals("NBDMAGIC", new String(magic, java.nio.charset.StandardCharsets.US_ASCII));
+            String out = HostTools.run(List.of("ss", "-Htin", "state", "established",
+                    "( sport = :" + port + " and dport = :" + s.getLocalPort() + " )"));
+            String[] lines = out.strip().split("\n");
+            assertEquals(out, 2, lines.length);
+            return lines[1].strip().split("\\s+")[0];
+        }
+    }
+
     @Test
     public void exportsSurviveARestart() throws Exception {
         org.junit.Assume.assumeTrue("qemu-io is needed", HostTools.has("qemu-io"));
@@ -120,6 +138,9 @@ public class RestartIT {
         String wrote = HostTools.run(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x42 4096 1048576",
                 "-c", "flush", uri));
         assertTrue(wrote, wrote.contains("wrote 1048576/1048576 bytes"));
+        // A TCP client on this host is paced by reno (tcp.congestion.local), whatever the host's
+        // default: the distribution's JVM lets the server reach the socket's descriptor.
+        assertEquals("reno", serverCongestion(karaf.nbdPort));
         assertTrue(karaf.error("storage:volume-delete local/ex1").startsWith("VOLUME_IN_USE"));
         karaf.ok("storage:volume-qos --read-iops 300 --bps 50M local/ex1");
 

@@ -200,6 +200,8 @@ public abstract class StrataTestSupport {
                 "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
                 "--add-exports=java.security.sasl/com.sun.security.sasl=ALL-UNNAMED",
                 "--add-exports=java.naming/com.sun.jndi.ldap=ALL-UNNAMED",
+                // Strata's bin/setenv: the NBD server sets local connections' congestion control
+                "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
                 "-classpath", "lib/jdk9plus/*" + File.pathSeparator + "lib/boot/*"}) {
             vm.add(new VMOption(arg));
         }

@@ -69,6 +69,7 @@ public final class NbdComponent implements ExportService {
             nbd.receiveInPlace(config.receive_in_place());
             nbd.pollMicros(config.poll_us());
             nbd.sendOverlap(config.send_overlap());
+            nbd.localCongestion(config.tcp_congestion_local());
         } catch (IOException e) {
             LOG.error("nbd: {}", e.getMessage());
             throw e;

@@ -58,6 +58,17 @@ public @interface NbdConfig {
     /** The default of {@link #poll_us}. */
     int POLL_US_DEFAULT = 50;
 
+    @AttributeDefinition(name = "TCP congestion control of local connections", description = "The algorithm "
+            + "that paces replies to clients on this host (loopback addresses). A pacing algorithm such as bbr spaces "
+            + "a sender's packets with timers, to spare a queue on a network path; loopback has none, and there "
+            + "pacing spends the cores the client and server share. reno (which any process may choose) sends as the "
+            + "window allows. Empty: the host's default (net.ipv4.tcp_congestion_control). Connections from other "
+            + "hosts always keep the host's default")
+    String tcp_congestion_local() default TCP_CONGESTION_LOCAL_DEFAULT;
+
+    /** The default of {@link #tcp_congestion_local}. */
+    String TCP_CONGESTION_LOCAL_DEFAULT = "reno";
+
     @AttributeDefinition(name = "Send batches of replies on a second thread", description = "While one connection "
             + "is busy, hand each batch of small replies of 16 KiB or more to a sender thread and serve the next "
             + "requests meanwhile. Faster on some machines; on others the hand-over's wake-ups put the server in a "
