@@ -300,6 +300,20 @@ final class Connection implements Runnable {
         return peer;
     }
 
+    /**
+     * Set before the connection runs when its socket sends unpaced ({@code reno} on a local
+     * TCP connection, {@link NbdService}): its large reads are then copied, never sent with
+     * sendfile. A client copies a reply the server has just copied out of the CPU's caches,
+     * and the pages sendfile hands it cold from memory: on one such connection 1 MiB reads
+     * ran at 1.20-1.28 of nbdkit copied and 0.84-0.89 by sendfile (bench/run.sh, 8 Dec). Under
+     * a pacing congestion control the server's copy was the dearer part, and sendfile stays.
+     */
+    void copyLargeReads() {
+        copyLargeReads = true;
+    }
+
+    private boolean copyLargeReads;
+
     Export export() {
         return export;
     }
@@ -983,7 +997,7 @@ final class Connection implements Runnable {
             // copy measured faster (bench/run.sh JOBS=4, 1 MiB reads: 0.62 of nbdkit with
             // sendfile, 0.90 without; one connection: 1.16 with, 0.94 without)
             boolean alone = exports.busy() <= SENDFILE_CONNECTIONS;
-            if (res.sendfile() && !directSend && alone) {
+            if (res.sendfile() && !directSend && alone && !copyLargeReads) {
                 Optional<FileSlice> slice;
                 try {
                     slice = d.slice(offset, n);

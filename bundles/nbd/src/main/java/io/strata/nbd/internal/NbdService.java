@@ -254,6 +254,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 continue;
             }
             String peer;
+            boolean unpaced = false;
             try {
                 if (unix) {
                     peer = "unix#" + (localCount.incrementAndGet());
@@ -265,7 +266,7 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 } else {
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     peer = ch.getRemoteAddress().toString().replaceFirst("^/", "");
-                    congestion(ch, peer);
+                    unpaced = congestion(ch, peer);
                 }
             } catch (IOException e) {
                 closeQuietly(ch);
@@ -297,6 +298,9 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
                 continue;
             }
             Connection c = made;
+            if (unpaced) {
+                c.copyLargeReads();
+            }
             try {
                 if (closed) {
                     throw new java.util.concurrent.RejectedExecutionException("stopping");
@@ -459,12 +463,16 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
         localCongestionFailed = false;
     }
 
-    /** Sets the configured congestion control on a TCP connection from this host; once failed, never again. */
-    private void congestion(SocketChannel ch, String peer) throws IOException {
+    /**
+     * Sets the configured congestion control on a TCP connection from this host; once failed, never again.
+     *
+     * @return whether the socket now sends unpaced ({@code reno} or {@code cubic} set on it)
+     */
+    private boolean congestion(SocketChannel ch, String peer) throws IOException {
         String name = localCongestion;
         if (name.isEmpty() || localCongestionFailed
                 || !(ch.getRemoteAddress() instanceof InetSocketAddress a) || !a.getAddress().isLoopbackAddress()) {
-            return;
+            return false;
         }
         try {
             Sockets.setCongestionControl(ch, name);
@@ -472,9 +480,10 @@ public final class NbdService implements ExportService, Connection.Exports, Auto
             localCongestionFailed = true;
             LOG.warn("nbd: local TCP connections keep the host's congestion control (tcp.congestion.local = {}): {}",
                     name, e.getMessage());
-            return;
+            return false;
         }
         LOG.debug("nbd client {}: congestion control {}", peer, name);
+        return name.equals("reno") || name.equals("cubic");
     }
 
     private volatile long pollNanos = NbdConfig.POLL_US_DEFAULT * 1000L;

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The congestion control of TCP connections from this host ({@code tcp.congestion.local}),
  * read back from the kernel with {@code ss} on the server's side of a real loopback
- * connection, while the connection carries 1 MiB writes and reads (the replies it paces).
+ * connection, while the connection carries 1 MiB writes and reads (the replies it paces);
+ * on an unpaced connection large reads are copied, not sent with sendfile.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CongestionTest {
@@ -62,31 +63,43 @@ class CongestionTest {
         }
     }
 
-    private void serve(String configured, String expected) throws Exception {
+    /**
+     * Serves a raw volume through the counting handle and round-trips 4 MiB on one connection.
+     *
+     * @return how many of the 1 MiB reads were sent from the image file (sendfile)
+     */
+    private int serve(String configured, String expected) throws Exception {
         try (Fixture fx = new Fixture(tmp)) {
             fx.volume("v", "raw", SIZE);
+            VolumeRef v = new VolumeRef("local", "v");
+            fx.broken.add(v); // the handle that counts file slices; never gone
             NbdService nbd = fx.start();
             if (configured != null) {
                 nbd.localCongestion(configured);
             }
-            nbd.add(new VolumeRef("local", "v"), null, false);
+            nbd.add(v, null, false);
             try (RawClient c = new RawClient(nbd.port())) {
                 c.hello().go("v"); // the greeting comes after the accept, which set the algorithm
                 assertEquals(expected, algorithm("sport", nbd.port()), "the server's side");
                 assertEquals(hostDefault(), algorithm("dport", nbd.port()), "the client's side is the client's");
                 roundTrip(c);
             }
+            return fx.slices.get();
         }
     }
 
     @Test
-    void localConnectionsUseRenoByDefault() throws Exception {
-        serve(null, "reno");
+    void localConnectionsUseRenoByDefaultAndCopyLargeReads() throws Exception {
+        assertEquals(0, serve(null, "reno"), "no read sent by sendfile on an unpaced local connection");
     }
 
     @Test
-    void anEmptySettingKeepsTheHostsDefault() throws Exception {
-        serve("", hostDefault());
+    void anEmptySettingKeepsTheHostsDefaultAndSendfile() throws Exception {
+        String host = hostDefault();
+        int slices = serve("", host);
+        if (!host.equals("reno") && !host.equals("cubic")) {
+            assertEquals(SIZE >> 20, slices, "every 1 MiB read sent from the image file");
+        }
     }
 
     @Test

@@ -598,6 +598,9 @@ class ProtocolTest {
     void largeReadsOfAllocatedBlocksAreSentFromTheImageFile() throws Exception {
         java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
         nbd.clock(clock::get);
+        // as for a client on another host: the host's congestion control, under which sendfile is used
+        // (local connections run reno and copy large reads: CongestionTest)
+        nbd.localCongestion("");
         VolumeRef z = new VolumeRef("local", "z");
         fx.volume("z", "vhd", SIZE);
         fx.broken.add(z); // the counting handle; never gone
@@ -752,6 +755,7 @@ class ProtocolTest {
     void aClientThatStopsReadingMidSendIsDisconnectedByAForcedRemove(boolean besideBusy) throws Exception {
         java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
         nbd.clock(clock::get);
+        nbd.localCongestion(""); // the host's: alone, a large read goes by sendfile (CongestionTest)
         VolumeRef z = new VolumeRef("local", "stuck");
         fx.volume("stuck", "vhd", SIZE);
         nbd.add(z, null, false);
