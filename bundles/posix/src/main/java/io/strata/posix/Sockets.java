@@ -42,17 +42,13 @@ public final class Sockets {
         }
     }
 
-    /** @return whether {@link #descriptor} can read channels' descriptors in this JVM */
-    public static boolean descriptorsReachable() {
-        return FD_VAL != null;
-    }
-
     /**
-     * @return the channel's descriptor, or empty when this JVM does not export {@code sun.nio.ch}
-     *     or the channel is not one of the JDK's own
+     * @return the channel's descriptor, or empty when this JVM does not export {@code sun.nio.ch},
+     *     the channel is not one of the JDK's own, or it is closed (its number may be another
+     *     file's by now)
      */
     public static OptionalInt descriptor(NetworkChannel ch) {
-        if (FD_VAL == null || !FD_VAL.getDeclaringClass().isInstance(ch)) {
+        if (FD_VAL == null || !FD_VAL.getDeclaringClass().isInstance(ch) || !ch.isOpen()) {
             return OptionalInt.empty();
         }
         try {
@@ -115,7 +111,8 @@ public final class Sockets {
         if (fd.isEmpty()) {
             throw new IOException("the socket's descriptor is not reachable"
                     + (FD_VAL == null ? ": the JVM does not export sun.nio.ch"
-                            + " (--add-exports=java.base/sun.nio.ch=ALL-UNNAMED)" : ""));
+                            + " (--add-exports=java.base/sun.nio.ch=ALL-UNNAMED)"
+                            : ch.isOpen() ? "" : ": the socket is closed"));
         }
         return fd.getAsInt();
     }

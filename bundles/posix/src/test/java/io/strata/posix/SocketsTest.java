@@ -44,8 +44,7 @@ class SocketsTest {
     @Test
     void aSocketStartsWithTheHostsAlgorithmAndTakesReno() throws IOException {
         // the build's surefire runs with sun.nio.ch exported, as bin/setenv runs Karaf
-        assertTrue(Sockets.descriptorsReachable(), "the test JVM exports sun.nio.ch");
-        assertTrue(Sockets.descriptor(accepted).isPresent());
+        assertTrue(Sockets.descriptor(accepted).isPresent(), "the test JVM exports sun.nio.ch");
         assertEquals(hostDefault(), Sockets.congestionControl(accepted));
 
         Sockets.setCongestionControl(accepted, "reno");
@@ -84,8 +83,10 @@ class SocketsTest {
     void aClosedSocketHasNoDescriptorToSet() throws IOException {
         accepted.close();
 
+        // its old number may already be another file's: nothing is set through it
+        assertTrue(Sockets.descriptor(accepted).isEmpty());
         IOException e = assertThrows(IOException.class, () -> Sockets.setCongestionControl(accepted, "reno"));
 
-        assertTrue(e.getMessage().contains("congestion control"), e.getMessage());
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
     }
 }
