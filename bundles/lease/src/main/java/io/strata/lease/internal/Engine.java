@@ -86,6 +86,12 @@ public final class Engine {
     private long counter;
     /** The fence deadline on this host's clock, or UNSET before the first renewal, or FENCED. */
     private final AtomicLong fenceAt = new AtomicLong(UNSET);
+    private static final AtomicLong WATCHDOG_KEYS = new AtomicLong();
+    private volatile Watchdog watchdog;
+    private final Object watchdogLock = new Object();
+    private boolean watchdogDone; // guarded by watchdogLock; disarmed for good
+    /** This engine's name at the watchdog: the lockspace's name and a number. */
+    private final String watchdogKey;
     private volatile boolean closed;
     private volatile String fenceReason;
     private volatile SlotView[] view;
@@ -143,6 +149,7 @@ public final class Engine {
         this.fenceListener = fenceListener;
         this.log = env.log();
         this.view = new SlotView[geo.maxHosts()];
+        this.watchdogKey = "'" + geo.name().replaceAll("[^A-Za-z0-9._-]", "_") + "'#" + WATCHDOG_KEYS.incrementAndGet();
     }
 
     // ================================================================ getters (any thread)
@@ -211,9 +218,55 @@ public final class Engine {
                 return true;
             }
             if (fenceAt.compareAndSet(d, FENCED)) {
+                watchdogDisarm();
                 return false;
             }
         }
+    }
+
+    /** Voids the fence deadline for good (a fence, a failed join, a close) and disarms the watchdog. */
+    private void markFenced() {
+        fenceAt.set(FENCED);
+        watchdogDisarm();
+    }
+
+    /**
+     * Arms the lease watchdog, where this JVM runs one, to kill this process half an I/O timeout
+     * after the fence deadline {@code deadline}: the process then has not renewed in time and has
+     * not fenced itself either (it is stopped or stalled), and it dies before any other host may
+     * count it dead, which is at least an I/O timeout later.
+     */
+    private void watchdogArm(long deadline) {
+        Watchdog w = watchdog;
+        if (w != null) {
+            synchronized (watchdogLock) {
+                if (!watchdogDone) {
+                    w.arm(watchdogKey, deadline + ioTimeout / 2);
+                }
+            }
+        }
+    }
+
+    /** Disarms the watchdog for this lockspace for good: the deadline is void. */
+    private void watchdogDisarm() {
+        Watchdog w = watchdog;
+        if (w != null) {
+            synchronized (watchdogLock) {
+                if (!watchdogDone) {
+                    watchdogDone = true;
+                    w.disarm(watchdogKey);
+                }
+            }
+        }
+    }
+
+    /**
+     * Makes this engine arm {@code w} with its fence deadlines (before it joins).
+     *
+     * @param w the JVM's watchdog, or null for none
+     */
+    public void setWatchdog(Watchdog w) {
+        this.watchdog = w;
     }
 
     /** @return every used slot as last observed (any thread) */
@@ -468,7 +521,9 @@ public final class Engine {
             }
             if (d != UNSET) {
                 if (env.now() - d >= 0) {
-                    fenceAt.compareAndSet(d, FENCED);
+                    if (fenceAt.compareAndSet(d, FENCED)) {
+                        watchdogDisarm();
+                    }
                     continue;
                 }
                 if (nd - d <= 0) {
@@ -476,6 +531,7 @@ public final class Engine {
                 }
             }
             if (fenceAt.compareAndSet(d, nd)) {
+                watchdogArm(nd);
                 if (fenceTimer != null) {
                     fenceTimer.cancel();
                 }
@@ -561,7 +617,7 @@ public final class Engine {
             return;
         }
         Phase before = phase;
-        fenceAt.set(FENCED);
+        markFenced();
         fenceReason = reason;
         phase = Phase.FENCED;
         cancelTimers();
@@ -833,7 +889,7 @@ public final class Engine {
             if (phase == Phase.JOINING || phase == Phase.JOINED) {
                 phase = Phase.CLOSED;
                 closed = true;
-                fenceAt.set(FENCED);
+                markFenced();
                 cancelTimers();
             }
             cb.done(null, e);
@@ -1245,7 +1301,7 @@ public final class Engine {
                     joinOp.fail(new StorageException(ErrorCode.CANCELLED, "joining " + lsName() + " was cancelled"));
                 }
                 phase = Phase.CLOSED;
-                fenceAt.set(FENCED);
+                markFenced();
                 cancelTimers();
                 cb.done(null, null);
             }
@@ -1320,7 +1376,7 @@ public final class Engine {
         if (phase == Phase.CLOSING) {
             phase = Phase.CLOSED;
         }
-        fenceAt.set(FENCED);
+        markFenced();
         cancelTimers();
         List<Callback<Void>> w = closeWaiters;
         closeWaiters = null;

@@ -51,6 +51,7 @@ public final class LockspaceImpl implements Lockspace {
             LeaseClock clock, Runnable onFence) {
         ThreadedEnv env = new ThreadedEnv(store, clock, geo.name());
         Engine engine = new Engine(env, geo, me, settings, onFence);
+        engine.setWatchdog(Watchdog.forClock(clock));
         LockspaceImpl ls = new LockspaceImpl(engine, env, settings);
         engine.setReleaser(ls::releaseBlocking);
         env.start();
