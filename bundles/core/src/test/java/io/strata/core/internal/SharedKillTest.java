@@ -13,6 +13,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -44,11 +46,13 @@ class SharedKillTest {
         }
     }
 
-    private BlockingQueue<String> startChild(String mode) throws Exception {
+    private BlockingQueue<String> startChild(String mode, String... jvmOptions) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        child = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                SharedHostWorker.class.getName(), tmp.toString(), "child", "vm", mode)
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m"));
+        command.addAll(List.of(jvmOptions));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"),
+                SharedHostWorker.class.getName(), tmp.toString(), "child", "vm", mode));
+        child = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(child.getInputStream(),
@@ -165,5 +169,61 @@ class SharedKillTest {
         }
         System.out.printf("SharedKillTest: a frozen host's volume taken over after %d ms; it refused its own "
                 + "writes on waking%n", waited[0]);
+    }
+
+    /**
+     * With the lease watchdog on (as the distribution runs), a host process stopped with SIGSTOP
+     * (only the process: its watchdog runs on) is killed by its watchdog, so a write its threads
+     * had between the lease check and the system call is never made; the volume is then taken
+     * over and holds what the new holder wrote. The watchdog leaves with its host.
+     */
+    @Test
+    void aStoppedHostIsKilledByItsLeaseWatchdog() throws Exception {
+        Path tmpdir = java.nio.file.Files.createDirectories(tmp.resolve("child-tmp"));
+        BlockingQueue<String> lines = startChild("same", "-D" + io.strata.lease.internal.Watchdog.PROPERTY + "=true",
+                "-Djava.io.tmpdir=" + tmpdir);
+        next(lines, "OPEN");
+        host = SharedHosts.start(tmp, "survivor", new MemoryConfigStore());
+        VolumeRef v = VolumeRef.parse("ds/vm");
+        for (int i = 0; i < 20; i++) {
+            next(lines, "FLUSHED ");
+        }
+        ProcessHandle dog = null;
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (dog == null && System.nanoTime() < end) {
+            dog = child.toHandle().children().filter(h -> h.info().arguments().map(a -> String.join(" ", a))
+                    .orElse("").contains("WatchdogMain")).findFirst().orElse(null);
+            Thread.sleep(50);
+        }
+        assertTrue(dog != null, "the host started its lease watchdog");
+        long stopped = System.nanoTime();
+        new ProcessBuilder("kill", "-STOP", Long.toString(child.pid())).start().waitFor();
+        assertTrue(child.waitFor(60, TimeUnit.SECONDS), "the stopped host was not killed within 60 s");
+        long killedAfter = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopped);
+        assertEquals(128 + 9, child.exitValue(), "the host died of SIGKILL");
+        assertTrue(dog.onExit().get(30, TimeUnit.SECONDS) != null && !dog.isAlive(), "the watchdog left with its host");
+        String log;
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(tmpdir)) {
+            Path file = files.filter(f -> f.getFileName().toString().equals("watchdog.log")).findFirst().orElseThrow();
+            log = java.nio.file.Files.readString(file);
+        }
+        assertTrue(log.contains("let the lease deadline of 'strata-datastore'#") && log.contains("killed"), log);
+
+        long[] waited = new long[1];
+        byte[] mine = new byte[SharedHostWorker.BLOCK];
+        java.util.Arrays.fill(mine, (byte) 'B');
+        try (VirtualDisk d = takeOver(v, waited)) {
+            d.write(ByteBuffer.wrap(mine), 0);
+            d.flush();
+            ByteBuffer b = ByteBuffer.allocate(SharedHostWorker.BLOCK);
+            d.read(b, 0);
+            for (int i = 0; i < b.capacity(); i++) {
+                assertEquals((byte) 'B', b.get(i), "byte " + i + " of block 0");
+            }
+        }
+        System.out.printf("SharedKillTest: a stopped host killed by its lease watchdog %d ms after SIGSTOP "
+                + "(fence deadline at most %d ms after it, expiry %d ms)%n", killedAfter,
+                SharedHosts.FAST.expiry().minus(SharedHosts.FAST.ioTimeout()).toMillis(),
+                SharedHosts.FAST.expiry().toMillis());
     }
 }
