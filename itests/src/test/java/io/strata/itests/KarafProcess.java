@@ -389,9 +389,46 @@ final class KarafProcess implements AutoCloseable {
         }
     }
 
-    /** The Java processes under the container's start script (the container JVM). */
+    /** The Java processes under the container's start script (the container JVM), not its lease watchdog. */
     private List<ProcessHandle> containerJvms() {
-        return process.toHandle().descendants().filter(h -> h.info().command().orElse("").endsWith("java")).toList();
+        return process.toHandle().descendants().filter(h -> h.info().command().orElse("").endsWith("java"))
+                .filter(h -> !isWatchdog(h)).toList();
+    }
+
+    /** @return whether {@code h} is a lease watchdog (a process the container JVM starts) */
+    static boolean isWatchdog(ProcessHandle h) {
+        return h.info().arguments().map(a -> String.join(" ", a)).orElse("").contains("io.strata.lease.internal.WatchdogMain");
+    }
+
+    /** @return the container's lease watchdog process, if it runs one */
+    java.util.Optional<ProcessHandle> watchdog() {
+        return process == null ? java.util.Optional.empty()
+                : process.toHandle().descendants().filter(KarafProcess::isWatchdog).findFirst();
+    }
+
+    /**
+     * Stops (SIGSTOP) the container's JVM, as a debugger or a stall of the process would: the
+     * rest of the machine runs on, the JVM's lease watchdog and the script that started the JVM
+     * too (which reaps the JVM if it is killed). {@link #signal} stops them all, as a stalled
+     * machine would.
+     */
+    void freeze() throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("kill", "-STOP"));
+        containerJvms().forEach(h -> command.add(Long.toString(h.pid())));
+        if (command.size() == 2) {
+            throw new AssertionError("no container JVM under " + home);
+        }
+        HostTools.run(command);
+    }
+
+    /** @return completes when the launched script (which waits for the container JVM) has exited */
+    java.util.concurrent.CompletableFuture<Process> onExit() {
+        return process.onExit();
+    }
+
+    /** @return whether the launched script has exited within {@code timeout} */
+    boolean awaitExit(Duration timeout) throws InterruptedException {
+        return process == null || process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -448,13 +485,19 @@ final class KarafProcess implements AutoCloseable {
      * started it: STOP freezes the whole host as a stalled machine would.
      */
     void signal(String signal) throws IOException, InterruptedException {
-        if (process == null) {
+        if (process == null || !process.isAlive()) {
             return;
         }
         List<String> command = new ArrayList<>(List.of("kill", "-" + signal));
         process.toHandle().descendants().forEach(h -> command.add(Long.toString(h.pid())));
         command.add(Long.toString(process.pid()));
-        HostTools.run(command);
+        try {
+            HostTools.run(command);
+        } catch (IOException | AssertionError e) {
+            if (process.isAlive()) { // not just a process that exited meanwhile
+                throw e;
+            }
+        }
     }
 
     /** Sets {@code key} in an etc/ file of the instance, making the file when it is missing. */

@@ -31,8 +31,8 @@ import org.junit.Assume;
  * <li>after kill -9 of the holder, another host takes the volume over once the dead host's
  * lease expired, with every write the dead host had flushed, and the dead host's half-made
  * volume is rolled back by the survivors;</li>
- * <li>a frozen host (SIGSTOP) writes nothing after its lease expired: the data on the storage
- * is what the host that took over wrote;</li>
+ * <li>a stopped host (SIGSTOP of its process) writes nothing after its lease expired: its lease
+ * watchdog kills it first, and the data on the storage is what the host that took over wrote;</li>
  * <li>the killed host, restarted, joins again and sees everything.</li>
  * </ul>
  * Prints the time from kill -9 to the first write of another host (the goal: at most 20 s with
@@ -224,16 +224,23 @@ abstract class SharedScenario {
                 () -> !volumes(h2).contains("half") && !volumes(h3).contains("half")
                         && !Files.exists(shared.resolve("half.vhd")));
 
-        // 4. A frozen host writes nothing after its lease expired. h3 holds vm2 through its export;
-        // a client keeps writing 0x11 to its first MiB; h3 is frozen; h2 takes over and writes 0x22.
+        // 4. A stopped host writes nothing after its lease expired. h3 holds vm2 through its export;
+        // a client keeps writing 0x11 to its first MiB; h3's process is stopped (SIGSTOP: its threads
+        // halt wherever they are, one perhaps between its lease check and its pwrite). Its lease
+        // watchdog, a process of its own, kills it before h2 may take vm2 over and write 0x22.
         h3.ok("storage:volume-create ds vm2 16M");
         h3.ok("storage:export-add ds/vm2");
         HostTools.run(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 1M", "-c", "flush", nbdUri(h3, "vm2")));
+        assertTrue("h3 runs a lease watchdog", h3.watchdog().isPresent());
         Process writer = new ProcessBuilder("sh", "-c", "while qemu-io -f raw -c 'write -P 0x11 0 1M' -c flush '"
                 + nbdUri(h3, "vm2") + "' >/dev/null 2>&1; do :; done").start();
+        long stopped;
+        long wrote2 = 0;
+        java.util.concurrent.CompletableFuture<Long> h3Died = h3.onExit().thenApply(p -> System.nanoTime());
         try {
             Thread.sleep(1000);
-            h3.signal("STOP");
+            h3.freeze();
+            stopped = System.nanoTime();
             exportWhenFree(h2, "vm2", 2);
             long end2 = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
             boolean took = false;
@@ -242,20 +249,28 @@ abstract class SharedScenario {
                     HostTools.run(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x22 0 1M", "-c", "flush",
                             nbdUri(h2, "vm2")));
                     took = true;
+                    wrote2 = System.nanoTime();
                 } catch (java.io.IOException | AssertionError | RuntimeException e) {
                     Thread.sleep(250);
                 }
             }
-            assertTrue("h2 could not take vm2 over from the frozen h3", took);
-            h3.signal("CONT");
-            Thread.sleep(10_000); // h3 wakes up with the client's writes under way
+            assertTrue("h2 could not take vm2 over from the stopped h3", took);
+            assertTrue("the stopped h3 was not killed by its lease watchdog", h3.awaitExit(Duration.ofSeconds(60)));
+            Thread.sleep(2_000); // the client's writes go nowhere now
         } finally {
             writer.destroyForcibly();
             h3.signal("CONT");
         }
+        String dog = Files.readString(h3.home().resolve("data/log/strata-watchdog.log"));
+        assertTrue(dog, dog.contains("let the lease deadline of 'strata-datastore'#")
+                && dog.contains("killing it before another host may take its leases"));
         read = HostTools.run(List.of("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x22 0 1M", nbdUri(h2, "vm2")));
-        assertTrue("the frozen host wrote after its lease expired: " + read,
+        assertTrue("the stopped host wrote after its lease expired: " + read,
                 !read.contains("Pattern verification failed"));
+        System.out.printf(getClass().getSimpleName() + ": a stopped host killed by its lease watchdog %d ms after "
+                + "SIGSTOP; the first write of the host that took over %d ms after it%n",
+                TimeUnit.NANOSECONDS.toMillis(h3Died.get(60, TimeUnit.SECONDS) - stopped),
+                TimeUnit.NANOSECONDS.toMillis(wrote2 - stopped));
 
         // 5. h1 comes back: it joins again and sees what the others did.
         h1.start();

@@ -37,8 +37,9 @@ import org.junit.Test;
  * three live hosts; kill -9 of a host in the middle of metadata work (a thick create, a loop of
  * snapshots, NBD writes that allocate blocks): another host takes its exported volume over once
  * its lease expired, with every write it had flushed, its journal is replayed and the checker
- * stays clean; a frozen host (SIGSTOP) writes nothing after its heartbeat expired; the killed
- * host, restarted, joins again and sees everything;</li>
+ * stays clean; a stopped host (SIGSTOP of its process) writes nothing after its heartbeat
+ * expired: its lease watchdog kills it first; the killed hosts, restarted, join again and see
+ * everything;</li>
  * <li>on an iSCSI LUN of a private tgtd: the same concurrent work, same results;</li>
  * <li>one host: a VHD and a qcow2 volume exported over NBD read back exactly the bytes qemu-io
  * wrote, compared with an image built locally with the same writes.</li>
@@ -398,35 +399,39 @@ public class VimsIT {
         assertCheckClean(h2);
         assertCheckClean(h3);
 
-        // (c) A frozen host writes nothing after its heartbeat expired. h3 holds vm2 through its
-        // export; a client keeps writing 0x11 to its first MiB; h3 is frozen; h2 takes vm2 over
-        // and writes 0x22; h3 wakes up with the client's writes under way.
+        // (c) A stopped host writes nothing after its heartbeat expired. h3 holds vm2 through its
+        // export; a client keeps writing 0x11 to its first MiB; h3's process is stopped (SIGSTOP:
+        // a thread may halt between its lease check and its pwrite); its lease watchdog, a process
+        // of its own, kills it before h2 may take vm2 over and write 0x22.
         h3.ok("storage:volume-create ds vm2 16M");
         h3.ok("storage:export-add ds/vm2");
         qemuIo(nbdUri(h3, "vm2"), "write -P 0x11 0 1M", "flush");
+        assertTrue("h3 runs a lease watchdog", h3.watchdog().isPresent());
         Process client = new ProcessBuilder("sh", "-c", "while qemu-io -f raw -c 'write -P 0x11 0 1M' -c flush '"
                 + nbdUri(h3, "vm2") + "' >/dev/null 2>&1; do :; done").start();
         try {
             Thread.sleep(1000);
-            h3.signal("STOP");
+            h3.freeze();
             SharedScenario.exportWhenFree(h2, "vm2", 3);
             writeWhenPossible(nbdUri(h2, "vm2"), "write -P 0x22 0 1M");
-            h3.signal("CONT");
-            Thread.sleep(10_000);
+            assertTrue("the stopped h3 was not killed by its lease watchdog", h3.awaitExit(Duration.ofSeconds(60)));
+            Thread.sleep(2_000);
         } finally {
             client.descendants().forEach(ProcessHandle::destroyForcibly);
             client.destroyForcibly();
             client.waitFor(30, TimeUnit.SECONDS);
             h3.signal("CONT");
         }
+        String dog = Files.readString(h3.data().resolve("log/strata-watchdog.log"), StandardCharsets.UTF_8);
+        assertTrue(dog, dog.contains("killing it before another host may take its leases"));
         qemuIo(nbdUri(h2, "vm2"), "read -P 0x22 0 1M");
 
-        // (d) h1 comes back: it joins again and sees everything; h3 mounts again after its fence.
-        h1.start();
+        // (d) h1 and h3 come back: they join again and see everything.
+        KarafProcess.startAll(List.of(h1, h3));
         Map<String, String> now = volumes(h2);
         assertTrue(now.toString(), now.keySet().containsAll(expected.keySet()) && now.containsKey("vm2"));
         await("the restarted h1 lists what the others list", LONG, () -> volumes(h1).equals(now));
-        await("h3, fenced while frozen, lists what the others list", LONG, () -> volumes(h3).equals(now));
+        await("the restarted h3 lists what the others list", LONG, () -> volumes(h3).equals(now));
         for (KarafProcess h : hs) {
             awaitHostsAlive(h, 3);
             assertCheckClean(h);
