@@ -4,6 +4,7 @@ import io.strata.api.Capability;
 import io.strata.api.ErrorCode;
 import io.strata.api.Names;
 import io.strata.api.StorageException;
+import io.strata.api.device.WriteFence;
 import io.strata.api.fs.Datastore;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileStat;
@@ -55,8 +56,12 @@ public final class LocalDirectoryDatastore implements Datastore {
     private final Path directory;
     private final Runnable onClose;
     private final Set<Capability> capabilities;
-    private final Set<LocalFile> openFiles = ConcurrentHashMap.newKeySet();
-    private volatile boolean closed;
+    private final Set<LocalFile> openFiles;
+    private volatile boolean closed; // of the base only
+    /** This datastore, or for a {@linkplain #fenced fenced view} the datastore whose mount it shares. */
+    private final LocalDirectoryDatastore base;
+    /** Null, or for a fenced view the check made right before each system call that changes a file. */
+    private final WriteFence fence;
 
     /**
      * Opens the datastore.
@@ -86,6 +91,9 @@ public final class LocalDirectoryDatastore implements Datastore {
         this.filesystemType = filesystemType;
         this.directory = directory.toAbsolutePath().normalize();
         this.onClose = onClose;
+        this.openFiles = ConcurrentHashMap.newKeySet();
+        this.base = this;
+        this.fence = null;
         if (!Files.isDirectory(this.directory)) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE,
                     "datastore " + name + ": directory " + this.directory + " does not exist");
@@ -98,6 +106,38 @@ public final class LocalDirectoryDatastore implements Datastore {
             removeStaleTemporaries();
         }
         this.capabilities = Collections.unmodifiableSet(caps);
+    }
+
+    private LocalDirectoryDatastore(LocalDirectoryDatastore base, WriteFence fence) {
+        this.name = base.name;
+        this.filesystemType = base.filesystemType;
+        this.directory = base.directory;
+        this.onClose = null;
+        this.capabilities = base.capabilities;
+        this.openFiles = base.openFiles;
+        this.base = base;
+        this.fence = fence;
+    }
+
+    /**
+     * A view of this datastore whose files check {@code fence} in the thread that makes each
+     * system call changing them, right before it ({@code pwrite}, {@code pwritev},
+     * {@code ftruncate}, {@code fallocate}), after the file's own locks and turns; deletes,
+     * renames and atomic writes check it right before their call too. A shared directory's
+     * caller checks the host's lease before it calls a file; a thread that halts between that
+     * check and the system call (waiting for its turn at a large write, or stopped) then issues
+     * nothing once the lease has expired. The view shares this datastore's mount and open
+     * files: closing either closes both.
+     */
+    @Override
+    public Datastore fenced(WriteFence fence) {
+        return new LocalDirectoryDatastore(base, java.util.Objects.requireNonNull(fence, "fence"));
+    }
+
+    private void fence() {
+        if (fence != null) {
+            fence.check();
+        }
     }
 
     /**
@@ -145,7 +185,7 @@ public final class LocalDirectoryDatastore implements Datastore {
     }
 
     private void checkOpen() {
-        if (closed) {
+        if (base.closed) {
             throw new StorageException(ErrorCode.DEVICE_UNAVAILABLE, "datastore " + name + " is closed");
         }
     }
@@ -288,7 +328,7 @@ public final class LocalDirectoryDatastore implements Datastore {
     @Override
     public DatastoreFile create(String fileName) {
         Path p = resolve(fileName);
-        LocalFile f = register(LocalFile.open(fileName, p, true, true, openFiles::remove));
+        LocalFile f = register(LocalFile.open(fileName, p, true, true, fence, openFiles::remove));
         try {
             Posix.fsyncDirectory(directory);
         } catch (RuntimeException e) {
@@ -304,12 +344,12 @@ public final class LocalDirectoryDatastore implements Datastore {
         if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
             throw new StorageException(ErrorCode.INVALID_ARGUMENT, p + " is a directory, not a datastore file");
         }
-        return register(LocalFile.open(fileName, p, writable, false, openFiles::remove));
+        return register(LocalFile.open(fileName, p, writable, false, writable ? fence : null, openFiles::remove));
     }
 
     private LocalFile register(LocalFile f) {
         openFiles.add(f);
-        if (closed) { // closed concurrently: do not leave a file open behind close()
+        if (base.closed) { // closed concurrently: do not leave a file open behind close()
             f.close();
             checkOpen();
         }
@@ -320,6 +360,7 @@ public final class LocalDirectoryDatastore implements Datastore {
     public void delete(String fileName) {
         Path p = resolve(fileName);
         try {
+            fence();
             Files.delete(p);
         } catch (IOException e) {
             throw Errno.exception(e, "delete", p);
@@ -332,6 +373,7 @@ public final class LocalDirectoryDatastore implements Datastore {
         Path src = resolve(from);
         Path dst = resolve(to);
         try {
+            fence();
             Files.move(src, dst, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw Errno.exception(e, "rename " + src + " to", dst);
@@ -352,6 +394,7 @@ public final class LocalDirectoryDatastore implements Datastore {
                 }
                 ch.force(true);
             }
+            fence();
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             moved = true;
         } catch (IOException e) {
@@ -385,6 +428,10 @@ public final class LocalDirectoryDatastore implements Datastore {
 
     @Override
     public void close() {
+        if (base != this) {
+            base.close();
+            return;
+        }
         synchronized (this) {
             if (closed) {
                 return;

@@ -1,6 +1,7 @@
 package io.strata.posix;
 
 import io.strata.api.ErrorCode;
+import io.strata.api.device.WriteFence;
 import io.strata.api.StorageException;
 import io.strata.api.fs.DatastoreFile;
 import io.strata.api.fs.FileSlice;
@@ -29,6 +30,8 @@ public final class LocalFile implements DatastoreFile {
     private final int fd;
     private final FileChannel channel;
     private final Consumer<LocalFile> onClose;
+    /** Run right before each system call that changes the file (null: none); see {@link #open(String, Path, boolean, boolean, WriteFence, Consumer)}. */
+    private final WriteFence fence;
     /** Keeps the descriptor number from being closed (and reused) under a running native call. */
     private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
     private volatile boolean closed;
@@ -52,7 +55,8 @@ public final class LocalFile implements DatastoreFile {
     private final java.util.concurrent.atomic.AtomicLong turnWaits = new java.util.concurrent.atomic.AtomicLong();
 
     private LocalFile(String name, Path path, boolean writable, int fd, FileChannel channel,
-            Consumer<LocalFile> onClose) {
+            WriteFence fence, Consumer<LocalFile> onClose) {
+        this.fence = fence;
         this.name = name;
         this.path = path;
         this.writable = writable;
@@ -73,12 +77,28 @@ public final class LocalFile implements DatastoreFile {
      */
     public static LocalFile open(String name, Path path, boolean writable, boolean createNew,
             Consumer<LocalFile> onClose) {
+        return open(name, path, writable, createNew, null, onClose);
+    }
+
+    /**
+     * Opens or creates a file whose writes first pass {@code fence}: in the thread that makes
+     * the system call, right before each {@code pwrite}, {@code pwritev}, {@code ftruncate} and
+     * {@code fallocate}, after this file's own locks and turns. A thread that halted after its
+     * caller's check and woke when the fence refuses (the host's lease expired meanwhile) then
+     * changes nothing; what a refused write had issued before stays, nothing after. The refusal
+     * is the fence's own exception.
+     *
+     * @param fence the check, or null for none
+     * @see #open(String, Path, boolean, boolean, Consumer)
+     */
+    public static LocalFile open(String name, Path path, boolean writable, boolean createNew, WriteFence fence,
+            Consumer<LocalFile> onClose) {
         int fd = Posix.open(path, writable || createNew, createNew);
         try {
             FileChannel ch = writable || createNew
                     ? FileChannel.open(Posix.procPath(fd), StandardOpenOption.READ, StandardOpenOption.WRITE)
                     : FileChannel.open(Posix.procPath(fd), StandardOpenOption.READ);
-            return new LocalFile(name, path, writable || createNew, fd, ch, onClose);
+            return new LocalFile(name, path, writable || createNew, fd, ch, fence, onClose);
         } catch (IOException e) {
             Posix.close(fd);
             throw Errno.exception(e, "open", path);
@@ -96,6 +116,12 @@ public final class LocalFile implements DatastoreFile {
     @Override
     public boolean writable() {
         return writable;
+    }
+
+    private void fence() {
+        if (fence != null) {
+            fence.check();
+        }
     }
 
     private void checkOpen() {
@@ -195,6 +221,7 @@ public final class LocalFile implements DatastoreFile {
         long p = position;
         try {
             while (src.hasRemaining()) {
+                fence();
                 p += channel.write(src, p);
             }
         } catch (IOException e) {
@@ -270,6 +297,9 @@ public final class LocalFile implements DatastoreFile {
         guard.readLock().lock();
         try {
             checkOpen();
+            if (write) {
+                fence();
+            }
             return Posix.transferAll(fd, bufs, position, write, path);
         } finally {
             guard.readLock().unlock();
@@ -303,10 +333,12 @@ public final class LocalFile implements DatastoreFile {
         native_(() -> Posix.punchHole(fd, position, length, path));
     }
 
+    /** Runs a call that changes the file (its size, its blocks), after the fence. */
     private void native_(Runnable call) {
         guard.readLock().lock();
         try {
             checkOpen();
+            fence();
             call.run();
         } finally {
             guard.readLock().unlock();

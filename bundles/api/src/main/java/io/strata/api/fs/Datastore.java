@@ -153,9 +153,10 @@ public interface Datastore extends AutoCloseable {
      *
      * @param fence as {@link io.strata.api.device.BlockDevice#write(java.nio.ByteBuffer, long,
      *        io.strata.api.device.WriteFence)} takes it
-     * @return the view; the default is this datastore, for layers whose I/O is a system call
-     *         (their caller's check, right before the call, is the last moment there is) or
-     *         that fence through their device themselves
+     * @return the view; the default is this datastore, for layers that fence through their
+     *         device themselves, or whose I/O is one system call right after the caller's check
+     *         (a layer with locks or waits of its own between them, as the local directory's
+     *         large-write turns, checks again after them)
      * @since 1.6
      */
     default Datastore fenced(io.strata.api.device.WriteFence fence) {
