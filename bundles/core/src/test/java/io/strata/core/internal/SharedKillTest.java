@@ -103,6 +103,22 @@ class SharedKillTest {
         }
     }
 
+    /** @return a block of the volume filled with {@code c} */
+    private static byte[] block(char c) {
+        byte[] b = new byte[SharedHostWorker.BLOCK];
+        java.util.Arrays.fill(b, (byte) c);
+        return b;
+    }
+
+    /** Asserts that every byte of block 0 of {@code d} is {@code c}: not one of another writer's. */
+    private static void assertBlockZeroHolds(VirtualDisk d, char c) {
+        ByteBuffer b = ByteBuffer.allocate(SharedHostWorker.BLOCK);
+        d.read(b, 0);
+        for (int i = 0; i < b.capacity(); i++) {
+            assertEquals((byte) c, b.get(i), "byte " + i + " of block 0");
+        }
+    }
+
     @Test
     void afterKillNineAnotherHostTakesTheVolumeOverWithEveryFlushedWrite() throws Exception {
         BlockingQueue<String> lines = startChild("blocks");
@@ -147,10 +163,8 @@ class SharedKillTest {
         }
         new ProcessBuilder("kill", "-STOP", Long.toString(child.pid())).start().waitFor();
         long[] waited = new long[1];
-        byte[] mine = new byte[SharedHostWorker.BLOCK];
-        java.util.Arrays.fill(mine, (byte) 'B');
         try (VirtualDisk d = takeOver(v, waited)) {
-            d.write(ByteBuffer.wrap(mine), 0);
+            d.write(ByteBuffer.wrap(block('B')), 0);
             d.flush();
             // The frozen host wakes up with writes it had under way.
             new ProcessBuilder("kill", "-CONT", Long.toString(child.pid())).start().waitFor();
@@ -161,11 +175,7 @@ class SharedKillTest {
         // From the data on disk: block 0 is what the new holder wrote, not one byte of the frozen host's.
         StrataCore reader = host;
         try (VirtualDisk d = reader.open(v, true)) {
-            ByteBuffer b = ByteBuffer.allocate(SharedHostWorker.BLOCK);
-            d.read(b, 0);
-            for (int i = 0; i < b.capacity(); i++) {
-                assertEquals((byte) 'B', b.get(i), "byte " + i + " of block 0");
-            }
+            assertBlockZeroHolds(d, 'B');
         }
         System.out.printf("SharedKillTest: a frozen host's volume taken over after %d ms; it refused its own "
                 + "writes on waking%n", waited[0]);
@@ -209,17 +219,10 @@ class SharedKillTest {
         }
         assertTrue(log.contains("let the lease deadline of 'strata-datastore'#") && log.contains("killed"), log);
 
-        long[] waited = new long[1];
-        byte[] mine = new byte[SharedHostWorker.BLOCK];
-        java.util.Arrays.fill(mine, (byte) 'B');
-        try (VirtualDisk d = takeOver(v, waited)) {
-            d.write(ByteBuffer.wrap(mine), 0);
+        try (VirtualDisk d = takeOver(v, new long[1])) {
+            d.write(ByteBuffer.wrap(block('B')), 0);
             d.flush();
-            ByteBuffer b = ByteBuffer.allocate(SharedHostWorker.BLOCK);
-            d.read(b, 0);
-            for (int i = 0; i < b.capacity(); i++) {
-                assertEquals((byte) 'B', b.get(i), "byte " + i + " of block 0");
-            }
+            assertBlockZeroHolds(d, 'B');
         }
         System.out.printf("SharedKillTest: a stopped host killed by its lease watchdog %d ms after SIGSTOP "
                 + "(fence deadline at most %d ms after it, expiry %d ms)%n", killedAfter,

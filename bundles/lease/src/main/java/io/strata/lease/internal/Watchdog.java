@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +45,9 @@ public final class Watchdog {
     private OutputStream out; // the sender thread's
     private boolean givenUp; // guarded by this
     private Thread sender; // guarded by this
+    private int starts; // guarded by this
+    private long lastComplaint; // the sender thread's
+    private int unlogged; // the sender thread's
 
     Watchdog(List<String> command, Path log) {
         this.command = List.copyOf(command);
@@ -99,7 +103,7 @@ public final class Watchdog {
         }
         Files.createDirectories(log.getParent());
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new Watchdog(List.of(java, "-Xmx16m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        return new Watchdog(List.of(java, "-XX:+IgnoreUnrecognizedVMOptions", "-Xmx16m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-XX:-UsePerfData", "-Xshare:auto", "-cp", classes.toString(), WatchdogMain.class.getName(),
                 Long.toString(pid)), log);
     }
@@ -121,6 +125,11 @@ public final class Watchdog {
     synchronized java.util.Optional<ProcessHandle> process() {
         return process != null && process.isAlive() ? java.util.Optional.of(process.toHandle())
                 : java.util.Optional.empty();
+    }
+
+    /** @return how many watchdog processes were started (for tests) */
+    synchronized int starts() {
+        return starts;
     }
 
     private void send(String line) {
@@ -158,11 +167,16 @@ public final class Watchdog {
                                 + "leases rely on this process's own checks", log);
                         return;
                     }
+                    if (process != null) {
+                        complain("the lease watchdog exited (status " + process.exitValue() + ", see " + log
+                                + "); starting another");
+                    }
+                    process = null;
                     pending.clear();
                     try {
                         start();
                     } catch (IOException e) {
-                        LOG.error("cannot start the lease watchdog: {}; trying again at the next renewal", e.getMessage());
+                        complain("cannot start the lease watchdog: " + e.getMessage() + "; trying again at the next renewal");
                         continue;
                     }
                     // a new watchdog knows nothing: the clock first, then everything armed
@@ -187,15 +201,28 @@ public final class Watchdog {
                     }
                 }
             } catch (IOException e) {
-                LOG.warn("the lease watchdog stopped reading ({}); starting it again", e.getMessage());
+                // started again with everything armed at the next line (the next renewal), not
+                // at once: a watchdog that cannot run must not make this a loop of process starts
+                complain("the lease watchdog stopped reading (" + e.getMessage() + "); starting another at the next renewal");
                 p.destroyForcibly();
                 synchronized (this) {
                     if (process == p) {
                         process = null;
-                        pending.add("clock " + System.nanoTime()); // wakes this loop to start another
                     }
                 }
             }
+        }
+    }
+
+    /** Logs a trouble with the watchdog process: once a minute at most, with how many were not logged. */
+    private void complain(String what) {
+        long now = System.nanoTime();
+        if (lastComplaint == 0 || now - lastComplaint >= TimeUnit.MINUTES.toNanos(1)) {
+            LOG.warn("{}{}", what, unlogged > 0 ? " (" + unlogged + " more since the last such message)" : "");
+            lastComplaint = now;
+            unlogged = 0;
+        } else {
+            unlogged++;
         }
     }
 
@@ -205,6 +232,7 @@ public final class Watchdog {
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Process p = pb.start();
+        starts++;
         process = p;
         out = p.getOutputStream();
         LOG.info("lease watchdog started (process {}, log {})", p.pid(), log);

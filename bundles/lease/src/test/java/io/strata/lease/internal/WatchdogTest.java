@@ -120,6 +120,19 @@ class WatchdogTest {
     }
 
     @Test
+    void aWatchdogThatCannotRunIsTriedOncePerLineNotInALoop() throws Exception {
+        Process host = host();
+        dog = new Watchdog(List.of("sh", "-c", "exit 3"), tmp.resolve("watchdog.log"));
+        dog.arm("ls#1", inMillis(600_000));
+        Thread.sleep(1_500);
+        assertEquals(1, dog.starts(), "one start for one line");
+        dog.arm("ls#1", inMillis(600_000)); // the next renewal
+        Thread.sleep(1_500);
+        assertEquals(2, dog.starts());
+        assertTrue(host.isAlive());
+    }
+
+    @Test
     void aClockThatIsNotTheHostsEndsTheWatchdogUnarmed() throws Exception {
         Process host = host();
         Path classes = Path.of(WatchdogMain.class.getProtectionDomain().getCodeSource().getLocation().toURI());
