@@ -44,7 +44,7 @@ public final class Watchdog {
     private Process process; // guarded by this
     private OutputStream out; // the sender thread's
     private boolean givenUp; // guarded by this
-    private Thread sender; // guarded by this
+    private Thread sender; // guarded by this; null while nothing is armed
     private int starts; // guarded by this
     private long lastComplaint; // the sender thread's
     private int unlogged; // the sender thread's
@@ -127,6 +127,11 @@ public final class Watchdog {
                 : java.util.Optional.empty();
     }
 
+    /** @return whether the thread that sends lines runs (for tests) */
+    synchronized boolean sending() {
+        return sender != null;
+    }
+
     /** @return how many watchdog processes were started (for tests) */
     synchronized int starts() {
         return starts;
@@ -194,10 +199,14 @@ public final class Watchdog {
                 out.flush();
                 synchronized (this) {
                     if (armed.isEmpty() && pending.isEmpty() && process == p) {
-                        // nothing to watch: the watchdog exits when its input closes, and the next
-                        // arm starts another (so none is left over from a bundle that was replaced)
+                        // Nothing to watch: the watchdog exits when its input closes, and this
+                        // thread ends; the next arm starts both again. So neither is left over
+                        // from a lease bundle that was replaced (this thread would hold its class
+                        // loader).
                         out.close();
                         process = null;
+                        sender = null;
+                        return;
                     }
                 }
             } catch (IOException e) {

@@ -120,6 +120,27 @@ class WatchdogTest {
     }
 
     @Test
+    void withNothingArmedTheWatchdogAndItsSenderEndAndTheNextArmStartsThemAgain() throws Exception {
+        Process host = host();
+        Watchdog w = watchdog(host);
+        w.arm("ls#1", inMillis(600_000));
+        ProcessHandle first = awaitProcess(w);
+        assertTrue(w.sending());
+        w.disarm("ls#1");
+        first.onExit().get(30, TimeUnit.SECONDS);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (w.sending() && System.nanoTime() < end) {
+            Thread.sleep(20);
+        }
+        assertFalse(w.sending(), "no thread left behind (it would hold a replaced bundle's class loader)");
+        awaitLog("the host closed the watchdog's input; exiting");
+        w.arm("ls#2", inMillis(300));
+        stopProcess(host);
+        assertTrue(host.waitFor(30, TimeUnit.SECONDS), "the next arm started a watchdog again");
+        assertEquals(2, w.starts());
+    }
+
+    @Test
     void aWatchdogThatCannotRunIsTriedOncePerLineNotInALoop() throws Exception {
         Process host = host();
         dog = new Watchdog(List.of("sh", "-c", "exit 3"), tmp.resolve("watchdog.log"));
